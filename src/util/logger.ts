@@ -1,6 +1,6 @@
 // One pino logger for the process: stderr only (stdout is for --json output),
 // pretty on a TTY, JSON otherwise; secrets redacted by key wherever they appear.
-import { pino, type Logger } from 'pino';
+import { pino, destination, type Logger } from 'pino';
 
 const REDACT_PATHS = [
   'password',
@@ -35,7 +35,7 @@ function makeLogger(): Logger {
       transport: { target: 'pino-pretty', options: { destination: 2, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss' } },
     });
   }
-  return pino(options, pino.destination({ fd: 2, sync: true }));
+  return pino(options, destination({ fd: 2, sync: true }));
 }
 
 export const log: Logger = makeLogger();

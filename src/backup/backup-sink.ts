@@ -1,0 +1,87 @@
+// Receives the dump's parts from the splitter and turns each into a stored object.
+// At most `concurrency` parts are finishing (compress/encrypt/upload) at once, which
+// bounds memory however many tables there are; every started upload is tracked so a
+// failure can abort them all and remove what was written.
+import type { PartDescriptor, PartSink, PartWriter, PartStats } from '../dump/dump-splitter.js';
+import { PartUpload, type UploadedObject } from '../pipeline/part-upload.js';
+import type { Storage } from '../storage/storage.js';
+import { backupPartKey } from '../storage/layout.js';
+
+export interface BackupSinkOptions {
+  storage: Storage;
+  backupId: string;
+  recipients: readonly string[];
+  compressionLevel: number;
+  compressionThreads: number;
+  concurrency?: number;
+}
+
+export interface StoredPart extends PartDescriptor {
+  name: string;
+  object: UploadedObject;
+}
+
+export class BackupSink implements PartSink {
+  private readonly started: Array<{ name: string; descriptor: PartDescriptor; upload: PartUpload; done?: Promise<UploadedObject> }> = [];
+  private readonly finishing = new Set<Promise<unknown>>();
+  private failed: Error | undefined;
+
+  constructor(private readonly options: BackupSinkOptions) {}
+
+  /** Next part name: zero-padded sequence, so keys sort in dump order. */
+  nextName(): string {
+    return String(this.started.length + 1).padStart(5, '0');
+  }
+
+  async open(descriptor: PartDescriptor): Promise<PartWriter> {
+    const limit = this.options.concurrency ?? 2;
+    while (this.finishing.size >= limit) await Promise.race(this.finishing);
+    if (this.failed) throw this.failed;
+    const name = this.nextName();
+    const upload = new PartUpload({
+      storage: this.options.storage,
+      key: backupPartKey(this.options.backupId, `${name}.sql.zst.age`),
+      recipients: this.options.recipients,
+      compressionLevel: this.options.compressionLevel,
+      compressionThreads: this.options.compressionThreads,
+    });
+    const entry: (typeof this.started)[number] = { name, descriptor, upload };
+    this.started.push(entry);
+    return {
+      write: (chunk) => upload.write(chunk),
+      end: async (): Promise<PartStats> => {
+        const done = upload.end();
+        entry.done = done;
+        const tracked = done.then(
+          () => undefined,
+          (err: Error) => {
+            this.failed ??= err;
+          },
+        );
+        this.finishing.add(tracked);
+        void tracked.finally(() => this.finishing.delete(tracked));
+        return { rawBytes: upload.rawBytes };
+      },
+      abort: (err) => upload.abort(err),
+    };
+  }
+
+  /** Wait for every part; the first failure fails the whole backup. */
+  async finishAll(): Promise<StoredPart[]> {
+    const out: StoredPart[] = [];
+    for (const entry of this.started) {
+      const object = await (entry.done ?? entry.upload.end());
+      out.push({ ...entry.descriptor, name: entry.name, object });
+    }
+    return out;
+  }
+
+  /** Abort running uploads and remove every object this backup wrote (best effort). */
+  async abortAll(err: Error): Promise<void> {
+    for (const entry of this.started) entry.upload.abort(err);
+    await Promise.allSettled(this.started.map((e) => e.done ?? Promise.resolve()));
+    await Promise.allSettled(
+      this.started.map((e) => this.options.storage.remove(backupPartKey(this.options.backupId, `${e.name}.sql.zst.age`))),
+    );
+  }
+}

@@ -1,0 +1,217 @@
+// A full backup: one consistent mysqldump, split into parts, each compressed, encrypted,
+// measured and stored; then the signed manifest, written LAST. Any failure or interrupt
+// aborts every upload and removes what was written, and no manifest is ever written,
+// so a failed backup can never be listed or restored.
+import { execa } from 'execa';
+import type { KeyObject } from 'node:crypto';
+import { DumpSplitter } from '../dump/dump-splitter.js';
+import { BackupSink } from './backup-sink.js';
+import { dumpAccounts } from './accounts.js';
+import { PartUpload } from '../pipeline/part-upload.js';
+import { withConnection } from '../mysql/client.js';
+import { readServerInfo, type ServerInfo } from '../mysql/server-info.js';
+import { flavorProfile, resolveTools } from '../mysql/flavor.js';
+import { withDefaultsFile, defaultsFileArg } from '../mysql/defaults-file.js';
+import type { MysqlConn } from '../mysql/connection-url.js';
+import { newBackupId, backupManifestKey, backupPartKey } from '../storage/layout.js';
+import { signDocument, type SigningKey } from '../crypto/signing.js';
+import { recipientFingerprint } from '../crypto/age.js';
+import { MANIFEST_FORMAT, MANIFEST_VERSION, PART_ORDER, type BackupManifest, type ManifestPart, type UnsignedManifest } from '../manifest/backup-manifest.js';
+import type { Repository } from '../repo/repository.js';
+import { startTool, waitTool } from '../util/tool-process.js';
+import { InterruptedError, OperationError, UsageError } from '../errors.js';
+import { log } from '../util/logger.js';
+import { VERSION } from '../version.js';
+
+export interface BackupOptions {
+  repo: Repository;
+  source: MysqlConn;
+  signingKey: SigningKey;
+  recipients: readonly string[];
+  databases: readonly string[];
+  compressionLevel: number;
+  compressionThreads: number;
+  includeAccounts: boolean;
+  labels?: Record<string, string>;
+  signal?: AbortSignal;
+  /** Progress callback with raw bytes read from the dump so far. */
+  onProgress?: (rawBytes: number) => void;
+}
+
+export async function runBackup(options: BackupOptions): Promise<BackupManifest> {
+  const startedAt = new Date();
+  const { info, databases, warnings, accounts } = await inspectSource(options);
+  const profile = flavorProfile(info);
+  const tools = resolveTools(profile);
+  const id = newBackupId(startedAt);
+  const storage = options.repo.storage;
+  log.info({ backupId: id, databases, flavor: info.flavor, version: info.version }, 'backup started');
+
+  const sink = new BackupSink({
+    storage,
+    backupId: id,
+    recipients: options.recipients,
+    compressionLevel: options.compressionLevel,
+    compressionThreads: options.compressionThreads,
+  });
+  const splitter = new DumpSplitter(sink);
+  const accountsKey = backupPartKey(id, 'accounts.sql.zst.age');
+  try {
+    const split = await withDefaultsFile(options.source, async (defaultsFile) => {
+      const args = [
+        defaultsFileArg(defaultsFile),
+        '--single-transaction',
+        '--quick',
+        '--routines',
+        '--triggers',
+        '--events',
+        '--hex-blob',
+        '--default-character-set=utf8mb4',
+        '--max-allowed-packet=1G',
+        ...profile.dumpCoordinateFlags,
+        '--databases',
+        ...databases,
+      ];
+      const dump = startTool(tools.dump, args);
+      dump.stdin.end();
+      const onAbort = (): void => void dump.kill('SIGTERM');
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      const dumpDone = waitTool(dump, 'mariadb-dump/mysqldump');
+      dumpDone.catch(() => undefined);
+      try {
+        let bytes = 0;
+        for await (const chunk of dump.stdout) {
+          bytes += (chunk as Buffer).length;
+          await splitter.push(chunk as Buffer);
+          options.onProgress?.(bytes);
+        }
+        await dumpDone;
+      } catch (err) {
+        dump.kill('SIGKILL');
+        await dumpDone.catch(() => undefined);
+        throw err;
+      } finally {
+        options.signal?.removeEventListener('abort', onAbort);
+      }
+      if (options.signal?.aborted) throw new InterruptedError(String(options.signal.reason ?? 'signal'));
+      const result = await splitter.finish();
+      if (!result.completed) throw new OperationError('the dump ended without its "Dump completed" trailer: it was truncated; no backup was recorded');
+      return result;
+    });
+    const stored = await sink.finishAll();
+
+    const parts: ManifestPart[] = stored.map((p, i) => ({
+      name: p.name,
+      key: p.object.key,
+      kind: p.kind,
+      ...(p.database !== undefined ? { database: p.database } : {}),
+      ...(p.table !== undefined ? { table: p.table } : {}),
+      rows: split.parts[i]?.rows ?? null,
+      rawBytes: p.object.raw.bytes,
+      rawSha256: p.object.raw.sha256,
+      storedBytes: p.object.stored.bytes,
+      storedSha256: p.object.stored.sha256,
+    }));
+    if (accounts) {
+      const upload = new PartUpload({ storage, key: accountsKey, recipients: options.recipients, compressionLevel: options.compressionLevel, compressionThreads: 1 });
+      await upload.write(Buffer.from(accounts.sql));
+      const object = await upload.end();
+      parts.push({ name: 'accounts', key: object.key, kind: 'accounts', rows: accounts.count, rawBytes: object.raw.bytes, rawSha256: object.raw.sha256, storedBytes: object.stored.bytes, storedSha256: object.stored.sha256 });
+    }
+    parts.sort((a, b) => PART_ORDER[a.kind] - PART_ORDER[b.kind] || a.name.localeCompare(b.name));
+
+    if (!split.coordinates.binlogFile) warnings.push('the dump recorded no binlog position (is log_bin on?): point-in-time recovery from this backup is not possible');
+    const unsigned: UnsignedManifest = {
+      format: MANIFEST_FORMAT,
+      version: MANIFEST_VERSION,
+      id,
+      repositoryId: options.repo.config.id,
+      startedAt: startedAt.toISOString(),
+      completedAt: new Date().toISOString(),
+      source: {
+        flavor: info.flavor,
+        version: info.version,
+        serverUuid: info.serverUuid,
+        serverId: info.serverId,
+        gtidMode: info.gtidMode,
+        host: options.source.socket ? `socket:${options.source.socket}` : `${options.source.host}:${options.source.port}`,
+      },
+      consistentPoint: {
+        binlogFile: split.coordinates.binlogFile ?? null,
+        binlogPosition: split.coordinates.binlogPosition ?? null,
+        gtidSet: split.coordinates.gtidSet ?? null,
+      },
+      databases: [...databases],
+      tools: await toolVersions(tools.dump),
+      encryption: { format: 'age', recipients: options.recipients.map(recipientFingerprint) },
+      compression: { format: 'zstd', level: options.compressionLevel },
+      parts,
+      totals: {
+        rawBytes: parts.reduce((s, p) => s + p.rawBytes, 0),
+        storedBytes: parts.reduce((s, p) => s + p.storedBytes, 0),
+        rows: parts.some((p) => p.kind === 'table' && p.rows === null) ? null : parts.filter((p) => p.kind === 'table').reduce((s, p) => s + (p.rows ?? 0), 0),
+      },
+      warnings,
+      labels: options.labels ?? {},
+    };
+    const manifest = signDocument(unsigned, options.signingKey) as BackupManifest;
+    if (options.signal?.aborted) throw new InterruptedError(String(options.signal.reason ?? 'signal'));
+    // The commit point: before this put the backup does not exist.
+    await storage.put(backupManifestKey(id), Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`), { contentType: 'application/json' });
+    log.info({ backupId: id, rawBytes: manifest.totals.rawBytes, storedBytes: manifest.totals.storedBytes, parts: parts.length }, 'backup committed');
+    return manifest;
+  } catch (err) {
+    const error = options.signal?.aborted && !(err instanceof InterruptedError) ? new InterruptedError(String(options.signal.reason ?? 'signal')) : (err as Error);
+    splitter.abort(error);
+    await sink.abortAll(error);
+    await storage.remove(accountsKey).catch(() => undefined);
+    log.error({ backupId: id, err: error.message }, 'backup failed; its parts were removed and no manifest was written');
+    throw error;
+  }
+}
+
+async function inspectSource(options: BackupOptions): Promise<{ info: ServerInfo; databases: string[]; warnings: string[]; accounts?: { sql: string; count: number } }> {
+  return withConnection(options.source, async (db) => {
+    const info = await readServerInfo(db);
+    const existing = await db.listUserDatabases();
+    let databases: string[];
+    if (options.databases.length) {
+      const missing = options.databases.filter((d) => !existing.includes(d));
+      if (missing.length) throw new UsageError(`database ${missing.map((m) => `"${m}"`).join(', ')} does not exist on the source; existing: ${existing.join(', ') || '(none)'}`);
+      databases = [...options.databases];
+    } else {
+      databases = existing;
+    }
+    if (databases.length === 0) throw new UsageError('the source has no user database to back up; create one or check source.url');
+    const warnings: string[] = [];
+    const nonTx = await db.nonTransactionalTables(databases);
+    if (nonTx.length) {
+      const names = nonTx.slice(0, 5).map((t) => `${t.database}.${t.table} (${t.engine})`).join(', ');
+      const msg = `${nonTx.length} non-transactional table(s) are not covered by the consistent snapshot: ${names}${nonTx.length > 5 ? ', …' : ''}`;
+      warnings.push(msg);
+      log.warn({ tables: nonTx.length }, msg);
+    }
+    if (!info.logBin) warnings.push('binary logging is off on the source: this backup cannot be rolled forward (point-in-time recovery)');
+    const accounts = options.includeAccounts ? await dumpAccounts(db) : undefined;
+    return { info, databases, warnings, ...(accounts ? { accounts } : {}) };
+  });
+}
+
+async function toolVersions(dumpTool: string): Promise<Record<string, string>> {
+  const first = async (file: string, args: string[]): Promise<string> => {
+    try {
+      const r = await execa(file, args, { reject: false, timeout: 5000 });
+      return (r.stdout || r.stderr).split('\n')[0]!.trim();
+    } catch {
+      return 'unknown';
+    }
+  };
+  return {
+    dbops: VERSION,
+    dump: await first(dumpTool, ['--version']),
+    zstd: await first('zstd', ['--version']),
+    age: await first('age', ['--version']),
+  };
+}
+
+export type { KeyObject };

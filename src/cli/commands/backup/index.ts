@@ -1,0 +1,64 @@
+// `dbops backup`: one full backup of the source into the repository; prints the id.
+import type { Command } from 'commander';
+import { CommandContext, type GlobalOptions } from '../../context.js';
+import { runBackup } from '../../../backup/run-backup.js';
+import { loadSigningKey } from '../../../crypto/signing.js';
+import { resolveRecipients } from '../../../crypto/age.js';
+import { parseConnectionUrl } from '../../../mysql/connection-url.js';
+import { requireSetting } from '../../../config/load-config.js';
+import { bytes } from '../../format.js';
+import { Progress } from '../../progress.js';
+
+export function registerBackup(program: Command, globals: () => GlobalOptions): void {
+  program
+    .command('backup')
+    .description('take a full backup (consistent mysqldump → zstd → age → storage, signed manifest last)')
+    .option('--source <url>', 'source server, mysql://user:pass@host:port (prefer DBOPS_SOURCE_URL: flags show in ps)')
+    .option('--databases <list>', 'comma-separated databases (default: every user database)')
+    .option('--no-accounts', 'leave user accounts and grants out')
+    .addHelpText('after', '\nExample:\n  DBOPS_SOURCE_URL=mysql://backup:secret@127.0.0.1:3306 dbops backup --databases horizn\n  dbops backup --json   # the manifest summary')
+    .action(async (opts: { source?: string; databases?: string; accounts: boolean }) => {
+      const ctx = await CommandContext.create(globals(), {
+        'source.url': opts.source,
+        'source.databases': opts.databases,
+        ...(opts.accounts === false ? { 'backup.accounts': false } : {}),
+      });
+      const repo = await ctx.repository();
+      const source = parseConnectionUrl(requireSetting(ctx.config.source.url, 'source.url', '--source'));
+      const signingKey = await loadSigningKey(ctx.config.signing.keyFile);
+      const recipients = await resolveRecipients(ctx.config.age.recipients);
+      const progress = new Progress('dump');
+      try {
+        const manifest = await runBackup({
+          repo,
+          source,
+          signingKey,
+          recipients,
+          databases: ctx.config.source.databases,
+          compressionLevel: ctx.config.compression.level,
+          compressionThreads: ctx.config.compression.threads,
+          includeAccounts: ctx.config.backup.accounts,
+          signal: ctx.signal,
+          onProgress: (n) => progress.update(n),
+        });
+        progress.done();
+        ctx.print(
+          {
+            id: manifest.id,
+            startedAt: manifest.startedAt,
+            completedAt: manifest.completedAt,
+            source: manifest.source,
+            consistentPoint: manifest.consistentPoint,
+            databases: manifest.databases,
+            parts: manifest.parts.length,
+            totals: manifest.totals,
+            warnings: manifest.warnings,
+          },
+          () => (process.stdout.isTTY ? `${manifest.id}  (${bytes(manifest.totals.rawBytes)} raw → ${bytes(manifest.totals.storedBytes)} stored)` : manifest.id),
+        );
+      } finally {
+        progress.done();
+        ctx.releaseSignals();
+      }
+    });
+}

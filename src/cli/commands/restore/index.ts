@@ -1,0 +1,64 @@
+// `dbops restore`: a backup (whole, one database, or one table) into a target server.
+import type { Command } from 'commander';
+import { CommandContext, type GlobalOptions } from '../../context.js';
+import { resolveBackup } from '../../../repo/repository.js';
+import { runRestore } from '../../../restore/run-restore.js';
+import { checkIdentityFile } from '../../../crypto/age.js';
+import { parseConnectionUrl } from '../../../mysql/connection-url.js';
+import { requireSetting } from '../../../config/load-config.js';
+
+interface RestoreFlags {
+  target?: string;
+  database?: string;
+  table?: string;
+  intoSchema?: string;
+  force?: boolean;
+  binlog?: boolean;
+  accounts?: boolean;
+  parallel?: string;
+}
+
+export function registerRestore(program: Command, globals: () => GlobalOptions): void {
+  program
+    .command('restore')
+    .description('restore a backup into a target server (refuses a non-empty target unless --force)')
+    .argument('[backup]', 'backup id, unique prefix, or "latest"', 'latest')
+    .option('--target <url>', 'target server, mysql://user:pass@host:port (or DBOPS_RESTORE_TARGET_URL)')
+    .option('--database <name>', 'restore only this database')
+    .option('--table <db.table>', 'restore only this table')
+    .option('--into-schema <name>', 'restore under another database name (side by side); triggers are left out')
+    .option('--force', 'allow restoring over existing tables')
+    .option('--binlog', 'write the restore into the target binlog (default: off for speed)')
+    .option('--accounts', 'also apply user accounts and grants from the backup')
+    .option('--parallel <n>', 'tables loaded at once')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  DBOPS_AGE_IDENTITY_FILE=./keys/age.key dbops restore latest --target mysql://root:pw@127.0.0.1:3307\n  dbops restore latest --target … --table horizn.sites --into-schema scratch',
+    )
+    .action(async (ref: string, opts: RestoreFlags) => {
+      const ctx = await CommandContext.create(globals(), { 'restore.parallel': opts.parallel, 'restore.targetUrl': opts.target });
+      const target = parseConnectionUrl(requireSetting(ctx.config.restore.targetUrl, 'restore.targetUrl', '--target'));
+      const identityFile = await checkIdentityFile(ctx.config.age.identityFile);
+      const repo = await ctx.repository();
+      const manifest = await resolveBackup(repo, ref);
+      try {
+        const result = await runRestore({
+          repo,
+          manifest,
+          target,
+          identityFile,
+          ...(opts.database !== undefined ? { database: opts.database } : {}),
+          ...(opts.table !== undefined ? { table: opts.table } : {}),
+          ...(opts.intoSchema !== undefined ? { intoSchema: opts.intoSchema } : {}),
+          force: opts.force ?? false,
+          binlog: opts.binlog ?? false,
+          accounts: opts.accounts ?? false,
+          parallel: ctx.config.restore.parallel,
+          signal: ctx.signal,
+        });
+        ctx.print(result, () => `restored backup ${manifest.id} (${result.parts.length} parts, databases ${result.databases.join(', ')}) in ${result.seconds.toFixed(1)} s${result.strippedTriggers ? `; ${result.strippedTriggers} trigger block(s) left out of the renamed copy` : ''}`);
+      } finally {
+        ctx.releaseSignals();
+      }
+    });
+}

@@ -1,0 +1,31 @@
+// `dbops verify`: signature and hashes always; with the identity, decrypt + decompress every part.
+import type { Command } from 'commander';
+import { CommandContext, type GlobalOptions } from '../../context.js';
+import { resolveBackup } from '../../../repo/repository.js';
+import { verifyBackup } from '../../../verify/verify-backup.js';
+import { checkIdentityFile } from '../../../crypto/age.js';
+import { VerificationError } from '../../../errors.js';
+import { log } from '../../../util/logger.js';
+
+export function registerVerify(program: Command, globals: () => GlobalOptions): void {
+  program
+    .command('verify')
+    .description('check a backup without a database: manifest signature, hashes, and (with the identity) that every part decrypts and decompresses')
+    .argument('[backup]', 'backup id, unique prefix, or "latest"', 'latest')
+    .addHelpText('after', '\nExamples:\n  dbops verify latest                                  # signature + stored hashes\n  DBOPS_AGE_IDENTITY_FILE=./keys/age.key dbops verify  # also decrypt + decompress every part')
+    .action(async (ref: string) => {
+      const ctx = await CommandContext.create(globals());
+      const repo = await ctx.repository();
+      const manifest = await resolveBackup(repo, ref);
+      const identity = ctx.config.age.identityFile ? await checkIdentityFile(ctx.config.age.identityFile) : undefined;
+      if (!identity) log.warn('no age identity configured: checking signature and stored hashes only (set DBOPS_AGE_IDENTITY_FILE to also decrypt)');
+      const result = await verifyBackup(repo, manifest, identity);
+      const failed = result.parts.filter((p) => !p.ok);
+      ctx.print(result, () =>
+        failed.length === 0
+          ? `backup ${manifest.id}: OK (${result.parts.length} parts, ${result.depth === 'content' ? 'decrypted and hashed' : 'stored hashes only'})`
+          : failed.map((f) => `FAILED ${f.problem}`).join('\n'),
+      );
+      if (failed.length) throw new VerificationError(`backup ${manifest.id} failed verification: ${failed.length} of ${result.parts.length} parts bad, first: ${failed[0]!.problem}`, failed[0]!.key);
+    });
+}

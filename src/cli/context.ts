@@ -1,0 +1,67 @@
+// What every command needs, built the same way: the validated config (file < env < flags),
+// the storage and repository, an AbortSignal wired to SIGINT/SIGTERM, and output helpers
+// (--json on stdout; human text on stdout; logs on stderr).
+import { loadConfig, requireSetting, type Overrides } from '../config/load-config.js';
+import type { Config } from '../config/schema.js';
+import { openStorage } from '../storage/open-storage.js';
+import type { Storage } from '../storage/storage.js';
+import { openRepository, type Repository } from '../repo/repository.js';
+import { loadPublicKeyFile } from '../crypto/signing.js';
+
+export interface GlobalOptions {
+  config?: string;
+  json?: boolean;
+  storage?: string;
+}
+
+export class CommandContext {
+  private abort = new AbortController();
+  private signalHandlers: Array<[NodeJS.Signals, () => void]> = [];
+
+  private constructor(
+    readonly config: Config,
+    readonly json: boolean,
+  ) {}
+
+  static async create(globals: GlobalOptions, flags: Overrides = {}): Promise<CommandContext> {
+    const config = await loadConfig({
+      ...(globals.config !== undefined ? { file: globals.config } : {}),
+      flags: { 'storage.url': globals.storage, ...flags },
+    });
+    return new CommandContext(config, globals.json ?? false);
+  }
+
+  storage(): Storage {
+    return openStorage(requireSetting(this.config.storage.url, 'storage.url', '--storage'));
+  }
+
+  async repository(): Promise<Repository> {
+    const pinned = this.config.signing.publicKeyFile ? await loadPublicKeyFile(this.config.signing.publicKeyFile) : undefined;
+    return openRepository(this.storage(), pinned);
+  }
+
+  /** Aborted on the first SIGINT/SIGTERM; a second signal is left to Node's default (exit). */
+  get signal(): AbortSignal {
+    if (this.signalHandlers.length === 0) {
+      for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+        const handler = (): void => {
+          this.abort.abort(sig);
+          this.releaseSignals();
+        };
+        process.once(sig, handler);
+        this.signalHandlers.push([sig, handler]);
+      }
+    }
+    return this.abort.signal;
+  }
+
+  releaseSignals(): void {
+    for (const [sig, h] of this.signalHandlers) process.removeListener(sig, h);
+    this.signalHandlers = [];
+  }
+
+  /** --json: the value as JSON; otherwise the human text. */
+  print(value: unknown, human: () => string): void {
+    process.stdout.write(this.json ? `${JSON.stringify(value, null, 2)}\n` : `${human()}\n`);
+  }
+}

@@ -1,0 +1,259 @@
+// Splits one consistent mysqldump stream into restorable parts (one per table or
+// sequence, plus per-database create/views/routines/events parts), so a single table
+// can be restored alone while the whole backup still comes from one snapshot.
+// Data flows through in chunks; only the small header and view placeholders are held.
+import { parseCoordinates, parseMarkerLine, extractPreamble, type Coordinates, type SectionMarker } from './dump-markers.js';
+
+export type PartKind = 'database' | 'table' | 'sequence' | 'views' | 'events' | 'routines';
+
+export interface PartDescriptor {
+  kind: PartKind;
+  database: string;
+  /** Table or sequence name for those kinds. */
+  table?: string;
+}
+
+export interface PartWriter {
+  /** Resolves when the consumer can take more (backpressure). */
+  write(chunk: Buffer): Promise<void>;
+  end(): Promise<PartStats>;
+  abort(err: Error): void;
+}
+
+export interface PartStats {
+  rawBytes: number;
+}
+
+export interface PartSink {
+  open(descriptor: PartDescriptor): Promise<PartWriter>;
+}
+
+export interface SplitResult {
+  coordinates: Coordinates;
+  /** True once the dump's own "Dump completed" trailer was seen: a truncated dump lacks it. */
+  completed: boolean;
+  preamble: string;
+  parts: Array<PartDescriptor & { rows: number | null; rawBytes: number }>;
+  /** The server version line of the dump header, when present. */
+  serverVersion?: string;
+}
+
+const NL = 0x0a;
+const HEADER_LIMIT = 1 << 20;
+
+/** Feeds dump bytes in order; call `finish()` after the last chunk. */
+export class DumpSplitter {
+  private header: Buffer[] = [];
+  private headerBytes = 0;
+  private headerDone = false;
+  private preamble = '';
+  private currentDb: string | undefined;
+  private seenDbs = new Set<string>();
+  private writer: PartWriter | undefined;
+  private descriptor: (PartDescriptor & { rows: number | null; rowsCountable: boolean; inData: boolean }) | undefined;
+  /** View placeholders per database, replayed at the start of that database's views part. */
+  private placeholders = new Map<string, Buffer[]>();
+  private discarding = false;
+  private pending: Buffer = Buffer.alloc(0);
+  private lastByte = NL;
+  private result: SplitResult = { coordinates: {}, completed: false, preamble: '', parts: [] };
+
+  constructor(private readonly sink: PartSink) {}
+
+  async push(chunk: Buffer): Promise<void> {
+    let buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    this.pending = Buffer.alloc(0);
+    let from = 0;
+    let search = 0;
+    for (;;) {
+      // A comment line starts right after a newline with "-- " (or is the buffer start after a newline).
+      const hit = this.findCommentLine(buf, search);
+      if (hit < 0) break;
+      const eol = buf.indexOf(NL, hit);
+      if (eol < 0) {
+        // Incomplete comment line: keep it for the next chunk.
+        await this.emit(buf.subarray(from, hit));
+        this.pending = Buffer.from(buf.subarray(hit));
+        return;
+      }
+      const line = buf.toString('utf8', hit, eol);
+      const marker = parseMarkerLine(line);
+      if (/gtid_slave_pos|GTID_PURGED|CHANGE (MASTER|REPLICATION SOURCE) TO/.test(line)) parseCoordinates(line, this.result.coordinates);
+      if (marker) {
+        // The "--\n" line before the title belongs to the new section; content before it to the old.
+        const cut = this.sectionStart(buf, hit, from);
+        await this.emit(buf.subarray(from, cut));
+        await this.transition(marker);
+        from = cut;
+      }
+      search = eol + 1;
+    }
+    // Keep a tail that might be the start of a comment line ("-" or "--" cut by the chunk).
+    const lastNl = buf.lastIndexOf(NL);
+    if (lastNl >= from && lastNl < buf.length - 1 && buf.length - lastNl <= 3 && buf[lastNl + 1] === 0x2d) {
+      await this.emit(buf.subarray(from, lastNl + 1));
+      this.pending = Buffer.from(buf.subarray(lastNl + 1));
+      return;
+    }
+    await this.emit(buf.subarray(from));
+  }
+
+  async finish(): Promise<SplitResult> {
+    if (this.pending.length) {
+      const line = this.pending.toString('utf8').trimEnd();
+      const marker = parseMarkerLine(line);
+      if (marker?.type === 'completed') this.result.completed = true;
+      else await this.emit(this.pending);
+      this.pending = Buffer.alloc(0);
+    }
+    if (!this.headerDone) this.closeHeader();
+    await this.closePart();
+    this.result.preamble = this.preamble;
+    return this.result;
+  }
+
+  /** Close the open part (if any) with an error so its consumer discards it. */
+  abort(err: Error): void {
+    this.writer?.abort(err);
+    this.writer = undefined;
+  }
+
+  /** Index of the next line starting with "-- " at or after `from`, or -1. */
+  private findCommentLine(buf: Buffer, from: number): number {
+    if (from === 0 && this.lastByte === NL && buf[0] === 0x2d && buf[1] === 0x2d && buf[2] === 0x20) return 0;
+    const at = buf.indexOf('\n-- ', Math.max(0, from - 1));
+    return at < 0 ? -1 : at + 1;
+  }
+
+  /** Start of the "--" line directly above a section title, if there is one. */
+  private sectionStart(buf: Buffer, titleStart: number, from: number): number {
+    if (titleStart >= from + 3 && buf[titleStart - 1] === NL && buf[titleStart - 2] === 0x2d && buf[titleStart - 3] === 0x2d) {
+      const prev = titleStart - 3;
+      if (prev === 0 || buf[prev - 1] === NL) return prev;
+    }
+    return titleStart;
+  }
+
+  private async emit(slice: Buffer): Promise<void> {
+    if (slice.length === 0) return;
+    this.lastByte = slice[slice.length - 1]!;
+    if (!this.headerDone) {
+      this.header.push(Buffer.from(slice));
+      this.headerBytes += slice.length;
+      if (this.headerBytes > HEADER_LIMIT) throw new Error('dump header larger than 1 MiB: this does not look like mysqldump output');
+      return;
+    }
+    if (this.discarding) return;
+    const d = this.descriptor;
+    if (d?.inData) this.countRows(slice, d);
+    if (this.writer) await this.writer.write(slice);
+    else if (d?.kind === 'views' && this.currentDb !== undefined) this.placeholderBuffer(this.currentDb).push(Buffer.from(slice));
+  }
+
+  private countRows(slice: Buffer, d: { rows: number | null; rowsCountable: boolean; inData: boolean }): void {
+    // mariadb-dump ≥ 10.11 writes one row per line ("\n(" starts a row); the classic
+    // single-line extended INSERT cannot be counted cheaply, so rows stay unknown.
+    if (slice.indexOf('` VALUES (') >= 0) d.rowsCountable = false;
+    if (!d.rowsCountable) return;
+    let n = 0;
+    if (this.lastByte === NL && slice[0] === 0x28) n++;
+    for (let i = slice.indexOf('\n('); i >= 0; i = slice.indexOf('\n(', i + 2)) n++;
+    d.rows = (d.rows ?? 0) + n;
+    if (slice.indexOf('\nUNLOCK TABLES;') >= 0) d.inData = false;
+  }
+
+  private placeholderBuffer(db: string): Buffer[] {
+    let list = this.placeholders.get(db);
+    if (!list) this.placeholders.set(db, (list = []));
+    return list;
+  }
+
+  private closeHeader(): void {
+    const text = Buffer.concat(this.header).toString('utf8');
+    this.preamble = extractPreamble(text);
+    parseCoordinates(text, this.result.coordinates);
+    const version = /^-- Server version\s+(.+)$/m.exec(text);
+    if (version) this.result.serverVersion = version[1]!.trim();
+    this.header = [];
+    this.headerDone = true;
+  }
+
+  private async transition(marker: SectionMarker): Promise<void> {
+    if (!this.headerDone) this.closeHeader();
+    switch (marker.type) {
+      case 'completed':
+        this.result.completed = true;
+        await this.closePart();
+        this.discarding = true;
+        return;
+      case 'database':
+        await this.closePart();
+        this.currentDb = marker.database;
+        if (this.seenDbs.has(marker.database)) {
+          // Second visit (final view structures follow): only a USE line, nothing to keep.
+          this.discarding = true;
+          return;
+        }
+        this.seenDbs.add(marker.database);
+        await this.openPart({ kind: 'database', database: marker.database });
+        return;
+      case 'table':
+      case 'sequence':
+        await this.openPart({ kind: marker.type, database: this.requireDb(marker.type), table: marker.table });
+        return;
+      case 'data':
+        if (this.descriptor && this.descriptor.table === marker.table && (this.descriptor.kind === 'table' || this.descriptor.kind === 'sequence')) {
+          this.descriptor.inData = true;
+          this.descriptor.rows ??= 0;
+          return;
+        }
+        // Data without a structure section (--no-create-info): a table part of its own.
+        await this.openPart({ kind: 'table', database: this.requireDb('data'), table: marker.table });
+        this.descriptor!.inData = true;
+        this.descriptor!.rows = 0;
+        return;
+      case 'view-placeholder': {
+        await this.closePart();
+        this.discarding = false;
+        const db = this.requireDb('view');
+        this.descriptor = { kind: 'views', database: db, rows: null, rowsCountable: false, inData: false };
+        return;
+      }
+      case 'view-final': {
+        const db = this.requireDb('view');
+        if (this.descriptor?.kind === 'views' && this.writer && this.descriptor.database === db) return;
+        await this.openPart({ kind: 'views', database: db });
+        for (const b of this.placeholders.get(db) ?? []) await this.writer!.write(b);
+        this.placeholders.delete(db);
+        return;
+      }
+      case 'events':
+      case 'routines':
+        await this.openPart({ kind: marker.type, database: marker.database });
+        return;
+    }
+  }
+
+  private requireDb(what: string): string {
+    if (this.currentDb === undefined) throw new Error(`dump has a ${what} section before any "Current Database" line; dump with --databases`);
+    return this.currentDb;
+  }
+
+  private async openPart(descriptor: PartDescriptor): Promise<void> {
+    await this.closePart();
+    this.discarding = false;
+    this.descriptor = { ...descriptor, rows: null, rowsCountable: true, inData: false };
+    this.writer = await this.sink.open(descriptor);
+    if (this.preamble) await this.writer.write(Buffer.from(this.preamble));
+  }
+
+  private async closePart(): Promise<void> {
+    const d = this.descriptor;
+    const w = this.writer;
+    this.writer = undefined;
+    this.descriptor = undefined;
+    if (!d || !w) return;
+    const stats = await w.end();
+    this.result.parts.push({ kind: d.kind, database: d.database, ...(d.table !== undefined ? { table: d.table } : {}), rows: d.kind === 'table' && d.rowsCountable ? (d.rows ?? 0) : null, rawBytes: stats.rawBytes });
+  }
+}

@@ -1,0 +1,96 @@
+// The backup manifest: the commit marker of a backup (written last), self-describing
+// (format version, source, consistent point, tools, every part with sizes and hashes)
+// and signed. Readers accept a backup only through `parseVerifiedManifest`.
+import { z } from 'zod';
+import type { KeyObject } from 'node:crypto';
+import { verifyDocument } from '../crypto/signing.js';
+import { VerificationError } from '../errors.js';
+
+export const MANIFEST_FORMAT = 'horizn-dbops/backup-manifest';
+export const MANIFEST_VERSION = 1;
+
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
+
+export const partSchema = z.object({
+  /** Stable name inside the backup, e.g. `0003`. */
+  name: z.string(),
+  key: z.string(),
+  kind: z.enum(['database', 'table', 'sequence', 'views', 'events', 'routines', 'accounts']),
+  database: z.string().optional(),
+  table: z.string().optional(),
+  /** Row count from the dump itself; null where the dump format does not tell. */
+  rows: z.number().int().nonnegative().nullable(),
+  rawBytes: z.number().int().nonnegative(),
+  rawSha256: sha256,
+  storedBytes: z.number().int().nonnegative(),
+  storedSha256: sha256,
+});
+export type ManifestPart = z.infer<typeof partSchema>;
+
+export const sourceSchema = z.object({
+  flavor: z.enum(['mysql', 'mariadb']),
+  version: z.string(),
+  serverUuid: z.string(),
+  serverId: z.number().int().optional(),
+  gtidMode: z.boolean(),
+  host: z.string().optional(),
+});
+export type SourceInfo = z.infer<typeof sourceSchema>;
+
+export const consistentPointSchema = z.object({
+  binlogFile: z.string().nullable(),
+  binlogPosition: z.number().int().nonnegative().nullable(),
+  gtidSet: z.string().nullable(),
+});
+export type ConsistentPoint = z.infer<typeof consistentPointSchema>;
+
+export const manifestSchema = z.object({
+  format: z.literal(MANIFEST_FORMAT),
+  version: z.literal(MANIFEST_VERSION),
+  id: z.string(),
+  repositoryId: z.string(),
+  startedAt: z.string(),
+  completedAt: z.string(),
+  source: sourceSchema,
+  consistentPoint: consistentPointSchema,
+  databases: z.array(z.string()),
+  tools: z.record(z.string(), z.string()),
+  encryption: z.object({ format: z.literal('age'), recipients: z.array(z.string()) }),
+  compression: z.object({ format: z.literal('zstd'), level: z.number().int() }),
+  /** Ordered as restore must apply them (databases, tables, views, routines, events, accounts). */
+  parts: z.array(partSchema),
+  totals: z.object({ rawBytes: z.number(), storedBytes: z.number(), rows: z.number().nullable() }),
+  warnings: z.array(z.string()),
+  labels: z.record(z.string(), z.string()).default({}),
+  signature: z.object({ alg: z.literal('ed25519'), keyId: z.string(), value: z.string() }),
+});
+export type BackupManifest = z.infer<typeof manifestSchema>;
+export type UnsignedManifest = Omit<BackupManifest, 'signature'>;
+
+/** Parse + verify signature; any problem is a VerificationError naming the manifest key. */
+export function parseVerifiedManifest(bytes: Buffer, key: string, publicKey: KeyObject): BackupManifest {
+  let json: unknown;
+  try {
+    json = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw new VerificationError(`${key} is not valid JSON: the manifest is damaged`, key);
+  }
+  verifyDocument(json, publicKey, key);
+  const parsed = manifestSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new VerificationError(`${key} does not match manifest format ${MANIFEST_VERSION}: ${issue?.path.join('.')} ${issue?.message}`, key);
+  }
+  return parsed.data;
+}
+
+/** Restore order: databases first, then tables/sequences, then objects that refer to them. */
+export const PART_ORDER: Record<ManifestPart['kind'], number> = {
+  database: 0,
+  sequence: 1,
+  table: 1,
+  views: 2,
+  routines: 3,
+  events: 4,
+  accounts: 5,
+};

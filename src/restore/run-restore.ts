@@ -1,0 +1,164 @@
+// `dbops restore`: streams parts back (storage → age -d → zstd -d → mysql client) into a
+// target server in dependency-safe order, tables in parallel, in a fast session (no
+// binlog unless asked; unique/foreign-key checks off from the dump preamble). A non-empty
+// target is refused unless forced, before anything is written.
+import { once } from 'node:events';
+import type { Repository } from '../repo/repository.js';
+import type { BackupManifest } from '../manifest/backup-manifest.js';
+import { planRestore, type RestoreScope, type PlannedPart } from './select-parts.js';
+import { StripTriggers } from './strip-triggers.js';
+import { openPartSource, describePart } from '../pipeline/part-download.js';
+import { withConnection, type MysqlClient } from '../mysql/client.js';
+import { readServerInfo } from '../mysql/server-info.js';
+import { flavorProfile, resolveTools } from '../mysql/flavor.js';
+import { withDefaultsFile, defaultsFileArg } from '../mysql/defaults-file.js';
+import type { MysqlConn } from '../mysql/connection-url.js';
+import { startTool, waitTool } from '../util/tool-process.js';
+import { quoteIdent } from '../verify/quote-ident.js';
+import { UsageError, InterruptedError } from '../errors.js';
+import { log } from '../util/logger.js';
+
+export interface RestoreOptions extends RestoreScope {
+  repo: Repository;
+  manifest: BackupManifest;
+  target: MysqlConn;
+  identityFile: string;
+  force?: boolean;
+  /** Write the restore into the target's binlog (off by default: faster, and a restore is not new history). */
+  binlog?: boolean;
+  parallel?: number;
+  signal?: AbortSignal;
+}
+
+export interface RestoreResult {
+  backupId: string;
+  databases: string[];
+  parts: Array<{ key: string; what: string; seconds: number; rawBytes: number }>;
+  seconds: number;
+  rawBytes: number;
+  strippedTriggers: number;
+}
+
+export async function runRestore(options: RestoreOptions): Promise<RestoreResult> {
+  const started = performance.now();
+  const plan = planRestore(options.manifest, options);
+  const { clientTool } = await withConnection(options.target, async (db) => {
+    await refuseNonEmpty(db, plan.targets, options.force ?? false);
+    const info = await readServerInfo(db);
+    if (!options.binlog) await checkCanSkipBinlog(db);
+    for (const d of plan.createDatabases) {
+      if (!d.fromPart) await db.exec(`CREATE DATABASE IF NOT EXISTS ${quoteIdent(d.name)} CHARACTER SET utf8mb4`);
+    }
+    return { clientTool: resolveTools(flavorProfile(info)).client };
+  });
+  const result: RestoreResult = { backupId: options.manifest.id, databases: plan.createDatabases.map((d) => d.name), parts: [], seconds: 0, rawBytes: 0, strippedTriggers: 0 };
+  await withDefaultsFile(options.target, async (defaultsFile) => {
+    const apply = (step: PlannedPart): Promise<void> => applyPart(step, defaultsFile, clientTool, options, result);
+    // Database parts first (CREATE DATABASE with the original character set).
+    for (const d of plan.createDatabases) if (d.fromPart) await apply({ part: d.fromPart, stripTriggers: false });
+    const stages = groupByStage(plan.steps);
+    for (const stage of stages) await runLimited(stage, options.parallel ?? 2, apply, options.signal);
+  });
+  result.seconds = (performance.now() - started) / 1000;
+  log.info({ backupId: options.manifest.id, seconds: result.seconds.toFixed(1), parts: result.parts.length }, 'restore finished');
+  return result;
+}
+
+/** Tables and sequences load in parallel; views, routines, events, accounts one by one after them. */
+function groupByStage(steps: PlannedPart[]): PlannedPart[][] {
+  const stages: PlannedPart[][] = [];
+  let last: string | undefined;
+  for (const s of steps) {
+    const stage = s.part.kind === 'table' || s.part.kind === 'sequence' ? 'data' : s.part.kind;
+    if (stage !== last) stages.push([]);
+    stages[stages.length - 1]!.push(s);
+    last = stage;
+  }
+  return stages;
+}
+
+async function runLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>, signal?: AbortSignal): Promise<void> {
+  let next = 0;
+  let failed: unknown;
+  const worker = async (): Promise<void> => {
+    while (next < items.length && failed === undefined) {
+      if (signal?.aborted) throw new InterruptedError(String(signal.reason ?? 'signal'));
+      const item = items[next++]!;
+      try {
+        await fn(item);
+      } catch (err) {
+        failed ??= err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failed !== undefined) throw failed;
+}
+
+async function applyPart(step: PlannedPart, defaultsFile: string, clientTool: string, options: RestoreOptions, result: RestoreResult): Promise<void> {
+  const t0 = performance.now();
+  const { part } = step;
+  const args = [defaultsFileArg(defaultsFile), '--batch', '--max-allowed-packet=1G', '--default-character-set=utf8mb4'];
+  if (step.targetDatabase !== undefined) args.push(`--database=${step.targetDatabase}`);
+  const source = await openPartSource(options.repo.storage, part, options.identityFile);
+  const client = startTool(clientTool, args);
+  const clientDone = waitTool(client, 'mysql client');
+  clientDone.catch(() => undefined);
+  const onAbort = (): void => {
+    source.cancel();
+    client.kill('SIGTERM');
+  };
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const session = options.binlog ? '' : 'SET SESSION sql_log_bin=0;\n';
+    client.stdin.write(`${session}SET SESSION foreign_key_checks=0, unique_checks=0;\n`);
+    let input: NodeJS.ReadableStream = source.raw;
+    let stripper: StripTriggers | undefined;
+    if (step.stripTriggers && part.kind === 'table') {
+      stripper = new StripTriggers();
+      input = source.raw.pipe(stripper);
+    }
+    for await (const chunk of input) {
+      if (!client.stdin.write(chunk)) await Promise.race([once(client.stdin, 'drain'), clientDone]);
+    }
+    client.stdin.end();
+    await Promise.all([source.done, clientDone]);
+    if (stripper?.stripped) result.strippedTriggers += stripper.stripped;
+  } catch (err) {
+    source.cancel();
+    client.kill('SIGKILL');
+    await clientDone.catch(() => undefined);
+    if (options.signal?.aborted) throw new InterruptedError(String(options.signal.reason ?? 'signal'));
+    throw err;
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  result.parts.push({ key: part.key, what: describePart(part), seconds, rawBytes: part.rawBytes });
+  result.rawBytes += part.rawBytes;
+  log.debug({ part: part.key, seconds }, 'part restored');
+}
+
+async function refuseNonEmpty(db: MysqlClient, targets: Array<{ database: string; table?: string }>, force: boolean): Promise<void> {
+  if (force) return;
+  for (const t of targets) {
+    const rows = await db.query<{ n: number }>(
+      t.table === undefined
+        ? 'SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?'
+        : 'SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
+      t.table === undefined ? [t.database] : [t.database, t.table],
+    );
+    if (Number(rows[0]?.n ?? 0) > 0) {
+      const what = t.table === undefined ? `database ${t.database} already has tables` : `table ${t.database}.${t.table} already exists`;
+      throw new UsageError(`${what} on the target: restore into an empty target, choose --into-schema, or pass --force to overwrite`);
+    }
+  }
+}
+
+async function checkCanSkipBinlog(db: MysqlClient): Promise<void> {
+  try {
+    await db.exec('SET SESSION sql_log_bin=0');
+  } catch {
+    throw new UsageError('the target user may not turn off binary logging for its session (needs SUPER or BINLOG ADMIN): grant it, or pass --binlog to write the restore into the target binlog');
+  }
+}

@@ -1,0 +1,69 @@
+// Starting external programs (zstd, age, mariadb-dump, mysql…) the same way everywhere:
+// through execa, stdout as a stream (never buffered whole), stderr kept for the error
+// message, and any failure turned into a ToolError that says which program failed.
+import { execa, type ResultPromise } from 'execa';
+import { ToolError } from '../errors.js';
+
+export type ToolProcess = ResultPromise<{ buffer: { stdout: false; stderr: true }; stdin: 'pipe'; stdout: 'pipe'; stderr: 'pipe' }>;
+
+export interface StartOptions {
+  /** Extra environment; the parent's env is inherited minus secrets we never pass. */
+  env?: Record<string, string>;
+  cwd?: string;
+}
+
+/** Environment variables a child never needs: our own secrets-bearing settings. */
+const SCRUBBED_ENV = /^(DBOPS_|AWS_SECRET|AWS_SESSION|MYSQL_PWD$)/;
+
+function childEnv(extra: Record<string, string> | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !SCRUBBED_ENV.test(k)) env[k] = v;
+  return { ...env, ...extra };
+}
+
+/** Spawn a program with piped stdio; await it (or `waitTool`) to learn how it ended. */
+export function startTool(file: string, args: readonly string[], options: StartOptions = {}): ToolProcess {
+  return execa(file, args, {
+    stdin: 'pipe',
+    stdout: 'pipe',
+    stderr: 'pipe',
+    buffer: { stdout: false, stderr: true },
+    env: childEnv(options.env),
+    extendEnv: false,
+    cwd: options.cwd,
+    stripFinalNewline: true,
+    maxBuffer: { stderr: 1_000_000 },
+  }) as ToolProcess;
+}
+
+/** Last non-empty lines of stderr, short enough for a one-line error. */
+export function stderrTail(stderr: unknown, maxChars = 300): string {
+  const text = typeof stderr === 'string' ? stderr : '';
+  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  const tail = lines.slice(-2).join(' | ');
+  return tail.length > maxChars ? `…${tail.slice(-maxChars)}` : tail;
+}
+
+/** Await a tool; map execa's error to a ToolError naming the program and how it ended. */
+export async function waitTool(proc: ToolProcess, name: string): Promise<void> {
+  try {
+    await proc;
+  } catch (err) {
+    throw toToolError(err, name);
+  }
+}
+
+export function toToolError(err: unknown, name: string): ToolError {
+  if (err instanceof ToolError) return err;
+  const e = err as { signal?: string; exitCode?: number; stderr?: unknown; code?: string; isTerminated?: boolean; shortMessage?: string };
+  if (e.code === 'ENOENT') return new ToolError(name, `not found on PATH; install it (Debian: apt-get install ${packageFor(name)})`);
+  const how = e.signal ? `killed by ${e.signal}` : e.exitCode !== undefined ? `exited with code ${e.exitCode}` : (e.shortMessage ?? String(err));
+  return new ToolError(name, how, stderrTail(e.stderr), { cause: err });
+}
+
+function packageFor(tool: string): string {
+  if (tool.startsWith('age')) return 'age';
+  if (tool.startsWith('zstd')) return 'zstd';
+  if (tool.startsWith('mariadb')) return 'mariadb-client';
+  return 'mariadb-client (or mysql-client)';
+}

@@ -21,6 +21,14 @@ export interface StoredPart extends PartDescriptor {
   object: UploadedObject;
 }
 
+/** True when the text has a line that is neither blank nor a `--` comment. */
+function hasStatement(chunk: Buffer): boolean {
+  return chunk
+    .toString('utf8')
+    .split('\n')
+    .some((line) => line.trim() !== '' && !line.startsWith('--'));
+}
+
 export class BackupSink implements PartSink {
   private readonly started: Array<{ name: string; descriptor: PartDescriptor; upload: PartUpload; done?: Promise<UploadedObject> }> = [];
   private readonly finishing = new Set<Promise<unknown>>();
@@ -37,21 +45,39 @@ export class BackupSink implements PartSink {
     const limit = this.options.concurrency ?? 2;
     while (this.finishing.size >= limit) await Promise.race(this.finishing);
     if (this.failed) throw this.failed;
-    const name = this.nextName();
-    const upload = new PartUpload({
-      storage: this.options.storage,
-      key: backupPartKey(this.options.backupId, `${name}.sql.zst.age`),
-      recipients: this.options.recipients,
-      compressionLevel: this.options.compressionLevel,
-      compressionThreads: this.options.compressionThreads,
-    });
-    const entry: (typeof this.started)[number] = { name, descriptor, upload };
-    this.started.push(entry);
+    // Routines/events sections are often empty (only comments): those are not stored.
+    const mayBeEmpty = descriptor.kind === 'routines' || descriptor.kind === 'events';
+    let entry: (typeof this.started)[number] | undefined;
+    const held: Buffer[] = [];
+    const start = async (): Promise<NonNullable<typeof entry>> => {
+      const name = this.nextName();
+      const upload = new PartUpload({
+        storage: this.options.storage,
+        key: backupPartKey(this.options.backupId, `${name}.sql.zst.age`),
+        recipients: this.options.recipients,
+        compressionLevel: this.options.compressionLevel,
+        compressionThreads: this.options.compressionThreads,
+      });
+      entry = { name, descriptor, upload };
+      this.started.push(entry);
+      for (const b of held.splice(0)) await upload.write(b);
+      return entry;
+    };
+    if (!mayBeEmpty) await start();
+    let writes = 0;
     return {
-      write: (chunk) => upload.write(chunk),
+      write: async (chunk) => {
+        writes++;
+        if (entry) return entry.upload.write(chunk);
+        held.push(chunk);
+        // The first write is the session preamble; any later non-comment line is content.
+        if (writes > 1 && hasStatement(chunk)) await start();
+      },
       end: async (): Promise<PartStats> => {
-        const done = upload.end();
-        entry.done = done;
+        if (!entry) return { rawBytes: 0, skipped: true };
+        const current = entry;
+        const done = current.upload.end();
+        current.done = done;
         const tracked = done.then(
           () => undefined,
           (err: Error) => {
@@ -60,9 +86,9 @@ export class BackupSink implements PartSink {
         );
         this.finishing.add(tracked);
         void tracked.finally(() => this.finishing.delete(tracked));
-        return { rawBytes: upload.rawBytes };
+        return { rawBytes: current.upload.rawBytes };
       },
-      abort: (err) => upload.abort(err),
+      abort: (err) => entry?.upload.abort(err),
     };
   }
 

@@ -22,6 +22,8 @@ export interface PartWriter {
 
 export interface PartStats {
   rawBytes: number;
+  /** The consumer found nothing worth storing (e.g. an empty routines section). */
+  skipped?: boolean;
 }
 
 export interface PartSink {
@@ -39,6 +41,15 @@ export interface SplitResult {
 }
 
 const NL = 0x0a;
+const BOUNDARY = 16;
+
+function isCommentPrefix(b: Buffer): boolean {
+  return b.length > 0 && b.length < 3 && b[0] === 0x2d && (b.length === 1 || b[1] === 0x2d);
+}
+
+function contains(slice: Buffer, boundary: Buffer, needle: string): boolean {
+  return slice.indexOf(needle) >= 0 || boundary.indexOf(needle) >= 0;
+}
 const HEADER_LIMIT = 1 << 20;
 
 /** Feeds dump bytes in order; call `finish()` after the last chunk. */
@@ -56,6 +67,8 @@ export class DumpSplitter {
   private discarding = false;
   private pending: Buffer = Buffer.alloc(0);
   private lastByte = NL;
+  /** Last bytes emitted, to find patterns cut by a chunk boundary. */
+  private tail: Buffer = Buffer.alloc(0);
   private result: SplitResult = { coordinates: {}, completed: false, preamble: '', parts: [] };
 
   constructor(private readonly sink: PartSink) {}
@@ -88,11 +101,12 @@ export class DumpSplitter {
       }
       search = eol + 1;
     }
-    // Keep a tail that might be the start of a comment line ("-" or "--" cut by the chunk).
+    // Keep a short tail that might be the start of a comment line cut by the chunk ("-", "--").
     const lastNl = buf.lastIndexOf(NL);
-    if (lastNl >= from && lastNl < buf.length - 1 && buf.length - lastNl <= 3 && buf[lastNl + 1] === 0x2d) {
-      await this.emit(buf.subarray(from, lastNl + 1));
-      this.pending = Buffer.from(buf.subarray(lastNl + 1));
+    const lineStart = lastNl >= 0 ? lastNl + 1 : this.lastByte === NL && from === 0 ? 0 : -1;
+    if (lineStart >= from && lineStart < buf.length && buf.length - lineStart < 3 && isCommentPrefix(buf.subarray(lineStart))) {
+      await this.emit(buf.subarray(from, lineStart));
+      this.pending = Buffer.from(buf.subarray(lineStart));
       return;
     }
     await this.emit(buf.subarray(from));
@@ -136,6 +150,7 @@ export class DumpSplitter {
 
   private async emit(slice: Buffer): Promise<void> {
     if (slice.length === 0) return;
+    const prevByte = this.lastByte;
     this.lastByte = slice[slice.length - 1]!;
     if (!this.headerDone) {
       this.header.push(Buffer.from(slice));
@@ -145,21 +160,24 @@ export class DumpSplitter {
     }
     if (this.discarding) return;
     const d = this.descriptor;
-    if (d?.inData) this.countRows(slice, d);
+    if (d?.inData) this.countRows(slice, prevByte, d);
+    this.tail =
+      slice.length >= BOUNDARY ? Buffer.from(slice.subarray(slice.length - BOUNDARY)) : Buffer.concat([this.tail, slice]).subarray(-BOUNDARY);
     if (this.writer) await this.writer.write(slice);
     else if (d?.kind === 'views' && this.currentDb !== undefined) this.placeholderBuffer(this.currentDb).push(Buffer.from(slice));
   }
 
-  private countRows(slice: Buffer, d: { rows: number | null; rowsCountable: boolean; inData: boolean }): void {
+  private countRows(slice: Buffer, prevByte: number, d: { rows: number | null; rowsCountable: boolean; inData: boolean }): void {
     // mariadb-dump ≥ 10.11 writes one row per line ("\n(" starts a row); the classic
     // single-line extended INSERT cannot be counted cheaply, so rows stay unknown.
-    if (slice.indexOf('` VALUES (') >= 0) d.rowsCountable = false;
+    // Patterns cut by a chunk boundary are found in `boundary` (end of last + start of this).
+    const boundary = Buffer.concat([this.tail, slice.subarray(0, BOUNDARY)]);
+    if (contains(slice, boundary, '` VALUES (')) d.rowsCountable = false;
     if (!d.rowsCountable) return;
-    let n = 0;
-    if (this.lastByte === NL && slice[0] === 0x28) n++;
+    let n = prevByte === NL && slice[0] === 0x28 ? 1 : 0;
     for (let i = slice.indexOf('\n('); i >= 0; i = slice.indexOf('\n(', i + 2)) n++;
     d.rows = (d.rows ?? 0) + n;
-    if (slice.indexOf('\nUNLOCK TABLES;') >= 0) d.inData = false;
+    if (contains(slice, boundary, '\nUNLOCK TABLES;')) d.inData = false;
   }
 
   private placeholderBuffer(db: string): Buffer[] {
@@ -254,6 +272,7 @@ export class DumpSplitter {
     this.descriptor = undefined;
     if (!d || !w) return;
     const stats = await w.end();
+    if (stats.skipped) return;
     this.result.parts.push({ kind: d.kind, database: d.database, ...(d.table !== undefined ? { table: d.table } : {}), rows: d.kind === 'table' && d.rowsCountable ? (d.rows ?? 0) : null, rawBytes: stats.rawBytes });
   }
 }

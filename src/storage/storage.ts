@@ -1,5 +1,5 @@
 // The one storage interface every driver implements (file://, s3://). Drivers are
-// small; retries, logging and concurrency are wrappers around them (see wrap-*.ts).
+// small; retries, logging and concurrency are wrappers around them (see retry.ts).
 import type { Readable } from 'node:stream';
 
 export interface ObjectInfo {

@@ -1,0 +1,184 @@
+// The local-directory driver (file:///path). A put writes a temp file beside the
+// target, fsyncs it, renames it into place and fsyncs the directory, so an object is
+// either absent or complete even after a crash; readers never see half a file.
+import { randomBytes } from 'node:crypto';
+import type { Dirent } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pathToFileURL } from 'node:url';
+import { DbopsError, NotFoundError, StorageError } from '../errors.js';
+import { assertValidKey, assertValidPrefix, compareKeys, TEMP_FILE_PREFIX } from './keys.js';
+import type { ObjectInfo, PutOptions, PutResult, Storage } from './storage.js';
+
+/** errno codes that retrying cannot fix: the operator must act (permissions, disk space). */
+const PERMANENT_CODES = new Set(['EACCES', 'EPERM', 'ENOSPC', 'EROFS', 'EDQUOT', 'ENOTDIR', 'EISDIR', 'ENAMETOOLONG']);
+
+export class FileStorage implements Storage {
+  readonly location: string;
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = path.resolve(root);
+    this.location = pathToFileURL(this.root).href;
+  }
+
+  async put(key: string, body: Readable | Buffer, _options?: PutOptions): Promise<PutResult> {
+    const target = this.pathOf(key);
+    const dir = path.dirname(target);
+    const temp = path.join(dir, `${TEMP_FILE_PREFIX}${path.basename(target)}-${randomBytes(6).toString('hex')}`);
+    let handle: FileHandle | undefined;
+    let size = 0;
+    try {
+      await fsCall(key, 'write', () => mkdir(dir, { recursive: true }));
+      handle = await fsCall(key, 'write', () => open(temp, 'wx', 0o644));
+      const fh = handle;
+      if (Buffer.isBuffer(body)) {
+        await fsCall(key, 'write', () => fh.writeFile(body));
+        size = body.length;
+      } else {
+        // Source errors (a failing dump, a failing encryptor) surface unchanged.
+        for await (const chunk of body) {
+          const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
+          await fsCall(key, 'write', () => fh.write(buf));
+          size += buf.length;
+        }
+      }
+      await fsCall(key, 'write', () => fh.sync());
+      await fsCall(key, 'write', () => fh.close());
+      handle = undefined;
+      await fsCall(key, 'write', () => rename(temp, target));
+      await fsyncDir(dir);
+      return { key, size };
+    } catch (err) {
+      if (!Buffer.isBuffer(body)) body.destroy();
+      await handle?.close().catch(() => {});
+      await rm(temp, { force: true }).catch(() => {});
+      throw err;
+    }
+  }
+
+  async get(key: string, range?: { start: number; end?: number }): Promise<Readable> {
+    const file = this.pathOf(key);
+    const handle = await fsCall(key, 'read', () => open(file, 'r'));
+    try {
+      const info = await handle.stat();
+      if (!info.isFile()) throw new NotFoundError(key);
+      if (range) {
+        checkRange(key, range, info.size);
+        const end = range.end === undefined ? undefined : Math.min(range.end, info.size - 1);
+        return handle.createReadStream({ start: range.start, end, autoClose: true });
+      }
+      return handle.createReadStream({ autoClose: true });
+    } catch (err) {
+      await handle.close().catch(() => {});
+      throw err;
+    }
+  }
+
+  async getBuffer(key: string): Promise<Buffer> {
+    return fsCall(key, 'read', () => readFile(this.pathOf(key)));
+  }
+
+  async stat(key: string): Promise<ObjectInfo | undefined> {
+    try {
+      const info = await fsCall(key, 'stat', () => stat(this.pathOf(key)));
+      return info.isFile() ? { key, size: info.size, modified: info.mtime } : undefined;
+    } catch (err) {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    assertValidPrefix(prefix);
+    const startDir = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/') + 1) : '';
+    yield* this.walk(startDir, prefix);
+  }
+
+  async remove(key: string): Promise<void> {
+    const file = this.pathOf(key);
+    try {
+      await fsCall(key, 'remove', () => rm(file));
+    } catch (err) {
+      if (err instanceof NotFoundError) return;
+      throw err;
+    }
+  }
+
+  /**
+   * Depth-first walk in S3 order: a directory `a` sorts as `a/`, so `a-c` (0x2d) comes
+   * before `a/b` (0x2f) exactly as the flat key list would. Temp files are skipped.
+   */
+  private async *walk(relDir: string, prefix: string): AsyncGenerator<ObjectInfo> {
+    let entries: Dirent[];
+    try {
+      entries = await readdir(path.join(this.root, relDir), { withFileTypes: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return;
+      throw mapFsError(err, relDir || '.', 'list');
+    }
+    const sorted = entries
+      .filter((e) => !e.name.startsWith(TEMP_FILE_PREFIX) && (e.isFile() || e.isDirectory()))
+      .map((e) => ({ rel: relDir + e.name + (e.isDirectory() ? '/' : ''), dir: e.isDirectory() }))
+      .sort((a, b) => compareKeys(a.rel, b.rel));
+    for (const entry of sorted) {
+      if (entry.dir) {
+        if (entry.rel.startsWith(prefix) || prefix.startsWith(entry.rel)) yield* this.walk(entry.rel, prefix);
+        continue;
+      }
+      if (!entry.rel.startsWith(prefix)) continue;
+      try {
+        const info = await stat(path.join(this.root, entry.rel));
+        yield { key: entry.rel, size: info.size, modified: info.mtime };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw mapFsError(err, entry.rel, 'list');
+      }
+    }
+  }
+
+  private pathOf(key: string): string {
+    assertValidKey(key);
+    return path.join(this.root, ...key.split('/'));
+  }
+}
+
+function checkRange(key: string, range: { start: number; end?: number }, size: number): void {
+  const { start, end } = range;
+  if (!Number.isSafeInteger(start) || start < 0 || (end !== undefined && (!Number.isSafeInteger(end) || end < start))) {
+    throw new StorageError(`invalid byte range ${start}-${end ?? ''} for ${key}`, key, true);
+  }
+  if (start >= size) {
+    throw new StorageError(`byte range ${start}-${end ?? ''} is beyond the end of ${key} (${size} bytes)`, key, true);
+  }
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function fsCall<T>(key: string, op: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw mapFsError(err, key, op);
+  }
+}
+
+/** ENOENT → NotFoundError; no-space/permission → permanent StorageError; anything else transient. */
+export function mapFsError(err: unknown, key: string, op: string): Error {
+  if (err instanceof DbopsError) return err;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOENT') return new NotFoundError(key, { cause: err });
+  const reason = (err as Error | undefined)?.message ?? String(err);
+  if (code && PERMANENT_CODES.has(code)) {
+    const hint = code === 'ENOSPC' || code === 'EDQUOT' ? 'free disk space' : code === 'EROFS' ? 'mount the repository read-write' : 'fix the permissions of the repository directory';
+    return new StorageError(`file storage cannot ${op} ${key}: ${reason}; ${hint}`, key, true, { cause: err });
+  }
+  return new StorageError(`file storage cannot ${op} ${key}: ${reason}`, key, false, { cause: err });
+}

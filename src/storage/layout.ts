@@ -1,0 +1,160 @@
+// The repository's object-key layout (BRIEF.md "Storage repository"), in one place so
+// that no other module builds keys by hand (restic's internal/backend/layout):
+//   repo.json
+//   backups/<backup-id>/parts/<part>      data objects
+//   backups/<backup-id>/manifest.json     the commit marker, written last
+//   binlogs/<server-uuid>/<file>.zst.age  one object per closed binlog
+//   binlogs/<server-uuid>/<file>.json     its segment manifest
+//   reports/<yyyy>/<report-id>.json|.html restore-test reports
+import { randomBytes } from 'node:crypto';
+import { UsageError } from '../errors.js';
+import { assertValidKey } from './keys.js';
+
+export const repoJsonKey = 'repo.json';
+export const backupsPrefix = 'backups/';
+export const binlogsPrefix = 'binlogs/';
+export const reportsPrefix = 'reports/';
+
+const ID_RE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z-([a-z2-7]{6})$/;
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const BINLOG_FILE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
+export const BINLOG_DATA_SUFFIX = '.zst.age';
+export const BINLOG_MANIFEST_SUFFIX = '.json';
+
+/** `20261127T020000Z-k3x9qa`: UTC second, then 6 random base32 characters. Sorts by time. */
+export function newBackupId(date: Date = new Date()): string {
+  const stamp = date.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
+  const bytes = randomBytes(6);
+  let suffix = '';
+  for (const byte of bytes) suffix += BASE32[byte & 31];
+  return `${stamp}-${suffix}`;
+}
+
+/** Report ids use the same time-sortable format. */
+export const newReportId = newBackupId;
+
+export function isBackupId(id: string): boolean {
+  return ID_RE.test(id);
+}
+
+/** The time encoded in an id (second precision, UTC). */
+export function idTime(id: string): Date {
+  const m = ID_RE.exec(id);
+  if (!m) throw invalidId(id);
+  return new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6])));
+}
+
+export function backupPrefix(id: string): string {
+  assertId(id);
+  return `${backupsPrefix}${id}/`;
+}
+
+export function backupManifestKey(id: string): string {
+  return `${backupPrefix(id)}manifest.json`;
+}
+
+export function backupPartsPrefix(id: string): string {
+  return `${backupPrefix(id)}parts/`;
+}
+
+/** `partName` may contain `/` (e.g. `tables/horizn/pageviews.sql.zst.age`). */
+export function backupPartKey(id: string, partName: string): string {
+  const key = `${backupPartsPrefix(id)}${partName}`;
+  assertValidKey(key);
+  return key;
+}
+
+export function binlogServerPrefix(serverUuid: string): string {
+  if (!UUID_RE.test(serverUuid)) throw new UsageError(`server uuid "${serverUuid}" is not valid: expected a UUID like 3e11fa47-71ca-11e1-9e33-c80aa9429562`);
+  return `${binlogsPrefix}${serverUuid.toLowerCase()}/`;
+}
+
+export function binlogKey(serverUuid: string, file: string): string {
+  assertBinlogFile(file);
+  return `${binlogServerPrefix(serverUuid)}${file}${BINLOG_DATA_SUFFIX}`;
+}
+
+export function binlogManifestKey(serverUuid: string, file: string): string {
+  assertBinlogFile(file);
+  return `${binlogServerPrefix(serverUuid)}${file}${BINLOG_MANIFEST_SUFFIX}`;
+}
+
+/** `reports/<yyyy>/<id>.json` (or `.html`); the year is the report date's, in UTC. */
+export function reportKey(id: string, date: Date, ext: 'json' | 'html' = 'json'): string {
+  assertId(id);
+  return `${reportsPrefix}${date.getUTCFullYear()}/${id}.${ext}`;
+}
+
+/** Backup id of any key under `backups/<id>/`, else undefined. */
+export function backupIdOfKey(key: string): string | undefined {
+  if (!key.startsWith(backupsPrefix)) return undefined;
+  const id = key.slice(backupsPrefix.length).split('/')[0] ?? '';
+  return isBackupId(id) ? id : undefined;
+}
+
+export function isBackupManifestKey(key: string): boolean {
+  const id = backupIdOfKey(key);
+  return id !== undefined && key === backupManifestKey(id);
+}
+
+/**
+ * Ids of committed backups (those with a manifest), oldest first. Data objects without
+ * a manifest are an unfinished backup and do not count.
+ */
+export function committedBackupIds(keys: Iterable<string>): string[] {
+  const ids = new Set<string>();
+  for (const key of keys) if (isBackupManifestKey(key)) ids.add(backupIdOfKey(key)!);
+  return [...ids].sort();
+}
+
+/** Every backup id that has any object (committed or not), oldest first. */
+export function backupIdsOfKeys(keys: Iterable<string>): string[] {
+  const ids = new Set<string>();
+  for (const key of keys) {
+    const id = backupIdOfKey(key);
+    if (id) ids.add(id);
+  }
+  return [...ids].sort();
+}
+
+export interface BinlogKeyInfo {
+  serverUuid: string;
+  file: string;
+  kind: 'data' | 'manifest';
+}
+
+/** Parse `binlogs/<uuid>/<file>.zst.age|.json`, else undefined. */
+export function parseBinlogKey(key: string): BinlogKeyInfo | undefined {
+  const parts = key.split('/');
+  if (parts.length !== 3 || `${parts[0]}/` !== binlogsPrefix) return undefined;
+  const serverUuid = parts[1]!;
+  const name = parts[2]!;
+  if (!UUID_RE.test(serverUuid)) return undefined;
+  for (const [suffix, kind] of [[BINLOG_DATA_SUFFIX, 'data'], [BINLOG_MANIFEST_SUFFIX, 'manifest']] as const) {
+    if (name.endsWith(suffix)) {
+      const file = name.slice(0, -suffix.length);
+      return BINLOG_FILE_RE.test(file) ? { serverUuid, file, kind } : undefined;
+    }
+  }
+  return undefined;
+}
+
+/** Parse `reports/<yyyy>/<id>.json|.html`, else undefined. */
+export function parseReportKey(key: string): { id: string; year: number; ext: 'json' | 'html' } | undefined {
+  const m = /^reports\/(\d{4})\/([^/]+)\.(json|html)$/.exec(key);
+  if (!m || !isBackupId(m[2]!)) return undefined;
+  return { id: m[2]!, year: Number(m[1]), ext: m[3] as 'json' | 'html' };
+}
+
+function assertId(id: string): void {
+  if (!isBackupId(id)) throw invalidId(id);
+}
+
+function invalidId(id: string): UsageError {
+  return new UsageError(`id "${id}" is not valid: expected the form 20261127T020000Z-k3x9qa (see dbops list)`);
+}
+
+function assertBinlogFile(file: string): void {
+  if (!BINLOG_FILE_RE.test(file)) throw new UsageError(`binlog file name "${file}" is not valid: expected a name like mysql-bin.000042`);
+}

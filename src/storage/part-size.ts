@@ -1,0 +1,46 @@
+// Multipart part-size schedule. S3 allows at most 10,000 parts of 5 MiB–5 GiB, and a
+// streamed dump's size is unknown up front, so the part size grows as the upload goes
+// on: small parts (little memory) for ordinary dumps, big parts only for huge ones.
+//
+// Schedule: part n (1-based) is `initial × 2^floor((n−1)/1000)`, capped at 5 GiB.
+// With the default 8 MiB start:
+//   parts     1–1000:  8 MiB  → first   7.8 GiB
+//   parts  1001–2000: 16 MiB  → up to  23.4 GiB
+//   parts  2001–3000: 32 MiB  → up to  54.7 GiB
+//   parts  3001–4000: 64 MiB  → up to   117 GiB
+//   …                         → parts 9001–10000 at 4 GiB reach 7.8 TiB ≥ 5 TiB (S3's object limit).
+// Memory is about (queueSize + 1) × current part size: 32 MiB for dumps under 7.8 GiB
+// with the default 3 parts in flight, 256 MiB at 100 GiB.
+
+export const MIN_PART_SIZE = 5 * 1024 * 1024;
+export const MAX_PART_SIZE = 5 * 1024 * 1024 * 1024;
+export const MAX_PARTS = 10_000;
+export const DEFAULT_INITIAL_PART_SIZE = 8 * 1024 * 1024;
+const PARTS_PER_STEP = 1000;
+const MiB = 1024 * 1024;
+
+/** Size of part `partNumber` (1-based) under the growing schedule above. */
+export function partSizeFor(partNumber: number, initial = DEFAULT_INITIAL_PART_SIZE): number {
+  const doublings = Math.floor((partNumber - 1) / PARTS_PER_STEP);
+  return Math.min(MAX_PART_SIZE, initial * 2 ** doublings);
+}
+
+/**
+ * Initial part size for an upload: the configured start, raised when a size hint says
+ * the object is big enough that the first 5,000 parts would not hold it.
+ */
+export function initialPartSize(configured = DEFAULT_INITIAL_PART_SIZE, sizeHint?: number): number {
+  let size = Math.max(MIN_PART_SIZE, configured);
+  if (sizeHint !== undefined && sizeHint > 0) {
+    const wanted = Math.ceil(sizeHint / (MAX_PARTS / 2) / MiB) * MiB;
+    size = Math.max(size, wanted);
+  }
+  return Math.min(MAX_PART_SIZE, size);
+}
+
+/** Total bytes the first `parts` parts hold (for tests and docs). */
+export function capacityOf(parts: number, initial = DEFAULT_INITIAL_PART_SIZE): number {
+  let total = 0;
+  for (let n = 1; n <= parts; n += 1) total += partSizeFor(n, initial);
+  return total;
+}

@@ -98,7 +98,8 @@ async function runLimited<T>(items: T[], limit: number, fn: (item: T) => Promise
 async function applyPart(step: PlannedPart, defaultsFile: string, clientTool: string, options: RestoreOptions, result: RestoreResult): Promise<void> {
   const t0 = performance.now();
   const { part } = step;
-  const args = [defaultsFileArg(defaultsFile), '--batch', '--max-allowed-packet=1G', '--default-character-set=utf8mb4'];
+  // --comments: the client otherwise strips comments, also inside routine and trigger bodies.
+  const args = [defaultsFileArg(defaultsFile), '--batch', '--comments', '--max-allowed-packet=1G', '--default-character-set=utf8mb4'];
   if (step.targetDatabase !== undefined) args.push(`--database=${step.targetDatabase}`);
   const source = await openPartSource(options.repo.storage, part, options.identityFile);
   const client = startTool(clientTool, args);

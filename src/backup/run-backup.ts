@@ -10,7 +10,7 @@ import { dumpAccounts } from './accounts.js';
 import { PartUpload } from '../pipeline/part-upload.js';
 import { withConnection } from '../mysql/client.js';
 import { readServerInfo, type ServerInfo } from '../mysql/server-info.js';
-import { flavorProfile, resolveTools } from '../mysql/flavor.js';
+import { flavorProfile, resolveTools, versionAtLeast } from '../mysql/flavor.js';
 import { withDefaultsFile, defaultsFileArg } from '../mysql/defaults-file.js';
 import type { MysqlConn } from '../mysql/connection-url.js';
 import { newBackupId, backupManifestKey, backupPartKey } from '../storage/layout.js';
@@ -66,6 +66,11 @@ export async function runBackup(options: BackupOptions): Promise<BackupManifest>
         '--triggers',
         '--events',
         '--hex-blob',
+        // LOCK TABLES adds nothing inside --single-transaction and breaks restoring a
+        // table whose DEFAULT is NEXTVAL(seq) ("was not locked with LOCK TABLES").
+        '--skip-add-locks',
+        // System-versioned tables keep their history (MariaDB ≥ 10.11).
+        ...(info.flavor === 'mariadb' && versionAtLeast(info, 10, 11, 0) ? ['--dump-history'] : []),
         '--default-character-set=utf8mb4',
         '--max-allowed-packet=1G',
         ...profile.dumpCoordinateFlags,

@@ -168,16 +168,27 @@ export class DumpSplitter {
   }
 
   private countRows(slice: Buffer, prevByte: number, d: { rows: number | null; rowsCountable: boolean; inData: boolean }): void {
-    // mariadb-dump ≥ 10.11 writes one row per line ("\n(" starts a row); the classic
-    // single-line extended INSERT cannot be counted cheaply, so rows stay unknown.
-    // Patterns cut by a chunk boundary are found in `boundary` (end of last + start of this).
+    // Rows are counted without parsing values: mariadb-dump ≥ 10.11 starts every row on
+    // its own line ("\n("), and an INSERT line may carry its first row ("VALUES ("). The
+    // classic single-line multi-row INSERT ("),(") cannot be counted cheaply, so such a
+    // table's rows stay unknown (null) rather than wrong. Patterns cut by a chunk
+    // boundary are found in `boundary` (end of the last slice + start of this one).
     const boundary = Buffer.concat([this.tail, slice.subarray(0, BOUNDARY)]);
-    if (contains(slice, boundary, '` VALUES (')) d.rowsCountable = false;
+    // The data section ends at ENABLE KEYS (or UNLOCK TABLES); triggers follow it.
+    const ends = [slice.indexOf('ENABLE KEYS */;'), slice.indexOf('\nUNLOCK TABLES;')].filter((i) => i >= 0);
+    if (ends.length || contains(Buffer.alloc(0), boundary, 'ENABLE KEYS */;') || contains(Buffer.alloc(0), boundary, '\nUNLOCK TABLES;')) d.inData = false;
+    if (ends.length) slice = slice.subarray(0, Math.min(...ends));
+    if (contains(slice, boundary, '),(')) d.rowsCountable = false;
     if (!d.rowsCountable) return;
     let n = prevByte === NL && slice[0] === 0x28 ? 1 : 0;
     for (let i = slice.indexOf('\n('); i >= 0; i = slice.indexOf('\n(', i + 2)) n++;
+    for (const needle of ['` VALUES (', ') VALUES (']) {
+      for (let i = slice.indexOf(needle); i >= 0; i = slice.indexOf(needle, i + needle.length)) n++;
+      // Straddling the boundary: counted only when it is not wholly inside this slice.
+      const b = boundary.indexOf(needle);
+      if (b >= 0 && b < this.tail.length && b + needle.length > this.tail.length) n++;
+    }
     d.rows = (d.rows ?? 0) + n;
-    if (contains(slice, boundary, '\nUNLOCK TABLES;')) d.inData = false;
   }
 
   private placeholderBuffer(db: string): Buffer[] {

@@ -99,3 +99,21 @@ describe('DumpSplitter on a recorded MySQL 8.4 dump', () => {
     expect(result.preamble).not.toContain('GTID_PURGED');
   });
 });
+
+describe('row counting', () => {
+  const head = readFileSync(new URL('../fixtures/dumps/mariadb-10.11.sql', import.meta.url), 'utf8').split('--\n-- Current Database')[0]!;
+  const table = (data: string): string =>
+    `${head}--\n-- Current Database: \`d\`\n--\n\nUSE \`d\`;\n\n--\n-- Table structure for table \`t\`\n--\n\nCREATE TABLE \`t\` (a int);\n\n--\n-- Dumping data for table \`t\`\n--\n\n/*!40000 ALTER TABLE \`t\` DISABLE KEYS */;\n${data}/*!40000 ALTER TABLE \`t\` ENABLE KEYS */;\nDELIMITER ;;\n(not a row)\n;;\nDELIMITER ;\n\n-- Dump completed on 2026-11-27\n`;
+
+  it.each([
+    ['one row per line', 'INSERT INTO `t` VALUES\n(1),\n(2),\n(3);\nINSERT INTO `t` VALUES\n(4);\n', 4],
+    ['history format: first row on the INSERT line', "INSERT INTO `t` (`a`, row_start) VALUES (1,'x'),\n(2,'y');\n", 2],
+    ['single-row classic INSERTs', 'INSERT INTO `t` VALUES (1);\nINSERT INTO `t` VALUES (2);\n', 2],
+    ['multi-row classic INSERT: unknown, never wrong', 'INSERT INTO `t` VALUES (1),(2),(3);\n', null],
+  ])('%s', async (_name, data, rows) => {
+    for (const chunk of [1, 4, 9, 4096]) {
+      const { result } = await split(table(data), chunk);
+      expect(result.parts.find((p) => p.table === 't')?.rows, `chunk ${chunk}`).toBe(rows);
+    }
+  });
+});

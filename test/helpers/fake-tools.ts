@@ -1,0 +1,40 @@
+// Fake executables on PATH for faults a real server cannot produce on demand: each
+// wraps the REAL tool and only adds the fault (a kill or a pause mid-stream).
+import { mkdtemp, writeFile, chmod } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { findTool } from '../../src/mysql/find-tool.js';
+
+async function binDir(name: string, script: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'dbops-fakebin-'));
+  const file = join(dir, name);
+  await writeFile(file, script);
+  await chmod(file, 0o755);
+  return dir;
+}
+
+function realDump(): string {
+  const real = findTool('mariadb-dump') ?? findTool('mysqldump');
+  if (!real) throw new Error('mariadb-dump not installed');
+  return real;
+}
+
+/** A mariadb-dump that streams `bytes` of the real dump and then dies by SIGKILL. */
+export function dumpKilledAfter(bytes: number): Promise<string> {
+  return binDir(
+    'mariadb-dump',
+    `#!/bin/sh\n"${realDump()}" "$@" | dd bs=${bytes} count=1 iflag=fullblock 2>/dev/null\nkill -9 $$\n`,
+  );
+}
+
+/** A mariadb-dump that streams `bytes`, pauses `seconds`, then streams the rest. */
+export function dumpPausedAfter(bytes: number, seconds: number): Promise<string> {
+  return binDir(
+    'mariadb-dump',
+    `#!/bin/sh\n"${realDump()}" "$@" | { dd bs=${bytes} count=1 iflag=fullblock 2>/dev/null; sleep ${seconds}; cat; }\n`,
+  );
+}
+
+export function withPath(dir: string): string {
+  return `${dir}:${process.env.PATH ?? ''}`;
+}

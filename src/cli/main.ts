@@ -19,8 +19,9 @@ export function buildProgram(): Command {
     .option('--config <file>', 'config file (default ./dbops.yaml)')
     .option('--storage <url>', 's3://bucket/prefix?endpoint=…&region=… or file:///path (or DBOPS_STORAGE_URL)')
     .option('--json', 'machine-readable output on stdout')
-    .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
+    // One line for usage errors too, in the same shape as every other error.
+    .configureOutput({ outputError: (text, write) => write(`dbops: ${text.replace(/^error: /, '').trim()} (see --help)\n`) })
     .addHelpText(
       'after',
       `
@@ -41,9 +42,10 @@ Exit codes: 0 ok, 1 failed, 2 usage or configuration error, 3 verification faile
   registerList(program, globals);
   registerVerify(program, globals);
   registerRestore(program, globals);
+  const output = program.configureOutput();
   for (const cmd of program.commands) {
-    cmd.exitOverride();
-    for (const sub of cmd.commands) sub.exitOverride();
+    cmd.exitOverride().configureOutput(output);
+    for (const sub of cmd.commands) sub.exitOverride().configureOutput(output);
   }
   return program;
 }

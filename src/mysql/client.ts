@@ -1,0 +1,162 @@
+// A thin wrapper over mysql2/promise with the settings every caller needs:
+// one statement per call, big numbers kept exact, dates as strings (no time
+// zone conversion), and errors rewrapped so the statement text (which may hold
+// a password) never travels with them.
+import mysql from 'mysql2/promise';
+import type { Connection, ConnectionOptions } from 'mysql2/promise';
+import { OperationError } from '../errors.js';
+import type { MysqlConn } from './connection-url.js';
+
+export const SYSTEM_DATABASES = ['mysql', 'information_schema', 'performance_schema', 'sys'] as const;
+
+/** Engines whose tables are consistent inside --single-transaction. */
+const TRANSACTIONAL_ENGINES = ['InnoDB', 'RocksDB', 'TokuDB'];
+
+/** A failed statement. `message` is the server's message; the SQL is never attached. */
+export class MysqlQueryError extends OperationError {
+  constructor(
+    message: string,
+    readonly code: string | undefined,
+    readonly errno: number | undefined,
+    readonly sqlState: string | undefined,
+  ) {
+    super(message);
+  }
+}
+
+export interface ConnectOptions {
+  database?: string;
+  /** Off by default: one statement per call keeps injection and error attribution simple. */
+  multipleStatements?: boolean;
+  connectTimeoutMs?: number;
+}
+
+export interface QueryOptions {
+  /** The statement carries a secret: drop the server message (it may quote the statement). */
+  sensitive?: boolean;
+}
+
+export interface NonTransactionalTable {
+  database: string;
+  table: string;
+  engine: string;
+}
+
+interface MysqlErrorShape {
+  message?: string;
+  code?: string;
+  errno?: number;
+  sqlState?: string;
+}
+
+function wrapQueryError(err: unknown, sensitive: boolean): MysqlQueryError {
+  const e = (err ?? {}) as MysqlErrorShape;
+  const message = sensitive ? `statement failed with ${e.code ?? 'an error'} (message withheld: it may quote a secret)` : (e.message ?? String(err));
+  return new MysqlQueryError(message, e.code, e.errno, e.sqlState);
+}
+
+function describe(conn: MysqlConn): string {
+  return conn.socket ? `socket ${conn.socket}` : `${conn.host}:${conn.port}`;
+}
+
+export class MysqlClient {
+  private constructor(
+    /** The underlying mysql2 connection, for streaming or transactions. */
+    readonly raw: Connection,
+  ) {}
+
+  /** Opens a connection; OperationError naming host and user (never the password) on failure. */
+  static async connect(conn: MysqlConn, opts: ConnectOptions = {}): Promise<MysqlClient> {
+    const options: ConnectionOptions = {
+      user: conn.user,
+      password: conn.password,
+      multipleStatements: opts.multipleStatements ?? false,
+      supportBigNumbers: true,
+      bigNumberStrings: false,
+      dateStrings: true,
+      // Only affects JS Date parameters; the session time_zone is left as the server's.
+      timezone: 'Z',
+      connectTimeout: opts.connectTimeoutMs ?? 10_000,
+    };
+    const database = opts.database ?? conn.database;
+    if (database) options.database = database;
+    if (conn.socket) options.socketPath = conn.socket;
+    else Object.assign(options, { host: conn.host, port: conn.port });
+    try {
+      const raw = await mysql.createConnection(options);
+      // An idle connection dropped by the server emits 'error'; without a listener that would crash the process.
+      raw.on('error', () => {});
+      return new MysqlClient(raw);
+    } catch (err) {
+      const e = err as MysqlErrorShape;
+      throw new OperationError(
+        `cannot connect to ${describe(conn)} as ${conn.user}: ${e.message ?? String(err)}: check the source URL and that the server is running`,
+      );
+    }
+  }
+
+  /** Runs one statement with `?` placeholders (client-side escaped) and returns its rows. */
+  async query<T>(sql: string, params: unknown[] = [], opts: QueryOptions = {}): Promise<T[]> {
+    try {
+      const [rows] = await this.raw.query(sql, params);
+      return (Array.isArray(rows) ? rows : []) as T[];
+    } catch (err) {
+      throw wrapQueryError(err, opts.sensitive ?? false);
+    }
+  }
+
+  /** Runs a statement that returns no rows; resolves to affected rows. */
+  async exec(sql: string, params: unknown[] = [], opts: QueryOptions = {}): Promise<number> {
+    try {
+      const [result] = await this.raw.query(sql, params);
+      return (result as { affectedRows?: number }).affectedRows ?? 0;
+    } catch (err) {
+      throw wrapQueryError(err, opts.sensitive ?? false);
+    }
+  }
+
+  /** Databases other than mysql, information_schema, performance_schema and sys, sorted. */
+  async listUserDatabases(): Promise<string[]> {
+    const rows = await this.query<{ name: string }>(
+      `SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN (?) ORDER BY SCHEMA_NAME`,
+      [SYSTEM_DATABASES],
+    );
+    return rows.map((r) => r.name);
+  }
+
+  /** Tables a --single-transaction dump cannot snapshot consistently (MyISAM, Aria, MEMORY, …). */
+  async nonTransactionalTables(databases: string[]): Promise<NonTransactionalTable[]> {
+    if (databases.length === 0) return [];
+    return this.query<NonTransactionalTable>(
+      `SELECT TABLE_SCHEMA AS \`database\`, TABLE_NAME AS \`table\`, ENGINE AS engine
+         FROM information_schema.TABLES
+        WHERE TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED')
+          AND TABLE_SCHEMA IN (?)
+          AND ENGINE IS NOT NULL AND ENGINE NOT IN (?)
+        ORDER BY TABLE_SCHEMA, TABLE_NAME`,
+      [databases, TRANSACTIONAL_ENGINES],
+    );
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.raw.end();
+    } catch {
+      this.raw.destroy();
+    }
+  }
+}
+
+export function connect(conn: MysqlConn, opts?: ConnectOptions): Promise<MysqlClient> {
+  return MysqlClient.connect(conn, opts);
+}
+
+/** Opens a connection, runs fn, and always closes it. */
+export async function withConnection<T>(conn: MysqlConn, fn: (db: MysqlClient) => Promise<T>, opts?: ConnectOptions): Promise<T> {
+  const db = await MysqlClient.connect(conn, opts);
+  try {
+    return await fn(db);
+  } finally {
+    await db.close();
+  }
+}

@@ -1,0 +1,319 @@
+// Throwaway local MariaDB/MySQL servers in a temp datadir on a free loopback
+// port: used by tests, the demo and restore tests. Tuned for speed, not
+// durability. Teardown is guaranteed by cleanup-registry (exit and signals).
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import { ToolError } from '../errors.js';
+import { log } from '../util/logger.js';
+import { formatConnectionUrl, type MysqlConn } from '../mysql/connection-url.js';
+import { MysqlClient } from '../mysql/client.js';
+import { findTool } from '../mysql/find-tool.js';
+import type { Flavor } from '../mysql/server-info.js';
+import { freePort } from './free-port.js';
+import { register, unregister, type Disposable } from './cleanup-registry.js';
+
+export interface SandboxOptions {
+  /** Binary logging into `binlogDir` (default true). */
+  binlog?: boolean;
+  /** server_id (default: random 1000..999999). */
+  serverId?: number;
+  /** Extra server options appended last, e.g. ['--gtid-strict-mode=1']. */
+  extraArgs?: string[];
+  /** Give up waiting for the first connection after this long (default 60 s). */
+  startTimeoutMs?: number;
+  /** Parent of the temp dir (default os.tmpdir()). */
+  parentDir?: string;
+}
+
+export interface SandboxServer {
+  flavor: Flavor;
+  /** mysql://root:<random password>@127.0.0.1:<port> */
+  url: string;
+  conn: MysqlConn;
+  port: number;
+  socket: string;
+  /** Temp dir holding everything below; removed by stop()/kill(). */
+  baseDir: string;
+  datadir: string;
+  /** Binlogs are `${binlogDir}/binlog.NNNNNN` (the dir exists but stays empty without binlog). */
+  binlogDir: string;
+  errorLog: string;
+  serverId: number;
+  version: string;
+  pid: number;
+  /** Clean shutdown (SIGTERM, then SIGKILL after 30 s) and removal of the temp dir. */
+  stop(): Promise<void>;
+  /** SIGKILL and removal of the temp dir. */
+  kill(): Promise<void>;
+}
+
+interface ServerBinary {
+  path: string;
+  flavor: Flavor;
+}
+
+// Unix socket paths are limited to 107 bytes.
+const MAX_SOCKET_PATH = 100;
+
+/** Finds mariadbd (preferred) or mysqld, looking in /usr/sbin too, and which flavour it is. */
+export async function findServerBinary(): Promise<ServerBinary> {
+  const path = findTool('mariadbd') ?? findTool('mysqld');
+  if (!path) throw new ToolError('mariadbd', 'not found on PATH or in /usr/sbin: install mariadb-server (run: tsx scripts/ensure-tools.ts)');
+  const { stdout } = await execa(path, ['--version'], { reject: false });
+  return { path, flavor: /mariadb/i.test(stdout) ? 'mariadb' : 'mysql' };
+}
+
+async function tail(path: string, bytes = 2000): Promise<string> {
+  try {
+    const text = await readFile(path, 'utf8');
+    return text.slice(-bytes).trim().split('\n').slice(-15).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+function oneLineTail(text: string | undefined, lines = 6): string {
+  return (text ?? '').trim().split('\n').slice(-lines).join(' | ');
+}
+
+function runAsUserArgs(): string[] {
+  // mariadbd/mysqld refuse to run as root unless told to explicitly.
+  return process.getuid?.() === 0 ? [`--user=${userInfo().username}`] : [];
+}
+
+/** InnoDB settings shared by initialisation and start, so the redo log is not resized at start. */
+function innodbArgs(flavor: Flavor): string[] {
+  const args = ['--innodb-buffer-pool-size=32M', '--innodb-use-native-aio=0'];
+  if (flavor === 'mariadb') args.push('--innodb-log-file-size=16M');
+  return args;
+}
+
+// A private --tmpdir matters: at startup (also in bootstrap) the server deletes
+// every #sql* file in its tmpdir, so servers sharing /tmp break each other's
+// temporary tables (mariadb-install-db fails with "Unknown table 'mysql.tmp_user_sys'").
+async function initDatadir(bin: ServerBinary, datadir: string, tmpDir: string): Promise<void> {
+  if (bin.flavor === 'mariadb') {
+    const installDb = findTool('mariadb-install-db') ?? findTool('mysql_install_db');
+    if (!installDb) throw new ToolError('mariadb-install-db', 'not found on PATH: install mariadb-server');
+    const r = await execa(
+      installDb,
+      [
+        '--no-defaults',
+        `--datadir=${datadir}`,
+        '--auth-root-authentication-method=normal',
+        '--skip-test-db',
+        '--skip-name-resolve',
+        `--tmpdir=${tmpDir}`,
+        ...runAsUserArgs(),
+        ...innodbArgs(bin.flavor),
+      ],
+      { reject: false, all: true, timeout: 120_000 },
+    );
+    if (r.exitCode !== 0) throw new ToolError('mariadb-install-db', `failed (${r.signal ?? `exit ${r.exitCode}`})`, oneLineTail(r.all));
+  } else {
+    // MySQL: --initialize-insecure creates root@localhost with an empty password.
+    const r = await execa(
+      bin.path,
+      ['--no-defaults', '--initialize-insecure', `--datadir=${datadir}`, `--tmpdir=${tmpDir}`, ...runAsUserArgs(), ...innodbArgs(bin.flavor)],
+      { reject: false, all: true, timeout: 180_000 },
+    );
+    if (r.exitCode !== 0) throw new ToolError('mysqld --initialize-insecure', `failed (${r.signal ?? `exit ${r.exitCode}`})`, oneLineTail(r.all));
+  }
+}
+
+interface Layout {
+  baseDir: string;
+  datadir: string;
+  binlogDir: string;
+  socket: string;
+  errorLog: string;
+  pidFile: string;
+  tmpDir: string;
+}
+
+function serverArgs(bin: ServerBinary, l: Layout, port: number, serverId: number, opts: SandboxOptions): string[] {
+  const args = [
+    '--no-defaults', // must be first
+    `--datadir=${l.datadir}`,
+    `--socket=${l.socket}`,
+    `--port=${port}`,
+    '--bind-address=127.0.0.1',
+    `--pid-file=${l.pidFile}`,
+    `--log-error=${l.errorLog}`,
+    `--tmpdir=${l.tmpDir}`,
+    `--server-id=${serverId}`,
+    '--skip-name-resolve',
+    '--performance-schema=OFF',
+    // Throwaway server: trade durability for speed.
+    '--innodb-doublewrite=OFF',
+    '--innodb-flush-log-at-trx-commit=2',
+    '--sync-binlog=0',
+    ...innodbArgs(bin.flavor),
+    ...runAsUserArgs(),
+  ];
+  if (bin.flavor === 'mysql') args.push('--mysqlx=OFF'); // else it grabs port 33060
+  if (opts.binlog ?? true) {
+    args.push(`--log-bin=${join(l.binlogDir, 'binlog')}`, '--binlog-format=ROW');
+  } else if (bin.flavor === 'mysql') {
+    args.push('--skip-log-bin'); // binlog is on by default in MySQL 8
+  }
+  args.push(...(opts.extraArgs ?? []));
+  return args;
+}
+
+async function tryConnect(socket: string): Promise<MysqlClient | undefined> {
+  try {
+    return await MysqlClient.connect({ user: 'root', password: '', host: 'localhost', port: 0, socket }, { connectTimeoutMs: 2000 });
+  } catch {
+    return undefined;
+  }
+}
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '::1']);
+
+/** Gives every root account the password and makes sure root@127.0.0.1 exists (TCP clients). */
+async function secureRoot(db: MysqlClient, password: string): Promise<void> {
+  // Keep account changes (password hashes) out of the binlog that tests replay.
+  await db.exec('SET SESSION sql_log_bin = 0');
+  const roots = await db.query<{ host: string }>("SELECT Host AS host FROM mysql.user WHERE User = 'root'");
+  if (!roots.some((r) => r.host === '127.0.0.1')) {
+    await db.exec("CREATE USER 'root'@'127.0.0.1' IDENTIFIED BY ?", [password], { sensitive: true });
+    await db.exec("GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION");
+  }
+  for (const { host } of roots) {
+    if (LOOPBACK_HOSTS.has(host)) {
+      await db.exec('ALTER USER ?@? IDENTIFIED BY ?', ['root', host, password], { sensitive: true });
+    } else {
+      // mariadb-install-db adds root@<hostname>, which --skip-name-resolve ignores (ALTER/DROP
+      // then fail with ER_CANNOT_USER). Unreachable with bind-address=127.0.0.1; drop it if possible.
+      await db.exec('DROP USER ?@?', ['root', host]).catch(() => undefined);
+    }
+  }
+  await db.exec('FLUSH PRIVILEGES');
+}
+
+function waitExit(sub: ResultPromise, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const t = setTimeout(() => resolve(false), ms);
+    sub.then(
+      () => {
+        clearTimeout(t);
+        resolve(true);
+      },
+      () => {
+        clearTimeout(t);
+        resolve(true);
+      },
+    );
+  });
+}
+
+/** Starts a throwaway server; resolves once root can connect over TCP with the random password. */
+export async function startSandboxServer(opts: SandboxOptions = {}): Promise<SandboxServer> {
+  const bin = await findServerBinary();
+  let parent = opts.parentDir ?? tmpdir();
+  if (join(parent, 'dbops-sbx-XXXXXX', 'mysqld.sock').length > MAX_SOCKET_PATH) parent = '/tmp';
+  const baseDir = await mkdtemp(join(parent, 'dbops-sbx-'));
+  const l: Layout = {
+    baseDir,
+    datadir: join(baseDir, 'data'),
+    binlogDir: join(baseDir, 'binlog'),
+    socket: join(baseDir, 'mysqld.sock'),
+    errorLog: join(baseDir, 'error.log'),
+    pidFile: join(baseDir, 'mysqld.pid'),
+    tmpDir: join(baseDir, 'tmp'),
+  };
+  const entry: Disposable = { pid: undefined, dir: baseDir };
+  register(entry);
+  const started = Date.now();
+  const serverId = opts.serverId ?? 1000 + Math.floor(Math.random() * 999_000);
+  const timeoutMs = opts.startTimeoutMs ?? 60_000;
+  let sub: ResultPromise | undefined;
+  try {
+    await mkdir(l.binlogDir);
+    await mkdir(l.tmpDir);
+    await initDatadir(bin, l.datadir, l.tmpDir);
+
+    // A port the OS just handed out can be taken by someone else before the
+    // server binds it: retry a few times with a fresh one.
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort();
+      sub = execa(bin.path, serverArgs(bin, l, port, serverId, opts), {
+        stdin: 'ignore',
+        stdout: 'ignore',
+        stderr: 'ignore',
+        reject: false,
+        cleanup: true,
+      });
+      entry.pid = sub.pid;
+      let exited = false;
+      void sub.then(() => (exited = true));
+      const deadline = Date.now() + timeoutMs;
+      let db: MysqlClient | undefined;
+      while (!exited && Date.now() < deadline && !(db = await tryConnect(l.socket))) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      if (db) {
+        const password = randomBytes(18).toString('hex');
+        let version: string;
+        try {
+          await secureRoot(db, password);
+          version = (await db.query<{ v: string }>('SELECT VERSION() AS v'))[0]!.v;
+        } finally {
+          await db.close();
+        }
+        const conn: MysqlConn = { user: 'root', password, host: '127.0.0.1', port };
+        const running = sub;
+        let done = false;
+        const finish = async (graceful: boolean): Promise<void> => {
+          if (done) return;
+          done = true;
+          running.kill(graceful ? 'SIGTERM' : 'SIGKILL');
+          if (!(await waitExit(running, graceful ? 30_000 : 10_000))) {
+            running.kill('SIGKILL');
+            await waitExit(running, 10_000);
+          }
+          await rm(baseDir, { recursive: true, force: true, maxRetries: 3 });
+          unregister(entry);
+        };
+        log.debug({ port, baseDir, ms: Date.now() - started }, 'sandbox server started');
+        return {
+          flavor: bin.flavor,
+          url: formatConnectionUrl(conn),
+          conn,
+          port,
+          socket: l.socket,
+          baseDir,
+          datadir: l.datadir,
+          binlogDir: l.binlogDir,
+          errorLog: l.errorLog,
+          serverId,
+          version,
+          pid: running.pid!,
+          stop: () => finish(true),
+          kill: () => finish(false),
+        };
+      }
+      sub.kill('SIGKILL');
+      await waitExit(sub, 10_000);
+      const errTail = await tail(l.errorLog);
+      if (exited && /already in use|bind on tcp\/ip port/i.test(errTail) && attempt < 3) continue;
+      throw new ToolError(
+        bin.path,
+        `throwaway server ${exited ? 'exited during startup' : `did not accept connections within ${timeoutMs} ms`} (error log tail follows)`,
+        oneLineTail(errTail),
+      );
+    }
+  } catch (err) {
+    if (sub) {
+      sub.kill('SIGKILL');
+      await waitExit(sub, 10_000);
+    }
+    await rm(baseDir, { recursive: true, force: true, maxRetries: 3 });
+    unregister(entry);
+    throw err;
+  }
+}

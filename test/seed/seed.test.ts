@@ -1,0 +1,127 @@
+// The seed generator against the real MariaDB: deterministic (same seed → identical tables),
+// seed-sensitive, and its aggregates agree with the raw rows.
+import type { Connection, ConnectionOptions, RowDataPacket } from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UsageError } from '../../src/errors.js';
+import { listDatePartitions, up } from '../../src/migrate/index.js';
+import { seed, type SeedResult } from '../../src/seed/index.js';
+import { mariadb } from '../helpers/mariadb.js';
+import { openFreshDb, type TestDb } from '../migrate/helpers.js';
+
+const TABLES = ['sites', 'sessions', 'pageviews', 'events', 'daily_stats', 'page_stats', 'referrer_stats', 'realtime_visitors'];
+const OPTIONS = { sizeBytes: 6_000_000, sites: 2, days: 7, endDate: '2026-11-27' };
+
+async function checksums(conn: Connection): Promise<Record<string, string>> {
+  const [rows] = await conn.query<RowDataPacket[]>(`CHECKSUM TABLE ${TABLES.join(', ')}`);
+  return Object.fromEntries(rows.map((r) => [String(r.Table).split('.').pop()!, String(r.Checksum)]));
+}
+
+async function one(conn: Connection, sql: string): Promise<number> {
+  const [rows] = await conn.query<RowDataPacket[]>(sql);
+  return Number(Object.values(rows[0]!)[0]);
+}
+
+const dbs: TestDb[] = [];
+let a: TestDb;
+let b: TestDb;
+let c: TestDb;
+let result: SeedResult;
+
+beforeAll(async () => {
+  [a, b, c] = [await openFreshDb('sd_seed_a'), await openFreshDb('sd_seed_b'), await openFreshDb('sd_seed_c')];
+  dbs.push(a, b, c);
+  for (const d of dbs) await up(d.conn);
+  result = await seed(a.conn, { ...OPTIONS, seed: 7 });
+  // b through connection options: the parallel-loader path must produce the very same rows.
+  const m = mariadb().conn;
+  const options: ConnectionOptions = { user: m.user, password: m.password, database: b.name };
+  if (m.socket) options.socketPath = m.socket;
+  else Object.assign(options, { host: m.host, port: m.port });
+  await seed(options, { ...OPTIONS, seed: 7 });
+  await seed(c.conn, { ...OPTIONS, seed: 8 });
+  // Visible in the test output: the rate this machine reached.
+  console.log(
+    `seed: ${(result.dataBytes / 1e6).toFixed(1)} MB table data (${result.rows.pageviews} pageviews) ` +
+      `raw load ${result.loadSeconds.toFixed(2)} s = ${result.loadMBps.toFixed(1)} MB/s, total ${result.totalSeconds.toFixed(2)} s`,
+  );
+});
+afterAll(async () => {
+  for (const d of dbs) await d.close();
+});
+
+describe('seed', () => {
+  it('is deterministic: the same seed gives identical tables, another seed does not', async () => {
+    const [ca, cb, cc] = [await checksums(a.conn), await checksums(b.conn), await checksums(c.conn)];
+    expect(Object.keys(ca).sort()).toEqual([...TABLES].sort());
+    expect(cb).toEqual(ca);
+    for (const t of ['sessions', 'pageviews', 'events', 'daily_stats', 'page_stats', 'referrer_stats']) {
+      expect(cc[t], t).not.toEqual(ca[t]);
+    }
+  });
+
+  it('produces roughly the requested size over the requested days', async () => {
+    expect(result.dataBytes).toBeGreaterThan(OPTIONS.sizeBytes * 0.5);
+    expect(result.dataBytes).toBeLessThan(OPTIONS.sizeBytes * 2);
+    expect(result.from).toBe('2026-11-21');
+    expect(await one(a.conn, 'SELECT COUNT(DISTINCT day) FROM pageviews')).toBe(7);
+    expect(await one(a.conn, "SELECT MIN(day) = '2026-11-21' AND MAX(day) = '2026-11-27' FROM pageviews")).toBe(1);
+    expect(await one(a.conn, 'SELECT COUNT(*) FROM sites')).toBe(2);
+    // Every day has its own partition; nothing spilled into pmax.
+    const parts = await listDatePartitions(a.conn, 'pageviews');
+    expect(parts.filter((p) => p.day).map((p) => p.day)).toEqual([
+      '2026-11-21', '2026-11-22', '2026-11-23', '2026-11-24', '2026-11-25', '2026-11-26', '2026-11-27',
+    ]);
+    expect(await one(a.conn, 'SELECT COUNT(*) FROM pageviews PARTITION (pmax)')).toBe(0);
+    expect(await one(a.conn, 'SELECT COUNT(*) FROM events PARTITION (pmax)')).toBe(0);
+  });
+
+  it('keeps aggregates consistent with the raw rows', async () => {
+    const conn = a.conn;
+    const pageviews = await one(conn, 'SELECT COUNT(*) FROM pageviews');
+    const sessions = await one(conn, 'SELECT COUNT(*) FROM sessions');
+    const events = await one(conn, 'SELECT COUNT(*) FROM events');
+    expect(pageviews).toBeGreaterThan(sessions);
+    expect(events).toBeGreaterThan(0);
+    expect(await one(conn, 'SELECT SUM(pageviews) FROM daily_stats')).toBe(pageviews);
+    expect(await one(conn, 'SELECT SUM(sessions) FROM daily_stats')).toBe(sessions);
+    expect(await one(conn, 'SELECT SUM(events) FROM daily_stats')).toBe(events);
+    expect(await one(conn, 'SELECT SUM(pageviews) FROM page_stats')).toBe(pageviews);
+    expect(await one(conn, 'SELECT SUM(entries) FROM page_stats')).toBe(sessions);
+    expect(await one(conn, 'SELECT SUM(sessions) FROM referrer_stats')).toBe(sessions);
+    expect(await one(conn, 'SELECT SUM(pageviews) FROM referrer_stats')).toBe(pageviews);
+    expect(await one(conn, 'SELECT SUM(pageview_count) FROM sessions')).toBe(pageviews);
+    expect(await one(conn, 'SELECT SUM(bounces) FROM daily_stats')).toBe(
+      await one(conn, 'SELECT COUNT(*) FROM sessions WHERE pageview_count = 1'),
+    );
+    // Every pageview and event belongs to a session of the same site.
+    expect(
+      await one(conn, 'SELECT COUNT(*) FROM pageviews p LEFT JOIN sessions s ON s.id = p.session_id AND s.site_id = p.site_id WHERE s.id IS NULL'),
+    ).toBe(0);
+    expect(await one(conn, 'SELECT COUNT(*) FROM events e LEFT JOIN sessions s ON s.id = e.session_id WHERE s.id IS NULL')).toBe(0);
+  });
+
+  it('looks realistic: Zipf pages, bounces, referrers, JSON properties, hashed IPs only', async () => {
+    const conn = a.conn;
+    const top = await one(conn, "SELECT COUNT(*) FROM pageviews WHERE site_id = 1 AND page_path = '/'");
+    const median = await one(
+      conn,
+      'SELECT n FROM (SELECT COUNT(*) AS n FROM pageviews WHERE site_id = 1 GROUP BY page_path ORDER BY n DESC LIMIT 1 OFFSET 50) x',
+    );
+    expect(top).toBeGreaterThan(median * 20);
+    const bounceRate = (await one(conn, 'SELECT AVG(pageview_count = 1) FROM sessions'));
+    expect(bounceRate).toBeGreaterThan(0.3);
+    expect(bounceRate).toBeLessThan(0.55);
+    expect(await one(conn, 'SELECT COUNT(DISTINCT referrer_host) FROM sessions')).toBeGreaterThan(10);
+    expect(await one(conn, 'SELECT COUNT(*) FROM events WHERE JSON_VALID(properties) = 0')).toBe(0);
+    expect(await one(conn, "SELECT COUNT(*) FROM events WHERE event_name = 'purchase' AND JSON_EXTRACT(properties, '$.order_value_cents') > 0")).toBeGreaterThan(0);
+    expect(await one(conn, 'SELECT MIN(LENGTH(ip_hash)) = 32 AND MAX(LENGTH(user_hash)) = 32 FROM sessions')).toBe(1);
+    expect(await one(conn, 'SELECT COUNT(DISTINCT user_hash) < COUNT(*) FROM sessions')).toBe(1); // returning visitors
+    expect(await one(conn, 'SELECT COUNT(*) FROM realtime_visitors')).toBeGreaterThan(0);
+  });
+
+  it('refuses a database that already holds data, and truncate replaces it identically', async () => {
+    await expect(seed(a.conn, { ...OPTIONS, seed: 7 })).rejects.toThrow(UsageError);
+    await seed(c.conn, { ...OPTIONS, seed: 7, truncate: true });
+    expect(await checksums(c.conn)).toEqual(await checksums(a.conn));
+  });
+});

@@ -7,6 +7,7 @@ import type { KeyObject } from 'node:crypto';
 import { DumpSplitter } from '../dump/dump-splitter.js';
 import { BackupSink } from './backup-sink.js';
 import { dumpAccounts } from './accounts.js';
+import { schemaInventory, type SchemaObjects } from './schema-inventory.js';
 import { PartUpload } from '../pipeline/part-upload.js';
 import { withConnection } from '../mysql/client.js';
 import { readServerInfo, type ServerInfo } from '../mysql/server-info.js';
@@ -40,7 +41,7 @@ export interface BackupOptions {
 
 export async function runBackup(options: BackupOptions): Promise<BackupManifest> {
   const startedAt = new Date();
-  const { info, databases, warnings, accounts } = await inspectSource(options);
+  const { info, databases, warnings, accounts, objects } = await inspectSource(options);
   const profile = flavorProfile(info);
   const tools = resolveTools(profile);
   const id = newBackupId(startedAt);
@@ -157,6 +158,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupManifest>
         rows: parts.some((p) => p.kind === 'table' && p.rows === null) ? null : parts.filter((p) => p.kind === 'table').reduce((s, p) => s + (p.rows ?? 0), 0),
       },
       warnings,
+      objects,
       labels: options.labels ?? {},
     };
     const manifest = signDocument(unsigned, options.signingKey) as BackupManifest;
@@ -175,7 +177,9 @@ export async function runBackup(options: BackupOptions): Promise<BackupManifest>
   }
 }
 
-async function inspectSource(options: BackupOptions): Promise<{ info: ServerInfo; databases: string[]; warnings: string[]; accounts?: { sql: string; count: number } }> {
+async function inspectSource(
+  options: BackupOptions,
+): Promise<{ info: ServerInfo; databases: string[]; warnings: string[]; objects: Record<string, SchemaObjects>; accounts?: { sql: string; count: number } }> {
   return withConnection(options.source, async (db) => {
     const info = await readServerInfo(db);
     const existing = await db.listUserDatabases();
@@ -198,7 +202,8 @@ async function inspectSource(options: BackupOptions): Promise<{ info: ServerInfo
     }
     if (!info.logBin) warnings.push('binary logging is off on the source: this backup cannot be rolled forward (point-in-time recovery)');
     const accounts = options.includeAccounts ? await dumpAccounts(db) : undefined;
-    return { info, databases, warnings, ...(accounts ? { accounts } : {}) };
+    const objects = await schemaInventory(db, databases);
+    return { info, databases, warnings, objects, ...(accounts ? { accounts } : {}) };
   });
 }
 

@@ -11,6 +11,10 @@ import { registerBackup } from './commands/backup/index.js';
 import { registerList } from './commands/list/index.js';
 import { registerVerify } from './commands/verify/index.js';
 import { registerRestore } from './commands/restore/index.js';
+import { registerBinlog } from './commands/binlog/index.js';
+import { registerReport } from './commands/report/index.js';
+import { registerRestoreTest } from './commands/restore-test/index.js';
+import { registerChecksum } from './commands/checksum/index.js';
 
 export function buildProgram(): Command {
   const program = new Command('dbops')
@@ -42,6 +46,10 @@ Exit codes: 0 ok, 1 failed, 2 usage or configuration error, 3 verification faile
   registerList(program, globals);
   registerVerify(program, globals);
   registerRestore(program, globals);
+  registerBinlog(program, globals);
+  registerReport(program, globals);
+  registerRestoreTest(program, globals);
+  registerChecksum(program, globals);
   const output = program.configureOutput();
   for (const cmd of program.commands) {
     cmd.exitOverride().configureOutput(output);

@@ -51,6 +51,16 @@ export const configSchema = z.strictObject({
       targetUrl: z.string().min(1).optional(),
     })
     .default({ parallel: 2 }),
+  binlog: z
+    .strictObject({
+      /** Newest shipped event is at most this old while the source writes (rotation by FLUSH BINARY LOGS). */
+      maxLagSeconds: z.coerce.number().int().min(2).max(86_400).default(60),
+      /** Local spool for streamed binlogs (a cache: lost files are streamed again). Default: <tmpdir>/dbops-binlog-spool. */
+      spoolDir: z.string().min(1).optional(),
+      /** Replica server_id of the dump connection; default derived from host and source. */
+      connectionServerId: z.coerce.number().int().min(1).max(4_294_967_295).optional(),
+    })
+    .default({ maxLagSeconds: 60 }),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -70,6 +80,9 @@ export const SETTABLE_KEYS: Record<string, 'string' | 'list' | 'number' | 'boole
   'backup.accounts': 'boolean',
   'restore.parallel': 'number',
   'restore.targetUrl': 'string',
+  'binlog.maxLagSeconds': 'number',
+  'binlog.spoolDir': 'string',
+  'binlog.connectionServerId': 'number',
 };
 
 export function envNameFor(key: string): string {

@@ -61,6 +61,20 @@ export const manifestSchema = z.object({
   parts: z.array(partSchema),
   totals: z.object({ rawBytes: z.number(), storedBytes: z.number(), rows: z.number().nullable() }),
   warnings: z.array(z.string()),
+  /** Names of every schema object per database at backup time (restore tests check them). */
+  objects: z
+    .record(
+      z.string(),
+      z.object({
+        tables: z.array(z.string()),
+        sequences: z.array(z.string()),
+        views: z.array(z.string()),
+        routines: z.array(z.string()),
+        triggers: z.array(z.string()),
+        events: z.array(z.string()),
+      }),
+    )
+    .default({}),
   labels: z.record(z.string(), z.string()).default({}),
   signature: z.object({ alg: z.literal('ed25519'), keyId: z.string(), value: z.string() }),
 });

@@ -6,6 +6,8 @@ import { readFileSync, rmSync } from 'node:fs';
 export interface Disposable {
   pid: number | undefined;
   dir: string;
+  /** Extra synchronous teardown run first, e.g. removing a container (`podman rm -f`). */
+  disposeSync?: () => void;
 }
 
 const live = new Set<Disposable>();
@@ -27,6 +29,11 @@ function isGone(pid: number): boolean {
 
 /** Kills and removes one entry without awaiting anything. */
 export function disposeSync(d: Disposable): void {
+  try {
+    d.disposeSync?.();
+  } catch {
+    // best effort at exit
+  }
   if (d.pid !== undefined) {
     try {
       process.kill(d.pid, 'SIGKILL');

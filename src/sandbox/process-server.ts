@@ -14,6 +14,7 @@ import { findTool } from '../mysql/find-tool.js';
 import type { Flavor } from '../mysql/server-info.js';
 import { freePort } from './free-port.js';
 import { register, unregister, type Disposable } from './cleanup-registry.js';
+import type { Sandbox } from './sandbox.js';
 
 export interface SandboxOptions {
   /** Binary logging into `binlogDir` (default true). */
@@ -28,7 +29,8 @@ export interface SandboxOptions {
   parentDir?: string;
 }
 
-export interface SandboxServer {
+export interface SandboxServer extends Sandbox {
+  driver: 'process';
   flavor: Flavor;
   /** mysql://root:<random password>@127.0.0.1:<port> */
   url: string;
@@ -281,6 +283,8 @@ export async function startSandboxServer(opts: SandboxOptions = {}): Promise<San
         };
         log.debug({ port, baseDir, ms: Date.now() - started }, 'sandbox server started');
         return {
+          driver: 'process',
+          describe: () => ({ driver: 'process', engine: bin.path, serverVersion: version }),
           flavor: bin.flavor,
           url: formatConnectionUrl(conn),
           conn,

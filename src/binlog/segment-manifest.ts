@@ -1,0 +1,89 @@
+// The segment manifest `binlogs/<source>/<file>.json`: the commit marker of one shipped
+// binlog file (written after its data object), signed, and self-describing enough for
+// point-in-time recovery to plan a chain without downloading data: what the file
+// covers (times, positions, GTIDs), where it sits in the chain, and the hashes to check.
+import { z } from 'zod';
+import type { KeyObject } from 'node:crypto';
+import { verifyDocument } from '../crypto/signing.js';
+import { VerificationError } from '../errors.js';
+
+export const SEGMENT_FORMAT = 'horizn-dbops/binlog-segment';
+export const SEGMENT_VERSION = 1;
+
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
+const isoTime = z.string().datetime();
+
+export const segmentManifestSchema = z.object({
+  format: z.literal(SEGMENT_FORMAT),
+  version: z.literal(SEGMENT_VERSION),
+  repositoryId: z.string(),
+  /** Source id (MySQL server_uuid, MariaDB `mariadb-<server_id>-<hash>`): the directory name. */
+  serverUuid: z.string(),
+  flavor: z.enum(['mysql', 'mariadb']),
+  /** server_id that wrote the file (from its format description event). */
+  originServerId: z.number().int().nullable(),
+  /** Binlog file name on the source, e.g. `binlog.000042`. */
+  file: z.string(),
+  /** Numeric part of the name; the chain is ordered by it. */
+  sequence: z.number().int().nonnegative(),
+  /** The file shipped just before this one (null for the first); ≠ sequence−1 means a gap. */
+  previousFile: z.string().nullable(),
+  /** Position of the first event (always 4: after the magic number). */
+  startPosition: z.number().int().nonnegative(),
+  /** Position after the last event (= rawBytes): `--to-position file:pos` accepts pos ≤ this. */
+  endPosition: z.number().int().nonnegative(),
+  events: z.number().int().nonnegative(),
+  /** GTID events in the file: one per transaction. */
+  transactions: z.number().int().nonnegative(),
+  /** Event times (UTC, second precision, as the server stamped them). */
+  firstEventTime: isoTime,
+  /** For a rotated file this is the rotation time: nothing happened on the source between the last transaction and it. */
+  lastEventTime: isoTime,
+  firstTransactionTime: isoTime.nullable(),
+  lastTransactionTime: isoTime.nullable(),
+  gtid: z.object({
+    /** MariaDB: the GTID list event (binlog state before this file). MySQL: Previous_gtids. */
+    atStart: z.string().nullable(),
+    first: z.string().nullable(),
+    last: z.string().nullable(),
+    /** MariaDB: binlog state after this file (per domain). MySQL: null. */
+    atEnd: z.string().nullable(),
+  }),
+  /** How the file was known to be complete: the server's Rotate/Stop event, or the next file existing. */
+  closedBy: z.enum(['rotate', 'stop', 'next-file']),
+  /** The data object: raw = the binlog file's bytes, stored = the zstd+age object. */
+  key: z.string(),
+  rawBytes: z.number().int().nonnegative(),
+  rawSha256: sha256,
+  storedBytes: z.number().int().nonnegative(),
+  storedSha256: sha256,
+  compression: z.object({ format: z.literal('zstd'), level: z.number().int() }),
+  encryption: z.object({ format: z.literal('age'), recipients: z.array(z.string()) }),
+  shippedAt: isoTime,
+  tools: z.record(z.string(), z.string()),
+  signature: z.object({ alg: z.literal('ed25519'), keyId: z.string(), value: z.string() }),
+});
+export type SegmentManifest = z.infer<typeof segmentManifestSchema>;
+export type UnsignedSegmentManifest = Omit<SegmentManifest, 'signature'>;
+
+/** Parse + verify signature and schema; any problem is a VerificationError naming the key. */
+export function parseVerifiedSegment(bytes: Buffer, key: string, publicKey: KeyObject, expect: { repositoryId: string; serverUuid: string; file: string }): SegmentManifest {
+  let json: unknown;
+  try {
+    json = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw new VerificationError(`${key} is not valid JSON: the segment manifest is damaged`, key);
+  }
+  verifyDocument(json, publicKey, key);
+  const parsed = segmentManifestSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new VerificationError(`${key} does not match segment manifest format ${SEGMENT_VERSION}: ${issue?.path.join('.')} ${issue?.message}`, key);
+  }
+  const m = parsed.data;
+  if (m.file !== expect.file || m.serverUuid !== expect.serverUuid) {
+    throw new VerificationError(`${key} describes ${m.serverUuid}/${m.file}: the manifest was moved or swapped`, key);
+  }
+  if (m.repositoryId !== expect.repositoryId) throw new VerificationError(`${key} belongs to repository ${m.repositoryId}, not ${expect.repositoryId}`, key);
+  return m;
+}

@@ -1,0 +1,79 @@
+// Ships one closed binlog file from the spool: data object first (raw → zstd → age →
+// measure → storage, the same pipeline as backup parts), then the signed segment
+// manifest as the commit marker. The caller removes the spool file afterwards.
+import { createReadStream } from 'node:fs';
+import type { Repository } from '../repo/repository.js';
+import type { SigningKey } from '../crypto/signing.js';
+import { signDocument } from '../crypto/signing.js';
+import { recipientFingerprint } from '../crypto/age.js';
+import { PartUpload } from '../pipeline/part-upload.js';
+import type { Flavor } from '../mysql/server-info.js';
+import { OperationError } from '../errors.js';
+import { binlogSeq } from './file-names.js';
+import { segmentDataKey, segmentManifestKey } from './source-keys.js';
+import { EventType, type BinlogScan } from './event-scan.js';
+import { SEGMENT_FORMAT, SEGMENT_VERSION, type SegmentManifest, type UnsignedSegmentManifest } from './segment-manifest.js';
+
+export interface ShipFileOptions {
+  repo: Repository;
+  signingKey: SigningKey;
+  recipients: readonly string[];
+  compressionLevel: number;
+  compressionThreads: number;
+  sourceId: string;
+  flavor: Flavor;
+  tools: Record<string, string>;
+}
+
+export async function shipFile(o: ShipFileOptions, path: string, file: string, scan: BinlogScan, previousFile: string | null): Promise<SegmentManifest> {
+  if (scan.partialBytes !== 0 || !scan.firstEventTime || !scan.lastEventTime) {
+    throw new OperationError(`spool file ${path} ends inside an event (${scan.partialBytes} stray bytes): it is not complete; it will be streamed again`);
+  }
+  const key = segmentDataKey(o.sourceId, file);
+  const upload = new PartUpload({ storage: o.repo.storage, key, recipients: o.recipients, compressionLevel: o.compressionLevel, compressionThreads: o.compressionThreads, sizeHint: scan.size });
+  try {
+    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) await upload.write(chunk as Buffer);
+  } catch (err) {
+    upload.abort(err as Error);
+    await upload.end().catch(() => undefined);
+    throw err;
+  }
+  const object = await upload.end();
+  if (object.raw.bytes !== scan.size) {
+    throw new OperationError(`spool file ${path} changed while it was shipped (${scan.size} bytes scanned, ${object.raw.bytes} uploaded): is another shipper using this spool directory?`);
+  }
+  const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
+  const unsigned: UnsignedSegmentManifest = {
+    format: SEGMENT_FORMAT,
+    version: SEGMENT_VERSION,
+    repositoryId: o.repo.config.id,
+    serverUuid: o.sourceId,
+    flavor: o.flavor,
+    originServerId: scan.originServerId,
+    file,
+    sequence: binlogSeq(file),
+    previousFile,
+    startPosition: 4,
+    endPosition: scan.endPosition,
+    events: scan.events,
+    transactions: scan.transactions,
+    firstEventTime: scan.firstEventTime.toISOString(),
+    lastEventTime: scan.lastEventTime.toISOString(),
+    firstTransactionTime: iso(scan.firstTransactionTime),
+    lastTransactionTime: iso(scan.lastTransactionTime),
+    gtid: { atStart: scan.gtidAtStart, first: scan.firstGtid, last: scan.lastGtid, atEnd: scan.gtidAtEnd },
+    closedBy: scan.lastEventType === EventType.ROTATE ? 'rotate' : scan.lastEventType === EventType.STOP ? 'stop' : 'next-file',
+    key,
+    rawBytes: object.raw.bytes,
+    rawSha256: object.raw.sha256,
+    storedBytes: object.stored.bytes,
+    storedSha256: object.stored.sha256,
+    compression: { format: 'zstd', level: o.compressionLevel },
+    encryption: { format: 'age', recipients: o.recipients.map(recipientFingerprint) },
+    shippedAt: new Date().toISOString(),
+    tools: o.tools,
+  };
+  const manifest = signDocument(unsigned, o.signingKey) as SegmentManifest;
+  await o.repo.storage.put(segmentManifestKey(o.sourceId, file), Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`), { contentType: 'application/json' });
+  return manifest;
+}

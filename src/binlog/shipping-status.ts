@@ -1,0 +1,83 @@
+// How far behind shipping is, from the repository alone (what the daemon's /metrics,
+// `binlog status` and PITR's "recoverable window" need): the newest shipped event,
+// the lag, the files and every gap, recorded or merely visible as a hole in the sequence.
+import type { Repository } from '../repo/repository.js';
+import { binlogSeq, shiftBinlogName } from './file-names.js';
+import { readGaps, readSegments, readShipperState, type ShipperState } from './repo-binlogs.js';
+import type { GapRecord } from './gap-record.js';
+
+export interface StatusGap {
+  from: string;
+  to: string;
+  reason: GapRecord['reason'];
+  /** False for a hole in the shipped sequence that no gap record explains. */
+  recorded: boolean;
+  detectedAt: string | null;
+}
+
+export interface ShippingStatus {
+  serverUuid: string;
+  files: number;
+  firstFile: string | null;
+  lastFile: string | null;
+  rawBytes: number;
+  storedBytes: number;
+  /** Oldest and newest event time in any shipped segment (ISO, UTC). */
+  oldestEventTime: string | null;
+  newestEventTime: string | null;
+  /**
+   * Everything the source wrote before this instant is in the repository: the newest
+   * shipped event, or the shipper's last "nothing unshipped" heartbeat if later (so an
+   * idle source does not look like a lagging one while the shipper runs).
+   */
+  caughtUpTo: string | null;
+  /** now − caughtUpTo, in whole seconds; null when nothing was shipped yet. */
+  lagSeconds: number | null;
+  gaps: StatusGap[];
+  /** Segment manifests that did not verify. */
+  problems: string[];
+  shipper: ShipperState | null;
+}
+
+export async function shippingStatus(repo: Repository, serverUuid: string, now: Date = new Date()): Promise<ShippingStatus> {
+  const { segments, problems } = await readSegments(repo, serverUuid);
+  const recorded = await readGaps(repo, serverUuid);
+  const shipper = await readShipperState(repo, serverUuid);
+  const gaps: StatusGap[] = recorded.map((g) => ({ from: g.from, to: g.to, reason: g.reason, recorded: true, detectedAt: g.detectedAt }));
+  const covered = (seq: number): boolean => recorded.some((g) => binlogSeq(g.from) <= seq && seq <= binlogSeq(g.to));
+  for (let i = 1; i < segments.length; i++) {
+    const prev = segments[i - 1]!;
+    const cur = segments[i]!;
+    const from = prev.sequence + 1;
+    const to = cur.sequence - 1;
+    if (from > to) continue;
+    const uncovered = Array.from({ length: to - from + 1 }, (_, k) => from + k).filter((s) => !covered(s));
+    if (uncovered.length > 0) {
+      gaps.push({ from: shiftBinlogName(prev.file, uncovered[0]! - prev.sequence), to: shiftBinlogName(prev.file, uncovered.at(-1)! - prev.sequence), reason: 'missing-from-sequence', recorded: false, detectedAt: null });
+    }
+  }
+  let newest: string | null = null;
+  let oldest: string | null = null;
+  for (const s of segments) {
+    if (!newest || s.lastEventTime > newest) newest = s.lastEventTime;
+    if (!oldest || s.firstEventTime < oldest) oldest = s.firstEventTime;
+  }
+  let caughtUpTo = newest;
+  if (shipper && (!caughtUpTo || shipper.caughtUpAt > caughtUpTo) && segments.length > 0) caughtUpTo = shipper.caughtUpAt;
+  const last = segments.at(-1);
+  return {
+    serverUuid,
+    files: segments.length,
+    firstFile: segments[0]?.file ?? null,
+    lastFile: last?.file ?? null,
+    rawBytes: segments.reduce((n, s) => n + s.rawBytes, 0),
+    storedBytes: segments.reduce((n, s) => n + s.storedBytes, 0),
+    oldestEventTime: oldest,
+    newestEventTime: newest,
+    caughtUpTo,
+    lagSeconds: caughtUpTo ? Math.max(0, Math.round((now.getTime() - Date.parse(caughtUpTo)) / 1000)) : null,
+    gaps: gaps.sort((a, b) => binlogSeq(a.from) - binlogSeq(b.from)),
+    problems,
+    shipper,
+  };
+}

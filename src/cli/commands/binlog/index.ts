@@ -1,0 +1,93 @@
+// `dbops binlog ship [--once]` and `dbops binlog status`: thin wrappers around
+// src/binlog (streaming + shipping, and the repository-only shipping status).
+import type { Command } from 'commander';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { CommandContext, type GlobalOptions } from '../../context.js';
+import { shipBinlogs } from '../../../binlog/shipper.js';
+import { shippingStatus, type ShippingStatus } from '../../../binlog/shipping-status.js';
+import { listBinlogSources } from '../../../binlog/repo-binlogs.js';
+import { assertSourceId } from '../../../binlog/source-keys.js';
+import { loadSigningKey } from '../../../crypto/signing.js';
+import { resolveRecipients } from '../../../crypto/age.js';
+import { parseConnectionUrl } from '../../../mysql/connection-url.js';
+import { requireSetting } from '../../../config/load-config.js';
+import { bytes, table } from '../../format.js';
+
+export function registerBinlog(program: Command, globals: () => GlobalOptions): void {
+  const binlog = program.command('binlog').description('continuous binlog shipping for point-in-time recovery');
+
+  binlog
+    .command('ship')
+    .description('stream binlogs from the source and ship every closed file (zstd → age → storage, signed segment manifest last); runs until SIGTERM/SIGINT')
+    .option('--once', 'rotate (FLUSH BINARY LOGS), ship everything closed, exit (for cron and tests)')
+    .option('--source <url>', 'source server, mysql://user:pass@host:port (prefer DBOPS_SOURCE_URL: flags show in ps)')
+    .option('--max-lag <seconds>', 'newest shipped event at most this old while the source writes (binlog.maxLagSeconds, default 60)')
+    .option('--spool-dir <dir>', 'local spool directory (binlog.spoolDir)')
+    .addHelpText(
+      'after',
+      '\nThe source account needs REPLICATION SLAVE (streaming), REPLICATION CLIENT / BINLOG MONITOR (SHOW BINARY LOGS)\nand RELOAD (FLUSH BINARY LOGS, which bounds the lag).\n\nExample:\n  DBOPS_SOURCE_URL=mysql://shipper:secret@db:3306 dbops binlog ship\n  dbops binlog ship --once --json',
+    )
+    .action(async (opts: { once?: boolean; source?: string; maxLag?: string; spoolDir?: string }) => {
+      const ctx = await CommandContext.create(globals(), {
+        'source.url': opts.source,
+        'binlog.maxLagSeconds': opts.maxLag,
+        'binlog.spoolDir': opts.spoolDir,
+      });
+      const repo = await ctx.repository();
+      const source = parseConnectionUrl(requireSetting(ctx.config.source.url, 'source.url', '--source'));
+      const signingKey = await loadSigningKey(ctx.config.signing.keyFile);
+      const recipients = await resolveRecipients(ctx.config.age.recipients);
+      try {
+        const result = await shipBinlogs({
+          repo,
+          source,
+          signingKey,
+          recipients,
+          compressionLevel: ctx.config.compression.level,
+          compressionThreads: ctx.config.compression.threads,
+          spoolRoot: resolve(ctx.config.binlog.spoolDir ?? join(tmpdir(), 'dbops-binlog-spool')),
+          maxLagSeconds: ctx.config.binlog.maxLagSeconds,
+          ...(ctx.config.binlog.connectionServerId !== undefined ? { connectionServerId: ctx.config.binlog.connectionServerId } : {}),
+          once: opts.once ?? false,
+          signal: ctx.signal,
+        });
+        ctx.print(result, () => {
+          const lines = [`${result.serverUuid}: shipped ${result.shipped.length} file(s)${result.lastShipped ? `, up to ${result.lastShipped}` : ''}`];
+          for (const g of result.gaps) lines.push(`! gap ${g.from} … ${g.to} (${g.reason})`);
+          return lines.join('\n');
+        });
+      } finally {
+        ctx.releaseSignals();
+      }
+    });
+
+  binlog
+    .command('status')
+    .description('per source: shipped files, newest shipped event, lag in seconds, gaps (from the repository alone)')
+    .option('--server-uuid <id>', 'only this source')
+    .addHelpText('after', '\nExample:\n  dbops binlog status --json | jq ".sources[].lagSeconds"')
+    .action(async (opts: { serverUuid?: string }) => {
+      const ctx = await CommandContext.create(globals());
+      const repo = await ctx.repository();
+      if (opts.serverUuid) assertSourceId(opts.serverUuid);
+      const ids = opts.serverUuid ? [opts.serverUuid] : await listBinlogSources(repo);
+      const sources: ShippingStatus[] = [];
+      for (const id of ids) sources.push(await shippingStatus(repo, id));
+      ctx.print({ repositoryId: repo.config.id, sources }, () => human(sources, repo.storage.location));
+    });
+}
+
+function human(sources: ShippingStatus[], location: string): string {
+  if (sources.length === 0) return `no binlogs shipped to ${location} yet`;
+  const rows = [['SOURCE', 'FILES', 'FIRST', 'LAST', 'STORED', 'NEWEST EVENT', 'LAG', 'GAPS']];
+  for (const s of sources) {
+    rows.push([s.serverUuid, String(s.files), s.firstFile ?? '-', s.lastFile ?? '-', bytes(s.storedBytes), s.newestEventTime?.replace(/\.\d+Z$/, 'Z') ?? '-', s.lagSeconds === null ? '-' : `${s.lagSeconds} s`, String(s.gaps.length)]);
+  }
+  const lines = [table(rows)];
+  for (const s of sources) {
+    for (const g of s.gaps) lines.push(`! ${s.serverUuid}: gap ${g.from} … ${g.to} (${g.reason}${g.recorded ? '' : ', no gap record'}): point-in-time recovery cannot cross it`);
+    for (const p of s.problems) lines.push(`! ${s.serverUuid}: ${p}`);
+  }
+  return lines.join('\n');
+}

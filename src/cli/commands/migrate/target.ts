@@ -1,0 +1,58 @@
+// Which server and database the schema commands (migrate, seed, partitions) work on: source.url
+// for the server, and --database, else the database in source.url's path, else `horizn`.
+// One place so the three commands can never disagree about their target.
+import type { Connection } from 'mysql2/promise';
+import { requireSetting } from '../../../config/load-config.js';
+import type { Config } from '../../../config/schema.js';
+import { UsageError } from '../../../errors.js';
+import { connect, type MysqlClient } from '../../../mysql/client.js';
+import { parseConnectionUrl, type MysqlConn } from '../../../mysql/connection-url.js';
+
+export const DEFAULT_DATABASE = 'horizn';
+
+export interface DatabaseTarget {
+  /** Server connection without a default database (what runBackup and the tools need). */
+  server: MysqlConn;
+  database: string;
+}
+
+export function resolveTarget(config: Config, databaseFlag: string | undefined): DatabaseTarget {
+  const parsed = parseConnectionUrl(requireSetting(config.source.url, 'source.url', '--source'));
+  const database = databaseFlag ?? parsed.database ?? DEFAULT_DATABASE;
+  if (!/^[A-Za-z0-9_$]{1,64}$/.test(database)) {
+    throw new UsageError(`database name "${database}" is not supported: use letters, digits, _ or $ (at most 64)`);
+  }
+  const { database: _drop, ...server } = parsed;
+  return { server, database };
+}
+
+export interface OpenDatabase {
+  client: MysqlClient;
+  conn: Connection;
+  close(): Promise<void>;
+}
+
+/** Connects to the target database; with `create`, creates it first when it does not exist. */
+export async function openDatabase(target: DatabaseTarget, opts: { create?: boolean } = {}): Promise<OpenDatabase> {
+  if (opts.create) {
+    const admin = await connect(target.server);
+    try {
+      const rows = await admin.query<{ n: number }>('SELECT COUNT(*) AS n FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [target.database]);
+      if (Number(rows[0]?.n ?? 0) === 0) {
+        await admin.exec(`CREATE DATABASE \`${target.database}\` DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+      }
+    } finally {
+      await admin.close();
+    }
+  }
+  let client: MysqlClient;
+  try {
+    client = await connect(target.server, { database: target.database });
+  } catch (err) {
+    if (/Unknown database/i.test((err as Error).message)) {
+      throw new UsageError(`database ${target.database} does not exist on the server; run \`dbops migrate up --database ${target.database}\` first`);
+    }
+    throw err;
+  }
+  return { client, conn: client.raw, close: () => client.close() };
+}

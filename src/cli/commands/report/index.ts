@@ -1,0 +1,102 @@
+// `dbops report list|show|verify|html`: restore-test evidence for auditors. `verify` works
+// offline on a file with only the public key; everything else reads the repository.
+import type { Command } from 'commander';
+import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { CommandContext, type GlobalOptions } from '../../context.js';
+import { listReports, loadReport, verifyReportBytes } from '../../../report/report-store.js';
+import { renderReportHtml } from '../../../report/report-html.js';
+import { renderReportIndexHtml } from '../../../report/report-index-html.js';
+import { loadPublicKeyFile } from '../../../crypto/signing.js';
+import { parseDuration } from '../../../util/duration.js';
+import { table } from '../../format.js';
+import { seconds } from '../../../report/html.js';
+import { VerificationError } from '../../../errors.js';
+
+export function registerReport(program: Command, globals: () => GlobalOptions): void {
+  const report = program.command('report').description('restore-test reports: list, show, verify (offline), html');
+
+  report
+    .command('list')
+    .description('reports, newest last, each verified')
+    .option('--since <duration>', 'only reports newer than this, e.g. 90d')
+    .action(async (opts: { since?: string }) => {
+      const ctx = await CommandContext.create(globals());
+      const repo = await ctx.repository();
+      const since = opts.since ? new Date(Date.now() - parseDuration(opts.since, '--since')) : undefined;
+      const listed = await listReports(repo, since);
+      const rows = listed.filter((l) => l.report).map((l) => {
+        const r = l.report!;
+        return { id: r.id, createdAt: r.createdAt, verdict: r.verdict, depth: r.depth, backupId: r.backup.id, rtoSeconds: r.rtoSeconds, rpoSeconds: r.rpoSeconds, failedChecks: r.checks.filter((c) => !c.ok).length };
+      });
+      const invalid = listed.filter((l) => l.problem).map((l) => ({ id: l.id, problem: l.problem }));
+      ctx.print({ reports: rows, invalid }, () => {
+        if (!rows.length && !invalid.length) return 'no restore-test reports yet';
+        const t = [['ID', 'TESTED AT', 'VERDICT', 'DEPTH', 'BACKUP', 'RTO', 'RPO']];
+        for (const r of rows) t.push([r.id, r.createdAt.replace(/\.\d+Z$/, 'Z'), r.verdict.toUpperCase(), r.depth, r.backupId, seconds(r.rtoSeconds), seconds(r.rpoSeconds)]);
+        return [table(t), ...invalid.map((i) => `! ${i.id}: ${i.problem}`)].join('\n');
+      });
+      if (invalid.length) throw new VerificationError(`${invalid.length} report(s) failed signature verification, first: ${invalid[0]!.problem}`, invalid[0]!.id);
+    });
+
+  report
+    .command('show')
+    .description('one report (verified), as text or --json')
+    .argument('<id>', 'report id, unique prefix or "latest"')
+    .action(async (id: string) => {
+      const ctx = await CommandContext.create(globals());
+      const repo = await ctx.repository();
+      const r = await loadReport(repo, id);
+      ctx.print(r, () => {
+        const lines = [
+          `report   ${r.id}  ${r.verdict.toUpperCase()} (depth ${r.depth})`,
+          `tested   ${r.createdAt}`,
+          `backup   ${r.backup.id} (${r.backup.selection})`,
+          `point    requested ${r.target.requested}; reached ${r.target.reached ? `${r.target.reached.binlogFile}:${r.target.reached.binlogPosition}` : '—'}`,
+          `sandbox  ${r.sandbox.driver} ${r.sandbox.image ?? ''} ${r.sandbox.serverVersion ?? ''}`.trimEnd(),
+          `RTO      ${seconds(r.rtoSeconds)} (${Object.entries(r.phases).map(([k, v]) => `${k} ${seconds(v)}`).join(', ')})`,
+          `RPO      ${seconds(r.rpoSeconds)}`,
+          ...(r.error ? [`error    ${r.error}`] : []),
+          `checks   ${r.checks.filter((c) => c.ok).length}/${r.checks.length} passed`,
+          ...r.checks.filter((c) => !c.ok).map((c) => `  FAILED ${c.name} ${c.object ?? ''}: ${c.detail ?? `expected ${JSON.stringify(c.expected)}, got ${JSON.stringify(c.actual)}`}`),
+        ];
+        return lines.join('\n');
+      });
+    });
+
+  report
+    .command('verify')
+    .description('check a report signature offline (exit 3 on any change)')
+    .argument('<file-or-id>', 'a report JSON file, or a report id in the repository')
+    .option('--public-key <file>', 'the pinned signing.pub (default: signing.publicKeyFile, else the repository key)')
+    .addHelpText('after', '\nExample (offline, no repository access):\n  dbops report verify 20261127T020000Z-ab12cd.json --public-key signing.pub')
+    .action(async (ref: string, opts: { publicKey?: string }) => {
+      const ctx = await CommandContext.create(globals(), { 'signing.publicKeyFile': opts.publicKey });
+      let r;
+      if (existsSync(ref)) {
+        const keyFile = ctx.config.signing.publicKeyFile;
+        const key = keyFile ? await loadPublicKeyFile(keyFile) : (await ctx.repository()).publicKey;
+        r = verifyReportBytes(await readFile(ref), key, ref);
+      } else {
+        r = await loadReport(await ctx.repository(), ref);
+      }
+      ctx.print({ id: r.id, verdict: r.verdict, signatureValid: true, keyId: r.signature.keyId }, () => `report ${r.id}: signature valid (key ${r.signature.keyId}); verdict ${r.verdict.toUpperCase()}`);
+    });
+
+  report
+    .command('html')
+    .description('write every report as HTML plus an index with a pass/fail timeline and RTO trend')
+    .requiredOption('--out <dir>', 'output directory')
+    .action(async (opts: { out: string }) => {
+      const ctx = await CommandContext.create(globals());
+      const repo = await ctx.repository();
+      const listed = await listReports(repo);
+      await mkdir(opts.out, { recursive: true });
+      const reports = listed.flatMap((l) => (l.report ? [l.report] : []));
+      for (const r of reports) await writeFile(join(opts.out, `${r.id}.html`), renderReportHtml(r));
+      const problems = listed.filter((l) => l.problem).map((l) => ({ id: l.id, problem: l.problem! }));
+      await writeFile(join(opts.out, 'index.html'), renderReportIndexHtml(reports, problems));
+      ctx.print({ out: opts.out, reports: reports.length, invalid: problems.length }, () => `wrote ${reports.length} report page(s) and index.html to ${opts.out}`);
+    });
+}

@@ -1,0 +1,55 @@
+// `dbops restore-test`: restore into a throwaway server, check, write a signed report.
+// Exit 0 on pass, 3 when any check failed, 1 when an error prevented the test.
+import type { Command } from 'commander';
+import { CommandContext, type GlobalOptions } from '../../context.js';
+import { runRestoreTest, type Depth, type TestSandbox } from '../../../restore-test/run-restore-test.js';
+import { checkIdentityFile } from '../../../crypto/age.js';
+import { loadSigningKey } from '../../../crypto/signing.js';
+import { startSandboxServer } from '../../../sandbox/process-server.js';
+import { OperationError, UsageError, VerificationError } from '../../../errors.js';
+import { seconds } from '../../../report/html.js';
+
+interface Flags {
+  backup: string;
+  depth: string;
+  sandbox: string;
+}
+
+export function registerRestoreTest(program: Command, globals: () => GlobalOptions): void {
+  program
+    .command('restore-test')
+    .description('prove a backup restores: into a throwaway server, checked, with a signed report')
+    .option('--backup <ref>', 'latest, random (catches bit rot in older backups) or a backup id', 'latest')
+    .option('--depth <depth>', 'integrity | restore | content', 'content')
+    .option('--sandbox <driver>', 'process (local mariadbd in a temp datadir) | container', 'process')
+    .addHelpText('after', '\nExamples:\n  dbops restore-test                      # latest backup, content equality\n  dbops restore-test --backup random --depth restore')
+    .action(async (opts: Flags) => {
+      if (!['integrity', 'restore', 'content'].includes(opts.depth)) throw new UsageError(`--depth must be integrity, restore or content, not "${opts.depth}"`);
+      if (!['process', 'container'].includes(opts.sandbox)) throw new UsageError(`--sandbox must be process or container, not "${opts.sandbox}"`);
+      const ctx = await CommandContext.create(globals());
+      const repo = await ctx.repository();
+      const identityFile = await checkIdentityFile(ctx.config.age.identityFile);
+      const signingKey = await loadSigningKey(ctx.config.signing.keyFile);
+      const startSandbox = async (): Promise<TestSandbox> => {
+        if (opts.sandbox === 'container') throw new UsageError('the container sandbox is not available in this build; use --sandbox process');
+        const s = await startSandboxServer({ binlog: false });
+        return { conn: s.conn, describe: () => ({ driver: 'process', engine: null, image: null, imageId: null, serverVersion: s.version }), stop: () => s.stop() };
+      };
+      try {
+        const { report, keys } = await runRestoreTest({ repo, identityFile, signingKey, backup: opts.backup, depth: opts.depth as Depth, startSandbox, parallel: ctx.config.restore.parallel, signal: ctx.signal });
+        const failed = report.checks.filter((c) => !c.ok);
+        ctx.print({ ...report, stored: keys }, () =>
+          [
+            `restore test ${report.id}: ${report.verdict.toUpperCase()} (backup ${report.backup.id}, depth ${report.depth}, RTO ${seconds(report.rtoSeconds)})`,
+            ...failed.map((c) => `  FAILED ${c.name} ${c.object ?? ''}: ${c.detail ?? ''}`),
+            ...(report.error ? [`  error: ${report.error}`] : []),
+            `report: ${keys.jsonKey}`,
+          ].join('\n'),
+        );
+        if (report.verdict === 'fail') throw new VerificationError(`restore test failed: ${failed.length} check(s), first: ${failed[0]!.name} ${failed[0]!.object ?? ''} ${failed[0]!.detail ?? ''}`.trim(), failed[0]!.object);
+        if (report.verdict === 'error') throw new OperationError(`restore test could not complete: ${report.error}`);
+      } finally {
+        ctx.releaseSignals();
+      }
+    });
+}

@@ -61,6 +61,20 @@ export const configSchema = z.strictObject({
       connectionServerId: z.coerce.number().int().min(1).max(4_294_967_295).optional(),
     })
     .default({ maxLagSeconds: 60 }),
+  /** Date-partitioned tables: rows older than this (a number of days, e.g. 400d) are archived to the
+   *  repository and their partitions dropped by `dbops partitions maintain --apply`. */
+  retention: z
+    .strictObject({
+      pageviews: z.string().regex(/^\d+d$/, 'write a number of days like 400d').default('400d'),
+      events: z.string().regex(/^\d+d$/, 'write a number of days like 400d').default('400d'),
+    })
+    .default({ pageviews: '400d', events: '400d' }),
+  partitions: z
+    .strictObject({
+      /** Daily partitions kept ready ahead of today. */
+      aheadDays: z.coerce.number().int().min(1).max(366).default(7),
+    })
+    .default({ aheadDays: 7 }),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -80,6 +94,9 @@ export const SETTABLE_KEYS: Record<string, 'string' | 'list' | 'number' | 'boole
   'backup.accounts': 'boolean',
   'restore.parallel': 'number',
   'restore.targetUrl': 'string',
+  'retention.pageviews': 'string',
+  'retention.events': 'string',
+  'partitions.aheadDays': 'number',
   'binlog.maxLagSeconds': 'number',
   'binlog.spoolDir': 'string',
   'binlog.connectionServerId': 'number',

@@ -98,7 +98,7 @@ export async function runRestoreTest(options: RestoreTestOptions): Promise<{ rep
 
         // 3. content: replay to a point where the source's checksums were taken, compare every table.
         if (options.depth === 'content') {
-          const set = await pickChecksums(options.repo, manifest);
+          const set = await pickChecksums(options.repo, manifest, options.replay !== undefined);
           if (!set) {
             checks.push({ name: 'source-checksums-available', depth: 'content', ok: false, detail: 'no signed source checksums at or after this backup: run "dbops checksum" (or let the daemon do it) so content can be compared' });
           } else {
@@ -177,10 +177,17 @@ async function pickBackup(repo: Repository, ref: string, checks: Check[]): Promi
   }
 }
 
-/** The newest checksum set of this source at or after the backup's consistent point. */
-async function pickChecksums(repo: Repository, manifest: BackupManifest): Promise<StoredChecksums | undefined> {
-  const sets = (await listChecksums(repo)).filter((s) => s.source.serverUuid === manifest.source.serverUuid && comparePoints(s.point, manifest.consistentPoint) >= 0);
-  // Prefer the set closest after the backup: the least replay, so the test stays fast.
+/**
+ * The newest checksum set of this source at or after the backup's consistent point: the
+ * furthest point, so replay of the binlog chain is tested too. Without a replayer only a
+ * set taken exactly at the backup's point can be compared.
+ */
+async function pickChecksums(repo: Repository, manifest: BackupManifest, canReplay: boolean): Promise<StoredChecksums | undefined> {
+  const sets = (await listChecksums(repo)).filter((s) => {
+    if (s.source.serverUuid !== manifest.source.serverUuid) return false;
+    const d = comparePoints(s.point, manifest.consistentPoint);
+    return canReplay ? d >= 0 : d === 0;
+  });
   sets.sort((a, b) => comparePoints(a.point, b.point));
-  return sets[0];
+  return sets[sets.length - 1];
 }

@@ -28,6 +28,9 @@ export interface SeedOptions {
   endDate?: string;
   /** Empty the analytics tables first instead of refusing when they hold data. */
   truncate?: boolean;
+  /** Keep the load out of the binary log (SET SESSION sql_log_bin = 0; needs BINLOG ADMIN or SUPER).
+   *  Replicas and binlog-based PITR will not see the seeded rows. */
+  noBinlog?: boolean;
   /** Rows generated so far (may run one batch ahead of the load), called after every loaded batch. */
   onProgress?: (p: { sessions: number; pageviews: number; events: number; bytesSent: number }) => void;
 }
@@ -73,7 +76,7 @@ const TSV: Record<(typeof RAW_TABLES)[number], TsvTable> = {
   },
 };
 
-function validate(opts: SeedOptions): Required<Omit<SeedOptions, 'onProgress'>> {
+function validate(opts: SeedOptions): Required<Omit<SeedOptions, 'onProgress' | 'noBinlog'>> {
   const sites = opts.sites ?? 3;
   const days = opts.days ?? 30;
   const endDate = opts.endDate ?? DEFAULT_SEED_END_DATE;
@@ -106,6 +109,18 @@ export function planSessions(seed: string, days: string[], siteCount: number, to
     prev = rounded;
   });
   return out;
+}
+
+/** Session settings of every loader connection: rows are consistent by construction, so per-row FK
+ *  and unique checks are skipped; optionally the binlog too. */
+async function prepareSession(conn: Connection, noBinlog: boolean): Promise<void> {
+  await conn.query('SET SESSION foreign_key_checks = 0, unique_checks = 0');
+  if (!noBinlog) return;
+  try {
+    await conn.query('SET SESSION sql_log_bin = 0');
+  } catch (err) {
+    throw new UsageError(`--no-binlog needs the BINLOG ADMIN (or SUPER) privilege (${(err as Error).message}); grant it or seed without --no-binlog`, { cause: err });
+  }
 }
 
 async function requireSchema(conn: Connection): Promise<void> {
@@ -199,8 +214,7 @@ export async function seed(target: Connection | ConnectionOptions, options: Seed
     const seedKey = String(o.seed);
     const from = addDays(o.endDate, -(o.days - 1));
     const days = Array.from({ length: o.days }, (_, i) => addDays(from, i));
-    // Rows are consistent by construction, so per-row FK and unique checks are skipped for this session.
-    await conn.query('SET SESSION foreign_key_checks = 0, unique_checks = 0');
+    await prepareSession(conn, options.noBinlog ?? false);
     try {
       await prepareEmptyTables(conn, o.truncate);
       for (const t of ['pageviews', 'events']) await ensureDatePartitions(conn, t, from, o.endDate);
@@ -225,7 +239,7 @@ export async function seed(target: Connection | ConnectionOptions, options: Seed
         for (let i = 1; i < RAW_TABLES.length; i++) {
           const extra = await mysql.createConnection(target as ConnectionOptions);
           extras.push(extra);
-          await extra.query('SET SESSION foreign_key_checks = 0, unique_checks = 0');
+          await prepareSession(extra, options.noBinlog ?? false);
           loaders.push(extra);
         }
       }
@@ -285,6 +299,7 @@ export async function seed(target: Connection | ConnectionOptions, options: Seed
     } finally {
       await conn
         .query('SET SESSION foreign_key_checks = ?, unique_checks = ?', [Number(dbRows[0].fk), Number(dbRows[0].uc)])
+        .then(() => (options.noBinlog ? conn.query('SET SESSION sql_log_bin = 1') : undefined))
         .catch(() => undefined);
     }
   } finally {

@@ -158,3 +158,24 @@ function invalidId(id: string): UsageError {
 function assertBinlogFile(file: string): void {
   if (!BINLOG_FILE_RE.test(file)) throw new UsageError(`binlog file name "${file}" is not valid: expected a name like mysql-bin.000042`);
 }
+
+// Partition archives (retention): archive/<table>/<partition>.sql.zst.age holds the partition's rows
+// as SQL, archive/<table>/<partition>.json its signed manifest, written last (the commit marker).
+export const archivePrefix = 'archive/';
+const ARCHIVE_NAME_RE = /^[A-Za-z0-9_$]{1,64}$/;
+
+function assertArchiveName(what: string, name: string): void {
+  if (!ARCHIVE_NAME_RE.test(name)) throw new UsageError(`${what} name "${name}" is not valid: expected letters, digits, _ or $ (like pageviews / p20261127)`);
+}
+
+export function archiveKey(table: string, partition: string): string {
+  assertArchiveName('table', table);
+  assertArchiveName('partition', partition);
+  return `${archivePrefix}${table}/${partition}.sql.zst.age`;
+}
+
+export function archiveManifestKey(table: string, partition: string): string {
+  assertArchiveName('table', table);
+  assertArchiveName('partition', partition);
+  return `${archivePrefix}${table}/${partition}.json`;
+}

@@ -38,6 +38,15 @@ export function registerBinlog(program: Command, globals: () => GlobalOptions): 
       const source = parseConnectionUrl(requireSetting(ctx.config.source.url, 'source.url', '--source'));
       const signingKey = await loadSigningKey(ctx.config.signing.keyFile);
       const recipients = await resolveRecipients(ctx.config.age.recipients);
+      const signal = ctx.signal;
+      // Keep a listener installed while we wind down: with none left, execa's signal-exit
+      // re-raises the first SIGTERM and the process dies before closed files are shipped.
+      // A second signal exits at once.
+      let signals = 0;
+      const windDown = (): void => {
+        if (++signals > 1) process.exit(130);
+      };
+      process.on('SIGINT', windDown).on('SIGTERM', windDown);
       try {
         const result = await shipBinlogs({
           repo,
@@ -50,7 +59,7 @@ export function registerBinlog(program: Command, globals: () => GlobalOptions): 
           maxLagSeconds: ctx.config.binlog.maxLagSeconds,
           ...(ctx.config.binlog.connectionServerId !== undefined ? { connectionServerId: ctx.config.binlog.connectionServerId } : {}),
           once: opts.once ?? false,
-          signal: ctx.signal,
+          signal,
         });
         ctx.print(result, () => {
           const lines = [`${result.serverUuid}: shipped ${result.shipped.length} file(s)${result.lastShipped ? `, up to ${result.lastShipped}` : ''}`];
@@ -58,6 +67,7 @@ export function registerBinlog(program: Command, globals: () => GlobalOptions): 
           return lines.join('\n');
         });
       } finally {
+        process.removeListener('SIGINT', windDown).removeListener('SIGTERM', windDown);
         ctx.releaseSignals();
       }
     });

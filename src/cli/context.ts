@@ -40,15 +40,20 @@ export class CommandContext {
     return openRepository(this.storage(), pinned);
   }
 
-  /** Aborted on the first SIGINT/SIGTERM; a second signal is left to Node's default (exit). */
+  /**
+   * Aborted on the first SIGINT/SIGTERM so the command can clean up (kill its children,
+   * remove partial uploads) and exit on its own. The listeners stay until the command
+   * releases them: were they removed, a re-raised signal (execa's signal-exit does that)
+   * would kill the process mid-cleanup. A second signal means "now": exit 130.
+   */
   get signal(): AbortSignal {
     if (this.signalHandlers.length === 0) {
       for (const sig of ['SIGINT', 'SIGTERM'] as const) {
         const handler = (): void => {
+          if (this.abort.signal.aborted) process.exit(130);
           this.abort.abort(sig);
-          this.releaseSignals();
         };
-        process.once(sig, handler);
+        process.on(sig, handler);
         this.signalHandlers.push([sig, handler]);
       }
     }

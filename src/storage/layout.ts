@@ -16,8 +16,8 @@ export const binlogsPrefix = 'binlogs/';
 export const reportsPrefix = 'reports/';
 
 const ID_RE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z-([a-z2-7]{6})$/;
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const BINLOG_FILE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+// Keys under binlogs/<source-id>/ are built in src/binlog/source-keys.ts: the source id
+// forms (MySQL server_uuid, MariaDB's synthesised id) are the binlog module's business.
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
 export const BINLOG_DATA_SUFFIX = '.zst.age';
 export const BINLOG_MANIFEST_SUFFIX = '.json';
@@ -65,21 +65,6 @@ export function backupPartKey(id: string, partName: string): string {
   return key;
 }
 
-export function binlogServerPrefix(serverUuid: string): string {
-  if (!UUID_RE.test(serverUuid)) throw new UsageError(`server uuid "${serverUuid}" is not valid: expected a UUID like 3e11fa47-71ca-11e1-9e33-c80aa9429562`);
-  return `${binlogsPrefix}${serverUuid.toLowerCase()}/`;
-}
-
-export function binlogKey(serverUuid: string, file: string): string {
-  assertBinlogFile(file);
-  return `${binlogServerPrefix(serverUuid)}${file}${BINLOG_DATA_SUFFIX}`;
-}
-
-export function binlogManifestKey(serverUuid: string, file: string): string {
-  assertBinlogFile(file);
-  return `${binlogServerPrefix(serverUuid)}${file}${BINLOG_MANIFEST_SUFFIX}`;
-}
-
 /** `reports/<yyyy>/<id>.json` (or `.html`); the year is the report date's, in UTC. */
 export function reportKey(id: string, date: Date, ext: 'json' | 'html' = 'json'): string {
   assertId(id);
@@ -118,27 +103,6 @@ export function backupIdsOfKeys(keys: Iterable<string>): string[] {
   return [...ids].sort();
 }
 
-export interface BinlogKeyInfo {
-  serverUuid: string;
-  file: string;
-  kind: 'data' | 'manifest';
-}
-
-/** Parse `binlogs/<uuid>/<file>.zst.age|.json`, else undefined. */
-export function parseBinlogKey(key: string): BinlogKeyInfo | undefined {
-  const parts = key.split('/');
-  if (parts.length !== 3 || `${parts[0]}/` !== binlogsPrefix) return undefined;
-  const serverUuid = parts[1]!;
-  const name = parts[2]!;
-  if (!UUID_RE.test(serverUuid)) return undefined;
-  for (const [suffix, kind] of [[BINLOG_DATA_SUFFIX, 'data'], [BINLOG_MANIFEST_SUFFIX, 'manifest']] as const) {
-    if (name.endsWith(suffix)) {
-      const file = name.slice(0, -suffix.length);
-      return BINLOG_FILE_RE.test(file) ? { serverUuid, file, kind } : undefined;
-    }
-  }
-  return undefined;
-}
 
 /** Parse `reports/<yyyy>/<id>.json|.html`, else undefined. */
 export function parseReportKey(key: string): { id: string; year: number; ext: 'json' | 'html' } | undefined {
@@ -155,9 +119,6 @@ function invalidId(id: string): UsageError {
   return new UsageError(`id "${id}" is not valid: expected the form 20261127T020000Z-k3x9qa (see dbops list)`);
 }
 
-function assertBinlogFile(file: string): void {
-  if (!BINLOG_FILE_RE.test(file)) throw new UsageError(`binlog file name "${file}" is not valid: expected a name like mysql-bin.000042`);
-}
 
 // Partition archives (retention): archive/<table>/<partition>.sql.zst.age holds the partition's rows
 // as SQL, archive/<table>/<partition>.json its signed manifest, written last (the commit marker).

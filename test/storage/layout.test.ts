@@ -8,20 +8,16 @@ import {
   backupManifestKey,
   backupPartKey,
   backupPrefix,
-  binlogKey,
-  binlogManifestKey,
   committedBackupIds,
   idTime,
   isBackupId,
   newBackupId,
-  parseBinlogKey,
   parseReportKey,
   repoJsonKey,
   reportKey,
 } from '../../src/storage/layout.js';
 import { capacityOf, initialPartSize, MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, partSizeFor } from '../../src/storage/part-size.js';
 
-const UUID = '3e11fa47-71ca-11e1-9e33-c80aa9429562';
 
 describe('backup ids', () => {
   it('have the documented form and carry their time', () => {
@@ -58,23 +54,15 @@ describe('keys', () => {
     expect(backupPrefix(id)).toBe(`backups/${id}/`);
     expect(backupManifestKey(id)).toBe(`backups/${id}/manifest.json`);
     expect(backupPartKey(id, 'tables/horizn/pageviews.sql.zst.age')).toBe(`backups/${id}/parts/tables/horizn/pageviews.sql.zst.age`);
-    expect(binlogKey(UUID, 'mysql-bin.000042')).toBe(`binlogs/${UUID}/mysql-bin.000042.zst.age`);
-    expect(binlogManifestKey(UUID, 'mysql-bin.000042')).toBe(`binlogs/${UUID}/mysql-bin.000042.json`);
     expect(reportKey(id, new Date('2026-12-31T23:59:59Z'))).toBe(`reports/2026/${id}.json`);
     expect(reportKey(id, new Date('2027-01-01T00:00:00Z'), 'html')).toBe(`reports/2027/${id}.html`);
   });
 
   it('reject names that would escape their folder', () => {
     expect(() => backupPartKey(id, '../../repo.json')).toThrow(UsageError);
-    expect(() => binlogKey(UUID, '../x')).toThrow(UsageError);
-    expect(() => binlogKey('not-a-uuid', 'mysql-bin.000001')).toThrow(UsageError);
   });
 
   it('parse back', () => {
-    expect(parseBinlogKey(binlogKey(UUID, 'mysql-bin.000042'))).toEqual({ serverUuid: UUID, file: 'mysql-bin.000042', kind: 'data' });
-    expect(parseBinlogKey(binlogManifestKey(UUID, 'mysql-bin.000042'))).toEqual({ serverUuid: UUID, file: 'mysql-bin.000042', kind: 'manifest' });
-    expect(parseBinlogKey(`binlogs/${UUID}/notes.txt`)).toBeUndefined();
-    expect(parseBinlogKey('binlogs/x/mysql-bin.000001.json')).toBeUndefined();
     expect(parseReportKey(reportKey(id, new Date('2026-06-01T00:00:00Z')))).toEqual({ id, year: 2026, ext: 'json' });
     expect(parseReportKey('reports/2026/whatever.json')).toBeUndefined();
     expect(backupIdOfKey(backupPartKey(id, 'schema.sql.zst.age'))).toBe(id);

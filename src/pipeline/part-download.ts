@@ -25,7 +25,14 @@ export function describePart(part: Pick<ManifestPart, 'kind' | 'database' | 'tab
 }
 
 export async function openPartSource(storage: Storage, part: ManifestPart, identityFile: string): Promise<PartSource> {
-  const label = describePart(part);
+  return openObjectSource(storage, part, identityFile, describePart(part));
+}
+
+/** What any stored object (backup part, binlog segment) needs for its hashes to be checked on the way back. */
+export type StoredObjectRef = Pick<ManifestPart, 'key' | 'rawBytes' | 'rawSha256' | 'storedBytes' | 'storedSha256'>;
+
+/** openPartSource for any object with stored/raw sizes and hashes (binlog segments too); `label` names it in errors. */
+export async function openObjectSource(storage: Storage, part: StoredObjectRef, identityFile: string, label: string): Promise<PartSource> {
   let body: Readable;
   try {
     body = await storage.get(part.key);
@@ -73,7 +80,7 @@ export async function openPartSource(storage: Storage, part: ManifestPart, ident
   };
 }
 
-function checkPart(part: ManifestPart, label: string, stored: { bytes: number; sha256: string }, raw: { bytes: number; sha256: string }): void {
+function checkPart(part: StoredObjectRef, label: string, stored: { bytes: number; sha256: string }, raw: { bytes: number; sha256: string }): void {
   if (stored.sha256 !== part.storedSha256 || stored.bytes !== part.storedBytes) {
     throw new VerificationError(`${label}: stored object (${stored.bytes} bytes, sha256 ${stored.sha256.slice(0, 12)}…) differs from the manifest (${part.storedBytes} bytes, ${part.storedSha256.slice(0, 12)}…)`, part.key);
   }

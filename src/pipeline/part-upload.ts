@@ -38,6 +38,9 @@ export class PartUpload {
     this.zstd.stdout.pipe(this.age.stdin);
     this.age.stdout.pipe(this.stored);
     // A failing tool must fail the upload itself, so a truncated object is never stored.
+    // The put reports stream errors; this listener only keeps a late one (after the put
+    // finished) from crashing the process — `done` still rejects through `tools`.
+    this.stored.on('error', () => undefined);
     const tools = Promise.all([waitTool(this.zstd, 'zstd'), waitTool(this.age, 'age')]);
     tools.catch((err: Error) => this.stored.destroy(err));
     const put = options.storage.put(options.key, this.stored, options.sizeHint !== undefined ? { sizeHint: options.sizeHint } : {});

@@ -17,7 +17,7 @@ import { REPORT_FORMAT, REPORT_VERSION } from '../report/report-schema.js';
 import { signReport, saveReport } from '../report/report-store.js';
 import type { SigningKey } from '../crypto/signing.js';
 import type { MysqlConn } from '../mysql/connection-url.js';
-import { DbopsError, UsageError, VerificationError } from '../errors.js';
+import { DbopsError, InterruptedError, UsageError, VerificationError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { log } from '../util/logger.js';
 
@@ -61,6 +61,8 @@ export async function runRestoreTest(options: RestoreTestOptions): Promise<{ rep
   let reached: UnsignedReport['target']['reached'] = null;
   let requested = 'backup';
   const timed = async <T>(phase: string, fn: () => Promise<T>): Promise<T> => {
+    if (options.signal?.aborted) throw new InterruptedError(String(options.signal.reason ?? 'signal'));
+    log.info({ phase }, 'restore-test phase started');
     const t0 = performance.now();
     try {
       return await fn();

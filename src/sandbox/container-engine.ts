@@ -40,7 +40,7 @@ export async function containerEngineStatus(preferred?: string): Promise<EngineS
   }
   const r = await execa(engine.path, ['info'], { reject: false, all: true, timeout: 30_000 });
   if (r.exitCode !== 0) {
-    const tail = (r.all ?? '').trim().split('\n').slice(-3).join(' | ');
+    const tail = (r.all ?? '').split('\n').map((l) => l.trim()).filter(Boolean).slice(-3).join(' | ');
     return { usable: false, reason: `${engine.name} info failed (${tail}): run scripts/setup-podman.sh` };
   }
   return { usable: true, engine, version: await engineVersion(engine) };
@@ -60,16 +60,26 @@ export function engineVersion(engine: ContainerEngine): Promise<string> {
   return v;
 }
 
-/** Arguments for an immediate forced removal (docker's `rm -f` already SIGKILLs; podman's waits 10 s first). */
-export function forceRemoveArgs(engine: ContainerEngine, names: string[]): string[] {
-  return ['rm', '-f', ...(engine.isPodman ? ['-t', '0'] : []), ...names];
+/**
+ * Arguments for an immediate forced removal of one container (docker's `rm -f`
+ * already SIGKILLs; podman's waits 10 s first). One name per call: podman 4.3
+ * given several names of which one no longer exists removes none of them and
+ * still exits 0.
+ */
+export function forceRemoveArgs(engine: ContainerEngine, name: string): string[] {
+  return ['rm', '-f', ...(engine.isPodman ? ['-t', '0'] : []), name];
+}
+
+/** Force-removes containers (one engine call each, in parallel); missing ones are fine. */
+export async function forceRemove(engine: ContainerEngine, names: string[]): Promise<void> {
+  await Promise.all(names.map((n) => execa(engine.path, forceRemoveArgs(engine, n), { reject: false, timeout: 60_000, stdin: 'ignore' })));
 }
 
 /** Runs an engine command; ToolError with the output tail (one line) when it fails. */
 export async function runEngine(engine: ContainerEngine, args: string[], what: string, timeoutMs = 120_000): Promise<string> {
   const r = await execa(engine.path, args, { reject: false, all: true, timeout: timeoutMs, stdin: 'ignore' });
   if (r.exitCode !== 0) {
-    const tail = (r.all ?? '').trim().split('\n').slice(-4).join(' | ');
+    const tail = (r.all ?? '').split('\n').map((l) => l.trim()).filter(Boolean).slice(-4).join(' | ');
     throw new ToolError(engine.name, `${what} failed (${r.timedOut ? 'timed out' : `exit ${r.exitCode}`})`, tail);
   }
   return r.stdout;

@@ -16,7 +16,7 @@ import { formatConnectionUrl, type MysqlConn } from '../mysql/connection-url.js'
 import { MysqlClient } from '../mysql/client.js';
 import { detectFlavor, parseVersion, type Flavor } from '../mysql/server-info.js';
 import { register, unregister, type Disposable } from './cleanup-registry.js';
-import { engineVersion, findContainerEngine, forceRemoveArgs, runEngine, type ContainerEngine } from './container-engine.js';
+import { engineVersion, findContainerEngine, forceRemove, forceRemoveArgs, runEngine, type ContainerEngine } from './container-engine.js';
 import type { Sandbox, SandboxDescription } from './sandbox.js';
 
 /** Every sandbox container carries this label (value '1'); stale ones are found by it. */
@@ -76,23 +76,6 @@ function majorMinor(flavor: Flavor, version?: string): string {
   return `${v.major}.${v.minor}`;
 }
 
-async function imageExists(engine: ContainerEngine, image: string): Promise<boolean> {
-  const r = await execa(engine.path, ['image', 'inspect', image], { reject: false, timeout: 30_000, stdin: 'ignore' });
-  return r.exitCode === 0;
-}
-
-/**
- * The image for a source of this flavour/version: the locally built
- * `localhost/dbops-sandbox-<flavor>:<major.minor>` when the engine has it
- * (no registry needed), else the official `docker.io/library/<flavor>:<major.minor>`.
- * Both take the same run arguments (password file env, extra `--option` args).
- */
-export async function defaultSandboxImage(engine: ContainerEngine, flavor: Flavor = 'mariadb', version?: string): Promise<string> {
-  const local = localSandboxImage(flavor, version);
-  if (await imageExists(engine, local)) return local;
-  return `docker.io/library/${flavor}:${majorMinor(flavor, version)}`;
-}
-
 interface ImageFacts {
   id: string;
   ours: boolean;
@@ -106,8 +89,27 @@ async function inspectImage(engine: ContainerEngine, image: string): Promise<Ima
   return { id: info.Id.replace(/^sha256:/, ''), ours: info.Config?.Labels?.[OWN_IMAGE_LABEL] === '1' };
 }
 
+/** The chosen image and, when the engine already has it, its facts (undefined: run will pull it). */
+async function chooseImage(engine: ContainerEngine, flavor: Flavor, version?: string): Promise<{ image: string; facts?: ImageFacts | undefined }> {
+  const local = localSandboxImage(flavor, version);
+  const facts = await inspectImage(engine, local);
+  if (facts) return { image: local, facts };
+  return { image: `docker.io/library/${flavor}:${majorMinor(flavor, version)}` };
+}
+
+/**
+ * The image for a source of this flavour/version: the locally built
+ * `localhost/dbops-sandbox-<flavor>:<major.minor>` when the engine has it
+ * (no registry needed), else the official `docker.io/library/<flavor>:<major.minor>`
+ * (fully qualified: podman may have no short-name search registries).
+ * Both take the same run arguments (password file env, extra `--option` args).
+ */
+export async function defaultSandboxImage(engine: ContainerEngine, flavor: Flavor = 'mariadb', version?: string): Promise<string> {
+  return (await chooseImage(engine, flavor, version)).image;
+}
+
 function oneLineTail(text: string, lines = 8): string {
-  return text.trim().split('\n').slice(-lines).join(' | ');
+  return text.split('\n').map((l) => l.trim()).filter(Boolean).slice(-lines).join(' | ');
 }
 
 async function logsTail(engine: ContainerEngine, name: string): Promise<string> {
@@ -144,7 +146,7 @@ function serverArgs(flavor: Flavor, serverId: number, opts: ContainerSandboxOpti
 }
 
 function removeSync(engine: ContainerEngine, name: string): void {
-  spawnSync(engine.path, forceRemoveArgs(engine, [name]), { stdio: 'ignore', timeout: 30_000 });
+  spawnSync(engine.path, forceRemoveArgs(engine, name), { stdio: 'ignore', timeout: 30_000 });
 }
 
 /** Starts a throwaway server container; resolves once root can connect over TCP with a random password. */
@@ -152,7 +154,9 @@ export async function startContainerSandbox(opts: ContainerSandboxOptions = {}):
   if (opts.cpus !== undefined && !(opts.cpus > 0)) throw new UsageError(`sandbox cpus must be a positive number, got ${opts.cpus}`);
   const engine = findContainerEngine(opts.engine);
   const flavor = opts.flavor ?? 'mariadb';
-  const image = opts.image ?? (await defaultSandboxImage(engine, flavor, opts.version));
+  const chosen = opts.image ? { image: opts.image, facts: await inspectImage(engine, opts.image) } : await chooseImage(engine, flavor, opts.version);
+  const image = chosen.image;
+  let facts = chosen.facts;
   const name = `dbops-sandbox-${randomBytes(6).toString('hex')}`;
   const serverId = opts.serverId ?? 1000 + Math.floor(Math.random() * 999_000);
   const timeoutMs = opts.startTimeoutMs ?? 120_000;
@@ -167,12 +171,11 @@ export async function startContainerSandbox(opts: ContainerSandboxOptions = {}):
   register(entry);
   let created = false;
   const discard = async (): Promise<void> => {
-    if (created) await execa(engine.path, forceRemoveArgs(engine, [name]), { reject: false, timeout: 60_000, stdin: 'ignore' });
+    if (created) await forceRemove(engine, [name]);
     await rm(secretDir, { recursive: true, force: true });
     unregister(entry);
   };
   try {
-    let facts = await inspectImage(engine, image);
     const password = randomBytes(18).toString('hex');
     const secretFile = join(secretDir, 'root-password');
     await writeFile(secretFile, password, { mode: 0o600 });
@@ -309,7 +312,7 @@ export async function removeStaleSandboxes(opts: StaleSandboxOptions = {}): Prom
     })
     .map((c) => c.Name.replace(/^\//, ''));
   if (stale.length === 0) return [];
-  await execa(engine.path, forceRemoveArgs(engine, stale), { reject: false, timeout: 120_000, stdin: 'ignore' });
+  await forceRemove(engine, stale);
   log.info({ removed: stale }, 'removed stale sandbox containers');
   return stale;
 }

@@ -79,8 +79,6 @@ function describeSteps(steps: AppliedStep[], database: string, verb: string): st
 /** up/down share everything but the runner call. */
 async function change(globals: GlobalOptions, flags: ChangeFlags, direction: 'up' | 'down'): Promise<void> {
   const { ctx, target } = await setup(globals, flags);
-  // Fail before locking anything when the backup cannot be taken.
-  const backupPlan: BackupPlan | undefined = flags.backup ? await prepareBackup(ctx) : undefined;
   const to = int(flags.to, '--to', 0);
   const steps = int(flags.steps, '--steps', 1);
   if (direction === 'up' && steps !== undefined) throw new UsageError('--steps applies to `migrate down` only; use --to VERSION with up');
@@ -89,6 +87,8 @@ async function change(globals: GlobalOptions, flags: ChangeFlags, direction: 'up
   let backupId: string | undefined;
   const beforeChange = async (): Promise<void> => {
     await confirmProduction(ctx.config, target.database, `migrate ${direction}`, flags.confirmProduction);
+    // Only now, with something to change: an up-to-date database needs no repository.
+    const backupPlan: BackupPlan | undefined = flags.backup ? await prepareBackup(ctx) : undefined;
     if (!backupPlan) {
       process.stderr.write(`dbops: --no-backup: migrating ${target.database} without a backup\n`);
       return;

@@ -1,0 +1,78 @@
+// SIGTERM at any phase of a restore test leaves nothing behind: no server process, no
+// temp datadir, no credentials file, no listening port.
+import { describe, it, expect, beforeAll } from 'vitest';
+import { readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { execa } from 'execa';
+import { mariadb } from '../helpers/mariadb.js';
+import { loadSakila } from '../helpers/fixtures.js';
+import { runCli, startCli, makeKeys, tempRepoUrl } from '../helpers/cli.js';
+
+let env: Record<string, string>;
+
+/** Every descendant of `pid` with its command line (other tests may run servers too: only ours count). */
+async function descendants(pid: number): Promise<Array<{ pid: number; args: string }>> {
+  const ps = await execa('ps', ['-eo', 'pid=,ppid=,args='], { reject: false });
+  const rows = String(ps.stdout)
+    .split('\n')
+    .map((l) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(l))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ pid: Number(m[1]), ppid: Number(m[2]), args: m[3]! }));
+  const out: Array<{ pid: number; args: string }> = [];
+  const walk = (p: number): void => {
+    for (const r of rows.filter((x) => x.ppid === p)) {
+      out.push({ pid: r.pid, args: r.args });
+      walk(r.pid);
+    }
+  };
+  walk(pid);
+  return out;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+beforeAll(async () => {
+  await loadSakila(mariadb().url, 'sakila_int');
+  const keys = await makeKeys();
+  const repo = await tempRepoUrl();
+  env = { ...keys.env, DBOPS_STORAGE_URL: repo.url, DBOPS_SOURCE_URL: mariadb().url, DBOPS_SOURCE_DATABASES: 'sakila_int' };
+  expect((await runCli(['init'], env)).exitCode).toBe(0);
+  expect((await runCli(['backup'], env)).exitCode).toBe(0);
+  expect((await runCli(['checksum'], env)).exitCode).toBe(0);
+});
+
+describe('SIGTERM during a restore test', () => {
+  it.each(['integrity', 'sandbox', 'restore', 'verify'])('in phase %s leaves nothing behind', async (phase) => {
+    const child = startCli(['restore-test'], { ...env, DBOPS_LOG_LEVEL: 'info' });
+    let seen = false;
+    let ours: Array<{ pid: number; args: string }> = [];
+    child.stderr!.on('data', (chunk: Buffer) => {
+      if (!seen && chunk.toString().includes(`"phase":"${phase}"`)) {
+        seen = true;
+        // A moment inside the phase, so its work is really under way; note our processes, then stop.
+        setTimeout(async () => {
+          ours = await descendants(child.pid!);
+          child.kill('SIGTERM');
+        }, phase === 'sandbox' ? 400 : 150);
+      }
+    });
+    const r = await child;
+    expect(seen, `phase ${phase} was reached`).toBe(true);
+    expect(r.exitCode === 0 ? 'completed' : 'interrupted').toBe('interrupted');
+    expect(r.signal ?? null).toBeNull();
+    await new Promise((res) => setTimeout(res, 300));
+    // tsx's own esbuild helper (a dev-time loader, not part of dbops) exits on its own.
+    expect(ours.filter((p) => alive(p.pid) && !p.args.includes('esbuild')).map((p) => p.args)).toEqual([]);
+    // Temp dirs our processes used: sandbox datadirs and credentials files.
+    const dirs = new Set(ours.flatMap((p) => [...p.args.matchAll(/\/tmp\/(dbops-(?:sbx|cred)-[A-Za-z0-9]+)/g)].map((m) => m[1]!)));
+    const remaining = new Set(await readdir(tmpdir()));
+    expect([...dirs].filter((d) => remaining.has(d))).toEqual([]);
+  });
+});

@@ -7,6 +7,7 @@ import type { Repository } from '../repo/repository.js';
 import type { BackupManifest } from '../manifest/backup-manifest.js';
 import { planRestore, type RestoreScope, type PlannedPart } from './select-parts.js';
 import { StripTriggers } from './strip-triggers.js';
+import { DeferSecondaryIndexes } from './defer-indexes.js';
 import { openPartSource, describePart } from '../pipeline/part-download.js';
 import { withConnection, type MysqlClient } from '../mysql/client.js';
 import { readServerInfo } from '../mysql/server-info.js';
@@ -115,9 +116,10 @@ async function applyPart(step: PlannedPart, defaultsFile: string, clientTool: st
     client.stdin.write(`${session}SET SESSION foreign_key_checks=0, unique_checks=0;\n`);
     let input: NodeJS.ReadableStream = source.raw;
     let stripper: StripTriggers | undefined;
-    if (step.stripTriggers && part.kind === 'table') {
-      stripper = new StripTriggers();
-      input = source.raw.pipe(stripper);
+    if (part.kind === 'table') {
+      // Secondary indexes are built after the data (sorted index build): the RTO win.
+      input = input.pipe(new DeferSecondaryIndexes());
+      if (step.stripTriggers) input = input.pipe((stripper = new StripTriggers()));
     }
     for await (const chunk of input) {
       if (!client.stdin.write(chunk)) await Promise.race([once(client.stdin, 'drain'), clientDone]);

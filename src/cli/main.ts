@@ -18,6 +18,9 @@ import { registerBinlog } from './commands/binlog/index.js';
 import { registerReport } from './commands/report/index.js';
 import { registerRestoreTest } from './commands/restore-test/index.js';
 import { registerChecksum } from './commands/checksum/index.js';
+import { registerPitr } from './commands/pitr/index.js';
+import { registerPrune } from './commands/prune/index.js';
+import { registerDoctor } from './commands/doctor/index.js';
 
 export function buildProgram(): Command {
   const program = new Command('dbops')
@@ -56,6 +59,9 @@ Exit codes: 0 ok, 1 failed, 2 usage or configuration error, 3 verification faile
   registerReport(program, globals);
   registerRestoreTest(program, globals);
   registerChecksum(program, globals);
+  registerPitr(program, globals);
+  registerPrune(program, globals);
+  registerDoctor(program, globals);
   const output = program.configureOutput();
   for (const cmd of program.commands) {
     cmd.exitOverride().configureOutput(output);

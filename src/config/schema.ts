@@ -2,8 +2,20 @@
 // (DBOPS_ + the key path in upper snake case, e.g. age.identityFile → DBOPS_AGE_IDENTITY_FILE)
 // or from a flag; flags > env > file. Unknown keys are errors, all reported at once.
 import { z } from 'zod';
+import { validate as validCron } from 'node-cron';
+import { parseDuration } from '../util/duration.js';
 
 const level = z.coerce.number().int().min(1).max(19);
+/** A duration like 90s, 15m, 12h, 7d, 2w (see util/duration.ts). */
+const duration = z.string().refine((v) => {
+  try {
+    return parseDuration(v) > 0;
+  } catch {
+    return false;
+  }
+}, 'not a duration: use e.g. 90s, 15m, 12h, 7d or 2w');
+/** A cron expression: 5 fields, or 6 with seconds first (node-cron). */
+const cron = z.string().refine((v) => validCron(v), 'not a cron expression: use 5 fields like "0 2 * * *" (or 6 with seconds first)');
 
 export const configSchema = z.strictObject({
   environment: z.enum(['development', 'staging', 'production']).default('development'),
@@ -67,14 +79,65 @@ export const configSchema = z.strictObject({
     .strictObject({
       pageviews: z.string().regex(/^\d+d$/, 'write a number of days like 400d').default('400d'),
       events: z.string().regex(/^\d+d$/, 'write a number of days like 400d').default('400d'),
+      /** Full backups (`dbops prune`): newest per day / ISO week / month kept, for this many of each. */
+      daily: z.coerce.number().int().min(0).max(3660).default(7),
+      weekly: z.coerce.number().int().min(0).max(520).default(4),
+      monthly: z.coerce.number().int().min(0).max(1200).default(12),
+      /** Every point in the last pitrWindow stays restorable: its full backup and binlog chain are kept. */
+      pitrWindow: duration.default('7d'),
+      /** Objects of an unfinished backup or upload (no manifest) are removed once this old. */
+      graceForIncomplete: duration.default('1d'),
+      /** A backup whose manifest carries this label is never pruned. */
+      legalHoldLabel: z.string().min(1).default('legal-hold'),
     })
-    .default({ pageviews: '400d', events: '400d' }),
+    .default({ pageviews: '400d', events: '400d', daily: 7, weekly: 4, monthly: 12, pitrWindow: '7d', graceForIncomplete: '1d', legalHoldLabel: 'legal-hold' }),
   partitions: z
     .strictObject({
       /** Daily partitions kept ready ahead of today. */
       aheadDays: z.coerce.number().int().min(1).max(366).default(7),
     })
     .default({ aheadDays: 7 }),
+  /** `dbops daemon` job schedules (cron; 6 fields = with seconds). Unset optional ones are off. */
+  schedule: z
+    .strictObject({
+      backup: cron.default('0 2 * * *'),
+      restoreTest: cron.default('0 4 * * 0'),
+      prune: cron.default('30 3 * * *'),
+      checksum: cron.optional(),
+      partitions: cron.optional(),
+    })
+    .default({ backup: '0 2 * * *', restoreTest: '0 4 * * 0', prune: '30 3 * * *' }),
+  daemon: z
+    .strictObject({
+      /** host:port of /healthz and /metrics. */
+      listen: z.string().regex(/^[^\s:]+:\d{1,5}$|^\[[0-9a-f:]+\]:\d{1,5}$/i, 'write host:port like 127.0.0.1:9187').default('127.0.0.1:9187'),
+      /** Random delay before each scheduled run, up to this many seconds. */
+      jitterSeconds: z.coerce.number().int().min(0).max(3600).default(0),
+      /** Job state (last start, end, outcome); default <tmpdir>/dbops-daemon-state.json. */
+      stateFile: z.string().min(1).optional(),
+      /** Run the binlog shipper as part of the daemon. */
+      shipBinlogs: z.coerce.boolean().default(true),
+      restoreTestDepth: z.enum(['integrity', 'restore', 'content']).default('restore'),
+      /** SIGTERM: running work gets this long to stop before the daemon exits anyway. */
+      shutdownTimeout: duration.default('60s'),
+    })
+    .default({ listen: '127.0.0.1:9187', jitterSeconds: 0, shipBinlogs: true, restoreTestDepth: 'restore', shutdownTimeout: '60s' }),
+  alerts: z
+    .strictObject({
+      /** POSTed a generic JSON body on failure, staleness and recovery. */
+      webhookUrl: z.string().url().optional(),
+      /** POSTed a Slack-compatible {"text": …} body. */
+      slackWebhookUrl: z.string().url().optional(),
+      /** Newest good backup older than this is stale (default: twice the backup schedule's interval). */
+      backupStaleAfter: duration.optional(),
+      /** Last restore test older than this is stale (default: twice its schedule's interval). */
+      restoreTestStaleAfter: duration.optional(),
+      /** Binlog shipping lag above this is unhealthy (default: 3 × binlog.maxLagSeconds). */
+      shippingLagLimit: duration.optional(),
+      /** An ongoing problem is re-sent at most this often. */
+      repeatAfter: duration.default('6h'),
+    })
+    .default({ repeatAfter: '6h' }),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -100,6 +163,29 @@ export const SETTABLE_KEYS: Record<string, 'string' | 'list' | 'number' | 'boole
   'binlog.maxLagSeconds': 'number',
   'binlog.spoolDir': 'string',
   'binlog.connectionServerId': 'number',
+  'retention.daily': 'number',
+  'retention.weekly': 'number',
+  'retention.monthly': 'number',
+  'retention.pitrWindow': 'string',
+  'retention.graceForIncomplete': 'string',
+  'retention.legalHoldLabel': 'string',
+  'schedule.backup': 'string',
+  'schedule.restoreTest': 'string',
+  'schedule.prune': 'string',
+  'schedule.checksum': 'string',
+  'schedule.partitions': 'string',
+  'daemon.listen': 'string',
+  'daemon.jitterSeconds': 'number',
+  'daemon.stateFile': 'string',
+  'daemon.shipBinlogs': 'boolean',
+  'daemon.restoreTestDepth': 'string',
+  'daemon.shutdownTimeout': 'string',
+  'alerts.webhookUrl': 'string',
+  'alerts.slackWebhookUrl': 'string',
+  'alerts.backupStaleAfter': 'string',
+  'alerts.restoreTestStaleAfter': 'string',
+  'alerts.shippingLagLimit': 'string',
+  'alerts.repeatAfter': 'string',
 };
 
 export function envNameFor(key: string): string {

@@ -13,6 +13,7 @@ import { resolveRecipients } from '../../../crypto/age.js';
 import { parseConnectionUrl } from '../../../mysql/connection-url.js';
 import { requireSetting } from '../../../config/load-config.js';
 import { bytes, table } from '../../format.js';
+import { registerBinlogFind } from './find.js';
 
 export function registerBinlog(program: Command, globals: () => GlobalOptions): void {
   const binlog = program.command('binlog').description('continuous binlog shipping for point-in-time recovery');
@@ -86,6 +87,8 @@ export function registerBinlog(program: Command, globals: () => GlobalOptions): 
       for (const id of ids) sources.push(await shippingStatus(repo, id));
       ctx.print({ repositoryId: repo.config.id, sources }, () => human(sources, repo.storage.location));
     });
+
+  registerBinlogFind(binlog, globals);
 }
 
 function human(sources: ShippingStatus[], location: string): string {

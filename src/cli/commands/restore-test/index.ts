@@ -8,6 +8,8 @@ import { loadSigningKey } from '../../../crypto/signing.js';
 import { startSandboxServer } from '../../../sandbox/process-server.js';
 import { OperationError, UsageError, VerificationError } from '../../../errors.js';
 import { seconds } from '../../../report/html.js';
+import { pitrReplayer } from '../../../pitr/replayer.js';
+import { listBinlogSources } from '../../../binlog/repo-binlogs.js';
 
 interface Flags {
   backup: string;
@@ -35,8 +37,11 @@ export function registerRestoreTest(program: Command, globals: () => GlobalOptio
         const s = await startSandboxServer({ binlog: false });
         return { conn: s.conn, describe: () => ({ driver: 'process', engine: null, image: null, imageId: null, serverVersion: s.version }), stop: () => s.stop() };
       };
+      // With shipped binlogs, content checks replay to the newest checksum point (PITR engine);
+      // without, only checksums taken exactly at the backup's point can be compared.
+      const replay = (await listBinlogSources(repo)).length > 0 ? pitrReplayer(repo, identityFile) : undefined;
       try {
-        const { report, keys } = await runRestoreTest({ repo, identityFile, signingKey, backup: opts.backup, depth: opts.depth as Depth, startSandbox, parallel: ctx.config.restore.parallel, signal: ctx.signal });
+        const { report, keys } = await runRestoreTest({ repo, identityFile, signingKey, backup: opts.backup, depth: opts.depth as Depth, startSandbox, ...(replay ? { replay } : {}), parallel: ctx.config.restore.parallel, signal: ctx.signal });
         const failed = report.checks.filter((c) => !c.ok);
         ctx.print({ ...report, stored: keys }, () =>
           [

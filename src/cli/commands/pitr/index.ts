@@ -1,0 +1,96 @@
+// `dbops pitr`: point-in-time recovery into a target server — plan first (base backup,
+// binlog chain, gaps, bytes, the point reached), then restore + one-session replay.
+// `--dry-run` prints only the plan. Thin: parse flags, call src/pitr, format.
+import type { Command } from 'commander';
+import { CommandContext, type GlobalOptions } from '../../context.js';
+import { runPitr, type PitrResult } from '../../../pitr/run-pitr.js';
+import { parseTarget } from '../../../pitr/target-spec.js';
+import { assertSourceId } from '../../../binlog/source-keys.js';
+import { checkIdentityFile } from '../../../crypto/age.js';
+import { parseConnectionUrl } from '../../../mysql/connection-url.js';
+import { requireSetting } from '../../../config/load-config.js';
+import { UsageError } from '../../../errors.js';
+import { bytes } from '../../format.js';
+
+interface PitrFlags {
+  to?: string;
+  toPosition?: string;
+  toGtid?: string;
+  before?: string;
+  target?: string;
+  database?: string;
+  table?: string;
+  intoSchema?: string;
+  dryRun?: boolean;
+  serverUuid?: string;
+  force?: boolean;
+  binlog?: boolean;
+  parallel?: string;
+}
+
+export function registerPitr(program: Command, globals: () => GlobalOptions): void {
+  program
+    .command('pitr')
+    .description('point-in-time recovery: restore the right full backup, then replay shipped binlogs to exactly the chosen point')
+    .option('--to <time|latest>', 'ISO 8601 time WITH zone (2026-11-27T14:02:59+01:00): last transaction committed at or before it; or "latest"')
+    .option('--to-position <file:pos>', 'replay up to this binlog position (transactions ending at or before it)')
+    .option('--to-gtid <set>', 'replay up to and including this GTID (MariaDB 0-1-1234, MySQL uuid:1-1234)')
+    .option('--before <file:pos>', 'stop just before the transaction at this position (from dbops binlog find)')
+    .option('--target <url>', 'server to recover into, mysql://user:pass@host:port (or DBOPS_RESTORE_TARGET_URL)')
+    .option('--database <name>', 'recover only this database')
+    .option('--table <db.table>', 'recover only this table')
+    .option('--into-schema <name>', 'recover under another database name, to compare side by side')
+    .option('--dry-run', 'print the plan only; touch nothing')
+    .option('--server-uuid <id>', 'binlog source (default: the only one, or the newest backup\'s)')
+    .option('--force', 'allow recovering over existing tables')
+    .option('--binlog', 'write the recovery into the target binlog (default: off)')
+    .option('--parallel <n>', 'tables restored at once')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  dbops binlog find --type ddl --grep "DROP TABLE"          # pick the bad event\n  dbops pitr --before binlog.000042:1234 --target mysql://root:pw@127.0.0.1:3307\n  dbops pitr --to 2026-11-27T14:02:59+01:00 --dry-run --json\n  dbops pitr --to latest --table shop.orders --into-schema rescue --target …',
+    )
+    .action(async (opts: PitrFlags) => {
+      const target = parseTarget(opts);
+      if (opts.serverUuid) assertSourceId(opts.serverUuid);
+      if (opts.database && opts.table) throw new UsageError('give either --database or --table, not both');
+      const ctx = await CommandContext.create(globals(), { 'restore.parallel': opts.parallel, 'restore.targetUrl': opts.target });
+      const conn = opts.dryRun ? undefined : parseConnectionUrl(requireSetting(ctx.config.restore.targetUrl, 'restore.targetUrl', '--target'));
+      const identityFile = await checkIdentityFile(ctx.config.age.identityFile);
+      const repo = await ctx.repository();
+      try {
+        const result = await runPitr({
+          repo,
+          identityFile,
+          target,
+          ...(conn ? { conn } : {}),
+          scope: { ...(opts.database !== undefined ? { database: opts.database } : {}), ...(opts.table !== undefined ? { table: opts.table } : {}), ...(opts.intoSchema !== undefined ? { intoSchema: opts.intoSchema } : {}) },
+          dryRun: opts.dryRun ?? false,
+          ...(opts.serverUuid ? { sourceId: opts.serverUuid } : {}),
+          force: opts.force ?? false,
+          binlog: opts.binlog ?? false,
+          parallel: ctx.config.restore.parallel,
+          signal: ctx.signal,
+        });
+        ctx.print(result, () => human(result));
+      } finally {
+        ctx.releaseSignals();
+      }
+    });
+}
+
+function human(r: PitrResult): string {
+  const p = r.plan;
+  const lines = [
+    `${r.dryRun ? 'plan' : 'recovered'}: ${p.requested} (source ${p.sourceId}, ${p.flavor})`,
+    `  base backup   ${p.base.id} (completed ${p.base.completedAt}, at ${p.base.consistentPoint.binlogFile}:${p.base.consistentPoint.binlogPosition})`,
+    `  binlogs       ${p.chain.length === 0 ? 'none to replay' : `${p.chain[0]!.file}:${p.chain[0]!.from} → ${p.chain.at(-1)!.file}:${p.chain.at(-1)!.to} (${p.chain.length} file(s))`}`,
+    `  to fetch      ${bytes(p.bytes.totalStored)} (backup ${bytes(p.bytes.backupStored)}, binlogs ${bytes(p.bytes.binlogStored)})`,
+    `  ${r.dryRun ? 'will reach' : 'reached   '}    ${p.reached.file}:${p.reached.position}${p.reached.time ? ` (last transaction ${p.reached.time}` : ' ('}${p.reached.lastGtid ? `, GTID ${p.reached.lastGtid}` : ''}${p.reached.gtidSet ? `; state ${p.reached.gtidSet}` : ''})`,
+    ...p.notes.map((n) => `  note: ${n}`),
+  ];
+  if (!r.dryRun) {
+    lines.push(`  phases        ${Object.entries(r.phases).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ')}`);
+    if (r.replay && r.replay.binlogBytes > 0) lines.push(`  replay        ${bytes(r.replay.binlogBytes)} of binlog at ${bytes(r.replay.bytesPerSecond)}/s`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,46 @@
+// `dbops prune [--apply]`: retention (GFS counts + the PITR window + legal hold) and
+// debris removal. A dry run unless --apply: prints what would go, what stays, and why.
+import type { Command } from 'commander';
+import { CommandContext, type GlobalOptions } from '../../context.js';
+import { requireSetting } from '../../../config/load-config.js';
+import { retentionPolicy } from '../../../retention/policy.js';
+import { runPrune, type PruneResult } from '../../../retention/prune.js';
+import { formatDuration } from '../../../retention/plan.js';
+import type { RetentionPolicy } from '../../../retention/types.js';
+import { bytes } from '../../format.js';
+
+export function registerPrune(program: Command, globals: () => GlobalOptions): void {
+  program
+    .command('prune')
+    .description('apply retention: GFS counts for full backups, keep everything the PITR window needs, remove debris (dry run unless --apply)')
+    .option('--apply', 'delete what the plan says (default: only print the plan)')
+    .addHelpText(
+      'after',
+      '\nRules (config retention.*): the newest good backup, backups under the legal-hold label, the newest backup of each of the\nlast daily/weekly/monthly periods, and the full backup + binlogs that reach every point of pitrWindow are never deleted.\n\nExample:\n  dbops prune            # the plan\n  dbops prune --apply --json',
+    )
+    .action(async (opts: { apply?: boolean }) => {
+      const ctx = await CommandContext.create(globals());
+      const repo = await ctx.repository();
+      const policy = retentionPolicy(ctx.config);
+      const result = await runPrune({ repo, storageUrl: requireSetting(ctx.config.storage.url, 'storage.url', '--storage'), policy, apply: opts.apply ?? false });
+      ctx.print({ dryRun: !(opts.apply ?? false), policy, ...result }, () => human(result, policy, opts.apply ?? false));
+    });
+}
+
+function human(r: PruneResult, policy: RetentionPolicy, applied: boolean): string {
+  const p = r.plan;
+  const lines = [`retention: daily ${policy.daily}, weekly ${policy.weekly}, monthly ${policy.monthly}; every point since ${p.windowStart} (${formatDuration(policy.pitrWindowMs)} window) stays restorable`];
+  for (const b of p.backups) lines.push(`${b.action === 'delete' ? 'DELETE' : 'keep  '} backup ${b.id}  ${b.reasons.join('; ')}`);
+  for (const u of p.unverified) lines.push(`keep   backup ${u.id}  ${u.reasons.join('; ')}`);
+  for (const s of p.sources) {
+    const del = s.deleted.length ? `; ${applied ? 'deleted' : 'DELETE'} ${s.deleted.length} (${s.deleted[0]!.file} … ${s.deleted.at(-1)!.file})` : '';
+    lines.push(`binlogs ${s.serverUuid}: keep ${s.kept}${s.keepFrom ? ` from ${s.keepFrom}` : ''} (${s.keepReason})${del}`);
+    if (s.deletedGapRecords.length) lines.push(`  ${applied ? 'deleted' : 'DELETE'} ${s.deletedGapRecords.length} gap record(s) older than the kept chain`);
+  }
+  for (const d of p.debris) lines.push(`${d.action === 'delete' ? 'DELETE' : 'keep  '} ${d.kind} ${d.name}  ${d.reasons.join('; ')}`);
+  for (const problem of r.problems) lines.push(`! ${problem}`);
+  const t = p.totals;
+  const summary = `${t.deleteBackups} backup(s), ${t.deleteSegments} binlog file(s), ${t.deleteDebris} debris item(s), ${bytes(t.freedBytes)}`;
+  lines.push(applied ? `deleted ${summary}` : `dry run: nothing deleted; --apply would delete ${summary}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,284 @@
+// The PITR plan, built and checked entirely before the target is touched: the target as an
+// exact binlog point on a transaction boundary, the base backup (newest whose consistent
+// point is not after it), the chain of shipped files between them (refusing across a gap,
+// naming the file and what is recoverable), the bytes to fetch, and the point — position,
+// GTID state, time — the replay will reach. Only the first and the last file of the chain
+// are fetched to plan (to find boundaries and check the base's GTID state).
+import type { Repository } from '../repo/repository.js';
+import { listBackups } from '../repo/repository.js';
+import type { BackupManifest } from '../manifest/backup-manifest.js';
+import type { SegmentManifest } from '../binlog/segment-manifest.js';
+import { listBinlogSources, readGaps, readSegments, readShipperState } from '../binlog/repo-binlogs.js';
+import { planRestore, type RestoreScope } from '../restore/select-parts.js';
+import type { Flavor } from '../mysql/server-info.js';
+import { UsageError, VerificationError } from '../errors.js';
+import { GtidState, formatGtid, parseGtidTarget, type Gtid } from './gtid.js';
+import { eventStarts, scanTransactions, stateAt, transactionAt, type FileTransactions } from './transaction-scan.js';
+import { comparePoint, cp, describeWindows, formatPoint, recoverableWindows, selectChain, type ChainPoint } from './chain.js';
+import { describeTarget, type PitrTarget } from './target-spec.js';
+import type { SegmentCache } from './segment-cache.js';
+
+export const PLAN_FORMAT = 'horizn-dbops/pitr-plan';
+
+export interface ReachedPoint {
+  file: string;
+  position: number;
+  /** GTID state after the last replayed transaction (MariaDB gtid_binlog_pos / MySQL gtid_executed form). */
+  gtidSet: string | null;
+  /** Commit time of the last replayed transaction (UTC), or null when none is known. */
+  time: string | null;
+  /** GTID of the last replayed transaction. */
+  lastGtid: string | null;
+}
+
+export interface PitrPlan {
+  format: typeof PLAN_FORMAT;
+  version: 1;
+  sourceId: string;
+  flavor: Flavor;
+  requested: string;
+  base: { id: string; completedAt: string; consistentPoint: BackupManifest['consistentPoint']; databases: string[]; storedBytes: number; rawBytes: number };
+  scope: RestoreScope;
+  /** Files replayed in order, with the byte range of each that is read. */
+  chain: Array<{ file: string; from: number; to: number; rawBytes: number; storedBytes: number; firstEventTime: string; lastEventTime: string }>;
+  bytes: { backupStored: number; binlogStored: number; binlogRaw: number; totalStored: number };
+  /** Where replay stops (exclusive: events at or after it are not applied); null when there is nothing to replay. */
+  stop: ChainPoint | null;
+  reached: ReachedPoint;
+  /** Adjustments the planner made (a position inside a transaction moved to its boundary…). */
+  notes: string[];
+  recoverable: Array<{ fromBackup: string; from: string; to: string; fromTime: string; toTime: string }>;
+}
+
+export interface PlanOptions {
+  repo: Repository;
+  target: PitrTarget;
+  scope: RestoreScope;
+  cache: SegmentCache;
+  /** Source id; default: the only binlog source, or the newest backup's. */
+  sourceId?: string;
+  /** Use this backup as the base (restore tests); otherwise the newest that fits. */
+  baseId?: string;
+  now?: Date;
+}
+
+interface Context {
+  repo: Repository;
+  cache: SegmentCache;
+  segments: SegmentManifest[];
+  flavor: Flavor;
+  scans: Map<string, Promise<FileTransactions>>;
+}
+
+async function scanOf(ctx: Context, seg: SegmentManifest): Promise<FileTransactions> {
+  let p = ctx.scans.get(seg.file);
+  if (!p) {
+    p = ctx.cache.fetch(seg).then((path) => scanTransactions(path, seg.file, ctx.flavor));
+    ctx.scans.set(seg.file, p);
+  }
+  return p;
+}
+
+export async function planPitr(o: PlanOptions): Promise<PitrPlan> {
+  const now = o.now ?? new Date();
+  const backups = (await listBackups(o.repo)).flatMap((b) => (b.manifest ? [b.manifest] : []));
+  const sourceId = o.sourceId ?? (await defaultSource(o.repo, backups));
+  const { segments } = await readSegments(o.repo, sourceId);
+  if (segments.length === 0) throw new UsageError(`no binlogs of source ${sourceId} in ${o.repo.storage.location}: run "dbops binlog ship" (point-in-time recovery replays shipped binlogs)`);
+  const gaps = await readGaps(o.repo, sourceId);
+  const withCoordinates = backups.filter((b) => b.source.serverUuid === sourceId && b.consistentPoint.binlogFile && b.consistentPoint.binlogPosition !== null);
+  const ctx: Context = { repo: o.repo, cache: o.cache, segments, flavor: segments[0]!.flavor, scans: new Map() };
+  const notes: string[] = [];
+  const windows = recoverableWindows(segments, withCoordinates);
+
+  // 1. The target as an exact point on a transaction boundary.
+  const stop = await resolveStop(ctx, o, now, notes, windows);
+
+  // 2. The base: newest backup whose consistent point is not after the target.
+  let base: BackupManifest | undefined;
+  if (o.baseId) {
+    base = withCoordinates.find((b) => b.id === o.baseId);
+    if (!base) throw new UsageError(`backup ${o.baseId} has no binlog coordinates of source ${sourceId}: it cannot be a PITR base`);
+    if (comparePoint(cp(base), stop) > 0) throw new UsageError(`the target ${formatPoint(stop)} is before backup ${base.id}'s consistent point ${formatPoint(cp(base))}`);
+  } else {
+    base = withCoordinates.filter((b) => comparePoint(cp(b), stop) <= 0).sort((a, b) => comparePoint(cp(b), cp(a)) || b.id.localeCompare(a.id))[0];
+    if (!base) {
+      const oldest = withCoordinates.sort((a, b) => comparePoint(cp(a), cp(b)))[0];
+      throw new UsageError(
+        oldest
+          ? `the target (${describeTarget(o.target)} = ${formatPoint(stop)}) is before the oldest backup of this source (${oldest.id}, consistent point ${formatPoint(cp(oldest))} at ${oldest.completedAt}): no full backup to start from`
+          : `no full backup of source ${sourceId} with binlog coordinates: run "dbops backup" (point-in-time recovery starts from one)`,
+      );
+    }
+  }
+  planRestore(base, o.scope); // scope problems (unknown database/table) are usage errors now, not after the restore
+
+  // 3. The chain between them, every file present.
+  const from = cp(base);
+  const chain = selectChain(segments, gaps, withCoordinates, from, stop);
+  const first = chain[0]!;
+  if (from.position > first.endPosition) throw new VerificationError(`backup ${base.id}'s consistent point ${formatPoint(from)} is past the end of the shipped ${first.file} (${first.endPosition} bytes): the binlogs are not this server's history`);
+
+  // 4. The base's GTID state must be the binlog's at its coordinates.
+  const firstScan = await scanOf(ctx, first);
+  if (base.consistentPoint.gtidSet !== null && (firstScan.stateAtStart !== null || base.consistentPoint.gtidSet !== '')) {
+    const atCp = stateAt(firstScan, from.position);
+    const recorded = GtidState.parse(ctx.flavor, base.consistentPoint.gtidSet);
+    if (!atCp.equals(recorded)) {
+      throw new VerificationError(`backup ${base.id} records GTID state "${base.consistentPoint.gtidSet}" but the shipped binlog has "${atCp}" at ${formatPoint(from)}: the binlogs are not this backup's history`);
+    }
+  }
+
+  // 5. The point reached.
+  const reached = await reachedPoint(ctx, chain, from, stop, base);
+  const nothing = comparePoint(stop, from) === 0;
+  const chainOut = nothing
+    ? []
+    : chain.map((s, i) => ({ file: s.file, from: i === 0 ? from.position : 4, to: i === chain.length - 1 ? stop.position : s.endPosition, rawBytes: s.rawBytes, storedBytes: s.storedBytes, firstEventTime: s.firstEventTime, lastEventTime: s.lastEventTime }));
+  const binlogStored = chainOut.reduce((n, c) => n + c.storedBytes, 0);
+  const backupStored = planRestore(base, o.scope).steps.reduce((n, s) => n + s.part.storedBytes, 0);
+  return {
+    format: PLAN_FORMAT,
+    version: 1,
+    sourceId,
+    flavor: ctx.flavor,
+    requested: describeTarget(o.target),
+    base: { id: base.id, completedAt: base.completedAt, consistentPoint: base.consistentPoint, databases: base.databases, storedBytes: base.totals.storedBytes, rawBytes: base.totals.rawBytes },
+    scope: o.scope,
+    chain: chainOut,
+    bytes: { backupStored, binlogStored, binlogRaw: chainOut.reduce((n, c) => n + c.rawBytes, 0), totalStored: backupStored + binlogStored },
+    stop: nothing ? null : stop,
+    reached,
+    notes,
+    recoverable: windows.map((w) => ({ fromBackup: w.fromBackup, from: formatPoint(w.from), to: formatPoint(w.to), fromTime: w.fromTime, toTime: w.toTime })),
+  };
+}
+
+async function defaultSource(repo: Repository, backups: BackupManifest[]): Promise<string> {
+  const sources = await listBinlogSources(repo);
+  if (sources.length === 1) return sources[0]!;
+  const newest = [...backups].sort((a, b) => b.id.localeCompare(a.id)).find((b) => sources.includes(b.source.serverUuid));
+  if (newest) return newest.source.serverUuid;
+  if (sources.length === 0) throw new UsageError(`no binlogs shipped to ${repo.storage.location}: run "dbops binlog ship" (point-in-time recovery replays shipped binlogs)`);
+  throw new UsageError(`the repository holds binlogs of ${sources.length} sources (${sources.join(', ')}): choose one with --server-uuid`);
+}
+
+function segmentOf(ctx: Context, file: string): SegmentManifest {
+  const s = ctx.segments.find((x) => x.file === file);
+  if (!s) throw new UsageError(`binlog ${file} is not in the repository (shipped: ${ctx.segments[0]!.file} … ${ctx.segments.at(-1)!.file}); see dbops binlog status / dbops binlog find`);
+  return s;
+}
+
+async function resolveStop(ctx: Context, o: PlanOptions, now: Date, notes: string[], windows: ReturnType<typeof recoverableWindows>): Promise<ChainPoint> {
+  const t = o.target;
+  const last = ctx.segments.at(-1)!;
+  switch (t.kind) {
+    case 'latest':
+      return { file: last.file, position: last.endPosition };
+    case 'position':
+    case 'before': {
+      const seg = segmentOf(ctx, t.file);
+      if (t.position > seg.endPosition) throw new UsageError(`position ${t.position} is past the end of ${t.file} (it ends at ${seg.endPosition})`);
+      const scan = await scanOf(ctx, seg);
+      const starts = await eventStarts(await ctx.cache.fetch(seg));
+      if (!starts.has(t.position)) {
+        const near = [...starts].sort((a, b) => a - b);
+        const below = near.filter((p) => p < t.position).at(-1);
+        const above = near.find((p) => p > t.position);
+        throw new UsageError(`${t.file}:${t.position} is not the start of an event (nearest: ${[below, above].filter((x) => x !== undefined).join(', ')}); take positions from dbops binlog find`);
+      }
+      const tx = transactionAt(scan, t.position);
+      if (tx && tx.start !== t.position) {
+        notes.push(
+          t.kind === 'before'
+            ? `${t.file}:${t.position} is inside the transaction starting at ${tx.start}: stopping before that whole transaction`
+            : `${t.file}:${t.position} is inside the transaction ${tx.start}–${tx.end}: stopping before it (a transaction is never cut in half)`,
+        );
+        return { file: t.file, position: tx.start };
+      }
+      return { file: t.file, position: t.position };
+    }
+    case 'time': {
+      if (t.time.getTime() > now.getTime()) throw new UsageError(`--to ${t.text} is in the future (now is ${now.toISOString()})`);
+      const seg = ctx.segments.find((s) => Date.parse(s.lastEventTime) > t.time.getTime());
+      if (!seg) {
+        const state = await readShipperState(ctx.repo, ctx.segments[0]!.serverUuid);
+        const caught = state && Date.parse(state.caughtUpAt) > Date.parse(last.lastEventTime) ? state.caughtUpAt : last.lastEventTime;
+        if (t.time.getTime() > Date.parse(caught)) {
+          throw new UsageError(`--to ${t.time.toISOString()} is after everything shipped so far (binlogs are complete up to ${caught}): wait for shipping to catch up, or use --to latest; ${describeWindows(windows)}`);
+        }
+        return { file: last.file, position: last.endPosition };
+      }
+      if (Date.parse(ctx.segments[0]!.firstEventTime) > t.time.getTime()) {
+        throw new UsageError(`--to ${t.time.toISOString()} is before the oldest shipped binlog (${ctx.segments[0]!.file}, from ${ctx.segments[0]!.firstEventTime}); ${describeWindows(windows)}`);
+      }
+      const scan = await scanOf(ctx, seg);
+      const after = scan.transactions.find((x) => x.time.getTime() > t.time.getTime());
+      return { file: seg.file, position: after ? after.start : seg.endPosition };
+    }
+    case 'gtid': {
+      const wanted = parseGtidTarget(t.text, ctx.flavor);
+      let stop: ChainPoint | undefined;
+      for (const g of wanted) {
+        const p = await locateGtid(ctx, g);
+        if (!stop || comparePoint(p, stop) > 0) stop = p;
+      }
+      // The GTIDs must be a prefix of the binlog: stopping after the last one must not include later transactions of another named domain.
+      const state = stateAt(await scanOf(ctx, segmentOf(ctx, stop!.file)), stop!.position);
+      for (const g of wanted) {
+        const next: Gtid = g.flavor === 'mariadb' ? { ...g, seq: g.seq + 1n } : { ...g, seq: g.seq + 1n };
+        if (state.includes(next)) throw new UsageError(`--to-gtid ${t.text}: stopping after ${formatGtid(wanted.at(-1)!)} also includes transactions after ${formatGtid(g)}; give one GTID, or a position (dbops binlog find)`);
+      }
+      return stop!;
+    }
+  }
+}
+
+/** End of the transaction with GTID g, found through the manifests' per-file GTID ranges. */
+async function locateGtid(ctx: Context, g: Gtid): Promise<ChainPoint> {
+  const segs = ctx.segments;
+  for (let i = 0; i < segs.length; i++) {
+    const s = segs[i]!;
+    const atStart = GtidState.parse(ctx.flavor, s.gtid.atStart);
+    if (atStart.includes(g)) {
+      if (i === 0) throw new UsageError(`GTID ${formatGtid(g)} is before the oldest shipped binlog (${s.file}, which starts at ${s.gtid.atStart})`);
+      continue;
+    }
+    const next = segs[i + 1];
+    const maybeHere = next ? GtidState.parse(ctx.flavor, next.gtid.atStart).includes(g) || next.sequence !== s.sequence + 1 : true;
+    if (!maybeHere && !(s.gtid.atEnd && GtidState.parse(ctx.flavor, s.gtid.atEnd).includes(g))) continue;
+    const scan = await scanOf(ctx, s);
+    const tx = scan.transactions.find((x) => x.gtid && sameGtid(x.gtid, g));
+    if (tx) return { file: s.file, position: tx.end };
+    if (next && GtidState.parse(ctx.flavor, next.gtid.atStart).includes(g)) throw new UsageError(`GTID ${formatGtid(g)} was never written to the binlog (it is skipped between ${s.file} and ${next.file}); give an existing GTID (dbops binlog find)`);
+  }
+  throw new UsageError(`GTID ${formatGtid(g)} is not in the shipped binlogs (they reach ${segs.at(-1)!.gtid.atEnd ?? segs.at(-1)!.gtid.last ?? 'no GTID'}); see dbops binlog find`);
+}
+
+function sameGtid(a: Gtid, b: Gtid): boolean {
+  if (a.flavor === 'mariadb' && b.flavor === 'mariadb') return a.domain === b.domain && a.seq === b.seq;
+  if (a.flavor === 'mysql' && b.flavor === 'mysql') return a.uuid === b.uuid && a.seq === b.seq;
+  return false;
+}
+
+async function reachedPoint(ctx: Context, chain: SegmentManifest[], from: ChainPoint, stop: ChainPoint, base: BackupManifest): Promise<ReachedPoint> {
+  const lastSeg = chain.at(-1)!;
+  const scan = await scanOf(ctx, lastSeg);
+  const gtid = stateAt(scan, stop.position).toString();
+  let lastTx = scan.transactions.filter((x) => x.end <= stop.position && (lastSeg.file !== from.file || x.end > from.position)).at(-1);
+  let time = lastTx ? lastTx.time.toISOString() : null;
+  let lastGtid = lastTx?.gtid ? formatGtid(lastTx.gtid) : null;
+  if (!lastTx) {
+    // Nothing in the last file: the newest transaction of an earlier chain file, or the base itself.
+    const earlier = chain.slice(0, -1).reverse().find((s) => s.transactions > 0);
+    if (earlier && !(earlier.file === from.file && earlier.endPosition <= from.position)) {
+      time = earlier.lastTransactionTime;
+      lastGtid = earlier.gtid.last;
+    } else {
+      time = null;
+      lastGtid = null;
+    }
+    lastTx = undefined;
+  }
+  return { file: stop.file, position: stop.position, gtidSet: gtid === '' && base.consistentPoint.gtidSet === null ? null : gtid, time, lastGtid };
+}

@@ -1,0 +1,119 @@
+// `dbops pitr`: plan (validated whole before the target is touched) → restore the base
+// backup (the spine's restore, same scope) → fetch and check the chain → replay it in one
+// client session up to the planned point. Reports the point reached and each phase's time.
+// The decrypted binlogs live in a private temp dir removed on every path.
+import type { Repository } from '../repo/repository.js';
+import { readManifest } from '../repo/repository.js';
+import type { MysqlConn } from '../mysql/connection-url.js';
+import { withConnection } from '../mysql/client.js';
+import { readServerInfo } from '../mysql/server-info.js';
+import { flavorProfile, resolveTools } from '../mysql/flavor.js';
+import { runRestore } from '../restore/run-restore.js';
+import type { RestoreScope } from '../restore/select-parts.js';
+import { readSegments } from '../binlog/repo-binlogs.js';
+import { InterruptedError } from '../errors.js';
+import { log } from '../util/logger.js';
+import { planPitr, type PitrPlan, type ReachedPoint } from './plan.js';
+import { replayChain, type ReplayResult } from './replay.js';
+import { SegmentCache } from './segment-cache.js';
+import { binlogTool } from './binlog-find.js';
+import type { PitrTarget } from './target-spec.js';
+
+export interface PitrOptions {
+  repo: Repository;
+  identityFile: string;
+  target: PitrTarget;
+  /** Server to restore into; unused with dryRun. */
+  conn?: MysqlConn;
+  scope?: RestoreScope;
+  dryRun?: boolean;
+  sourceId?: string;
+  force?: boolean;
+  binlog?: boolean;
+  parallel?: number;
+  signal?: AbortSignal;
+  now?: Date;
+}
+
+export interface PitrResult {
+  plan: PitrPlan;
+  dryRun: boolean;
+  reached: ReachedPoint | null;
+  /** Seconds per phase: plan, restore, fetch, replay. */
+  phases: Record<string, number>;
+  replay: (ReplayResult & { bytesPerSecond: number }) | null;
+}
+
+export async function runPitr(o: PitrOptions): Promise<PitrResult> {
+  const phases: Record<string, number> = {};
+  const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    try {
+      return await fn();
+    } finally {
+      phases[name] = (phases[name] ?? 0) + (performance.now() - t0) / 1000;
+    }
+  };
+  const cache = await SegmentCache.create(o.repo, o.identityFile);
+  try {
+    const plan = await timed('plan', () => planPitr({ repo: o.repo, target: o.target, scope: o.scope ?? {}, cache, ...(o.sourceId ? { sourceId: o.sourceId } : {}), ...(o.now ? { now: o.now } : {}) }));
+    log.info({ base: plan.base.id, files: plan.chain.length, stop: plan.stop, reached: plan.reached }, 'pitr plan');
+    if (o.dryRun || !o.conn) return { plan, dryRun: true, reached: null, phases, replay: null };
+    const conn = o.conn;
+    const tools = await replayTools(conn, plan);
+    const manifest = await readManifest(o.repo, plan.base.id);
+    await timed('restore', () => runRestore({ repo: o.repo, manifest, target: conn, identityFile: o.identityFile, ...(o.scope ?? {}), force: o.force ?? false, binlog: o.binlog ?? false, parallel: o.parallel ?? 2, ...(o.signal ? { signal: o.signal } : {}) }));
+    const replay = await replayPlan(o.repo, plan, cache, conn, tools, phases, o);
+    log.info({ reached: plan.reached, phases }, 'pitr finished');
+    return { plan, dryRun: false, reached: plan.reached, phases, replay };
+  } finally {
+    await cache.dispose();
+  }
+}
+
+/** The decoder of the binlogs' flavour, the client of the target's. */
+async function replayTools(conn: MysqlConn, plan: PitrPlan): Promise<{ binlog: string; client: string }> {
+  const client = await withConnection(conn, async (db) => resolveTools(flavorProfile(await readServerInfo(db))).client);
+  return { binlog: binlogTool(plan.flavor), client };
+}
+
+async function replayPlan(
+  repo: Repository,
+  plan: PitrPlan,
+  cache: SegmentCache,
+  conn: MysqlConn,
+  tools: { binlog: string; client: string },
+  phases: Record<string, number>,
+  o: Pick<PitrOptions, 'binlog' | 'signal'>,
+): Promise<ReplayResult & { bytesPerSecond: number }> {
+  const t0 = performance.now();
+  const { segments } = await readSegments(repo, plan.sourceId);
+  const chain = plan.chain.map((c) => segments.find((s) => s.file === c.file)!);
+  // Fetch two at a time (storage and age overlap), then decode the whole chain in one session.
+  const paths: string[] = [];
+  for (let i = 0; i < chain.length; i++) {
+    if (o.signal?.aborted) throw new InterruptedError(String(o.signal.reason ?? 'signal'));
+    cache.prefetch(chain[i + 1]);
+    paths.push(await cache.fetch(chain[i]!));
+  }
+  phases.fetch = (phases.fetch ?? 0) + (performance.now() - t0) / 1000;
+  const t1 = performance.now();
+  const r = await replayChain({ plan, paths, target: conn, tools, binlog: o.binlog ?? false, ...(o.signal ? { signal: o.signal } : {}) });
+  phases.replay = (phases.replay ?? 0) + (performance.now() - t1) / 1000;
+  return { ...r, bytesPerSecond: r.seconds > 0 ? r.binlogBytes / r.seconds : 0 };
+}
+
+/** Replay only (the base is already restored): what restore tests need to reach a checksum point. */
+export async function replayTo(o: { repo: Repository; identityFile: string; baseId: string; sourceId: string; to: { binlogFile: string; binlogPosition: number }; conn: MysqlConn; signal?: AbortSignal }): Promise<{ plan: PitrPlan; replay: ReplayResult }> {
+  const cache = await SegmentCache.create(o.repo, o.identityFile);
+  try {
+    const target: PitrTarget = { kind: 'position', file: o.to.binlogFile, position: o.to.binlogPosition };
+    const plan = await planPitr({ repo: o.repo, target, scope: {}, cache, baseId: o.baseId, sourceId: o.sourceId });
+    const tools = await replayTools(o.conn, plan);
+    const phases: Record<string, number> = {};
+    const replay = await replayPlan(o.repo, plan, cache, o.conn, tools, phases, o.signal ? { signal: o.signal } : {});
+    return { plan, replay };
+  } finally {
+    await cache.dispose();
+  }
+}

@@ -1,0 +1,96 @@
+// The retention decision: a PURE function of (backups, segments, gap records, debris,
+// now, policy) → plan. No storage and no clock here, so it is tested over simulated
+// months. A backup goes only when no rule keeps it; the rules that keep things are
+// the newest good backup, legal hold, the GFS counts and the PITR window.
+import { binlogSeq } from '../binlog/file-names.js';
+import { selectGfs } from './gfs.js';
+import { pitrKeep } from './pitr-keep.js';
+import type { BackupFacts, Decision, RetentionInput, RetentionPlan, SegmentFacts } from './types.js';
+
+export function formatDuration(ms: number): string {
+  for (const [unit, size] of [['w', 604_800_000], ['d', 86_400_000], ['h', 3_600_000], ['m', 60_000]] as const) {
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${Math.round(ms / 1000)}s`;
+}
+
+function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = out.get(k) ?? [];
+    list.push(item);
+    out.set(k, list);
+  }
+  return out;
+}
+
+function decide(reasons: string[], deleteReason: string): Decision {
+  return reasons.length ? { action: 'keep', reasons } : { action: 'delete', reasons: [deleteReason] };
+}
+
+export function planRetention(input: RetentionInput): RetentionPlan {
+  const { policy } = input;
+  const windowStart = new Date(input.now.getTime() - policy.pitrWindowMs).toISOString();
+  const window = formatDuration(policy.pitrWindowMs);
+  const reasons = new Map<string, string[]>(input.backups.map((b) => [b.id, []]));
+  const add = (id: string, why: string): void => void reasons.get(id)!.push(why);
+  const segmentsBySource = groupBy(input.segments, (s) => s.serverUuid);
+  const backupsBySource = groupBy(input.backups, (b) => b.serverUuid);
+  const keepFrom = new Map<string, { seq: number | null; reason: string }>();
+
+  for (const [source, backups] of backupsBySource) {
+    const newest = [...backups].sort((a, b) => b.completedAt.localeCompare(a.completedAt) || b.id.localeCompare(a.id))[0]!;
+    add(newest.id, 'newest good backup');
+    for (const b of backups) {
+      const hold = b.labels[policy.legalHoldLabel];
+      if (hold !== undefined && hold !== 'false') add(b.id, `legal hold (label ${policy.legalHoldLabel}=${hold})`);
+    }
+    for (const [id, why] of selectGfs(backups, policy)) for (const w of why) add(id, w);
+    const pitr = pitrKeep(backups, segmentsBySource.get(source) ?? [], windowStart);
+    for (const [id, why] of pitr.keep) add(id, `${why} (${window} window from ${windowStart})`);
+    keepFrom.set(source, { seq: pitr.keepFromSeq, reason: pitr.keepReason });
+  }
+
+  const backups = input.backups.map((b: BackupFacts) => ({ ...b, ...decide(reasons.get(b.id)!, `beyond the daily ${policy.daily} / weekly ${policy.weekly} / monthly ${policy.monthly} counts and not needed for the ${window} window`) }));
+
+  const sources: RetentionPlan['sources'] = [];
+  const sourceIds = [...new Set([...segmentsBySource.keys(), ...input.gaps.map((g) => g.serverUuid)])].sort();
+  for (const source of sourceIds) {
+    const segs = [...(segmentsBySource.get(source) ?? [])].sort((a, b) => a.sequence - b.sequence);
+    const from = keepFrom.get(source) ?? { seq: null, reason: 'no full backup of this source: every binlog is kept' };
+    const cut = from.seq;
+    const keepFile = cut === null ? segs[0]?.file ?? null : segs.find((s) => s.sequence >= cut)?.file ?? null;
+    const why = `older than the window's binlog chain (${from.reason.replace(/^pitr: /, '')})`;
+    const deleted = cut === null ? [] : segs.filter((s) => s.sequence < cut).map((s: SegmentFacts) => ({ ...s, action: 'delete' as const, reasons: [why] }));
+    const deletedGapRecords = cut === null ? [] : input.gaps.filter((g) => g.serverUuid === source && binlogSeq(g.to) < cut).map((g) => ({ ...g, action: 'delete' as const, reasons: [why] }));
+    sources.push({ serverUuid: source, keepFrom: keepFile, keepReason: from.reason, kept: segs.length - deleted.length, deleted, deletedGapRecords });
+  }
+
+  const graceStart = new Date(input.now.getTime() - policy.graceForIncompleteMs).toISOString();
+  const grace = formatDuration(policy.graceForIncompleteMs);
+  const debris = input.debris.map((d) =>
+    d.modified < graceStart
+      ? { ...d, action: 'delete' as const, reasons: [`${d.kind === 'incomplete-upload' ? 'unfinished multipart upload' : d.kind === 'incomplete-backup' ? 'unfinished backup (no manifest)' : 'binlog data without a segment manifest'}, last written ${d.modified}, older than the ${grace} grace`] }
+      : { ...d, action: 'keep' as const, reasons: [`may still be in progress (younger than the ${grace} grace)`] },
+  );
+  const unverified = input.unverified.map((u) => ({ ...u, action: 'keep' as const, reasons: [`manifest does not verify (${u.problem}): kept for inspection, remove by hand`] }));
+
+  const gone = backups.filter((b) => b.action === 'delete');
+  const goneSegs = sources.flatMap((s) => s.deleted);
+  const goneDebris = debris.filter((d) => d.action === 'delete');
+  return {
+    now: input.now.toISOString(),
+    windowStart,
+    backups,
+    unverified,
+    sources,
+    debris,
+    totals: {
+      deleteBackups: gone.length,
+      deleteSegments: goneSegs.length,
+      deleteDebris: goneDebris.length,
+      freedBytes: [...gone, ...goneSegs, ...goneDebris].reduce((n, x) => n + (('storedBytes' in x ? x.storedBytes : x.bytes) ?? 0), 0),
+    },
+  };
+}

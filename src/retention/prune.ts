@@ -1,0 +1,30 @@
+// `dbops prune` as a library call (the CLI and the daemon share it): collect the facts,
+// plan with the pure planner, and apply only when asked.
+import type { Repository } from '../repo/repository.js';
+import { collectFacts } from './collect.js';
+import { planRetention } from './plan.js';
+import { applyPlan, type ApplyResult } from './apply-plan.js';
+import type { RetentionPlan, RetentionPolicy } from './types.js';
+
+export interface PruneOptions {
+  repo: Repository;
+  /** The repository's storage URL (S3 unfinished uploads are found through it). */
+  storageUrl: string;
+  policy: RetentionPolicy;
+  apply: boolean;
+  now?: Date;
+}
+
+export interface PruneResult {
+  plan: RetentionPlan;
+  applied: ApplyResult | null;
+  /** Things prune could not look at or remove. */
+  problems: string[];
+}
+
+export async function runPrune(options: PruneOptions): Promise<PruneResult> {
+  const facts = await collectFacts(options.repo, options.storageUrl);
+  const plan = planRetention({ ...facts, now: options.now ?? new Date(), policy: options.policy });
+  const applied = options.apply ? await applyPlan(options.repo, plan, options.storageUrl) : null;
+  return { plan, applied, problems: [...facts.problems, ...(applied?.problems ?? [])] };
+}

@@ -1,0 +1,91 @@
+// The facts the retention planner decides on, reduced to plain data (no storage, no
+// clock), so the decision is a pure function that tests can run over simulated months.
+
+export interface RetentionPolicy {
+  /** Newest full backup of each of the last N days / ISO weeks / months (UTC) that have one. */
+  daily: number;
+  weekly: number;
+  monthly: number;
+  /** Every point in [now − pitrWindowMs, now] that is restorable stays restorable. */
+  pitrWindowMs: number;
+  /** Unfinished objects (no manifest) younger than this may still be in progress. */
+  graceForIncompleteMs: number;
+  /** Manifest label that puts a backup under legal hold (never pruned). */
+  legalHoldLabel: string;
+}
+
+export interface BackupFacts {
+  id: string;
+  serverUuid: string;
+  /** Upper bound of the consistent point's time (the dump's snapshot was taken before it). */
+  completedAt: string;
+  /** Binlog file of the consistent point; null when binary logging was off. */
+  cpFile: string | null;
+  labels: Record<string, string>;
+  storedBytes: number;
+}
+
+export interface SegmentFacts {
+  serverUuid: string;
+  file: string;
+  sequence: number;
+  firstEventTime: string;
+  lastEventTime: string;
+  storedBytes: number;
+}
+
+export interface GapRecordFacts {
+  serverUuid: string;
+  from: string;
+  to: string;
+  key: string;
+}
+
+/** Objects nothing commits: an unfinished backup, segment data without a manifest, an unfinished multipart upload. */
+export interface DebrisFacts {
+  kind: 'incomplete-backup' | 'orphan-segment-data' | 'incomplete-upload';
+  /** Backup id, or the object key. */
+  name: string;
+  /** Newest modification (or initiation) time of anything in it. */
+  modified: string;
+  bytes: number;
+  /** Objects to remove (empty for an upload: it is aborted instead). */
+  keys: string[];
+  /** Multipart upload id (incomplete-upload only). */
+  uploadId?: string;
+}
+
+export interface RetentionInput {
+  backups: BackupFacts[];
+  /** Backups whose manifest exists but does not verify: never deleted automatically. */
+  unverified: Array<{ id: string; problem: string }>;
+  segments: SegmentFacts[];
+  gaps: GapRecordFacts[];
+  debris: DebrisFacts[];
+  now: Date;
+  policy: RetentionPolicy;
+}
+
+export interface Decision {
+  action: 'keep' | 'delete';
+  /** Why it stays (every rule that keeps it) or the one rule that sends it. */
+  reasons: string[];
+}
+
+export interface RetentionPlan {
+  now: string;
+  windowStart: string;
+  backups: Array<BackupFacts & Decision>;
+  unverified: Array<{ id: string; problem: string } & Decision>;
+  /** Per source: segments kept from `keepFrom` on, and the ones before it that go. */
+  sources: Array<{
+    serverUuid: string;
+    keepFrom: string | null;
+    keepReason: string;
+    kept: number;
+    deleted: Array<SegmentFacts & Decision>;
+    deletedGapRecords: Array<GapRecordFacts & Decision>;
+  }>;
+  debris: Array<DebrisFacts & Decision>;
+  totals: { deleteBackups: number; deleteSegments: number; deleteDebris: number; freedBytes: number };
+}

@@ -1,0 +1,58 @@
+// Key files: present, loadable, and private keys readable by their owner only (0600);
+// the signing key must be the one repo.json names, or every manifest it signs would
+// be rejected by readers.
+import { stat } from 'node:fs/promises';
+import type { KeyObject } from 'node:crypto';
+import { loadSigningKey, keyIdOf } from '../crypto/signing.js';
+import { resolveRecipients } from '../crypto/age.js';
+import type { Config } from '../config/schema.js';
+import { check, type DoctorCheck } from './check.js';
+
+async function privateFileCheck(id: string, title: string, path: string): Promise<DoctorCheck | undefined> {
+  let mode: number;
+  let uid: number;
+  try {
+    const s = await stat(path);
+    mode = s.mode & 0o777;
+    uid = s.uid;
+  } catch (err) {
+    return check(id, title, 'fail', `${path}: ${(err as NodeJS.ErrnoException).code ?? err}`, `point the setting at an existing file (dbops keys generate makes one)`);
+  }
+  if (mode & 0o077) return check(id, title, 'fail', `${path} is mode ${mode.toString(8).padStart(4, '0')}: other users can read this private key`, `chmod 600 ${path}`);
+  if (process.getuid && uid !== process.getuid()) return check(id, title, 'warn', `${path} is owned by uid ${uid}, not by this user (${process.getuid()})`, `chown $(id -u) ${path}`);
+  return undefined;
+}
+
+export async function keyChecks(config: Config, repoKey: KeyObject | undefined): Promise<DoctorCheck[]> {
+  const out: DoctorCheck[] = [];
+  const keyFile = config.signing.keyFile;
+  if (!keyFile) {
+    out.push(check('keys.signing', 'signing key', 'fail', 'signing.keyFile is not set', 'set DBOPS_SIGNING_KEY_FILE to signing.key from "dbops keys generate"'));
+  } else {
+    const bad = await privateFileCheck('keys.signing', 'signing key', keyFile);
+    if (bad?.status === 'fail') out.push(bad);
+    else {
+      try {
+        const key = await loadSigningKey(keyFile);
+        if (repoKey && keyIdOf(repoKey) !== key.keyId) {
+          out.push(check('keys.signing', 'signing key', 'fail', `${keyFile} (key ${key.keyId}) is not the repository's signing key (${keyIdOf(repoKey)}): readers would reject what it signs`, 'use the signing.key this repository was initialised with'));
+        } else out.push(bad ?? check('keys.signing', 'signing key', 'ok', `${keyFile}: Ed25519 key ${key.keyId}, mode 0600${repoKey ? ', matches repo.json' : ''}`));
+      } catch (err) {
+        out.push(check('keys.signing', 'signing key', 'fail', (err as Error).message, 'use signing.key from "dbops keys generate"'));
+      }
+    }
+  }
+  try {
+    const recipients = await resolveRecipients(config.age.recipients);
+    out.push(recipients.length
+      ? check('keys.recipients', 'age recipients', 'ok', `${recipients.length} recipient(s)`)
+      : check('keys.recipients', 'age recipients', 'fail', 'age.recipients is empty', 'set DBOPS_AGE_RECIPIENTS to age.pub from "dbops keys generate" (plus an escrow key)'));
+  } catch (err) {
+    out.push(check('keys.recipients', 'age recipients', 'fail', (err as Error).message, 'set DBOPS_AGE_RECIPIENTS to age1… keys or files holding them'));
+  }
+  if (config.age.identityFile) {
+    const bad = await privateFileCheck('keys.identity', 'age identity (private key)', config.age.identityFile);
+    out.push(bad ?? check('keys.identity', 'age identity (private key)', 'ok', `${config.age.identityFile}: mode 0600 (a backup host needs only the recipients; keep this key off it if you can)`));
+  }
+  return out;
+}

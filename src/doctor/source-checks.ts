@@ -1,0 +1,90 @@
+// Checks that need the source server: reachable, the account's privileges (with the
+// exact GRANT to run), binary log settings, binlog expiry against shipping lag, and
+// the clock difference between this host and the server.
+import { MysqlClient } from '../mysql/client.js';
+import type { MysqlConn } from '../mysql/connection-url.js';
+import { readServerInfo, type ServerInfo } from '../mysql/server-info.js';
+import { EXPIRY_MARGIN_SECONDS } from '../binlog/source-checks.js';
+import { check, type DoctorCheck } from './check.js';
+import { grantStatement, missingPrivileges, requiredPrivileges } from './required-grants.js';
+
+export interface SourceFindings {
+  checks: DoctorCheck[];
+  info?: ServerInfo;
+}
+
+export interface SourceCheckOptions {
+  maxLagSeconds: number;
+  /** Current shipping lag of a source from the repository (null: nothing shipped yet). */
+  shippingLag?: (serverUuid: string) => Promise<number | null>;
+  /** The daemon ships binlogs: shipping privileges and log_bin are then required. */
+  shipping: boolean;
+}
+
+export async function sourceChecks(conn: MysqlConn, opts: SourceCheckOptions): Promise<SourceFindings> {
+  let db: MysqlClient;
+  try {
+    db = await MysqlClient.connect(conn, { connectTimeoutMs: 5000 });
+  } catch (err) {
+    return { checks: [check('source.reachable', 'source reachable', 'fail', (err as Error).message, 'check DBOPS_SOURCE_URL (host, port, user, password) and that the server accepts connections from this host')] };
+  }
+  try {
+    const checks: DoctorCheck[] = [];
+    const info = await readServerInfo(db);
+    const user = (await db.query<{ u: string }>('SELECT CURRENT_USER() AS u'))[0]?.u ?? '';
+    checks.push(check('source.reachable', 'source reachable', 'ok', `${info.flavor} ${info.version} at ${conn.socket ?? `${conn.host}:${conn.port}`} as ${user}`));
+
+    const grants = (await db.query<Record<string, string>>('SHOW GRANTS')).map((r) => String(Object.values(r)[0] ?? ''));
+    const need = requiredPrivileges(info);
+    const all = [...need.backup, ...need.shipping.filter((p) => !need.backup.includes(p))];
+    const missingBackup = missingPrivileges(grants, need.backup);
+    const missingShip = opts.shipping ? missingPrivileges(grants, need.shipping) : [];
+    const grant = grantStatement(opts.shipping ? all : need.backup, user);
+    if (missingBackup.length || missingShip.length) {
+      checks.push(check('source.privileges', 'backup account privileges', 'fail', `${user} lacks ${[...missingBackup, ...missingShip].join(', ')} (backups need ${need.backup.join(', ')}; shipping needs ${need.shipping.join(', ')})`, `run on the source: ${grant}`));
+    } else {
+      checks.push(check('source.privileges', 'backup account privileges', 'ok', `${user} has what backups${opts.shipping ? ' and shipping' : ''} need; the minimal grant is: ${grant}`));
+    }
+
+    if (!info.logBin) {
+      checks.push(check('source.log_bin', 'binary log on', opts.shipping ? 'fail' : 'warn', 'log_bin is OFF: no binlogs to ship, no point-in-time recovery', 'start the server with log_bin=binlog (and binlog_format=ROW, binlog_row_image=FULL, server_id set), e.g. in my.cnf [mysqld] log_bin = binlog; then restart it'));
+    } else {
+      checks.push(check('source.log_bin', 'binary log on', 'ok', 'log_bin is ON'));
+      checks.push(info.binlogFormat === 'ROW'
+        ? check('source.binlog_format', 'binlog_format=ROW', 'ok', 'binlog_format is ROW')
+        : check('source.binlog_format', 'binlog_format=ROW', 'warn', `binlog_format is ${info.binlogFormat || 'unknown'}: statement events may replay differently`, "SET PERSIST binlog_format='ROW' (MySQL) or binlog_format=ROW in my.cnf (MariaDB), then restart"));
+      checks.push(info.binlogRowImage === 'FULL' || info.binlogRowImage === ''
+        ? check('source.binlog_row_image', 'binlog_row_image=FULL', 'ok', `binlog_row_image is ${info.binlogRowImage || 'FULL (default)'}`)
+        : check('source.binlog_row_image', 'binlog_row_image=FULL', 'warn', `binlog_row_image is ${info.binlogRowImage}: row events lack columns`, 'set binlog_row_image=FULL in my.cnf and restart'));
+      if (info.flavor === 'mysql') {
+        checks.push(info.gtidMode
+          ? check('source.gtid', 'GTIDs', 'ok', 'gtid_mode is ON')
+          : check('source.gtid', 'GTIDs', 'warn', 'gtid_mode is not ON: --to-gtid targets and GTID checks are unavailable', 'set gtid_mode=ON and enforce_gtid_consistency=ON (step through OFF_PERMISSIVE, ON_PERMISSIVE)'));
+      } else {
+        checks.push(check('source.gtid', 'GTIDs', 'ok', `MariaDB GTIDs (domain ${info.serverId ? 'set' : 'default'}): gtid_binlog_pos ${info.gtidExecuted ?? '(empty)'}`));
+      }
+      const needed = opts.maxLagSeconds + EXPIRY_MARGIN_SECONDS;
+      const lag = (await opts.shippingLag?.(info.serverUuid)) ?? null;
+      if (info.binlogExpirySeconds === 0) {
+        checks.push(check('source.binlog_expiry', 'binlog expiry vs shipping lag', 'ok', 'binlogs never expire on the source (watch its disk)'));
+      } else if (lag !== null && lag >= info.binlogExpirySeconds) {
+        checks.push(check('source.binlog_expiry', 'binlog expiry vs shipping lag', 'fail', `shipping lags ${lag} s, longer than the source keeps binlogs (${info.binlogExpirySeconds} s): files are being purged before they are shipped`, 'start the shipper (dbops daemon / binlog ship) now and raise binlog_expire_logs_seconds; then take a full backup'));
+      } else if (info.binlogExpirySeconds < needed) {
+        checks.push(check('source.binlog_expiry', 'binlog expiry vs shipping lag', 'warn', `binlogs expire after ${info.binlogExpirySeconds} s, less than max lag + ${EXPIRY_MARGIN_SECONDS} s (${needed} s): a short shipper outage loses binlogs`, `SET GLOBAL binlog_expire_logs_seconds = ${Math.max(needed, 86_400)} (and in my.cnf)`));
+      } else {
+        checks.push(check('source.binlog_expiry', 'binlog expiry vs shipping lag', 'ok', `binlogs expire after ${info.binlogExpirySeconds} s${lag !== null ? `; shipping lag is ${lag} s` : ''}`));
+      }
+    }
+
+    const t0 = Date.now();
+    const row = (await db.query<{ t: string | number }>('SELECT UNIX_TIMESTAMP(NOW(6)) AS t'))[0];
+    const t1 = Date.now();
+    const skew = Number(row?.t) - (t0 + t1) / 2000;
+    checks.push(Math.abs(skew) <= 5
+      ? check('source.clock', 'clock skew', 'ok', `this host and the server differ by ${skew.toFixed(2)} s`)
+      : check('source.clock', 'clock skew', 'warn', `this host and the server differ by ${skew.toFixed(1)} s: lag, backup age and --to <time> are off by as much`, 'run NTP (chrony or systemd-timesyncd) on both hosts'));
+    return { checks, info };
+  } finally {
+    await db.close();
+  }
+}

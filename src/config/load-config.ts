@@ -58,7 +58,7 @@ export async function loadConfig(options: LoadOptions = {}): Promise<Config> {
 }
 
 /** Env names that are not config keys but are ours. */
-const EXTRA_ENV = ['DBOPS_CONFIG', 'DBOPS_LOG_LEVEL', 'DBOPS_LOG_JSON'];
+const EXTRA_ENV = ['DBOPS_CONFIG', 'DBOPS_LOG_LEVEL', 'DBOPS_LOG_JSON', 'DBOPS_DEBUG'];
 const KNOWN_ENV = new Set([...Object.keys(SETTABLE_KEYS).map(envNameFor), ...EXTRA_ENV]);
 
 function fromString(raw: string, kind: string): unknown {

@@ -97,6 +97,19 @@ export const configSchema = z.strictObject({
       aheadDays: z.coerce.number().int().min(1).max(366).default(7),
     })
     .default({ aheadDays: 7 }),
+  /** Throwaway servers for restore tests. */
+  sandbox: z
+    .strictObject({
+      driver: z.enum(['process', 'container']).default('process'),
+      /** podman or docker (or a path); default: podman when installed, else docker. */
+      engine: z.string().min(1).optional(),
+      /** Image; default: the source's flavour and major version (local dbops-sandbox image when built). */
+      image: z.string().min(1).optional(),
+      /** Container memory limit, e.g. 2g (the tmpfs datadir counts against it). */
+      memory: z.string().regex(/^\d+[kmg]?$/i, 'write a size like 2g or 512m').optional(),
+      cpus: z.coerce.number().positive().max(256).optional(),
+    })
+    .default({ driver: 'process' }),
   /** `dbops daemon` job schedules (cron; 6 fields = with seconds). Unset optional ones are off. */
   schedule: z
     .strictObject({
@@ -157,6 +170,11 @@ export const SETTABLE_KEYS: Record<string, 'string' | 'list' | 'number' | 'boole
   'backup.accounts': 'boolean',
   'restore.parallel': 'number',
   'restore.targetUrl': 'string',
+  'sandbox.driver': 'string',
+  'sandbox.engine': 'string',
+  'sandbox.image': 'string',
+  'sandbox.memory': 'string',
+  'sandbox.cpus': 'number',
   'retention.pageviews': 'string',
   'retention.events': 'string',
   'partitions.aheadDays': 'number',

@@ -14,16 +14,16 @@ export interface ContainerEngine {
 }
 
 /**
- * Picks the engine: the explicit name or path, else $DBOPS_CONTAINER_ENGINE,
+ * Picks the engine: the explicit name or path, 
  * else podman when on PATH (it needs no daemon), else docker.
  */
-export function findContainerEngine(preferred = process.env.DBOPS_CONTAINER_ENGINE): ContainerEngine {
+export function findContainerEngine(preferred?: string): ContainerEngine {
   const wanted = preferred?.trim() || (findTool('podman') ? 'podman' : findTool('docker') ? 'docker' : undefined);
   if (!wanted) {
     throw new ToolError('podman', 'no container engine on PATH: install podman (run scripts/setup-podman.sh) or docker, or use the process driver');
   }
   const path = wanted.includes('/') ? wanted : findTool(wanted);
-  if (!path) throw new ToolError(wanted, 'container engine not found on PATH: install it or set DBOPS_CONTAINER_ENGINE to podman or docker');
+  if (!path) throw new ToolError(wanted, 'container engine not found on PATH: install it or set sandbox.engine (DBOPS_SANDBOX_ENGINE) to podman or docker');
   const name = basename(path);
   return { name, path, isPodman: name.includes('podman') };
 }

@@ -28,7 +28,7 @@ const OWN_IMAGE_LABEL = 'dbops.sandbox.image';
 const SECRET_PATH = '/run/secrets/dbops-root-password';
 
 export interface ContainerSandboxOptions {
-  /** 'podman', 'docker' or a path (default: $DBOPS_CONTAINER_ENGINE, else podman, else docker). */
+  /** 'podman', 'docker' or a path (default: podman, else docker; config sandbox.engine). */
   engine?: string;
   /** Image reference; default from flavor/version (see defaultSandboxImage). */
   image?: string;

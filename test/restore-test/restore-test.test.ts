@@ -15,6 +15,10 @@ import { runRestoreTest, type TestSandbox } from '../../src/restore-test/run-res
 import { startSandboxServer } from '../../src/sandbox/process-server.js';
 import { verifyReportBytes } from '../../src/report/report-store.js';
 import { loadPublicKeyFile } from '../../src/crypto/signing.js';
+import { containerEngineStatus } from '../../src/sandbox/container-engine.js';
+
+const engine = await containerEngineStatus();
+const noContainers = !engine.usable && !process.env.CI;
 
 let keys: Awaited<ReturnType<typeof makeKeys>>;
 let repo: { dir: string; url: string };
@@ -56,6 +60,19 @@ describe('restore-test on a healthy backup', () => {
     expect(verify.exitCode, verify.stderr).toBe(0);
     const list = await runCli(['report', 'list', '--json'], env);
     expect(JSON.parse(list.stdout).reports.map((x: { id: string }) => x.id)).toContain(report.id);
+  });
+
+  it.skipIf(noContainers)(`passes in a podman container too${noContainers ? ` (skipped: ${engine.reason})` : ''}`, async () => {
+    const r = await runCli(['restore-test', '--sandbox', 'container', '--json'], env);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const report = await reportOf(r.stdout);
+    expect(report.verdict).toBe('pass');
+    const sandbox = (report as unknown as { sandbox: { driver: string; engine: string; image: string; imageId: string } }).sandbox;
+    expect(sandbox.driver).toBe('container');
+    expect(sandbox.engine).toMatch(/podman|docker/);
+    expect(sandbox.image).toMatch(/mariadb/);
+    expect(sandbox.imageId).toMatch(/[0-9a-f]{12}/);
+    expect(report.checks.filter((c) => c.name === 'content-checksum').length).toBeGreaterThan(15);
   });
 
   it('two restore tests at once do not collide', async () => {

@@ -2,10 +2,10 @@
 // Exit 0 on pass, 3 when any check failed, 1 when an error prevented the test.
 import type { Command } from 'commander';
 import { CommandContext, type GlobalOptions } from '../../context.js';
-import { runRestoreTest, type Depth, type TestSandbox } from '../../../restore-test/run-restore-test.js';
+import { runRestoreTest, type Depth } from '../../../restore-test/run-restore-test.js';
+import { sandboxFactory } from '../../../restore-test/sandbox-factory.js';
 import { checkIdentityFile } from '../../../crypto/age.js';
 import { loadSigningKey } from '../../../crypto/signing.js';
-import { startSandboxServer } from '../../../sandbox/process-server.js';
 import { OperationError, UsageError, VerificationError } from '../../../errors.js';
 import { seconds } from '../../../report/html.js';
 import { pitrReplayer } from '../../../pitr/replayer.js';
@@ -14,7 +14,7 @@ import { listBinlogSources } from '../../../binlog/repo-binlogs.js';
 interface Flags {
   backup: string;
   depth: string;
-  sandbox: string;
+  sandbox?: string;
 }
 
 export function registerRestoreTest(program: Command, globals: () => GlobalOptions): void {
@@ -23,20 +23,15 @@ export function registerRestoreTest(program: Command, globals: () => GlobalOptio
     .description('prove a backup restores: into a throwaway server, checked, with a signed report')
     .option('--backup <ref>', 'latest, random (catches bit rot in older backups) or a backup id', 'latest')
     .option('--depth <depth>', 'integrity | restore | content', 'content')
-    .option('--sandbox <driver>', 'process (local mariadbd in a temp datadir) | container', 'process')
+    .option('--sandbox <driver>', 'process (local mariadbd in a temp datadir) | container (default: sandbox.driver)')
     .addHelpText('after', '\nExamples:\n  dbops restore-test                      # latest backup, content equality\n  dbops restore-test --backup random --depth restore')
     .action(async (opts: Flags) => {
       if (!['integrity', 'restore', 'content'].includes(opts.depth)) throw new UsageError(`--depth must be integrity, restore or content, not "${opts.depth}"`);
-      if (!['process', 'container'].includes(opts.sandbox)) throw new UsageError(`--sandbox must be process or container, not "${opts.sandbox}"`);
-      const ctx = await CommandContext.create(globals());
+      const ctx = await CommandContext.create(globals(), { 'sandbox.driver': opts.sandbox });
       const repo = await ctx.repository();
       const identityFile = await checkIdentityFile(ctx.config.age.identityFile);
       const signingKey = await loadSigningKey(ctx.config.signing.keyFile);
-      const startSandbox = async (): Promise<TestSandbox> => {
-        if (opts.sandbox === 'container') throw new UsageError('the container sandbox is not available in this build; use --sandbox process');
-        const s = await startSandboxServer({ binlog: false });
-        return { conn: s.conn, describe: () => ({ driver: 'process', engine: null, image: null, imageId: null, serverVersion: s.version }), stop: () => s.stop() };
-      };
+      const startSandbox = sandboxFactory(ctx.config.sandbox);
       // With shipped binlogs, content checks replay to the newest checksum point (PITR engine);
       // without, only checksums taken exactly at the backup's point can be compared.
       const replay = (await listBinlogSources(repo)).length > 0 ? pitrReplayer(repo, identityFile) : undefined;

@@ -1,0 +1,40 @@
+// Builds the throwaway server a restore test runs in, from config: the process driver
+// (local mariadbd/mysqld in a temp datadir) or a container whose image defaults to the
+// backup source's flavour and major version. Restore tests need no binlog in the sandbox.
+import type { Config } from '../config/schema.js';
+import type { BackupManifest } from '../manifest/backup-manifest.js';
+import type { TestSandbox } from './run-restore-test.js';
+import { startSandbox } from '../sandbox/index.js';
+import type { Sandbox } from '../sandbox/sandbox.js';
+
+function adapt(s: Sandbox): TestSandbox {
+  return {
+    conn: s.conn,
+    describe: () => {
+      const d = s.describe();
+      return { driver: d.driver, engine: d.engine ?? null, image: d.image ?? null, imageId: d.imageId ?? null, serverVersion: d.serverVersion ?? null };
+    },
+    stop: () => s.stop(),
+  };
+}
+
+export function sandboxFactory(config: Config['sandbox']): (manifest: BackupManifest) => Promise<TestSandbox> {
+  return async (manifest) => {
+    // A bigger buffer pool than the default throwaway server: restore time is the RTO we report.
+    const tuning = ['--innodb-buffer-pool-size=256M'];
+    if (config.driver === 'process') return adapt(await startSandbox({ driver: 'process', binlog: false, extraArgs: tuning }));
+    return adapt(
+      await startSandbox({
+        driver: 'container',
+        binlog: false,
+        flavor: manifest.source.flavor,
+        version: manifest.source.version,
+        extraArgs: tuning,
+        ...(config.engine ? { engine: config.engine } : {}),
+        ...(config.image ? { image: config.image } : {}),
+        ...(config.memory ? { memory: config.memory } : {}),
+        ...(config.cpus ? { cpus: config.cpus } : {}),
+      }),
+    );
+  };
+}

@@ -23,6 +23,9 @@ import { log } from '../util/logger.js';
 
 export type Depth = 'integrity' | 'restore' | 'content';
 
+/** Internal: replay failed and its check is recorded; stop the test there. */
+class ReplayFailed extends Error {}
+
 /** A throwaway server, whichever driver made it. */
 export interface TestSandbox {
   conn: MysqlConn;
@@ -108,8 +111,17 @@ export async function runRestoreTest(options: RestoreTestOptions): Promise<{ rep
             requested = `checksums ${set.id} (${set.point.binlogFile}:${set.point.binlogPosition})`;
             if (comparePoints(set.point, manifest.consistentPoint) > 0) {
               if (!options.replay) throw new UsageError('content check needs binlog replay from the backup to the checksum point, and no shipped binlogs are available: run "dbops binlog ship"');
-              const r = await timed('replay', () => options.replay!({ manifest, to: set.point, target: sandbox!.conn, ...(options.signal ? { signal: options.signal } : {}) }));
-              reached = r.reached;
+              // A binlog chain that cannot be replayed (missing or damaged segment, gap) means the
+              // point is not recoverable: a failed check, not an error of the test.
+              try {
+                const r = await timed('replay', () => options.replay!({ manifest, to: set.point, target: sandbox!.conn, ...(options.signal ? { signal: options.signal } : {}) }));
+                reached = r.reached;
+                checks.push({ name: 'binlog-replay', depth: 'content', expected: `${set.point.binlogFile}:${set.point.binlogPosition}`, actual: `${r.reached.binlogFile}:${r.reached.binlogPosition}`, ok: true });
+              } catch (err) {
+                if (err instanceof InterruptedError) throw err;
+                checks.push({ name: 'binlog-replay', depth: 'content', expected: `${set.point.binlogFile}:${set.point.binlogPosition}`, ok: false, detail: (err as Error).message });
+                throw new ReplayFailed();
+              }
             }
             await timed('verify', async () => checks.push(...(await contentChecks(set, sandbox!.conn))));
           }
@@ -117,7 +129,9 @@ export async function runRestoreTest(options: RestoreTestOptions): Promise<{ rep
       }
     }
   } catch (err) {
-    if (err instanceof VerificationError) checks.push({ name: 'verification', depth: 'integrity', object: err.object, ok: false, detail: err.message });
+    if (err instanceof ReplayFailed) {
+      // already recorded as a failed check
+    } else if (err instanceof VerificationError) checks.push({ name: 'verification', depth: 'integrity', object: err.object, ok: false, detail: err.message });
     else error = err instanceof DbopsError ? err.message : `unexpected: ${(err as Error).message}`;
     log.error({ err: (err as Error).message }, 'restore test stopped early');
   } finally {

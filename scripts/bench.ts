@@ -1,0 +1,105 @@
+// `npm run bench`: how fast and how lean `dbops backup` is, against the shell pipelines
+// any cron script could run instead, on a generated dataset of a chosen size. Starts a
+// throwaway MariaDB, seeds it, measures, prints a table, writes bench-results/*.json,
+// and tears everything down (also on Ctrl-C). See scripts/bench/args.ts for flags.
+import './quiet-logs.js';
+import { execa } from 'execa';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureTools } from './ensure-tools.js';
+import { parseArgs } from './bench/args.js';
+import { prepareDataset, type Dataset } from './bench/dataset.js';
+import { runBackupBench } from './bench/backup-cases.js';
+import { formatTable, summarise, toJson } from './bench/report.js';
+import { haveGnuTime, killRunningCommands } from './bench/measure-command.js';
+import { register, unregister, type Disposable } from '../src/sandbox/cleanup-registry.js';
+
+const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const RESULTS_DIR = join(ROOT, 'bench-results');
+
+function log(text: string): void {
+  process.stderr.write(`${text}\n`);
+}
+
+async function firstLine(file: string, args: string[]): Promise<string> {
+  const r = await execa(file, args, { reject: false });
+  return String(r.stdout || r.stderr).split('\n')[0]!.trim();
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  await ensureTools({ install: false });
+  if (!haveGnuTime()) log('note: /usr/bin/time is missing (apt-get install time): tree CPU seconds will not be reported');
+
+  const cleanups: Array<() => Promise<void>> = [];
+  let interrupted = false;
+  // Ctrl-C: stop the measured command's whole process group, then let the finally below
+  // tear down servers and temp dirs. (cleanup-registry kills sandbox servers by itself.)
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (interrupted) return;
+    interrupted = true;
+    log(`\n${signal}: stopping the running measurement and cleaning up …`);
+    killRunningCommands('SIGTERM');
+    process.exitCode = 130;
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const workDir = await mkdtemp(join(tmpdir(), 'dbops-bench-'));
+  const workEntry: Disposable = { pid: undefined, dir: workDir };
+  if (!args.keep) register(workEntry);
+  let dataset: Dataset | undefined;
+  try {
+    await mkdir(RESULTS_DIR, { recursive: true });
+    log(`▶ dataset: ~${(args.sizeBytes / 1e6).toFixed(0)} MB of horizn_ table data${args.reuse ? ` (--reuse ${args.reuse})` : ''}`);
+    dataset = await prepareDataset(args.sizeBytes, args.reuse);
+    if (interrupted) throw new Error('interrupted');
+    log(`  ${(dataset.dataBytes / 1e6).toFixed(0)} MB data + ${(dataset.indexBytes / 1e6).toFixed(0)} MB indexes; ${Object.entries(dataset.rows).map(([t, n]) => `${t} ${n}`).join(', ')}`);
+
+    log('▶ backup: each measurement in turn, same dataset');
+    const result = await runBackupBench({
+      root: ROOT,
+      workDir,
+      resultsDir: RESULTS_DIR,
+      dataset,
+      repeat: args.repeat,
+      cpuProf: args.cpuProf,
+      skipS3: args.skipS3,
+      log,
+      onCleanup: (fn) => cleanups.push(fn),
+    });
+    const summary = summarise(result);
+    process.stdout.write(formatTable(dataset, result, summary));
+
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    const file = join(RESULTS_DIR, `bench-${stamp}.json`);
+    const meta = {
+      format: 'dbops-bench',
+      group: 'backup',
+      startedAt: new Date().toISOString(),
+      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', node: process.version },
+      tools: { zstd: await firstLine('zstd', ['--version']), age: await firstLine('age', ['--version']) },
+      options: { sizeBytes: args.sizeBytes, repeat: args.repeat, reuse: Boolean(args.reuse), cpuProf: args.cpuProf },
+    };
+    await writeFile(file, `${JSON.stringify(toJson(dataset, result, summary, meta), null, 2)}\n`);
+    log(`results: ${file}${args.cpuProf ? ` (CPU profiles: ${RESULTS_DIR}/cpu-*.cpuprofile)` : ''}`);
+    if (args.keep) log(`work dir kept: ${workDir}`);
+  } finally {
+    for (const fn of cleanups.reverse()) await fn().catch((err: Error) => log(`cleanup: ${err.message}`));
+    await dataset?.stop().catch((err: Error) => log(`stopping the server: ${err.message}`));
+    if (!args.keep) {
+      await rm(workDir, { recursive: true, force: true });
+      unregister(workEntry);
+    }
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+main().catch((err: unknown) => {
+  // After Ctrl-C the measured command fails because we stopped it; say so instead.
+  log(process.exitCode === 130 ? 'bench: interrupted; servers and temp dirs were removed' : `bench: ${(err as Error).message}`);
+  process.exitCode ||= 1;
+});

@@ -1,0 +1,81 @@
+// Flags of `npm run bench`, parsed by hand (a dev script, not part of the CLI contract)
+// so a typo fails at once with the list of what is accepted.
+export interface BenchArgs {
+  /** Seed target: table data (InnoDB data_length) in bytes. */
+  sizeBytes: number;
+  /** Benchmark groups to run; only "backup" exists today. */
+  only: string[];
+  /** Leave the work directory (repositories, keys, logs) in place. */
+  keep: boolean;
+  /** Runs of each measurement; the table shows the median. */
+  repeat: number;
+  /** Directory holding a seeded datadir to reuse (created and seeded on first use). */
+  reuse?: string;
+  /** Write a V8 CPU profile of each dbops process to the results directory. */
+  cpuProf: boolean;
+  /** Skip the S3 measurement. */
+  skipS3: boolean;
+}
+
+export const GROUPS = ['backup'] as const;
+
+const USAGE = 'usage: npm run bench -- [--size 1GB] [--only backup] [--repeat N] [--reuse DIR] [--cpu-prof] [--no-s3] [--keep]';
+
+/** "100MB", "1GB", "1.5 GB", "500kb" → bytes (decimal units, like the seed and the demo). */
+export function parseSize(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(KB|MB|GB)?$/i.exec(text.trim());
+  if (!m) throw new Error(`--size takes a size like 100MB or 1GB, got "${text}"`);
+  const unit = (m[2] ?? 'MB').toUpperCase();
+  const bytes = Math.round(Number(m[1]) * (unit === 'KB' ? 1e3 : unit === 'MB' ? 1e6 : 1e9));
+  if (bytes < 1e6) throw new Error(`--size must be at least 1MB, got "${text}"`);
+  return bytes;
+}
+
+export function parseArgs(argv: readonly string[]): BenchArgs {
+  const out: BenchArgs = { sizeBytes: 1e9, only: [...GROUPS], keep: false, repeat: 1, cpuProf: false, skipS3: false };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i]!;
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined || v.startsWith('--')) throw new Error(`${flag} needs a value; ${USAGE}`);
+      return v;
+    };
+    switch (flag) {
+      case '--size':
+        out.sizeBytes = parseSize(value());
+        break;
+      case '--only': {
+        const groups = value().split(',').map((g) => g.trim()).filter(Boolean);
+        const unknown = groups.filter((g) => !(GROUPS as readonly string[]).includes(g));
+        if (unknown.length) throw new Error(`--only: unknown group ${unknown.join(', ')}; known: ${GROUPS.join(', ')}`);
+        out.only = groups;
+        break;
+      }
+      case '--repeat': {
+        const n = Number(value());
+        if (!Number.isInteger(n) || n < 1 || n > 20) throw new Error('--repeat takes a whole number from 1 to 20');
+        out.repeat = n;
+        break;
+      }
+      case '--reuse':
+        out.reuse = value();
+        break;
+      case '--keep':
+        out.keep = true;
+        break;
+      case '--cpu-prof':
+        out.cpuProf = true;
+        break;
+      case '--no-s3':
+        out.skipS3 = true;
+        break;
+      case '--help':
+      case '-h':
+        process.stdout.write(`${USAGE}\n`);
+        process.exit(0);
+      default:
+        throw new Error(`unknown flag ${flag}; ${USAGE}`);
+    }
+  }
+  return out;
+}

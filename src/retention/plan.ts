@@ -8,7 +8,7 @@ import { pitrKeep } from './pitr-keep.js';
 import type { BackupFacts, Decision, RetentionInput, RetentionPlan, SegmentFacts } from './types.js';
 
 export function formatDuration(ms: number): string {
-  for (const [unit, size] of [['w', 604_800_000], ['d', 86_400_000], ['h', 3_600_000], ['m', 60_000]] as const) {
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000]] as const) {
     if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
   }
   return `${Math.round(ms / 1000)}s`;

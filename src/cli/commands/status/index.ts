@@ -1,0 +1,41 @@
+// `dbops status`: the facts behind /healthz for people and scripts — backups, newest
+// age, shipping lag per source, the recoverable window, the last restore test and the
+// daemon's jobs. Exit 1 when unhealthy, with the reasons.
+import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { CommandContext, type GlobalOptions } from '../../context.js';
+import { collectStatus, evaluateHealth, healthLimits } from '../../../daemon/health.js';
+import { defaultStatePath } from '../../../daemon/run-daemon.js';
+import { loadState } from '../../../daemon/state-file.js';
+import { OperationError } from '../../../errors.js';
+import { bytes } from '../../format.js';
+
+export function registerStatus(program: Command, globals: () => GlobalOptions): void {
+  program
+    .command('status')
+    .description('health facts: backups, newest age, binlog shipping lag, recoverable window, last restore test (exit 1 when unhealthy)')
+    .addHelpText('after', '\nExample:\n  dbops status\n  dbops status --json | jq .reasons')
+    .action(async () => {
+      const ctx = await CommandContext.create(globals());
+      const repo = await ctx.repository();
+      const limits = healthLimits(ctx.config);
+      const facts = await collectStatus(repo, limits.pitrWindowMs);
+      const reasons = evaluateHealth(facts, limits);
+      const statePath = defaultStatePath(ctx.config);
+      const jobs = existsSync(statePath) ? (await loadState(statePath)).jobs : {};
+      ctx.print({ healthy: reasons.length === 0, reasons: reasons.map((r) => r.message), ...facts, jobs }, () => {
+        const b = facts.backups.newest;
+        const lines = [
+          `backups: ${facts.backups.count}${facts.backups.invalid ? ` (+${facts.backups.invalid} that do not verify)` : ''}, ${bytes(facts.backups.storedBytesTotal)} stored`,
+          `newest: ${b ? `${b.id}, ${b.ageSeconds} s old, ${bytes(b.rawBytes)} raw → ${bytes(b.storedBytes)} stored` : 'none'}`,
+          ...facts.sources.map((s) => `binlogs ${s.serverUuid}: ${s.files} files, lag ${s.lagSeconds ?? '-'} s, newest event ${s.newestEventTime ?? '-'}`),
+          `recoverable window: ${facts.window.start ?? '-'} … ${facts.window.end ?? '-'}${facts.window.gaps.length ? ` (${facts.window.gaps.length} gap(s))` : ''}`,
+          `last restore test: ${facts.restoreTest ? `${facts.restoreTest.id} ${facts.restoreTest.verdict}, RTO ${facts.restoreTest.rtoSeconds ?? '-'} s, ${facts.restoreTest.ageSeconds} s ago` : 'none'}`,
+          ...Object.entries(jobs).map(([name, s]) => `job ${name}: last ${s.outcome ?? 'never run'}${s.lastEnd ? ` at ${s.lastEnd}` : ''}${s.error ? ` (${s.error})` : ''}`),
+          reasons.length ? `UNHEALTHY:\n${reasons.map((r) => `  - ${r.message}`).join('\n')}` : 'healthy',
+        ];
+        return lines.join('\n');
+      });
+      if (reasons.length) throw new OperationError(`unhealthy: ${reasons.map((r) => r.message).join('; ')}`);
+    });
+}

@@ -1,0 +1,94 @@
+// The daemon's scheduled jobs as functions of a shutdown signal. Each returns a one-line
+// summary for the log; failures throw. A shutdown abandons a backup cleanly (its parts
+// are removed, no manifest is written) and tears a restore test's sandbox down.
+import { execa } from 'execa';
+import type { Config } from '../config/schema.js';
+import type { Repository } from '../repo/repository.js';
+import type { MysqlConn } from '../mysql/connection-url.js';
+import type { SigningKey } from '../crypto/signing.js';
+import { runBackup } from '../backup/run-backup.js';
+import { runRestoreTest, type Depth } from '../restore-test/run-restore-test.js';
+import { checkIdentityFile } from '../crypto/age.js';
+import { startSandboxServer } from '../sandbox/process-server.js';
+import { runPrune } from '../retention/prune.js';
+import { retentionPolicy } from '../retention/policy.js';
+import { takeChecksums } from '../checksum/take-checksums.js';
+import { saveChecksums } from '../checksum/checksum-store.js';
+import { OperationError } from '../errors.js';
+import type { JobFn } from './job-runner.js';
+
+export interface JobContext {
+  config: Config;
+  repo: Repository;
+  storageUrl: string;
+  source: MysqlConn;
+  signingKey: SigningKey;
+  recipients: string[];
+  /** How to run this CLI again (partition maintenance runs as its own `dbops` process). */
+  cli: { file: string; args: string[] };
+}
+
+export function backupJob(c: JobContext): JobFn {
+  return async (signal) => {
+    const m = await runBackup({
+      repo: c.repo,
+      source: c.source,
+      signingKey: c.signingKey,
+      recipients: c.recipients,
+      databases: c.config.source.databases,
+      compressionLevel: c.config.compression.level,
+      compressionThreads: c.config.compression.threads,
+      includeAccounts: c.config.backup.accounts,
+      signal,
+    });
+    return `backup ${m.id}: ${m.totals.rawBytes} bytes raw, ${m.totals.storedBytes} stored`;
+  };
+}
+
+export function restoreTestJob(c: JobContext): JobFn {
+  return async (signal) => {
+    const identityFile = await checkIdentityFile(c.config.age.identityFile);
+    const { report } = await runRestoreTest({
+      repo: c.repo,
+      identityFile,
+      signingKey: c.signingKey,
+      backup: 'latest',
+      depth: c.config.daemon.restoreTestDepth as Depth,
+      parallel: c.config.restore.parallel,
+      signal,
+      startSandbox: async () => {
+        const s = await startSandboxServer({ binlog: false });
+        return { conn: s.conn, describe: () => ({ driver: 'process', engine: null, image: null, imageId: null, serverVersion: s.version }), stop: () => s.stop() };
+      },
+    });
+    if (report.verdict !== 'pass') {
+      const failed = report.checks.find((x) => !x.ok);
+      throw new OperationError(`restore test ${report.id} ${report.verdict}: ${report.error ?? `${failed?.name} ${failed?.object ?? ''} ${failed?.detail ?? ''}`.trim()}`);
+    }
+    return `restore test ${report.id} passed (backup ${report.backup.id}, RTO ${report.rtoSeconds?.toFixed(1)} s)`;
+  };
+}
+
+export function pruneJob(c: JobContext): JobFn {
+  return async () => {
+    const r = await runPrune({ repo: c.repo, storageUrl: c.storageUrl, policy: retentionPolicy(c.config), apply: true });
+    const t = r.plan.totals;
+    return `pruned ${t.deleteBackups} backup(s), ${t.deleteSegments} binlog file(s), ${t.deleteDebris} debris item(s)${r.problems.length ? `; ${r.problems.join('; ')}` : ''}`;
+  };
+}
+
+export function checksumJob(c: JobContext): JobFn {
+  return async () => {
+    const stored = await saveChecksums(c.repo, await takeChecksums(c.source, c.config.source.databases), c.signingKey);
+    return `checksums ${stored.id} at ${stored.point.binlogFile}:${stored.point.binlogPosition}`;
+  };
+}
+
+/** Partition maintenance lives in its own command; run it as a child so its orchestration stays in one place. */
+export function partitionsJob(c: JobContext): JobFn {
+  return async (signal) => {
+    const r = await execa(c.cli.file, [...c.cli.args, 'partitions', 'maintain', '--apply', '--json'], { reject: false, cancelSignal: signal, forceKillAfterDelay: 30_000, stdin: 'ignore' });
+    if (r.exitCode !== 0) throw new OperationError(`partitions maintain exited ${r.exitCode ?? r.signal}: ${String(r.stderr).trim().split('\n').at(-1) ?? ''}`);
+    return 'partition maintenance applied';
+  };
+}

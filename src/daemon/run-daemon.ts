@@ -1,0 +1,158 @@
+// `dbops daemon`: node-cron schedules (backup, restore test, prune, optional checksum
+// and partition maintenance), the supervised binlog shipper, /healthz + /metrics, and
+// webhook alerts. One run per job at a time; a run missed or cut short while the
+// daemon was down is caught up once at start. On shutdown: no new work, running jobs
+// are aborted (a backup leaves no manifest, a sandbox is torn down), the shipper
+// ships what is closed, and the call returns within `daemon.shutdownTimeout`.
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { schedule, type ScheduledTask } from 'node-cron';
+import type { Config } from '../config/schema.js';
+import type { Repository } from '../repo/repository.js';
+import { parseDuration } from '../util/duration.js';
+import { log } from '../util/logger.js';
+import { Alerter } from './alerts.js';
+import { collectStatus, evaluateHealth, healthLimits, type HealthReason, type StatusFacts } from './health.js';
+import { startHttpServer } from './http-server.js';
+import { JobRunner } from './job-runner.js';
+import { backupJob, checksumJob, partitionsJob, pruneJob, restoreTestJob, type JobContext } from './jobs.js';
+import { renderMetrics } from './metrics.js';
+import { dueSince } from './schedule.js';
+import { ShipperSupervisor } from './shipper-supervisor.js';
+import { loadState } from './state-file.js';
+
+export interface DaemonOptions extends JobContext {
+  /** Aborted by SIGTERM/SIGINT: the daemon winds down and returns. */
+  shutdown: AbortSignal;
+  /** Called once the HTTP server listens (tests, logs). */
+  onListening?: (address: string) => void;
+}
+
+export function defaultStatePath(config: Config): string {
+  return config.daemon.stateFile ?? join(tmpdir(), 'dbops-daemon-state.json');
+}
+
+export async function runDaemon(o: DaemonOptions): Promise<void> {
+  const { config } = o;
+  const statePath = defaultStatePath(config);
+  const state = await loadState(statePath);
+  const limits = healthLimits(config);
+  const alerter = new Alerter({ ...(config.alerts.webhookUrl ? { webhookUrl: config.alerts.webhookUrl } : {}), ...(config.alerts.slackWebhookUrl ? { slackWebhookUrl: config.alerts.slackWebhookUrl } : {}), repeatAfterMs: parseDuration(config.alerts.repeatAfter) });
+  const jobProblems = new Map<string, string>();
+
+  // Health facts, computed at most every 2 s and by one caller at a time.
+  let cached: { at: number; facts: StatusFacts } | undefined;
+  let inflight: Promise<StatusFacts> | undefined;
+  const facts = async (): Promise<StatusFacts> => {
+    if (cached && Date.now() - cached.at < 2000) return cached.facts;
+    inflight ??= collectStatus(o.repo, limits.pitrWindowMs).then(
+      (f) => {
+        cached = { at: Date.now(), facts: f };
+        inflight = undefined;
+        return f;
+      },
+      (err: unknown) => {
+        inflight = undefined;
+        throw err;
+      },
+    );
+    return inflight;
+  };
+  const reasons = async (): Promise<HealthReason[]> => evaluateHealth(await facts(), limits);
+  const checkAlerts = async (): Promise<void> => {
+    try {
+      const problems = new Map(jobProblems);
+      for (const r of await reasons()) problems.set(r.key, r.message);
+      alerter.update(problems);
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'cannot evaluate health');
+    }
+  };
+
+  const runner = new JobRunner(state, statePath, (e) => {
+    cached = undefined;
+    if (e.outcome === 'failed') jobProblems.set(`job:${e.job}`, `${e.job} failed: ${e.error}`);
+    if (e.outcome === 'ok') jobProblems.delete(`job:${e.job}`);
+    void checkAlerts();
+  });
+  const schedules: Record<string, string | undefined> = {
+    backup: config.schedule.backup,
+    'restore-test': config.schedule.restoreTest,
+    prune: config.schedule.prune,
+    checksum: config.schedule.checksum,
+    partitions: config.schedule.partitions,
+  };
+  runner.define('backup', backupJob(o));
+  runner.define('restore-test', restoreTestJob(o));
+  runner.define('prune', pruneJob(o));
+  if (schedules.checksum) runner.define('checksum', checksumJob(o));
+  if (schedules.partitions) runner.define('partitions', partitionsJob(o));
+
+  const shipper = config.daemon.shipBinlogs
+    ? new ShipperSupervisor({
+        repo: o.repo,
+        source: o.source,
+        signingKey: o.signingKey,
+        recipients: o.recipients,
+        compressionLevel: config.compression.level,
+        compressionThreads: config.compression.threads,
+        spoolRoot: config.binlog.spoolDir ?? join(tmpdir(), 'dbops-binlog-spool'),
+        maxLagSeconds: config.binlog.maxLagSeconds,
+        ...(config.binlog.connectionServerId !== undefined ? { connectionServerId: config.binlog.connectionServerId } : {}),
+      })
+    : null;
+
+  const http = await startHttpServer(config.daemon.listen, {
+    health: async () => {
+      const r = await reasons();
+      return { healthy: r.length === 0, body: { healthy: r.length === 0, reasons: r.map((x) => x.message), keys: r.map((x) => x.key) } };
+    },
+    metrics: async () => renderMetrics(await facts(), await reasons(), state, shipper?.status ?? null),
+  });
+  log.info({ address: http.address, statePath, jobs: runner.names }, 'daemon started');
+  o.onListening?.(http.address);
+  shipper?.start();
+
+  // Catch-up: one run of each job whose last run did not finish, or that came due while we were down.
+  const now = new Date();
+  for (const name of runner.names) {
+    const s = runner.jobState(name);
+    const expr = schedules[name]!;
+    if (s.outcome === 'running' || s.outcome === 'interrupted') runner.trigger(name, `catch-up: the run started ${s.lastStart} did not finish`);
+    else if (s.lastStart && dueSince(expr, new Date(s.lastStart), now)) runner.trigger(name, `catch-up: a run came due while the daemon was down (last start ${s.lastStart})`);
+  }
+
+  const jitterMs = config.daemon.jitterSeconds * 1000;
+  const tasks: ScheduledTask[] = runner.names.map((name) =>
+    schedule(
+      schedules[name]!,
+      async (ctx) => {
+        if (jitterMs) await sleep(Math.random() * jitterMs, undefined, { signal: o.shutdown }).catch(() => undefined);
+        void runner.trigger(name, 'schedule', ctx.date);
+      },
+      { name },
+    ),
+  );
+  const checker = setInterval(() => void checkAlerts(), 5000);
+  void checkAlerts();
+
+  await new Promise<void>((resolve) => {
+    if (o.shutdown.aborted) resolve();
+    o.shutdown.addEventListener('abort', () => resolve(), { once: true });
+  });
+
+  const timeoutMs = parseDuration(config.daemon.shutdownTimeout);
+  log.info({ timeoutMs }, 'daemon stopping: no new runs; aborting running jobs and flushing the shipper');
+  clearInterval(checker);
+  for (const t of tasks) await t.destroy();
+  const deadline = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs).unref());
+  const stopped = Promise.all([runner.stop(timeoutMs), shipper?.stop()]).then(() => 'done' as const);
+  if ((await Promise.race([stopped, deadline])) === 'timeout') log.error({ timeoutMs }, 'daemon stop timed out; exiting with work still running');
+  const closed = new Promise<void>((resolve) => http.server.close(() => resolve()));
+  http.server.closeAllConnections();
+  await closed;
+  await Promise.race([alerter.flush(), sleep(5000)]);
+  await runner.persist();
+  log.info('daemon stopped');
+}

@@ -1,0 +1,180 @@
+// The retention planner over simulated months: hourly binlogs, a daily backup, a prune
+// every day with the plan applied to the simulated repository. After every prune each
+// quarter hour of the PITR window that had a restore plan before still has one (checked
+// by an independent planExists), and the GFS, newest-backup and legal-hold rules hold.
+import { describe, it, expect } from 'vitest';
+import { planRetention } from '../../src/retention/plan.js';
+import { bucketOf } from '../../src/retention/gfs.js';
+import type { BackupFacts, RetentionPolicy, SegmentFacts } from '../../src/retention/types.js';
+
+const SRC = 'mariadb-1-0123456789ab';
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const T0 = Date.parse('2026-01-01T00:00:00Z');
+const policy: RetentionPolicy = { daily: 7, weekly: 4, monthly: 3, pitrWindowMs: 7 * DAY, graceForIncompleteMs: DAY, legalHoldLabel: 'legal-hold' };
+const iso = (ms: number): string => new Date(ms).toISOString();
+const file = (seq: number): string => `binlog.${String(seq).padStart(6, '0')}`;
+
+/** Segment n holds the events of hour n (from T0); closed and shipped when the hour ends. */
+function segment(seq: number): SegmentFacts {
+  return { serverUuid: SRC, file: file(seq), sequence: seq, firstEventTime: iso(T0 + seq * HOUR), lastEventTime: iso(T0 + (seq + 1) * HOUR - 1000), storedBytes: 1000 };
+}
+
+/** Independent of the planner: is there a full + unbroken binlog chain that reaches `t`? */
+function planExists(t: number, backups: BackupFacts[], segments: SegmentFacts[]): boolean {
+  return checker(backups, segments)(t);
+}
+
+/** planExists for many points over one state: each segment knows where its unbroken run starts. */
+function checker(backups: BackupFacts[], segments: SegmentFacts[]): (t: number) => boolean {
+  const sorted = [...segments].sort((a, b) => a.sequence - b.sequence);
+  const runStart = new Map<number, number>();
+  for (const s of sorted) runStart.set(s.sequence, runStart.get(s.sequence - 1) ?? s.sequence);
+  const spans = sorted.map((s) => ({ s, from: Date.parse(s.firstEventTime), to: Date.parse(s.lastEventTime) + 1000 }));
+  const done = backups.map((b) => ({ b, at: Date.parse(b.completedAt) }));
+  return (t) => {
+    const target = spans.find((x) => x.from <= t && t <= x.to)?.s;
+    for (const { b, at } of done) {
+      const done = at;
+      if (done > t) continue;
+      if (done === t) return true;
+      if (!b.cpFile || !target) continue;
+      const from = Number(b.cpFile.slice(-6));
+      // The chain from the backup's file to the target's file has every file.
+      if (from <= target.sequence && runStart.get(target.sequence)! <= from) return true;
+    }
+    return false;
+  };
+}
+
+interface World {
+  backups: BackupFacts[];
+  segments: SegmentFacts[];
+}
+
+function windowPoints(now: number, world: World): number[] {
+  const shippedUntil = Math.max(...world.segments.map((s) => Date.parse(s.lastEventTime)));
+  const out: number[] = [];
+  for (let t = now - policy.pitrWindowMs; t <= Math.min(now, shippedUntil); t += 15 * 60_000) out.push(t);
+  return out;
+}
+
+function prune(world: World, now: number): { deletedBackups: string[]; deletedSegments: number } {
+  const plan = planRetention({ backups: world.backups, unverified: [], segments: world.segments, gaps: [], debris: [], now: new Date(now), policy });
+  const gone = new Set(plan.backups.filter((b) => b.action === 'delete').map((b) => b.id));
+  const goneSegs = new Set(plan.sources.flatMap((s) => s.deleted.map((d) => d.sequence)));
+  world.backups = world.backups.filter((b) => !gone.has(b.id));
+  world.segments = world.segments.filter((s) => !goneSegs.has(s.sequence));
+  return { deletedBackups: [...gone], deletedSegments: goneSegs.size };
+}
+
+describe('retention planner over 120 simulated days', () => {
+  it('keeps every point of the window restorable, prune after prune', () => {
+    const world: World = { backups: [], segments: [] };
+    // Faults: hours never shipped (a gap), a day without backup, one without binlog position, a held backup.
+    const missing = new Set([40 * 24 + 11, 40 * 24 + 12, 95 * 24 + 5]);
+    let held = '';
+    let checkedPoints = 0;
+    for (let day = 0; day < 120; day++) {
+      for (let h = 0; h < 24; h++) {
+        const seq = day * 24 + h;
+        // Hour `seq` is shipped when it ends; the backup of the day runs at 02:00 in file of hour 2.
+        if (h === 3 && day !== 50) {
+          const id = `${iso(T0 + day * DAY + 2 * HOUR).replace(/[-:]|\.\d{3}/g, '')}-aaaaaa`;
+          const b: BackupFacts = { id, serverUuid: SRC, completedAt: iso(T0 + day * DAY + 2 * HOUR + 10 * 60_000), cpFile: day === 70 ? null : file(day * 24 + 2), labels: {}, storedBytes: 10_000 };
+          if (day === 20) {
+            b.labels = { 'legal-hold': 'case-42' };
+            held = id;
+          }
+          world.backups.push(b);
+        }
+        if (seq >= 1 && !missing.has(seq - 1)) world.segments.push(segment(seq - 1));
+        if (h !== 3) continue;
+        const now = T0 + day * DAY + 3 * HOUR + 30 * 60_000;
+        const points = windowPoints(now, world);
+        const before = points.filter(checker(world.backups, world.segments));
+        const newest = world.backups.at(-1)!.id;
+        const beforeSegs = world.segments.map((s) => s.sequence);
+        prune(world, now);
+        const after = before.filter(checker(world.backups, world.segments));
+        expect(after.map(iso), `day ${day}: points that lost their restore plan`).toEqual(before.map(iso));
+        checkedPoints += before.length;
+        // No gap inside the window: everything from the window start on is restorable.
+        const windowStart = now - policy.pitrWindowMs;
+        const gapInWindow = [...missing].some((s) => (s + 1) * HOUR + T0 > windowStart);
+        if (day >= 8 && !gapInWindow) expect(before.length, `day ${day}`).toBe(points.length);
+        expect(world.backups.map((b) => b.id)).toContain(newest);
+        if (held) expect(world.backups.map((b) => b.id)).toContain(held);
+        // Segments go from the front only: no new holes.
+        const left = world.segments.map((s) => s.sequence);
+        const leftSet = new Set(left);
+        const lost = beforeSegs.filter((s) => !leftSet.has(s));
+        if (left.length && lost.length) expect(Math.max(...lost)).toBeLessThan(Math.min(...left));
+      }
+    }
+    expect(checkedPoints).toBeGreaterThan(100 * 600);
+    // What is left after 120 days: bounded, and it is the GFS shape.
+    const ids = world.backups.map((b) => b.id);
+    expect(world.backups.length).toBeLessThanOrEqual(policy.daily + policy.weekly + policy.monthly + 2);
+    const months = new Set(world.backups.map((b) => bucketOf('monthly', b.completedAt)));
+    expect(months.size).toBeGreaterThanOrEqual(3);
+    const weeks = new Set(world.backups.map((b) => bucketOf('weekly', b.completedAt)));
+    expect(weeks.size).toBeGreaterThanOrEqual(4);
+    expect(ids).toContain(held);
+    // Binlogs older than the window's anchor are gone (about 8 days of hourly files remain).
+    expect(world.segments.length).toBeLessThan(9 * 24);
+    expect(world.segments.length).toBeGreaterThan(7 * 24);
+  });
+
+  it('the checker is not vacuous: dropping the anchor the plan keeps breaks the window start', () => {
+    const world: World = { backups: [], segments: [] };
+    for (let day = 0; day < 10; day++) {
+      world.backups.push({ id: `d${day}`, serverUuid: SRC, completedAt: iso(T0 + day * DAY + 2 * HOUR + 600_000), cpFile: file(day * 24 + 2), labels: {}, storedBytes: 1 });
+    }
+    for (let seq = 0; seq < 10 * 24; seq++) world.segments.push(segment(seq));
+    const now = T0 + 9 * DAY + 12 * HOUR;
+    const plan = planRetention({ backups: world.backups, unverified: [], segments: world.segments, gaps: [], debris: [], now: new Date(now), policy: { ...policy, daily: 1, weekly: 0, monthly: 0 } });
+    const kept = plan.backups.filter((b) => b.action === 'keep');
+    expect(kept.map((b) => b.id)).toEqual(['d2', 'd9']);
+    expect(kept[0]!.reasons.join()).toMatch(/newest full at or before the window start/);
+    expect(plan.sources[0]!.keepFrom).toBe(file(2 * 24 + 2));
+    const windowStart = now - 7 * DAY;
+    const keptFacts = world.backups.filter((b) => kept.some((k) => k.id === b.id));
+    const without = keptFacts.filter((b) => b.id !== 'd2');
+    expect(planExists(windowStart, keptFacts, world.segments)).toBe(true);
+    expect(planExists(windowStart, without, world.segments)).toBe(false);
+  });
+
+  it('keeps the first full after a gap inside the window, and debris only after the grace', () => {
+    const backups: BackupFacts[] = [0, 1, 2, 3].map((day) => ({ id: `d${day}`, serverUuid: SRC, completedAt: iso(T0 + day * DAY + 2 * HOUR + 600_000), cpFile: file(day * 24 + 2), labels: {}, storedBytes: 1 }));
+    const segments = Array.from({ length: 4 * 24 }, (_, s) => segment(s)).filter((s) => s.sequence !== 30);
+    const now = T0 + 3 * DAY + 12 * HOUR;
+    const plan = planRetention({
+      backups,
+      unverified: [{ id: 'bad', problem: 'signature does not verify' }],
+      segments,
+      gaps: [{ serverUuid: SRC, from: file(30), to: file(30), key: 'binlogs/x/gaps/y.json' }],
+      debris: [
+        { kind: 'incomplete-backup', name: 'old', modified: iso(now - 2 * DAY), bytes: 5, keys: ['backups/old/parts/1'] },
+        { kind: 'incomplete-backup', name: 'fresh', modified: iso(now - HOUR), bytes: 5, keys: ['backups/fresh/parts/1'] },
+      ],
+      now: new Date(now),
+      policy: { ...policy, daily: 1, weekly: 0, monthly: 0, pitrWindowMs: 3 * DAY },
+    });
+    const action = Object.fromEntries(plan.backups.map((b) => [b.id, b.action]));
+    // d0 anchors the window; its chain (and d1's) breaks at file 30, so d2 is the first full after the gap.
+    expect(action).toEqual({ d0: 'keep', d1: 'delete', d2: 'keep', d3: 'keep' });
+    expect(plan.backups.find((b) => b.id === 'd2')!.reasons.join()).toMatch(/first full after the binlog gap/);
+    expect(plan.sources[0]!.deleted.map((s) => s.sequence)).toEqual([0, 1]);
+    expect(plan.sources[0]!.deletedGapRecords).toEqual([]);
+    expect(plan.unverified[0]!.action).toBe('keep');
+    expect(plan.debris.map((d) => [d.name, d.action])).toEqual([['old', 'delete'], ['fresh', 'keep']]);
+  });
+
+  it('buckets weeks the ISO way across a year end', () => {
+    expect(bucketOf('weekly', '2026-01-01T10:00:00Z')).toBe('2026-W01');
+    expect(bucketOf('weekly', '2027-01-01T10:00:00Z')).toBe('2026-W53');
+    expect(bucketOf('weekly', '2025-12-29T00:00:00Z')).toBe('2026-W01');
+    expect(bucketOf('daily', '2026-03-07T23:59:59Z')).toBe('2026-03-07');
+  });
+});

@@ -1,5 +1,6 @@
 // `npm run bench`: how fast and how lean `dbops backup` is, against the shell pipelines
-// any cron script could run instead, on a generated dataset of a chosen size. Starts a
+// any cron script could run instead, and how much faster `dbops restore` loads than
+// `mariadb < dump.sql`, on a generated dataset of a chosen size. Starts a
 // throwaway MariaDB, seeds it, measures, prints a table, writes bench-results/*.json,
 // and tears everything down (also on Ctrl-C). See scripts/bench/args.ts for flags.
 import './quiet-logs.js';
@@ -11,7 +12,9 @@ import { fileURLToPath } from 'node:url';
 import { ensureTools } from './ensure-tools.js';
 import { parseArgs } from './bench/args.js';
 import { prepareDataset, type Dataset } from './bench/dataset.js';
-import { runBackupBench } from './bench/backup-cases.js';
+import { runBackupBench, type BackupBenchResult } from './bench/backup-cases.js';
+import { runRestoreBench, type RestoreBenchResult } from './bench/restore-cases.js';
+import { formatRestoreTable, restoreJson } from './bench/restore-report.js';
 import { formatTable, summarise, toJson } from './bench/report.js';
 import { haveGnuTime, killRunningCommands } from './bench/measure-command.js';
 import { register, unregister, type Disposable } from '../src/sandbox/cleanup-registry.js';
@@ -58,32 +61,57 @@ async function main(): Promise<void> {
     if (interrupted) throw new Error('interrupted');
     log(`  ${(dataset.dataBytes / 1e6).toFixed(0)} MB data + ${(dataset.indexBytes / 1e6).toFixed(0)} MB indexes; ${Object.entries(dataset.rows).map(([t, n]) => `${t} ${n}`).join(', ')}`);
 
-    log('▶ backup: each measurement in turn, same dataset');
-    const result = await runBackupBench({
-      root: ROOT,
-      workDir,
-      resultsDir: RESULTS_DIR,
-      dataset,
-      repeat: args.repeat,
-      cpuProf: args.cpuProf,
-      skipS3: args.skipS3,
-      log,
-      onCleanup: (fn) => cleanups.push(fn),
-    });
-    const summary = summarise(result);
-    process.stdout.write(formatTable(dataset, result, summary));
+    let backup: BackupBenchResult | undefined;
+    if (args.only.includes('backup')) {
+      log('▶ backup: each measurement in turn, same dataset');
+      backup = await runBackupBench({
+        root: ROOT,
+        workDir,
+        resultsDir: RESULTS_DIR,
+        dataset,
+        repeat: args.repeat,
+        cpuProf: args.cpuProf,
+        skipS3: args.skipS3,
+        keepFileRepo: args.only.includes('restore'),
+        log,
+        onCleanup: (fn) => cleanups.push(fn),
+      });
+      process.stdout.write(formatTable(dataset, backup, summarise(backup)));
+    }
+    let restore: RestoreBenchResult | undefined;
+    if (args.only.includes('restore')) {
+      if (interrupted) throw new Error('interrupted');
+      log('▶ restore: plain mariadb < dump.sql, then dbops restore, into one target server');
+      restore = await runRestoreBench({
+        root: ROOT,
+        workDir,
+        resultsDir: RESULTS_DIR,
+        dataset,
+        repeat: args.repeat,
+        cpuProf: args.cpuProf,
+        log,
+        onCleanup: (fn) => cleanups.push(fn),
+        ...(backup?.fileRepo ? { existingBackup: backup.fileRepo } : {}),
+      });
+      process.stdout.write(formatRestoreTable(restore));
+    }
 
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     const file = join(RESULTS_DIR, `bench-${stamp}.json`);
     const meta = {
       format: 'dbops-bench',
-      group: 'backup',
+      group: args.only.join(','),
       startedAt: new Date().toISOString(),
       machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', node: process.version },
       tools: { zstd: await firstLine('zstd', ['--version']), age: await firstLine('age', ['--version']) },
-      options: { sizeBytes: args.sizeBytes, repeat: args.repeat, reuse: Boolean(args.reuse), cpuProf: args.cpuProf },
+      options: { sizeBytes: args.sizeBytes, repeat: args.repeat, reuse: Boolean(args.reuse), cpuProf: args.cpuProf, only: args.only },
     };
-    await writeFile(file, `${JSON.stringify(toJson(dataset, result, summary, meta), null, 2)}\n`);
+    // The backup group's record keeps its old top-level shape; the restore group adds `restore`.
+    const record = {
+      ...(backup ? (toJson(dataset, backup, summarise(backup), meta) as Record<string, unknown>) : { ...meta, dataset: { sizeBytes: dataset.sizeBytes, dataBytes: dataset.dataBytes, rows: dataset.rows, reused: dataset.reused, serverVersion: dataset.version } }),
+      ...(restore ? { restore: restoreJson(restore) } : {}),
+    };
+    await writeFile(file, `${JSON.stringify(record, null, 2)}\n`);
     log(`results: ${file}${args.cpuProf ? ` (CPU profiles: ${RESULTS_DIR}/cpu-*.cpuprofile)` : ''}`);
     if (args.keep) log(`work dir kept: ${workDir}`);
   } finally {

@@ -14,11 +14,13 @@
 #      (default localhost/dbops-sandbox-mariadb:10.11), DBOPS_APT_ETC (default /etc/apt,
 #      where the mirror is read from), DBOPS_DEBIAN_SUITE (default: this host's codename).
 set -euo pipefail
+# apt_sources / mirror_for / host_suite (read $apt_etc).
+. "$(dirname "${BASH_SOURCE[0]}")/lib/apt-mirrors.sh"
 
 engine=${DBOPS_CONTAINER_ENGINE:-podman}
 image=${DBOPS_SANDBOX_IMAGE:-localhost/dbops-sandbox-mariadb:10.11}
 apt_etc=${DBOPS_APT_ETC:-/etc/apt}
-suite=${DBOPS_DEBIAN_SUITE:-$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")}
+suite=${DBOPS_DEBIAN_SUITE:-$(host_suite)}
 force=0
 print_mirrors=0
 for arg in "$@"; do
@@ -30,44 +32,6 @@ for arg in "$@"; do
 done
 
 die() { echo "build-sandbox-image: $*" >&2; exit 1; }
-
-# Prints "<suite> <uri>" for every enabled `deb` source: deb822 *.sources files
-# (Types/URIs/Suites/Enabled stanzas) and classic one-line `deb` entries.
-apt_sources() {
-  local f
-  for f in "$apt_etc"/sources.list.d/*.sources; do
-    [[ -f "$f" ]] || continue
-    awk '
-      function flush() {
-        if (types ~ /(^| )deb( |$)/ && tolower(enabled) != "no")
-          for (i = 1; i <= nu; i++) for (j = 1; j <= ns; j++) print s[j], u[i]
-        types = ""; enabled = "yes"; nu = 0; ns = 0
-      }
-      BEGIN { enabled = "yes" }
-      /^[ \t]*#/ { next }
-      /^[ \t]*$/ { flush(); next }
-      /^[A-Za-z-]+:/ {
-        key = tolower($1); sub(/:$/, "", key); $1 = ""; sub(/^[ \t]+/, "")
-        if (key == "types") types = $0
-        else if (key == "enabled") enabled = $0
-        else if (key == "uris") nu = split($0, u, /[ \t]+/)
-        else if (key == "suites") ns = split($0, s, /[ \t]+/)
-      }
-      END { flush() }
-    ' "$f"
-  done
-  for f in "$apt_etc"/sources.list "$apt_etc"/sources.list.d/*.list; do
-    [[ -f "$f" ]] || continue
-    # deb [options] uri suite components...
-    sed -e 's/#.*//' -e 's/\[[^]]*\]//' "$f" | awk '$1 == "deb" && NF >= 3 { print $3, $2 }'
-  done
-}
-
-# The first http(s) mirror serving exactly "$1" (a suite name).
-mirror_for() {
-  # Reads all input (no early exit): with pipefail an early exit would fail the pipe with SIGPIPE.
-  apt_sources | awk -v want="$1" '$1 == want && $2 ~ /^https?:\/\// && !found { sub(/\/+$/, "", $2); found = $2 } END { if (found) print found }'
-}
 
 main_mirror=$(mirror_for "$suite")
 security_mirror=$(mirror_for "$suite-security")

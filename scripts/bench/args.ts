@@ -3,7 +3,7 @@
 export interface BenchArgs {
   /** Seed target: table data (InnoDB data_length) in bytes. */
   sizeBytes: number;
-  /** Benchmark groups to run; only "backup" exists today. */
+  /** Benchmark groups to run: "backup", "restore" (default both). */
   only: string[];
   /** Leave the work directory (repositories, keys, logs) in place. */
   keep: boolean;
@@ -17,9 +17,9 @@ export interface BenchArgs {
   skipS3: boolean;
 }
 
-export const GROUPS = ['backup'] as const;
+export const GROUPS = ['backup', 'restore'] as const;
 
-const USAGE = 'usage: npm run bench -- [--size 1GB] [--only backup] [--repeat N] [--reuse DIR] [--cpu-prof] [--no-s3] [--keep]';
+const USAGE = 'usage: npm run bench -- [--size 1GB] [--only backup,restore] [--repeat N] [--reuse DIR] [--cpu-prof] [--no-s3] [--keep]';
 
 /** "100MB", "1GB", "1.5 GB", "500kb" → bytes (decimal units, like the seed and the demo). */
 export function parseSize(text: string): number {

@@ -33,6 +33,8 @@ export interface BackupBenchContext {
   repeat: number;
   cpuProf: boolean;
   skipS3: boolean;
+  /** Leave the file:// repository in place (the restore group restores from it). */
+  keepFileRepo?: boolean;
   log: (text: string) => void;
   /** Registers teardown for resources started here (the S3 server). */
   onCleanup: (fn: () => Promise<void>) => void;
@@ -44,6 +46,8 @@ export interface BackupBenchResult {
   /** Arguments dbops actually gave mariadb-dump (seen in /proc), minus the defaults file. */
   dbopsDumpArgs: string[] | null;
   cli: string;
+  /** The file:// repository and keys, when kept (keepFileRepo). */
+  fileRepo?: { storageUrl: string; backupId: string; keysDir: string };
 }
 
 /** The dump flags `runBackup` uses (src/backup/run-backup.ts); checked against the real run below. */
@@ -66,25 +70,25 @@ export function dumpFlags(info: ServerInfo): string[] {
   ];
 }
 
-function shellQuote(arg: string): string {
+export function shellQuote(arg: string): string {
   return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
-function median(values: number[]): number {
+export function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 /** The environment we start from: nothing of ours (DBOPS_*) leaking in from the shell. */
-function baseEnv(): Record<string, string> {
+export function baseEnv(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('DBOPS_') && !k.startsWith('BENCH_')) env[k] = v;
   return env;
 }
 
 /** How to start the real CLI: the build when present, else the sources through tsx. */
-function cliCommand(root: string): { argv: string[]; label: string } {
+export function cliCommand(root: string): { argv: string[]; label: string } {
   const built = join(root, 'dist/cli/main.js');
   if (existsSync(built)) return { argv: [built], label: 'dist/cli/main.js (built)' };
   return { argv: ['--import', 'tsx', join(root, 'src/cli/main.ts')], label: 'src/cli/main.ts via tsx (no dist/ build)' };
@@ -181,7 +185,7 @@ export async function runBackupBench(ctx: BackupBenchContext): Promise<BackupBen
   await mkdir(fileRepo, { recursive: true });
   await backupCase('dbops-file', 'dbops backup → file://', `file://${fileRepo}`, {}, watchPids);
   // The file repository is no longer needed: free the disk before the next case.
-  if (!ctx.skipS3) await rm(join(fileRepo, 'backups'), { recursive: true, force: true });
+  if (!ctx.skipS3 && !ctx.keepFileRepo) await rm(join(fileRepo, 'backups'), { recursive: true, force: true });
 
   if (!ctx.skipS3) {
     ctx.log('  starting the S3 protocol server (s3rver, child process)');
@@ -196,7 +200,9 @@ export async function runBackupBench(ctx: BackupBenchContext): Promise<BackupBen
   if (seen && seen.join(' ') !== flags.join(' ')) {
     ctx.log(`  WARNING: dbops ran the dump with different flags than the baselines:\n    dbops:     ${seen.join(' ')}\n    baselines: ${flags.join(' ')}`);
   }
-  return { cases, dumpArgs: flags, dbopsDumpArgs: seen, cli: cli.label };
+  const fileBackupId = cases.find((c) => c.id === 'dbops-file')?.backup?.id;
+  const kept = fileBackupId && (ctx.skipS3 || ctx.keepFileRepo) ? { fileRepo: { storageUrl: `file://${fileRepo}`, backupId: fileBackupId, keysDir } } : {};
+  return { cases, dumpArgs: flags, dbopsDumpArgs: seen, cli: cli.label, ...kept };
 }
 
 /** The s3rver child: our own child process started with --openssl-legacy-provider. */

@@ -9,7 +9,7 @@ import type { SigningKey } from '../crypto/signing.js';
 import { runBackup } from '../backup/run-backup.js';
 import { runRestoreTest, type Depth } from '../restore-test/run-restore-test.js';
 import { checkIdentityFile } from '../crypto/age.js';
-import { startSandboxServer } from '../sandbox/process-server.js';
+import { restoreTestDependencies } from '../restore-test/sandbox-factory.js';
 import { runPrune } from '../retention/prune.js';
 import { retentionPolicy } from '../retention/policy.js';
 import { takeChecksums } from '../checksum/take-checksums.js';
@@ -48,7 +48,9 @@ export function backupJob(c: JobContext): JobFn {
 export function restoreTestJob(c: JobContext): JobFn {
   return async (signal) => {
     const identityFile = await checkIdentityFile(c.config.age.identityFile);
+    const deps = await restoreTestDependencies(c.repo, identityFile, c.config.sandbox);
     const { report } = await runRestoreTest({
+      ...deps,
       repo: c.repo,
       identityFile,
       signingKey: c.signingKey,
@@ -56,10 +58,6 @@ export function restoreTestJob(c: JobContext): JobFn {
       depth: c.config.daemon.restoreTestDepth as Depth,
       parallel: c.config.restore.parallel,
       signal,
-      startSandbox: async () => {
-        const s = await startSandboxServer({ binlog: false });
-        return { conn: s.conn, describe: () => ({ driver: 'process', engine: null, image: null, imageId: null, serverVersion: s.version }), stop: () => s.stop() };
-      },
     });
     if (report.verdict !== 'pass') {
       const failed = report.checks.find((x) => !x.ok);

@@ -3,7 +3,10 @@
 // backup source's flavour and major version. Restore tests need no binlog in the sandbox.
 import type { Config } from '../config/schema.js';
 import type { BackupManifest } from '../manifest/backup-manifest.js';
-import type { TestSandbox } from './run-restore-test.js';
+import type { TestSandbox, Replayer } from './run-restore-test.js';
+import type { Repository } from '../repo/repository.js';
+import { pitrReplayer } from '../pitr/replayer.js';
+import { listBinlogSources } from '../binlog/repo-binlogs.js';
 import { startSandbox } from '../sandbox/index.js';
 import type { Sandbox } from '../sandbox/sandbox.js';
 
@@ -37,4 +40,18 @@ export function sandboxFactory(config: Config['sandbox']): (manifest: BackupMani
       }),
     );
   };
+}
+
+/**
+ * Everything a restore test needs besides its options, the same for the CLI and the daemon:
+ * the sandbox from config, and binlog replay when the repository has shipped binlogs
+ * (without, only checksums taken exactly at the backup's point can be compared).
+ */
+export async function restoreTestDependencies(
+  repo: Repository,
+  identityFile: string,
+  config: Config['sandbox'],
+): Promise<{ startSandbox: (manifest: BackupManifest) => Promise<TestSandbox>; replay?: Replayer }> {
+  const replay = (await listBinlogSources(repo)).length > 0 ? pitrReplayer(repo, identityFile) : undefined;
+  return { startSandbox: sandboxFactory(config), ...(replay ? { replay } : {}) };
 }

@@ -3,13 +3,11 @@
 import type { Command } from 'commander';
 import { CommandContext, type GlobalOptions } from '../../context.js';
 import { runRestoreTest, type Depth } from '../../../restore-test/run-restore-test.js';
-import { sandboxFactory } from '../../../restore-test/sandbox-factory.js';
+import { restoreTestDependencies } from '../../../restore-test/sandbox-factory.js';
 import { checkIdentityFile } from '../../../crypto/age.js';
 import { loadSigningKey } from '../../../crypto/signing.js';
 import { OperationError, UsageError, VerificationError } from '../../../errors.js';
 import { seconds } from '../../../report/html.js';
-import { pitrReplayer } from '../../../pitr/replayer.js';
-import { listBinlogSources } from '../../../binlog/repo-binlogs.js';
 
 interface Flags {
   backup: string;
@@ -31,12 +29,9 @@ export function registerRestoreTest(program: Command, globals: () => GlobalOptio
       const repo = await ctx.repository();
       const identityFile = await checkIdentityFile(ctx.config.age.identityFile);
       const signingKey = await loadSigningKey(ctx.config.signing.keyFile);
-      const startSandbox = sandboxFactory(ctx.config.sandbox);
-      // With shipped binlogs, content checks replay to the newest checksum point (PITR engine);
-      // without, only checksums taken exactly at the backup's point can be compared.
-      const replay = (await listBinlogSources(repo)).length > 0 ? pitrReplayer(repo, identityFile) : undefined;
+      const deps = await restoreTestDependencies(repo, identityFile, ctx.config.sandbox);
       try {
-        const { report, keys } = await runRestoreTest({ repo, identityFile, signingKey, backup: opts.backup, depth: opts.depth as Depth, startSandbox, ...(replay ? { replay } : {}), parallel: ctx.config.restore.parallel, signal: ctx.signal });
+        const { report, keys } = await runRestoreTest({ repo, identityFile, signingKey, backup: opts.backup, depth: opts.depth as Depth, ...deps, parallel: ctx.config.restore.parallel, signal: ctx.signal });
         const failed = report.checks.filter((c) => !c.ok);
         ctx.print({ ...report, stored: keys }, () =>
           [

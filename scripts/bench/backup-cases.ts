@@ -8,7 +8,8 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { withConnection } from '../../src/mysql/client.js';
 import { readServerInfo, type ServerInfo } from '../../src/mysql/server-info.js';
-import { flavorProfile, resolveTools, versionAtLeast } from '../../src/mysql/flavor.js';
+import { flavorProfile, resolveTools } from '../../src/mysql/flavor.js';
+import { dumpArgs } from '../../src/backup/dump-args.js';
 import { withDefaultsFile, defaultsFileArg } from '../../src/mysql/defaults-file.js';
 import { startS3Server, s3TestEnv, type S3TestServer } from '../../test/helpers/s3-server.js';
 import { measureCommand, type Measurement } from './measure-command.js';
@@ -50,24 +51,9 @@ export interface BackupBenchResult {
   fileRepo?: { storageUrl: string; backupId: string; keysDir: string };
 }
 
-/** The dump flags `runBackup` uses (src/backup/run-backup.ts); checked against the real run below. */
+/** The dump flags `runBackup` uses (src/backup/dump-args.ts); checked against the real run below. */
 export function dumpFlags(info: ServerInfo): string[] {
-  const profile = flavorProfile(info);
-  return [
-    '--single-transaction',
-    '--quick',
-    '--routines',
-    '--triggers',
-    '--events',
-    '--hex-blob',
-    '--skip-add-locks',
-    ...(info.flavor === 'mariadb' && versionAtLeast(info, 10, 11, 0) ? ['--dump-history'] : []),
-    '--default-character-set=utf8mb4',
-    '--max-allowed-packet=1G',
-    ...profile.dumpCoordinateFlags,
-    '--databases',
-    DATABASE,
-  ];
+  return dumpArgs(info, [DATABASE]);
 }
 
 export function shellQuote(arg: string): string {

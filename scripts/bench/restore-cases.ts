@@ -191,12 +191,14 @@ export async function runRestoreBench(ctx: RestoreBenchContext): Promise<Restore
 }
 
 /** Reads the restore's own summary (--json) of the last dbops run, if it parsed. */
-export function lastRestoreSummary(result: RestoreBenchResult): { seconds: number; parts: number } | null {
+export function lastRestoreSummary(result: RestoreBenchResult): { seconds: number; parts: number; partSeconds: Record<string, number> } | null {
   const c = result.cases.find((x) => x.id === 'dbops-restore');
   const out = c?.runs[c.runs.length - 1]?.stdout;
   try {
-    const s = JSON.parse(out ?? '') as { seconds: number; parts: unknown[] };
-    return { seconds: s.seconds, parts: s.parts.length };
+    const s = JSON.parse(out ?? '') as { seconds: number; parts: Array<{ what: string; seconds: number }> };
+    // Per part: where the time goes (parts of one stage run in parallel, so they overlap).
+    const partSeconds = Object.fromEntries(s.parts.map((p) => [/\[(.+)\]$/.exec(p.what)?.[1] ?? p.what, Math.round(p.seconds * 100) / 100]));
+    return { seconds: s.seconds, parts: s.parts.length, partSeconds };
   } catch {
     return null;
   }

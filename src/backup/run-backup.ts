@@ -11,7 +11,8 @@ import { schemaInventory, type SchemaObjects } from './schema-inventory.js';
 import { PartUpload } from '../pipeline/part-upload.js';
 import { withConnection } from '../mysql/client.js';
 import { readServerInfo, type ServerInfo } from '../mysql/server-info.js';
-import { flavorProfile, resolveTools, versionAtLeast } from '../mysql/flavor.js';
+import { flavorProfile, resolveTools } from '../mysql/flavor.js';
+import { dumpArgs } from './dump-args.js';
 import { withDefaultsFile, defaultsFileArg } from '../mysql/defaults-file.js';
 import type { MysqlConn } from '../mysql/connection-url.js';
 import { newBackupId, backupManifestKey, backupPartKey } from '../storage/layout.js';
@@ -61,25 +62,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupManifest>
   const accountsKey = backupPartKey(id, 'accounts.sql.zst.age');
   try {
     const split = await withDefaultsFile(options.source, async (defaultsFile) => {
-      const args = [
-        defaultsFileArg(defaultsFile),
-        '--single-transaction',
-        '--quick',
-        '--routines',
-        '--triggers',
-        '--events',
-        '--hex-blob',
-        // LOCK TABLES adds nothing inside --single-transaction and breaks restoring a
-        // table whose DEFAULT is NEXTVAL(seq) ("was not locked with LOCK TABLES").
-        '--skip-add-locks',
-        // System-versioned tables keep their history (MariaDB ≥ 10.11).
-        ...(info.flavor === 'mariadb' && versionAtLeast(info, 10, 11, 0) ? ['--dump-history'] : []),
-        '--default-character-set=utf8mb4',
-        '--max-allowed-packet=1G',
-        ...profile.dumpCoordinateFlags,
-        '--databases',
-        ...databases,
-      ];
+      const args = [defaultsFileArg(defaultsFile), ...dumpArgs(info, databases)];
       const dump = startTool(tools.dump, args);
       dump.stdin.end();
       const onAbort = (): void => void dump.kill('SIGTERM');

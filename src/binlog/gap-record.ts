@@ -2,9 +2,8 @@
 // were shipped, or missing from the sequence). Recorded as a signed object so that PITR
 // and status see it without the shipper's logs, and refuse to replay across it.
 import { z } from 'zod';
+import { parseSignedJson } from '../crypto/signed-json.js';
 import type { KeyObject } from 'node:crypto';
-import { verifyDocument } from '../crypto/signing.js';
-import { VerificationError } from '../errors.js';
 
 export const GAP_FORMAT = 'horizn-dbops/binlog-gap';
 
@@ -27,14 +26,5 @@ export type GapRecord = z.infer<typeof gapRecordSchema>;
 export type UnsignedGapRecord = Omit<GapRecord, 'signature'>;
 
 export function parseVerifiedGap(bytes: Buffer, key: string, publicKey: KeyObject): GapRecord {
-  let json: unknown;
-  try {
-    json = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    throw new VerificationError(`${key} is not valid JSON: the gap record is damaged`, key);
-  }
-  verifyDocument(json, publicKey, key);
-  const parsed = gapRecordSchema.safeParse(json);
-  if (!parsed.success) throw new VerificationError(`${key} is not a binlog gap record: ${parsed.error.issues[0]?.message}`, key);
-  return parsed.data;
+  return parseSignedJson(bytes, key, publicKey, gapRecordSchema, 'binlog gap record');
 }

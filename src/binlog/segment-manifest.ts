@@ -3,8 +3,8 @@
 // point-in-time recovery to plan a chain without downloading data: what the file
 // covers (times, positions, GTIDs), where it sits in the chain, and the hashes to check.
 import { z } from 'zod';
+import { parseSignedJson } from '../crypto/signed-json.js';
 import type { KeyObject } from 'node:crypto';
-import { verifyDocument } from '../crypto/signing.js';
 import { VerificationError } from '../errors.js';
 
 export const SEGMENT_FORMAT = 'horizn-dbops/binlog-segment';
@@ -68,19 +68,7 @@ export type UnsignedSegmentManifest = Omit<SegmentManifest, 'signature'>;
 
 /** Parse + verify signature and schema; any problem is a VerificationError naming the key. */
 export function parseVerifiedSegment(bytes: Buffer, key: string, publicKey: KeyObject, expect: { repositoryId: string; serverUuid: string; file: string }): SegmentManifest {
-  let json: unknown;
-  try {
-    json = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    throw new VerificationError(`${key} is not valid JSON: the segment manifest is damaged`, key);
-  }
-  verifyDocument(json, publicKey, key);
-  const parsed = segmentManifestSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new VerificationError(`${key} does not match segment manifest format ${SEGMENT_VERSION}: ${issue?.path.join('.')} ${issue?.message}`, key);
-  }
-  const m = parsed.data;
+  const m = parseSignedJson(bytes, key, publicKey, segmentManifestSchema, `binlog segment manifest of format ${SEGMENT_VERSION}`);
   if (m.file !== expect.file || m.serverUuid !== expect.serverUuid) {
     throw new VerificationError(`${key} describes ${m.serverUuid}/${m.file}: the manifest was moved or swapped`, key);
   }

@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { schedule, type ScheduledTask } from 'node-cron';
 import type { Config } from '../config/schema.js';
-import type { Repository } from '../repo/repository.js';
 import { parseDuration } from '../util/duration.js';
 import { log } from '../util/logger.js';
 import { Alerter } from './alerts.js';

@@ -2,9 +2,8 @@
 // (format version, source, consistent point, tools, every part with sizes and hashes)
 // and signed. Readers accept a backup only through `parseVerifiedManifest`.
 import { z } from 'zod';
+import { parseSignedJson } from '../crypto/signed-json.js';
 import type { KeyObject } from 'node:crypto';
-import { verifyDocument } from '../crypto/signing.js';
-import { VerificationError } from '../errors.js';
 
 export const MANIFEST_FORMAT = 'horizn-dbops/backup-manifest';
 export const MANIFEST_VERSION = 1;
@@ -83,19 +82,7 @@ export type UnsignedManifest = Omit<BackupManifest, 'signature'>;
 
 /** Parse + verify signature; any problem is a VerificationError naming the manifest key. */
 export function parseVerifiedManifest(bytes: Buffer, key: string, publicKey: KeyObject): BackupManifest {
-  let json: unknown;
-  try {
-    json = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    throw new VerificationError(`${key} is not valid JSON: the manifest is damaged`, key);
-  }
-  verifyDocument(json, publicKey, key);
-  const parsed = manifestSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new VerificationError(`${key} does not match manifest format ${MANIFEST_VERSION}: ${issue?.path.join('.')} ${issue?.message}`, key);
-  }
-  return parsed.data;
+  return parseSignedJson(bytes, key, publicKey, manifestSchema, `backup manifest of format ${MANIFEST_VERSION}`);
 }
 
 /** Restore order: databases first, then tables/sequences, then objects that refer to them. */

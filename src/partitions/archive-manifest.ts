@@ -2,9 +2,8 @@
 // row count, CREATE TABLE), the stored object's sizes and hashes, signed like backup manifests.
 // Written LAST: an archive without a manifest does not exist, and nothing is dropped before it.
 import { z } from 'zod';
+import { parseSignedJson } from '../crypto/signed-json.js';
 import type { KeyObject } from 'node:crypto';
-import { verifyDocument } from '../crypto/signing.js';
-import { VerificationError } from '../errors.js';
 
 export const ARCHIVE_FORMAT = 'horizn-dbops/partition-archive';
 export const ARCHIVE_VERSION = 1;
@@ -41,14 +40,5 @@ export type UnsignedArchiveManifest = Omit<ArchiveManifest, 'signature'>;
 
 /** Parses, checks the signature against the repository key and the shape; VerificationError otherwise. */
 export function parseArchiveManifest(bytes: Buffer, key: string, publicKey: KeyObject): ArchiveManifest {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    throw new VerificationError(`${key} is not valid JSON: the archive manifest is damaged`, key);
-  }
-  verifyDocument(doc, publicKey, key);
-  const parsed = archiveManifestSchema.safeParse(doc);
-  if (!parsed.success) throw new VerificationError(`${key} is not a partition archive manifest: ${parsed.error.issues[0]?.message ?? 'bad shape'}`, key);
-  return parsed.data;
+  return parseSignedJson(bytes, key, publicKey, archiveManifestSchema, 'partition archive manifest');
 }

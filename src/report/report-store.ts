@@ -3,7 +3,8 @@
 import type { KeyObject } from 'node:crypto';
 import type { Repository } from '../repo/repository.js';
 import { reportKey, reportsPrefix, parseReportKey, idTime } from '../storage/layout.js';
-import { verifyDocument, signDocument, type SigningKey } from '../crypto/signing.js';
+import { signDocument, type SigningKey } from '../crypto/signing.js';
+import { parseSignedJson } from '../crypto/signed-json.js';
 import { reportSchema, type RestoreReport, type UnsignedReport } from './report-schema.js';
 import { renderReportHtml } from './report-html.js';
 import { UsageError, VerificationError, isNotFound } from '../errors.js';
@@ -24,16 +25,7 @@ export async function saveReport(repo: Repository, report: RestoreReport): Promi
 
 /** Parse and verify a report: VerificationError (exit 3) on any alteration. */
 export function verifyReportBytes(bytes: Buffer, publicKey: KeyObject, what: string): RestoreReport {
-  let json: unknown;
-  try {
-    json = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    throw new VerificationError(`${what} is not valid JSON: the report was altered or damaged`, what);
-  }
-  verifyDocument(json, publicKey, what);
-  const parsed = reportSchema.safeParse(json);
-  if (!parsed.success) throw new VerificationError(`${what} is signed but is not a restore report of format 1 (${parsed.error.issues[0]?.path.join('.')})`, what);
-  return parsed.data;
+  return parseSignedJson(bytes, what, publicKey, reportSchema, 'restore report of format 1');
 }
 
 export async function listReportIds(repo: Repository): Promise<string[]> {

@@ -94,7 +94,8 @@ async function main(): Promise<void> {
 
     step('restore into the second server');
     t = performance.now();
-    await dbops(['restore', backup.id, '--target', target.url], withIdentity);
+    // The target's credentials go through the environment, never the command line.
+    await dbops(['restore', backup.id], { ...withIdentity, DBOPS_RESTORE_TARGET_URL: target.url });
     const restoreSeconds = (performance.now() - t) / 1000;
 
     step('comparing source and restored database (CHECKSUM TABLE, row counts, SHOW CREATE …)');

@@ -6,6 +6,7 @@
 // 1 GiB file costs one read of the file and no child process.
 import { open, type FileHandle } from 'node:fs/promises';
 import { OperationError } from '../errors.js';
+import { uuidOf, mariadbGtidList, mysqlPreviousGtids } from './gtid-events.js';
 
 const MAGIC = Buffer.from([0xfe, 0x62, 0x69, 0x6e]);
 const HEADER = 19;
@@ -80,10 +81,6 @@ class Window {
   }
 }
 
-function uuid(b: Buffer): string {
-  const h = b.toString('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
-}
 
 async function scan(fh: FileHandle, path: string): Promise<BinlogScan> {
   const size = (await fh.stat()).size;
@@ -138,15 +135,8 @@ async function scan(fh: FileHandle, path: string): Promise<BinlogScan> {
       }
       case EventType.MARIADB_GTID_LIST: {
         const b = await body();
-        const count = b.readUInt32LE(0) & 0x0fffffff;
-        const list: string[] = [];
-        for (let i = 0; i < count && 4 + i * 16 + 16 <= b.length; i++) {
-          const o = 4 + i * 16;
-          const domain = b.readUInt32LE(o);
-          const gtid = `${domain}-${b.readUInt32LE(o + 4)}-${b.readBigUInt64LE(o + 8)}`;
-          list.push(gtid);
-          if (!sawMariaList) mariaState.set(domain, gtid);
-        }
+        const list = mariadbGtidList(b);
+        if (!sawMariaList) for (const gtid of list) mariaState.set(Number(gtid.split('-')[0]), gtid);
         if (!sawMariaList) out.gtidAtStart = list.join(',');
         sawMariaList = true;
         break;
@@ -161,7 +151,7 @@ async function scan(fh: FileHandle, path: string): Promise<BinlogScan> {
       }
       case EventType.MYSQL_GTID: {
         const b = await body();
-        noteTransaction(out, time, `${uuid(b.subarray(1, 17))}:${b.readBigInt64LE(17)}`);
+        noteTransaction(out, time, `${uuidOf(b.subarray(1, 17))}:${b.readBigInt64LE(17)}`);
         break;
       }
       case EventType.MYSQL_ANONYMOUS_GTID:
@@ -169,21 +159,7 @@ async function scan(fh: FileHandle, path: string): Promise<BinlogScan> {
         break;
       case EventType.MYSQL_PREVIOUS_GTIDS: {
         const b = await body();
-        const sets: string[] = [];
-        let o = 8;
-        for (let i = 0n; i < b.readBigUInt64LE(0) && o + 24 <= b.length; i++) {
-          const sid = uuid(b.subarray(o, o + 16));
-          const n = Number(b.readBigUInt64LE(o + 16));
-          o += 24;
-          const ranges: string[] = [];
-          for (let j = 0; j < n && o + 16 <= b.length; j++, o += 16) {
-            const start = b.readBigInt64LE(o);
-            const end = b.readBigInt64LE(o + 8) - 1n; // stored end is exclusive
-            ranges.push(start === end ? `${start}` : `${start}-${end}`);
-          }
-          sets.push(`${sid}:${ranges.join(':')}`);
-        }
-        out.gtidAtStart = sets.join(',');
+        out.gtidAtStart = mysqlPreviousGtids(b);
         break;
       }
       case EventType.ROTATE: {

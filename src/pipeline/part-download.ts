@@ -33,13 +33,7 @@ export type StoredObjectRef = Pick<ManifestPart, 'key' | 'rawBytes' | 'rawSha256
 
 /** openPartSource for any object with stored/raw sizes and hashes (binlog segments too); `label` names it in errors. */
 export async function openObjectSource(storage: Storage, part: StoredObjectRef, identityFile: string, label: string): Promise<PartSource> {
-  let body: Readable;
-  try {
-    body = await storage.get(part.key);
-  } catch (err) {
-    if (isNotFound(err)) throw new VerificationError(`${label} is missing from the repository`, part.key);
-    throw err;
-  }
+  const body = await getStored(storage, part.key, label);
   const stored = new MeasureStream();
   const rawMeter = new MeasureStream();
   const age: ToolProcess = startDecrypt(identityFile);
@@ -89,16 +83,20 @@ function checkPart(part: StoredObjectRef, label: string, stored: { bytes: number
   }
 }
 
+/** The stored object's bytes; a missing object is a verification failure naming it. */
+async function getStored(storage: Storage, key: string, label: string): Promise<Readable> {
+  try {
+    return await storage.get(key);
+  } catch (err) {
+    if (isNotFound(err)) throw new VerificationError(`${label} is missing from the repository`, key);
+    throw err;
+  }
+}
+
 /** Hash a stored object without decrypting it (what a host without the private key can check). */
 export async function checkStoredObject(storage: Storage, part: ManifestPart): Promise<void> {
   const label = describePart(part);
-  let body: Readable;
-  try {
-    body = await storage.get(part.key);
-  } catch (err) {
-    if (isNotFound(err)) throw new VerificationError(`${label} is missing from the repository`, part.key);
-    throw err;
-  }
+  const body = await getStored(storage, part.key, label);
   const m = new MeasureStream();
   await pipeline(body, m, async function* (src) {
     for await (const _ of src) {

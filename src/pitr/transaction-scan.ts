@@ -5,6 +5,7 @@
 // mariadb-binlog's --stop-datetime (local time zone, and it stops mid-transaction).
 import { open } from 'node:fs/promises';
 import { EventType } from '../binlog/event-scan.js';
+import { uuidOf as uuid, mariadbGtidList, mysqlPreviousGtids } from '../binlog/gtid-events.js';
 import { OperationError } from '../errors.js';
 import type { Flavor } from '../mysql/server-info.js';
 import { GtidState, type Gtid } from './gtid.js';
@@ -73,7 +74,7 @@ export async function scanTransactions(path: string, file: string, flavor: Flavo
       } else if (META_EVENTS.has(type)) {
         if (open_) out.transactions.push(open_);
         open_ = null;
-        if (type === EventType.MARIADB_GTID_LIST && out.stateAtStart === null) out.stateAtStart = mariaGtidList((await at(pos, Math.min(eventSize, CHUNK))).subarray(HEADER));
+        if (type === EventType.MARIADB_GTID_LIST && out.stateAtStart === null) out.stateAtStart = mariadbGtidList((await at(pos, Math.min(eventSize, CHUNK))).subarray(HEADER)).join(',');
         if (type === EventType.MYSQL_PREVIOUS_GTIDS) out.stateAtStart = mysqlPreviousGtids((await at(pos, Math.min(eventSize, CHUNK))).subarray(HEADER));
       } else if (open_) {
         open_.end = pos + eventSize;
@@ -87,39 +88,6 @@ export async function scanTransactions(path: string, file: string, flavor: Flavo
   } finally {
     await fh.close();
   }
-}
-
-function uuid(b: Buffer): string {
-  const h = b.toString('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
-}
-
-function mariaGtidList(b: Buffer): string {
-  const count = b.readUInt32LE(0) & 0x0fffffff;
-  const list: string[] = [];
-  for (let i = 0; i < count && 4 + i * 16 + 16 <= b.length; i++) {
-    const o = 4 + i * 16;
-    list.push(`${b.readUInt32LE(o)}-${b.readUInt32LE(o + 4)}-${b.readBigUInt64LE(o + 8)}`);
-  }
-  return list.join(',');
-}
-
-function mysqlPreviousGtids(b: Buffer): string {
-  const sets: string[] = [];
-  let o = 8;
-  for (let i = 0n; i < b.readBigUInt64LE(0) && o + 24 <= b.length; i++) {
-    const sid = uuid(b.subarray(o, o + 16));
-    const n = Number(b.readBigUInt64LE(o + 16));
-    o += 24;
-    const ranges: string[] = [];
-    for (let j = 0; j < n && o + 16 <= b.length; j++, o += 16) {
-      const start = b.readBigInt64LE(o);
-      const end = b.readBigInt64LE(o + 8) - 1n;
-      ranges.push(start === end ? `${start}` : `${start}-${end}`);
-    }
-    sets.push(`${sid}:${ranges.join(':')}`);
-  }
-  return sets.join(',');
 }
 
 /** GTID state at `position` of the file (every transaction ending at or before it applied). */

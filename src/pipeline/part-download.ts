@@ -3,6 +3,7 @@
 // rejects with a VerificationError naming the part when any hash or size differs.
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Storage } from '../storage/storage.js';
 import type { ManifestPart } from '../manifest/backup-manifest.js';
 import { MeasureStream } from './measure.js';
@@ -39,16 +40,15 @@ export async function openObjectSource(storage: Storage, part: StoredObjectRef, 
   const age: ToolProcess = startDecrypt(identityFile);
   const zstd: ToolProcess = startDecompress();
   const out = new PassThrough({ highWaterMark: 1 << 20 });
-  const flows = Promise.all([
-    pipeline(body, stored, age.stdin),
-    pipeline(age.stdout, zstd.stdin),
-    pipeline(zstd.stdout, rawMeter, out),
-    waitTool(age, 'age'),
-    waitTool(zstd, 'zstd'),
-  ]);
+  const tools = [waitTool(age, 'age'), waitTool(zstd, 'zstd')];
+  const flows = Promise.all([pipeline(body, stored, age.stdin), pipeline(age.stdout, zstd.stdin), pipeline(zstd.stdout, rawMeter, out), ...tools]);
   const done = flows.then(
     () => checkPart(part, label, stored.result(), rawMeter.result()),
-    (err: unknown) => {
+    async (first: unknown) => {
+      // Whichever rejects first is a race: a wrong key makes age exit, and the write into
+      // its stdin may fail (EPIPE) before age's exit is seen. The tools' own verdict
+      // explains more than a broken pipe, so wait for them (they exit once their pipes close).
+      const err = await toolFailure(tools, first);
       // Tampering shows as an age failure; report the stored hash when it explains it.
       const s = stored.result();
       if (s.sha256 !== part.storedSha256 && s.bytes >= part.storedBytes) {
@@ -72,6 +72,12 @@ export async function openObjectSource(storage: Storage, part: StoredObjectRef, 
       body.destroy();
     },
   };
+}
+
+async function toolFailure(tools: Promise<unknown>[], first: unknown): Promise<unknown> {
+  const settled = await Promise.race([Promise.allSettled(tools), delay(5000, undefined, { ref: false })]);
+  const failed = settled?.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  return failed ? failed.reason : first;
 }
 
 function checkPart(part: StoredObjectRef, label: string, stored: { bytes: number; sha256: string }, raw: { bytes: number; sha256: string }): void {

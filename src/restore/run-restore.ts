@@ -2,7 +2,7 @@
 // target server in dependency-safe order, tables in parallel, in a fast session (no
 // binlog unless asked; unique/foreign-key checks off from the dump preamble). A non-empty
 // target is refused unless forced, before anything is written.
-import { once } from 'node:events';
+import { pipeline, type Readable } from 'node:stream';
 import type { Repository } from '../repo/repository.js';
 import type { BackupManifest } from '../manifest/backup-manifest.js';
 import { planRestore, type RestoreScope, type PlannedPart } from './select-parts.js';
@@ -14,10 +14,14 @@ import { readServerInfo } from '../mysql/server-info.js';
 import { flavorProfile, resolveTools } from '../mysql/flavor.js';
 import { withDefaultsFile, defaultsFileArg } from '../mysql/defaults-file.js';
 import type { MysqlConn } from '../mysql/connection-url.js';
-import { startTool, waitTool } from '../util/tool-process.js';
+import { ClientSession, type ClientSpec } from './client-session.js';
+import { loadTableInParallel } from './parallel-table-load.js';
 import { quoteIdent } from '../verify/quote-ident.js';
 import { UsageError, InterruptedError } from '../errors.js';
 import { log } from '../util/logger.js';
+
+/** Tables at least this big load over `parallel` connections at once; smaller ones are not worth the extra clients. */
+const PARALLEL_TABLE_MIN_BYTES = 4 << 20;
 
 export interface RestoreOptions extends RestoreScope {
   repo: Repository;
@@ -34,7 +38,8 @@ export interface RestoreOptions extends RestoreScope {
 export interface RestoreResult {
   backupId: string;
   databases: string[];
-  parts: Array<{ key: string; what: string; seconds: number; rawBytes: number }>;
+  /** Per part; `connections` > 1 when a big table's rows loaded over several at once. */
+  parts: Array<{ key: string; what: string; seconds: number; rawBytes: number; connections: number }>;
   seconds: number;
   rawBytes: number;
   strippedTriggers: number;
@@ -99,47 +104,63 @@ async function runLimited<T>(items: T[], limit: number, fn: (item: T) => Promise
 async function applyPart(step: PlannedPart, defaultsFile: string, clientTool: string, options: RestoreOptions, result: RestoreResult): Promise<void> {
   const t0 = performance.now();
   const { part } = step;
-  // --comments: the client otherwise strips comments, also inside routine and trigger bodies.
-  const args = [defaultsFileArg(defaultsFile), '--batch', '--comments', '--max-allowed-packet=1G', '--default-character-set=utf8mb4'];
-  if (step.targetDatabase !== undefined) args.push(`--database=${step.targetDatabase}`);
   const source = await openPartSource(options.repo.storage, part, options.identityFile);
-  const client = startTool(clientTool, args);
-  const clientDone = waitTool(client, 'mysql client');
-  clientDone.catch(() => undefined);
-  const onAbort = (): void => {
-    source.cancel();
-    client.kill('SIGTERM');
+  const spec: ClientSpec = {
+    clientTool,
+    defaultsFileArg: defaultsFileArg(defaultsFile),
+    ...(step.targetDatabase !== undefined ? { database: step.targetDatabase } : {}),
+    preamble: `${options.binlog ? '' : 'SET SESSION sql_log_bin=0;\n'}SET SESSION foreign_key_checks=0, unique_checks=0;\n`,
   };
+  // Interrupted: stop fetching; the loaders kill their clients on the same signal.
+  const onAbort = (): void => source.cancel();
   options.signal?.addEventListener('abort', onAbort, { once: true });
+  let stripper: StripTriggers | undefined;
+  let input: Readable = source.raw;
+  if (part.kind === 'table') {
+    // Secondary indexes are built after the data (sorted index build): the RTO win.
+    // pipeline(), not pipe(): a failing source must end the loader's input with the error.
+    input = pipeline(input, new DeferSecondaryIndexes(), () => undefined);
+    if (step.stripTriggers) input = pipeline(input, (stripper = new StripTriggers()), () => undefined);
+  }
+  const width = options.parallel ?? 2;
+  const load =
+    part.kind === 'table' && width > 1 && part.rawBytes >= PARALLEL_TABLE_MIN_BYTES
+      ? loadTableInParallel(input, spec, width, options.signal).then((s) => s.connections)
+      : loadSerially(input, spec, options.signal).then(() => 1);
+  let connections = 1;
   try {
-    const session = options.binlog ? '' : 'SET SESSION sql_log_bin=0;\n';
-    client.stdin.write(`${session}SET SESSION foreign_key_checks=0, unique_checks=0;\n`);
-    let input: NodeJS.ReadableStream = source.raw;
-    let stripper: StripTriggers | undefined;
-    if (part.kind === 'table') {
-      // Secondary indexes are built after the data (sorted index build): the RTO win.
-      input = input.pipe(new DeferSecondaryIndexes());
-      if (step.stripTriggers) input = input.pipe((stripper = new StripTriggers()));
-    }
-    for await (const chunk of input) {
-      if (!client.stdin.write(chunk)) await Promise.race([once(client.stdin, 'drain'), clientDone]);
-    }
-    client.stdin.end();
-    await Promise.all([source.done, clientDone]);
+    [connections] = await Promise.all([load, source.done]);
     if (stripper?.stripped) result.strippedTriggers += stripper.stripped;
   } catch (err) {
     source.cancel();
-    client.kill('SIGKILL');
-    await clientDone.catch(() => undefined);
+    input.destroy();
+    await load.catch(() => undefined);
     if (options.signal?.aborted) throw new InterruptedError(String(options.signal.reason ?? 'signal'));
     throw err;
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
   }
   const seconds = (performance.now() - t0) / 1000;
-  result.parts.push({ key: part.key, what: describePart(part), seconds, rawBytes: part.rawBytes });
+  result.parts.push({ key: part.key, what: describePart(part), seconds, rawBytes: part.rawBytes, connections });
   result.rawBytes += part.rawBytes;
   log.debug({ part: part.key, seconds }, 'part restored');
+}
+
+/** Everything through one client, in order. */
+async function loadSerially(input: AsyncIterable<Buffer>, spec: ClientSpec, signal?: AbortSignal): Promise<void> {
+  const client = new ClientSession(spec);
+  const onAbort = (): void => client.kill();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    for await (const chunk of input) await client.write(chunk);
+    await client.finish();
+  } catch (err) {
+    client.kill();
+    await client.gone();
+    throw err;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
 }
 
 async function refuseNonEmpty(db: MysqlClient, targets: Array<{ database: string; table?: string }>, force: boolean): Promise<void> {

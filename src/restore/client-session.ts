@@ -1,0 +1,73 @@
+// One `mysql`/`mariadb` client process fed through its stdin: the unit every restore
+// step writes SQL into. The client (not our code) runs the SQL, so DELIMITER blocks,
+// comments and every statement form behave exactly as with `mysql < dump.sql`.
+import { once } from 'node:events';
+import { startTool, waitTool, type ToolProcess } from '../util/tool-process.js';
+
+export interface ClientSpec {
+  clientTool: string;
+  defaultsFileArg: string;
+  /** Database the session starts in. */
+  database?: string;
+  /** Written first: session settings (binlog off, checks off…). */
+  preamble: string;
+}
+
+export class ClientSession {
+  private readonly proc: ToolProcess;
+  private readonly exited: Promise<void>;
+  private failure: unknown;
+  /** One wait per busy spell, however many callers wait on it (no listener pile-up). */
+  private drain: Promise<void> | undefined;
+
+  constructor(spec: ClientSpec) {
+    // --comments: the client otherwise strips comments, also inside routine and trigger bodies.
+    const args = [spec.defaultsFileArg, '--batch', '--comments', '--max-allowed-packet=1G', '--default-character-set=utf8mb4'];
+    if (spec.database !== undefined) args.push(`--database=${spec.database}`);
+    this.proc = startTool(spec.clientTool, args);
+    this.exited = waitTool(this.proc, 'mysql client');
+    this.exited.catch((err: unknown) => {
+      this.failure ??= err;
+    });
+    // A client that died early closes its stdin; the write error is not the story, its exit is.
+    this.proc.stdin.on('error', () => undefined);
+    if (spec.preamble) this.proc.stdin.write(spec.preamble);
+  }
+
+  /** True while the client can take more without buffering in this process. */
+  get ready(): boolean {
+    return !this.proc.stdin.writableNeedDrain;
+  }
+
+  /** Resolves when the client drained its input, or rejects with its error if it ended. */
+  async drained(): Promise<void> {
+    if (this.failure) throw this.failure;
+    if (!this.proc.stdin.writableNeedDrain) return;
+    this.drain ??= Promise.race([once(this.proc.stdin, 'drain'), this.exited.catch(() => undefined)]).then(() => {
+      this.drain = undefined;
+    });
+    await this.drain;
+    if (this.failure) throw this.failure;
+  }
+
+  /** Write, honouring backpressure. */
+  async write(data: Buffer | string): Promise<void> {
+    if (this.failure) throw this.failure;
+    if (!this.proc.stdin.write(data)) await this.drained();
+  }
+
+  /** End the input and wait until the client ran everything (rejects with a ToolError naming what failed). */
+  async finish(): Promise<void> {
+    this.proc.stdin.end();
+    await this.exited;
+  }
+
+  kill(): void {
+    this.proc.kill('SIGKILL');
+  }
+
+  /** Settles once the process is gone (never rejects). */
+  async gone(): Promise<void> {
+    await this.exited.catch(() => undefined);
+  }
+}

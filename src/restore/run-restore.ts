@@ -63,7 +63,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     // Database parts first (CREATE DATABASE with the original character set).
     for (const d of plan.createDatabases) if (d.fromPart) await apply({ part: d.fromPart, stripTriggers: false });
     const stages = groupByStage(plan.steps);
-    for (const stage of stages) await runLimited(stage, options.parallel ?? 2, apply, options.signal);
+    for (const stage of stages) await runLimited(biggestFirst(stage), options.parallel ?? 2, apply, options.signal);
   });
   result.seconds = (performance.now() - started) / 1000;
   log.info({ backupId: options.manifest.id, seconds: result.seconds.toFixed(1), parts: result.parts.length }, 'restore finished');
@@ -81,6 +81,12 @@ function groupByStage(steps: PlannedPart[]): PlannedPart[][] {
     last = stage;
   }
   return stages;
+}
+
+/** Sequences first (a table's DEFAULT may name one), then longest first: the last table to finish is a small one, not the biggest started late. */
+function biggestFirst(stage: PlannedPart[]): PlannedPart[] {
+  const rank = (p: PlannedPart): number => (p.part.kind === 'sequence' ? 0 : 1);
+  return [...stage].sort((a, b) => rank(a) - rank(b) || b.part.rawBytes - a.part.rawBytes);
 }
 
 async function runLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>, signal?: AbortSignal): Promise<void> {

@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
-import { ToolError } from '../errors.js';
+import { OperationError, ToolError } from '../errors.js';
 import { log } from '../util/logger.js';
 import { formatConnectionUrl, type MysqlConn } from '../mysql/connection-url.js';
 import { MysqlClient } from '../mysql/client.js';
@@ -29,6 +29,16 @@ export interface SandboxOptions {
   parentDir?: string;
 }
 
+export interface RestartOptions {
+  /**
+   * 'graceful' (default): SIGTERM, a clean shutdown (the binlog gets its Stop event).
+   * 'crash': SIGKILL, so the start runs InnoDB crash recovery (and binlog recovery).
+   */
+  mode?: 'graceful' | 'crash';
+  /** Runs while the server is down (e.g. until clients noticed); the server is started again even if it throws. */
+  whileDown?: () => Promise<void>;
+}
+
 export interface SandboxServer extends Sandbox {
   driver: 'process';
   flavor: Flavor;
@@ -45,7 +55,14 @@ export interface SandboxServer extends Sandbox {
   errorLog: string;
   serverId: number;
   version: string;
-  pid: number;
+  /** The running server process (after restart(), the new one). */
+  readonly pid: number;
+  /**
+   * Stops the server and starts it again on the same datadir, port, options and
+   * password; resolves once root can log in again. The temp dir stays registered
+   * throughout, so a dying test process still leaves nothing behind.
+   */
+  restart(options?: RestartOptions): Promise<void>;
   /** Clean shutdown (SIGTERM, then SIGKILL after 30 s) and removal of the temp dir. */
   stop(): Promise<void>;
   /** SIGKILL and removal of the temp dir. */
@@ -166,9 +183,9 @@ function serverArgs(bin: ServerBinary, l: Layout, port: number, serverId: number
   return args;
 }
 
-async function tryConnect(socket: string): Promise<MysqlClient | undefined> {
+async function tryConnect(socket: string, password: string): Promise<MysqlClient | undefined> {
   try {
-    return await MysqlClient.connect({ user: 'root', password: '', host: 'localhost', port: 0, socket }, { connectTimeoutMs: 2000 });
+    return await MysqlClient.connect({ user: 'root', password, host: 'localhost', port: 0, socket }, { connectTimeoutMs: 2000 });
   } catch {
     return undefined;
   }
@@ -213,6 +230,42 @@ function waitExit(sub: ResultPromise, ms: number): Promise<boolean> {
   });
 }
 
+interface Launch {
+  sub: ResultPromise;
+  /** Connected as root over the socket; undefined when the server exited or the time ran out. */
+  db: MysqlClient | undefined;
+  exited: boolean;
+}
+
+/** Spawns the server (onSpawn sees it at once, for the cleanup registry) and waits until root logs in over the socket. */
+async function launch(bin: ServerBinary, l: Layout, port: number, serverId: number, opts: SandboxOptions, password: string, timeoutMs: number, onSpawn: (sub: ResultPromise) => void): Promise<Launch> {
+  const sub = execa(bin.path, serverArgs(bin, l, port, serverId, opts), {
+    stdin: 'ignore',
+    stdout: 'ignore',
+    stderr: 'ignore',
+    reject: false,
+    cleanup: true,
+  });
+  onSpawn(sub);
+  let exited = false;
+  void sub.then(() => (exited = true));
+  const deadline = Date.now() + timeoutMs;
+  let db: MysqlClient | undefined;
+  while (!exited && Date.now() < deadline && !(db = await tryConnect(l.socket, password))) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { sub, db, exited };
+}
+
+/** Signals the server and waits for it to exit; SIGKILL when SIGTERM did not end it within 30 s. */
+async function halt(sub: ResultPromise, graceful: boolean): Promise<void> {
+  sub.kill(graceful ? 'SIGTERM' : 'SIGKILL');
+  if (!(await waitExit(sub, graceful ? 30_000 : 10_000))) {
+    sub.kill('SIGKILL');
+    await waitExit(sub, 10_000);
+  }
+}
+
 /** Starts a throwaway server; resolves once root can connect over TCP with the random password. */
 export async function startSandboxServer(opts: SandboxOptions = {}): Promise<SandboxServer> {
   const bin = await findServerBinary();
@@ -243,21 +296,10 @@ export async function startSandboxServer(opts: SandboxOptions = {}): Promise<San
     // server binds it: retry a few times with a fresh one.
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
-      sub = execa(bin.path, serverArgs(bin, l, port, serverId, opts), {
-        stdin: 'ignore',
-        stdout: 'ignore',
-        stderr: 'ignore',
-        reject: false,
-        cleanup: true,
+      const { db, exited } = await launch(bin, l, port, serverId, opts, '', timeoutMs, (s) => {
+        sub = s;
+        entry.pid = s.pid;
       });
-      entry.pid = sub.pid;
-      let exited = false;
-      void sub.then(() => (exited = true));
-      const deadline = Date.now() + timeoutMs;
-      let db: MysqlClient | undefined;
-      while (!exited && Date.now() < deadline && !(db = await tryConnect(l.socket))) {
-        await new Promise((r) => setTimeout(r, 100));
-      }
       if (db) {
         const password = randomBytes(18).toString('hex');
         let version: string;
@@ -268,18 +310,56 @@ export async function startSandboxServer(opts: SandboxOptions = {}): Promise<San
           await db.close();
         }
         const conn: MysqlConn = { user: 'root', password, host: '127.0.0.1', port };
-        const running = sub;
+        // The current server process: undefined while restart() has it down.
+        let running: ResultPromise | undefined = sub!;
+        let lastPid = running.pid!;
         let done = false;
+        let restarting = false;
         const finish = async (graceful: boolean): Promise<void> => {
           if (done) return;
           done = true;
-          running.kill(graceful ? 'SIGTERM' : 'SIGKILL');
-          if (!(await waitExit(running, graceful ? 30_000 : 10_000))) {
-            running.kill('SIGKILL');
-            await waitExit(running, 10_000);
-          }
+          if (running) await halt(running, graceful);
           await rm(baseDir, { recursive: true, force: true, maxRetries: 3 });
           unregister(entry);
+        };
+        const restart = async (ro: RestartOptions = {}): Promise<void> => {
+          if (done) throw new OperationError('sandbox server: restart() after stop()/kill()');
+          if (restarting) throw new OperationError('sandbox server: restart() is already running');
+          if (!running) throw new OperationError('sandbox server is not running (an earlier restart() failed)');
+          restarting = true;
+          try {
+            await halt(running, ro.mode !== 'crash');
+            running = undefined;
+            entry.pid = undefined; // the dir stays registered
+            let failure: { err: unknown } | undefined;
+            try {
+              await ro.whileDown?.();
+            } catch (err) {
+              failure = { err };
+            }
+            if (done) throw new OperationError('sandbox server was stopped while restart() had it down');
+            const again = await launch(bin, l, port, serverId, opts, password, timeoutMs, (s) => {
+              running = s;
+              lastPid = s.pid!;
+              entry.pid = s.pid;
+            });
+            if (!again.db) {
+              await halt(again.sub, false);
+              running = undefined;
+              entry.pid = undefined;
+              if (done) throw new OperationError('sandbox server was stopped while restart() was starting it');
+              throw new ToolError(
+                bin.path,
+                `restarted server on port ${port} ${again.exited ? 'exited during startup' : `did not accept connections within ${timeoutMs} ms`} (error log tail follows)`,
+                oneLineTail(await tail(l.errorLog)),
+              );
+            }
+            await again.db.close().catch(() => undefined);
+            if (done) throw new OperationError('sandbox server was stopped while restart() was starting it');
+            if (failure) throw failure.err;
+          } finally {
+            restarting = false;
+          }
         };
         log.debug({ port, baseDir, ms: Date.now() - started }, 'sandbox server started');
         return {
@@ -296,13 +376,15 @@ export async function startSandboxServer(opts: SandboxOptions = {}): Promise<San
           errorLog: l.errorLog,
           serverId,
           version,
-          pid: running.pid!,
+          get pid() {
+            return lastPid;
+          },
+          restart,
           stop: () => finish(true),
           kill: () => finish(false),
         };
       }
-      sub.kill('SIGKILL');
-      await waitExit(sub, 10_000);
+      await halt(sub!, false);
       const errTail = await tail(l.errorLog);
       if (exited && /already in use|bind on tcp\/ip port/i.test(errTail) && attempt < 3) continue;
       throw new ToolError(

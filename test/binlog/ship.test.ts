@@ -2,21 +2,15 @@
 // tests): --once, continuous mode with bounded lag and clean SIGTERM, kill -9 and resume,
 // a dropped replication connection, and a purged binlog recorded as a gap.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, readdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { startSandboxServer, type SandboxServer } from '../../src/sandbox/process-server.js';
 import { MysqlClient } from '../../src/mysql/client.js';
-import { openStorage } from '../../src/storage/open-storage.js';
-import { initRepository, openRepository, type Repository } from '../../src/repo/repository.js';
-import { loadSigningKey } from '../../src/crypto/signing.js';
-import { resolveRecipients } from '../../src/crypto/age.js';
 import { readSegments } from '../../src/binlog/repo-binlogs.js';
 import { shippingStatus } from '../../src/binlog/shipping-status.js';
-import type { SegmentManifest } from '../../src/binlog/segment-manifest.js';
-import { runCli, startCli, makeKeys, tempRepoUrl } from '../helpers/cli.js';
+import { runCli, startCli, makeKeys } from '../helpers/cli.js';
+import { shipSetup, segments, sha256, waitFor, expectContiguous, dumpThreads as dumpThreadsOf, type ShipSetup } from '../helpers/binlog-ship.js';
 
 let server: SandboxServer;
 let db: MysqlClient;
@@ -39,35 +33,12 @@ async function insertRows(n: number): Promise<void> {
   for (let i = 0; i < n; i++) await db.exec('INSERT INTO shipt.t VALUES (?, ?)', [++row, `row ${row}`]);
 }
 
-interface Setup {
-  env: Record<string, string>;
-  repo: Repository;
-  repoDir: string;
-  spool: string;
-}
-
-async function setup(extra: Record<string, string> = {}): Promise<Setup> {
-  const r = await tempRepoUrl();
-  const spool = await mkdtemp(join(tmpdir(), 'dbops-spool-'));
-  const env = { ...keys.env, DBOPS_STORAGE_URL: r.url, DBOPS_SOURCE_URL: server.url, DBOPS_BINLOG_SPOOL_DIR: spool, ...extra };
-  // In-process init: each CLI start costs seconds of tsx compilation.
-  const storage = openStorage(r.url);
-  await initRepository(storage, await loadSigningKey(keys.env.DBOPS_SIGNING_KEY_FILE), await resolveRecipients([keys.env.DBOPS_AGE_RECIPIENTS!]));
-  return { env, repo: await openRepository(storage), repoDir: r.dir, spool };
-}
-
-async function segments(s: Setup, sourceId: string): Promise<SegmentManifest[]> {
-  const { segments: list, problems } = await readSegments(s.repo, sourceId);
-  expect(problems).toEqual([]);
-  return list;
-}
-
-function sha256(b: Buffer): string {
-  return createHash('sha256').update(b).digest('hex');
+function setup(extra: Record<string, string> = {}): Promise<ShipSetup> {
+  return shipSetup(server.url, keys, extra);
 }
 
 /** `age -d | zstd -d` of a stored object, as a responder would do by hand. */
-async function decrypt(s: Setup, key: string): Promise<Buffer> {
+async function decrypt(s: ShipSetup, key: string): Promise<Buffer> {
   const age = await execa('age', ['-d', '-i', keys.env.DBOPS_AGE_IDENTITY_FILE!], { inputFile: join(s.repoDir, key), encoding: 'buffer' });
   const zstd = await execa('zstd', ['-d', '-c'], { input: age.stdout, encoding: 'buffer' });
   return Buffer.from(zstd.stdout);
@@ -75,21 +46,6 @@ async function decrypt(s: Setup, key: string): Promise<Buffer> {
 
 async function serverLogs(): Promise<string[]> {
   return (await db.query<{ Log_name: string }>('SHOW BINARY LOGS')).map((r) => r.Log_name);
-}
-
-async function waitFor(what: string, cond: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-function expectContiguous(list: SegmentManifest[]): void {
-  for (let i = 1; i < list.length; i++) {
-    expect(list[i]!.sequence).toBe(list[i - 1]!.sequence + 1);
-    expect(list[i]!.previousFile).toBe(list[i - 1]!.file);
-  }
 }
 
 /** Live binlog streamer processes writing into a spool directory. */
@@ -103,9 +59,8 @@ async function streamers(spool: string): Promise<number> {
   return n;
 }
 
-async function dumpThreads(): Promise<number[]> {
-  const rows = await db.query<{ id: number }>("SELECT ID AS id FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'");
-  return rows.map((r) => Number(r.id));
+function dumpThreads(): Promise<number[]> {
+  return dumpThreadsOf(db);
 }
 
 describe('binlog ship --once', () => {

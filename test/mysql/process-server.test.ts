@@ -63,7 +63,57 @@ describe('process server', () => {
     expect(liveCount()).toBe(0);
   });
 
-  it.each(['SIGTERM', 'throw', 'exit'])('kills the server and removes its dir when the owning process ends (%s)', async (how) => {
+  it('restarts on the same datadir, port and password, after a clean shutdown or a crash, and still cleans up', async () => {
+    const s = await startSandboxServer();
+    const pids = [s.pid];
+    const count = (): Promise<number> => withConnection(s.conn, async (db) => (await db.query<{ n: number }>('SELECT COUNT(*) AS n FROM r.t'))[0]!.n);
+    const logs = (): Promise<string[]> => withConnection(s.conn, async (db) => (await db.query<{ Log_name: string }>('SHOW BINARY LOGS')).map((x) => x.Log_name));
+    try {
+      await withConnection(s.conn, async (db) => {
+        await db.exec('CREATE DATABASE r');
+        await db.exec('CREATE TABLE r.t (id INT PRIMARY KEY) ENGINE=InnoDB');
+        await db.exec('INSERT INTO r.t VALUES (1)');
+      });
+      expect(await logs()).toEqual(['binlog.000001']);
+      let sawDown = false;
+      await s.restart({
+        whileDown: async () => {
+          expect(processGone(pids[0]!)).toBe(true);
+          await expect(withConnection(s.conn, (db) => db.query('SELECT 1'))).rejects.toThrow();
+          sawDown = true;
+        },
+      });
+      expect(sawDown).toBe(true);
+      pids.push(s.pid);
+      expect(processGone(pids[0]!)).toBe(true);
+      expect(s.pid).not.toBe(pids[0]);
+      // Same data, same URL; the server opened the next binlog file.
+      expect(await count()).toBe(1);
+      expect(await logs()).toEqual(['binlog.000001', 'binlog.000002']);
+
+      await withConnection(s.conn, (db) => db.exec('INSERT INTO r.t VALUES (2)'));
+      await s.restart({ mode: 'crash' });
+      pids.push(s.pid);
+      expect(processGone(pids[1]!)).toBe(true);
+      // The committed row survived the SIGKILL through crash recovery.
+      expect(await count()).toBe(2);
+      expect(await logs()).toEqual(['binlog.000001', 'binlog.000002', 'binlog.000003']);
+      expect(readFileSync(s.errorLog, 'utf8')).toMatch(/crash recovery/i);
+
+      // A failing whileDown still gets the server back, then rethrows.
+      await expect(s.restart({ whileDown: () => Promise.reject(new Error('boom')) })).rejects.toThrow('boom');
+      pids.push(s.pid);
+      expect(await count()).toBe(2);
+    } finally {
+      await s.stop();
+    }
+    expect(existsSync(s.baseDir)).toBe(false);
+    for (const pid of pids) expect(processGone(pid)).toBe(true);
+    expect(liveCount()).toBe(0);
+    await expect(s.restart()).rejects.toThrow(/after stop/);
+  });
+
+  it.each(['SIGTERM', 'throw', 'exit', 'restart-exit'])('kills the server and removes its dir when the owning process ends (%s)', async (how) => {
     const child = join(import.meta.dirname, 'helpers', 'sandbox-child.ts');
     const r = await execa('node', ['--import', 'tsx', child, how], { reject: false, timeout: 30_000 });
     expect(r.timedOut, 'child hung instead of exiting').toBe(false);

@@ -169,6 +169,9 @@ class Shipper {
   async runContinuous(): Promise<void> {
     const pollMs = this.o.pollMs ?? 500;
     let backoffMs = 1000;
+    // A source restart or a network blip is routine: warn first, and raise it to an error
+    // once the source has been unreachable for longer than the lag budget (the RPO is at risk).
+    this.sourceReachedAt = Date.now();
     let nextStreamAt = 0;
     let streamStartedAt = 0;
     let lastHeartbeat = 0;
@@ -212,7 +215,9 @@ class Shipper {
           }
         }
       } catch (err) {
-        log.error({ err: (err as Error).message }, 'binlog shipping step failed; retrying');
+        const unreachableS = Math.round((Date.now() - this.sourceReachedAt) / 1000);
+        const level = unreachableS >= this.o.maxLagSeconds ? 'error' : 'warn';
+        log[level]({ err: (err as Error).message, sourceLastReachedSecondsAgo: unreachableS }, 'binlog shipping step failed; retrying');
         await this.dropDb();
         await this.pause(Math.min(backoffMs, 5000));
       }
@@ -233,10 +238,15 @@ class Shipper {
     await sleep(ms, undefined, this.o.signal ? { signal: this.o.signal } : {}).catch(() => undefined);
   }
 
+  /** Last time a query on the source succeeded. */
+  private sourceReachedAt = Date.now();
+
   private async withDb<T>(fn: (db: MysqlClient) => Promise<T>): Promise<T> {
     this.db ??= await MysqlClient.connect(this.o.source);
     try {
-      return await fn(this.db);
+      const result = await fn(this.db);
+      this.sourceReachedAt = Date.now();
+      return result;
     } catch (err) {
       await this.dropDb();
       throw err;

@@ -382,7 +382,8 @@ export class S3Storage implements Storage {
       head = undefined;
     }
     const r = head ? retentionOf(head) : undefined;
-    const now = Date.now();
+    // Judged with the store's clock in mind: a date a few minutes past here may not be past there.
+    const now = Date.now() - CLOCK_SKEW_MS;
     if (r && ((r.retainUntil && r.retainUntil.getTime() > now) || r.legalHold)) {
       const what = [r.retainUntil && r.retainUntil.getTime() > now ? `${r.mode ?? 'retained'} until ${r.retainUntil.toISOString()}` : '', r.legalHold ? 'legal hold' : ''].filter(Boolean).join(', ');
       return new ObjectLockedError(`${where} is under Object Lock (${what}): it cannot be deleted before then`, key, r.retainUntil, r.legalHold, true, { cause });
@@ -492,6 +493,9 @@ export class S3Storage implements Storage {
     }
   }
 }
+
+/** Clock difference tolerated between this host and the store when reading a refusal. */
+const CLOCK_SKEW_MS = 5 * 60_000;
 
 /** The lock headers of a HEAD answer (absent without s3:GetObjectRetention / s3:GetObjectLegalHold). */
 function retentionOf(head: HeadObjectCommandOutput): ObjectRetention {

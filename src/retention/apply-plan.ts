@@ -10,7 +10,7 @@
 // manifest keeps its whole backup (or segment); binlog segments of a source stop at the
 // first locked one, so they still go from the front only.
 import type { Repository } from '../repo/repository.js';
-import { backupManifestKey, backupPrefix } from '../storage/layout.js';
+import { backupManifestKey, backupPrefix, repoJsonKey } from '../storage/layout.js';
 import { segmentDataKey, segmentManifestKey } from '../binlog/source-keys.js';
 import { ObjectLockedError, StorageError } from '../errors.js';
 import { log } from '../util/logger.js';
@@ -35,7 +35,7 @@ export interface ApplyResult {
   debris: string[];
   /** Deletions Object Lock refused: left intact for a later prune. */
   locked: LockedItem[];
-  /** Kept backups whose Object Lock this run raised (or put under legal hold). */
+  /** Kept backups (and repo.json, id "repo.json") whose Object Lock this run raised or put under legal hold. */
   extended: Array<{ id: string; until: string | null; legalHold: boolean; objects: number }>;
   /** Things that could not be removed or protected (e.g. an abort the store refuses); the rest went ahead. */
   problems: string[];
@@ -108,6 +108,34 @@ async function protectKept(repo: Repository, plan: RetentionPlan, result: ApplyR
   }
 }
 
+/**
+ * repo.json (the repository id and signing key every backup is checked against) must
+ * outlive every backup: its lock goes to the latest of now + the upload period (so it
+ * outlasts the newest objects) and every kept backup's promise, and it is held while any
+ * kept backup is. It is never deleted by prune, so this cannot block prune.
+ */
+async function protectRepoJson(repo: Repository, plan: RetentionPlan, result: ApplyResult): Promise<void> {
+  const lock = repo.storage.lock!;
+  const now = Date.parse(plan.now);
+  const kept = plan.backups.filter((b) => b.action === 'keep');
+  const until = new Date(Math.max(now + lock.uploadPeriodMs, ...kept.map((b) => (b.keepAtLeastUntil ? Date.parse(b.keepAtLeastUntil) : 0))));
+  const held = kept.some((b) => b.legalHold);
+  try {
+    const current = await lock.retention(repoJsonKey);
+    if (!current) return;
+    const raise = !(current.retainUntil && current.retainUntil.getTime() >= until.getTime());
+    const hold = held && !current.legalHold;
+    if (raise) await lock.extendRetention(repoJsonKey, until);
+    if (hold) await lock.setLegalHold(repoJsonKey, true);
+    if (raise || hold) result.extended.push({ id: repoJsonKey, until: raise ? until.toISOString() : null, legalHold: hold, objects: 1 });
+  } catch (err) {
+    if (!(err instanceof StorageError)) throw err;
+    const problem = `could not raise the Object Lock of ${repoJsonKey} to ${until.toISOString()}: ${err.message}`;
+    result.problems.push(problem);
+    log.warn(problem);
+  }
+}
+
 export async function applyPlan(repo: Repository, plan: RetentionPlan, storageUrl: string): Promise<ApplyResult> {
   const result: ApplyResult = { backups: [], segments: 0, segmentsBySource: {}, gapRecords: 0, debris: [], locked: [], extended: [], problems: [] };
   const keepLocked = (item: LockedItem): void => {
@@ -115,6 +143,7 @@ export async function applyPlan(repo: Repository, plan: RetentionPlan, storageUr
     log.info({ kind: item.kind, name: item.name, retainUntil: item.until }, item.note);
   };
   await protectKept(repo, plan, result);
+  if (repo.storage.lock) await protectRepoJson(repo, plan, result);
 
   for (const b of plan.backups) {
     if (b.action !== 'delete') continue;
@@ -132,17 +161,21 @@ export async function applyPlan(repo: Repository, plan: RetentionPlan, storageUr
   }
   for (const source of plan.sources) {
     let removed = 0;
+    let stopped = false;
     for (const [i, s] of source.deleted.entries()) {
       const [manifestLocked] = await removeKeys(repo, [segmentManifestKey(s.serverUuid, s.file)]);
       if (manifestLocked) {
         // Later files were shipped later, so they are locked at least as long: stop here.
+        // The gap records older than the cut stay with them: they still describe that chain.
         const rest = source.deleted.slice(i);
+        const gaps = source.deletedGapRecords.length ? ` (and ${source.deletedGapRecords.length} gap record(s) with them)` : '';
         keepLocked({
           kind: 'segments',
           name: `${s.serverUuid}/${s.file}`,
           until: latest([manifestLocked]),
-          note: `${rest.length} binlog file(s) of ${s.serverUuid} from ${s.file} to ${rest.at(-1)!.file} stay for now: ${s.file} is ${lockedNote(manifestLocked, 'them')}`,
+          note: `${rest.length} binlog file(s) of ${s.serverUuid} from ${s.file} to ${rest.at(-1)!.file}${gaps} stay for now: ${s.file} is ${lockedNote(manifestLocked, 'them')}`,
         });
+        stopped = true;
         break;
       }
       const [dataLocked] = await removeKeys(repo, [segmentDataKey(s.serverUuid, s.file)]);
@@ -150,7 +183,7 @@ export async function applyPlan(repo: Repository, plan: RetentionPlan, storageUr
       removed++;
       result.segments++;
     }
-    for (const g of source.deletedGapRecords) {
+    for (const g of stopped ? [] : source.deletedGapRecords) {
       const [locked] = await removeKeys(repo, [g.key]);
       if (locked) {
         keepLocked({ kind: 'gap-record', name: g.key, until: latest([locked]), note: `gap record ${g.key} is ${lockedNote(locked)}` });

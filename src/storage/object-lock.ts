@@ -19,7 +19,9 @@
 //    window needs to the time the next full could take over its role. The lock therefore
 //    never outlives what the policy keeps, and prune never has to wait for one of its own
 //    extensions. A backup under the legal-hold label gets an S3 legal hold (no end date;
-//    lifting it is a deliberate act by someone allowed s3:PutObjectLegalHold).
+//    lifting it is a deliberate act by someone allowed s3:PutObjectLegalHold). repo.json,
+//    never pruned and needed to read any backup, follows the longest promise (at least
+//    now + the upload period) and is held while any backup is.
 //  * A delete is refused while a version is retained. In lock mode `remove` deletes every
 //    version of the key by version id (a plain DELETE would only add a delete marker and
 //    leave the bytes, billed, forever) and a refusal surfaces as ObjectLockedError. Prune

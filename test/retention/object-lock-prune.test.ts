@@ -8,7 +8,7 @@
 //    marker); an AccessDenied with no readable retention is also left alone;
 //  - prune puts kept legal-hold backups under an S3 legal hold and raises the lock of a kept
 //    monthly to the plan's keepAtLeastUntil (a clock one month on), parts before manifest,
-//    once.
+//    once; repo.json follows (held, and locked as long as the longest promise).
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -132,8 +132,10 @@ describe('Object Lock on an S3 repository, end to end', () => {
     expect(Date.parse(byKind.backup!.until!)).toBeGreaterThan(Date.now() + 7 * DAY);
     expect(byKind.segments!.note).toMatch(new RegExp(`binlog file\\(s\\) of ${source} from .* stay for now`));
     expect(byKind.debris).toMatchObject({ name: '20200101T000000Z-aaaaaa', until: null, note: 'incomplete-backup 20200101T000000Z-aaaaaa: 1 of 1 object(s) is refused (AccessDenied) with no readable retention, so treated as locked; a later prune tries again' });
-    // b2 is kept under legal hold: every one of its objects now carries an S3 legal hold.
-    expect(out1.applied.extended).toEqual([expect.objectContaining({ id: b2, legalHold: true, until: null })]);
+    // b2 is kept under legal hold: every one of its objects now carries an S3 legal hold, and so
+    // does repo.json, which every backup is checked against.
+    expect(out1.applied.extended).toEqual([expect.objectContaining({ id: b2, legalHold: true, until: null }), { id: 'repo.json', legalHold: true, until: null, objects: 1 }]);
+    expect(proxy.versions('repo/repo.json').at(-1)!.legalHold).toBe(true);
     const b2Keys = proxy.keys(`repo/backups/${b2}/`);
     expect(b2Keys.length).toBeGreaterThanOrEqual(3);
     expect(b2Keys.every((k) => proxy.versions(k).at(-1)!.legalHold)).toBe(true);
@@ -175,11 +177,15 @@ describe('Object Lock on an S3 repository, end to end', () => {
     const later = await runPrune({ repo, storageUrl: url, policy, apply: true, now: nextMonth });
     const planned = later.plan.backups.find((b) => b.id === b3)!;
     expect(planned).toMatchObject({ action: 'keep', keepAtLeastUntil: expected });
-    expect(later.applied!.extended).toEqual([{ id: b3, until: expected, legalHold: false, objects: proxy.keys(`repo/backups/${b3}/`).length }]);
-    for (const k of proxy.keys(`repo/backups/${b3}/`)) expect(proxy.versions(k).at(-1)!.retainUntil!.toISOString(), k).toBe(expected);
+    // repo.json follows the longest promise: it must outlive every backup.
+    expect(later.applied!.extended).toEqual([
+      { id: b3, until: expected, legalHold: false, objects: proxy.keys(`repo/backups/${b3}/`).length },
+      { id: 'repo.json', until: expected, legalHold: false, objects: 1 },
+    ]);
+    for (const k of [...proxy.keys(`repo/backups/${b3}/`), 'repo/repo.json']) expect(proxy.versions(k).at(-1)!.retainUntil!.toISOString(), k).toBe(expected);
     const raised = proxy.requests.slice(mark).filter((r) => r.query.includes('retention') && r.method === 'PUT');
     expect(raised.every((r) => r.retention!.mode === 'COMPLIANCE' && new Date(r.retention!.until).toISOString() === expected && r.status === 200)).toBe(true);
-    expect(raised.at(-1)!.key).toBe(`repo/backups/${b3}/manifest.json`);
+    expect(raised.filter((r) => r.key!.startsWith(`repo/backups/${b3}/`)).at(-1)!.key).toBe(`repo/backups/${b3}/manifest.json`);
     // Raised once: the manifest's lock already covers the promise on the next run.
     expect(later.applied!.debris).toEqual(['20200101T000000Z-aaaaaa']);
     const again = await runPrune({ repo, storageUrl: url, policy, apply: true, now: nextMonth });

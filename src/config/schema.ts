@@ -32,7 +32,7 @@ export const configSchema = z.strictObject({
       url: z.string().min(1).optional(),
       /** S3 Object Lock for every object written (see src/storage/object-lock.ts); S3 only,
        *  and the bucket must have Object Lock enabled. Unset: no lock. */
-      objectLock: z.enum(['governance', 'compliance']).optional(),
+      objectLock: z.preprocess((v) => (typeof v === 'string' ? v.toLowerCase() : v), z.enum(['governance', 'compliance'])).optional(),
       /** Objects are locked at upload until upload time + retention.pitrWindow + this; at least
        *  the interval between full backups. */
       objectLockMargin: duration.default('1d'),

@@ -68,9 +68,8 @@ function latest(errors: readonly ObjectLockedError[]): string | null {
 
 /** "is under Object Lock until …; a prune after that removes it" and the like. */
 function lockedNote(err: ObjectLockedError, it = 'it'): string {
-  if (err.confirmed && err.retainUntil && !err.legalHold) return `under Object Lock until ${err.retainUntil.toISOString()}; a prune after that removes ${it}`;
-  if (err.confirmed && err.retainUntil) return `under Object Lock until ${err.retainUntil.toISOString()}${err.legalHold ? ' and a legal hold' : ''}; a prune after that removes ${it}`;
   if (err.legalHold) return `under an Object Lock legal hold; a prune after it is lifted removes ${it}`;
+  if (err.confirmed && err.retainUntil) return `under Object Lock until ${err.retainUntil.toISOString()}; a prune after that removes ${it}`;
   return `refused (AccessDenied) with no readable retention, so treated as locked; a later prune tries again`;
 }
 

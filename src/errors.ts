@@ -72,6 +72,25 @@ export class NotFoundError extends StorageError {
   }
 }
 
+/**
+ * S3 Object Lock refused a delete: the object version is under retention (or legal hold)
+ * until `retainUntil`. Not a failure of the caller: the object stays, intact, and can be
+ * deleted once the date passes. `confirmed` is false when the store said AccessDenied and
+ * no retention was readable (then it may also be a missing s3:DeleteObjectVersion grant).
+ */
+export class ObjectLockedError extends StorageError {
+  constructor(
+    message: string,
+    key: string,
+    readonly retainUntil: Date | undefined,
+    readonly legalHold: boolean,
+    readonly confirmed: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, key, true, options);
+  }
+}
+
 /** The operation was interrupted by a signal; nothing it produced counts. */
 export class InterruptedError extends OperationError {
   constructor(signal: string) {

@@ -157,7 +157,12 @@ export async function runBackup(options: BackupOptions): Promise<BackupManifest>
     splitter.abort(error);
     await sink.abortAll(error);
     await storage.remove(accountsKey).catch(() => undefined);
-    log.error({ backupId: id, err: error.message }, 'backup failed; its parts were removed and no manifest was written');
+    log.error(
+      { backupId: id, err: error.message },
+      storage.lock
+        ? 'backup failed; no manifest was written (parts already uploaded stay until their Object Lock ends, then prune removes them as an unfinished backup)'
+        : 'backup failed; its parts were removed and no manifest was written',
+    );
     throw error;
   }
 }

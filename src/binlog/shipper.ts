@@ -388,7 +388,9 @@ class Shipper {
       host: hostname(),
       pid: process.pid,
     };
-    await this.o.repo.storage.put(shipperStateKey(this.sourceId), Buffer.from(`${JSON.stringify(signDocument(state, this.o.signingKey), null, 2)}\n`), { contentType: 'application/json' });
+    // Rewritten every few seconds while idle: a heartbeat, not backup data, so never locked
+    // (each locked write would pin one more version for pitrWindow + margin).
+    await this.o.repo.storage.put(shipperStateKey(this.sourceId), Buffer.from(`${JSON.stringify(signDocument(state, this.o.signingKey), null, 2)}\n`), { contentType: 'application/json', unlocked: true });
     return true;
   }
 

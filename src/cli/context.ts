@@ -4,6 +4,7 @@
 import { loadConfig, requireSetting, type Overrides } from '../config/load-config.js';
 import type { Config } from '../config/schema.js';
 import { openStorage } from '../storage/open-storage.js';
+import { objectLockOptions } from '../storage/object-lock.js';
 import type { Storage } from '../storage/storage.js';
 import { openRepository, type Repository } from '../repo/repository.js';
 import { loadPublicKeyFile } from '../crypto/signing.js';
@@ -32,7 +33,8 @@ export class CommandContext {
   }
 
   storage(): Storage {
-    return openStorage(requireSetting(this.config.storage.url, 'storage.url', '--storage'));
+    const objectLock = objectLockOptions(this.config);
+    return openStorage(requireSetting(this.config.storage.url, 'storage.url', '--storage'), objectLock ? { objectLock } : {});
   }
 
   async repository(): Promise<Repository> {

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { validate as validCron } from 'node-cron';
 import { parseDuration } from '../util/duration.js';
+import { FILE_LOCK_PROBLEM } from '../storage/object-lock.js';
 
 const level = z.coerce.number().int().min(1).max(19);
 /** A duration like 90s, 15m, 12h, 7d, 2w (see util/duration.ts). */
@@ -26,7 +27,22 @@ export const configSchema = z.strictObject({
       databases: z.array(z.string().min(1)).default([]),
     })
     .default({ databases: [] }),
-  storage: z.strictObject({ url: z.string().min(1).optional() }).default({}),
+  storage: z
+    .strictObject({
+      url: z.string().min(1).optional(),
+      /** S3 Object Lock for every object written (see src/storage/object-lock.ts); S3 only,
+       *  and the bucket must have Object Lock enabled. Unset: no lock. */
+      objectLock: z.preprocess((v) => (typeof v === 'string' ? v.toLowerCase() : v), z.enum(['governance', 'compliance'])).optional(),
+      /** Objects are locked at upload until upload time + retention.pitrWindow + this; at least
+       *  the interval between full backups. */
+      objectLockMargin: duration.default('1d'),
+    })
+    .superRefine((s, ctx) => {
+      if (s.objectLock && s.url?.trim().startsWith('file:')) {
+        ctx.addIssue({ code: 'custom', path: ['objectLock'], message: FILE_LOCK_PROBLEM });
+      }
+    })
+    .default({ objectLockMargin: '1d' }),
   age: z
     .strictObject({
       /** age1… public keys or files of them; the backup host needs only these. */
@@ -161,6 +177,8 @@ export const SETTABLE_KEYS: Record<string, 'string' | 'list' | 'number' | 'boole
   'source.url': 'string',
   'source.databases': 'list',
   'storage.url': 'string',
+  'storage.objectLock': 'string',
+  'storage.objectLockMargin': 'string',
   'age.recipients': 'list',
   'age.identityFile': 'string',
   'signing.keyFile': 'string',

@@ -17,7 +17,7 @@ export interface DoctorResult {
 
 export async function runDoctor(config: Config): Promise<DoctorResult> {
   const checks: DoctorCheck[] = [];
-  const storage = await storageChecks(config.storage.url);
+  const storage = await storageChecks(config);
   const shipping = config.daemon.shipBinlogs;
   let info;
   if (!config.source.url) {

@@ -18,9 +18,17 @@ export function bucketOf(period: Period, iso: string): string {
   return `${thursday.getUTCFullYear()}-W${String(week).padStart(2, '0')}`;
 }
 
-/** id → reasons, for the backups (of one source) that the counts keep. */
-export function selectGfs(backups: readonly BackupFacts[], counts: Record<Period, number>): Map<string, string[]> {
-  const out = new Map<string, string[]>();
+/** Where a backup stands in one period's count: newest of `bucket`, the `rank`-th of `limit`. */
+export interface GfsRank {
+  period: Period;
+  bucket: string;
+  rank: number;
+  limit: number;
+}
+
+/** id → the counts that keep it, for the backups (of one source) that the counts keep. */
+export function gfsRanks(backups: readonly BackupFacts[], counts: Record<Period, number>): Map<string, GfsRank[]> {
+  const out = new Map<string, GfsRank[]>();
   const newestFirst = [...backups].sort((a, b) => b.completedAt.localeCompare(a.completedAt) || b.id.localeCompare(a.id));
   for (const period of ['daily', 'weekly', 'monthly'] as const) {
     const limit = counts[period];
@@ -30,10 +38,15 @@ export function selectGfs(backups: readonly BackupFacts[], counts: Record<Period
       if (seen.has(bucket)) continue;
       if (seen.size >= limit) break;
       seen.add(bucket);
-      const reasons = out.get(b.id) ?? [];
-      reasons.push(`${period}: newest of ${bucket} (${seen.size} of ${limit})`);
-      out.set(b.id, reasons);
+      const ranks = out.get(b.id) ?? [];
+      ranks.push({ period, bucket, rank: seen.size, limit });
+      out.set(b.id, ranks);
     }
   }
   return out;
+}
+
+/** Why a count keeps a backup, for the plan. */
+export function gfsReason(r: GfsRank): string {
+  return `${r.period}: newest of ${r.bucket} (${r.rank} of ${r.limit})`;
 }

@@ -3,7 +3,8 @@
 // months. A backup goes only when no rule keeps it; the rules that keep things are
 // the newest good backup, legal hold, the GFS counts and the PITR window.
 import { binlogSeq } from '../binlog/file-names.js';
-import { selectGfs } from './gfs.js';
+import { bucketOf, gfsRanks, gfsReason, type Period } from './gfs.js';
+import { gfsKeepUntil, pitrKeepUntil } from './keep-until.js';
 import { pitrKeep } from './pitr-keep.js';
 import type { BackupFacts, Decision, RetentionInput, RetentionPlan, SegmentFacts } from './types.js';
 
@@ -35,6 +36,11 @@ export function planRetention(input: RetentionInput): RetentionPlan {
   const window = formatDuration(policy.pitrWindowMs);
   const reasons = new Map<string, string[]>(input.backups.map((b) => [b.id, []]));
   const add = (id: string, why: string): void => void reasons.get(id)!.push(why);
+  // The earliest time the rules could let each kept backup go (keep-until.ts): prune raises
+  // its Object Lock to this. Legal hold has no end date and is tracked apart.
+  const until = new Map<string, number>();
+  const bump = (id: string, at: Date): void => void until.set(id, Math.max(until.get(id) ?? -Infinity, at.getTime()));
+  const held = new Set<string>();
   const segmentsBySource = groupBy(input.segments, (s) => s.serverUuid);
   const backupsBySource = groupBy(input.backups, (b) => b.serverUuid);
   const keepFrom = new Map<string, { seq: number | null; reason: string }>();
@@ -44,15 +50,33 @@ export function planRetention(input: RetentionInput): RetentionPlan {
     add(newest.id, 'newest good backup');
     for (const b of backups) {
       const hold = b.labels[policy.legalHoldLabel];
-      if (hold !== undefined && hold !== 'false') add(b.id, `legal hold (label ${policy.legalHoldLabel}=${hold})`);
+      if (hold !== undefined && hold !== 'false') {
+        add(b.id, `legal hold (label ${policy.legalHoldLabel}=${hold})`);
+        held.add(b.id);
+      }
     }
-    for (const [id, why] of selectGfs(backups, policy)) for (const w of why) add(id, w);
+    const buckets = Object.fromEntries((['daily', 'weekly', 'monthly'] as const).map((p) => [p, new Set(backups.map((b) => bucketOf(p, b.completedAt)))])) as Record<Period, Set<string>>;
+    for (const [id, ranks] of gfsRanks(backups, policy)) {
+      for (const r of ranks) {
+        add(id, gfsReason(r));
+        const at = gfsKeepUntil(r, backups.find((b) => b.id === id)!.completedAt, buckets[r.period], input.now);
+        if (at) bump(id, at);
+      }
+    }
     const pitr = pitrKeep(backups, segmentsBySource.get(source) ?? [], windowStart);
-    for (const [id, why] of pitr.keep) add(id, `${why} (${window} window from ${windowStart})`);
+    for (const [id, why] of pitr.keep) {
+      add(id, `${why} (${window} window from ${windowStart})`);
+      bump(id, pitrKeepUntil(backups.find((b) => b.id === id)!, backups, input.now, policy.pitrWindowMs));
+    }
     keepFrom.set(source, { seq: pitr.keepFromSeq, reason: pitr.keepReason });
   }
 
-  const backups = input.backups.map((b: BackupFacts) => ({ ...b, ...decide(reasons.get(b.id)!, `beyond the daily ${policy.daily} / weekly ${policy.weekly} / monthly ${policy.monthly} counts and not needed for the ${window} window`) }));
+  const backups = input.backups.map((b: BackupFacts) => {
+    const decision = decide(reasons.get(b.id)!, `beyond the daily ${policy.daily} / weekly ${policy.weekly} / monthly ${policy.monthly} counts and not needed for the ${window} window`);
+    const keep = decision.action === 'keep';
+    const at = until.get(b.id);
+    return { ...b, ...decision, keepAtLeastUntil: keep && at !== undefined ? new Date(at).toISOString() : null, legalHold: keep && held.has(b.id) };
+  });
 
   const sources: RetentionPlan['sources'] = [];
   const sourceIds = [...new Set([...segmentsBySource.keys(), ...input.gaps.map((g) => g.serverUuid)])].sort();

@@ -75,7 +75,12 @@ export interface Decision {
 export interface RetentionPlan {
   now: string;
   windowStart: string;
-  backups: Array<BackupFacts & Decision>;
+  /**
+   * `keepAtLeastUntil`: the earliest time the rules could let a kept backup go (a lower
+   * bound; null when only "newest good backup" keeps it, or for a deleted one); prune
+   * raises the Object Lock of kept backups to it. `legalHold`: kept under the legal-hold label.
+   */
+  backups: Array<BackupFacts & Decision & { keepAtLeastUntil: string | null; legalHold: boolean }>;
   unverified: Array<{ id: string; problem: string } & Decision>;
   /** Per source: segments kept from `keepFrom` on, and the ones before it that go. */
   sources: Array<{

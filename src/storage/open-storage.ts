@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../errors.js';
 import { FileStorage } from './file-storage.js';
+import { FILE_LOCK_PROBLEM, type ObjectLockOptions } from './object-lock.js';
 import { withRetry, type RetryOptions } from './retry.js';
 import { S3Storage, type S3StorageOptions } from './s3-storage.js';
 import type { Storage } from './storage.js';
@@ -16,7 +17,9 @@ export type ParsedStorageUrl =
 export interface OpenStorageOptions {
   retry?: RetryOptions;
   /** Driver tuning for S3 (part size, queue size, page size, attempts, credentials). */
-  s3?: Omit<S3StorageOptions, 'bucket' | 'prefix' | 'endpoint' | 'region' | 'forcePathStyle'>;
+  s3?: Omit<S3StorageOptions, 'bucket' | 'prefix' | 'endpoint' | 'region' | 'forcePathStyle' | 'objectLock'>;
+  /** Lock every object written (storage.objectLock); S3 only. */
+  objectLock?: ObjectLockOptions;
 }
 
 const S3_PARAMS = ['endpoint', 'region', 'forcePathStyle'];
@@ -25,11 +28,24 @@ const BUCKET_RE = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 /** Open the repository at `url`, with retries around the driver. */
 export function openStorage(url: string, options: OpenStorageOptions = {}): Storage {
   const parsed = parseStorageUrl(url);
+  if (parsed.kind === 'file' && options.objectLock) throw fileLockError(url);
   const driver =
     parsed.kind === 'file'
       ? new FileStorage(parsed.root)
-      : new S3Storage({ ...options.s3, bucket: parsed.bucket, prefix: parsed.prefix, endpoint: parsed.endpoint, region: parsed.region, forcePathStyle: parsed.forcePathStyle });
+      : new S3Storage({
+          ...options.s3,
+          bucket: parsed.bucket,
+          prefix: parsed.prefix,
+          endpoint: parsed.endpoint,
+          region: parsed.region,
+          forcePathStyle: parsed.forcePathStyle,
+          ...(options.objectLock ? { objectLock: options.objectLock } : {}),
+        });
   return withRetry(driver, options.retry);
+}
+
+function fileLockError(url: string): UsageError {
+  return new UsageError(`${FILE_LOCK_PROBLEM} (storage URL "${describeStorageUrl(url)}")`);
 }
 
 /** Parse and validate without opening anything. Throws UsageError. */

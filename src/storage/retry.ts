@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import { StorageError } from '../errors.js';
 import { log } from '../util/logger.js';
 import { compareKeys } from './keys.js';
-import type { ObjectInfo, PutOptions, PutResult, Storage } from './storage.js';
+import type { ObjectInfo, ObjectLocking, PutOptions, PutResult, Storage } from './storage.js';
 
 export interface RetryOptions {
   /** Total tries per operation, including the first (default 4). */
@@ -41,8 +41,19 @@ export function withRetry(storage: Storage, options: RetryOptions = {}): Storage
     }
   }
 
+  const lock = storage.lock;
+  const locking: ObjectLocking | undefined = lock && {
+    mode: lock.mode,
+    uploadPeriodMs: lock.uploadPeriodMs,
+    retention: (key) => run('retention', key, () => lock.retention(key)),
+    extendRetention: (key, until) => run('extendRetention', key, () => lock.extendRetention(key, until)),
+    setLegalHold: (key, on) => run('setLegalHold', key, () => lock.setLegalHold(key, on)),
+    bucketState: () => run('bucketState', '(bucket)', () => lock.bucketState()),
+  };
+
   return {
     location: storage.location,
+    ...(locking ? { lock: locking } : {}),
     put(key: string, body: Readable | Buffer, putOptions?: PutOptions): Promise<PutResult> {
       if (!Buffer.isBuffer(body)) return storage.put(key, body, putOptions);
       return run('put', key, () => storage.put(key, body, putOptions));

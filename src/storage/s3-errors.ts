@@ -2,6 +2,7 @@
 // StorageError for what no retry can fix (credentials, permissions, missing bucket),
 // transient StorageError for the rest. Messages are one line and never hold secrets.
 import { NotFoundError, StorageError } from '../errors.js';
+import { LOCK_BUCKET_HINT } from './object-lock.js';
 
 const PERMANENT_NAMES = new Set([
   'AccessDenied',
@@ -72,7 +73,10 @@ export function mapS3Error(err: unknown, key: string, op: string, where: string)
   const attempts = e?.$metadata?.attempts;
   if (attempts && attempts > 1) reason += ` (after ${attempts} attempts)`;
   const permanent = PERMANENT_NAMES.has(name) || status === 403 || status === 405 || status === 501;
-  const hint = HINTS[name] ?? (status === 403 ? 'check the credentials and the bucket policy' : permanent ? '' : 'check the endpoint and the network; the operation may be retried');
+  // A lock-parameter upload to a bucket without Object Lock: AWS "Bucket is missing Object Lock
+  // Configuration", MinIO "Bucket is missing ObjectLockConfiguration".
+  const lockHint = /missing\s*object\s*lock\s*configuration/i.test(message) ? LOCK_BUCKET_HINT : undefined;
+  const hint = lockHint ?? HINTS[name] ?? (status === 403 ? 'check the credentials and the bucket policy' : permanent ? '' : 'check the endpoint and the network; the operation may be retried');
   return new StorageError(`s3 ${op} ${where}/${key} failed: ${reason}${hint ? `; ${hint}` : ''}`, key, permanent, { cause: err });
 }
 

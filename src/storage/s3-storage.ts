@@ -4,26 +4,43 @@
 // limit (10,000 × 5 MiB ≈ 48.8 GiB). Ours grows the part size (see part-size.ts), keeps
 // at most `queueSize` parts in memory, and sends each part as a Buffer that the SDK's
 // standard retry mode re-sends on its own — a failed part never restarts the stream.
+//
+// With Object Lock (options.objectLock, see object-lock.ts) every PutObject and
+// CreateMultipartUpload carries ObjectLockMode and ObjectLockRetainUntilDate, and every
+// PutObject and UploadPart a Content-MD5: S3 refuses lock parameters without Content-MD5
+// or an x-amz-checksum-* header ("Content-MD5 OR x-amz-checksum- HTTP header is required
+// for Put Object requests with Object Lock parameters"; UploadPart likewise), and the
+// client below sends SDK checksums only where an operation requires them (PutObject and
+// UploadPart do not; PutObjectRetention and PutObjectLegalHold do, and get them from the
+// SDK). Content-MD5 rather than x-amz-checksum-crc32 because every S3-compatible store
+// understands it; it costs an MD5 pass over each part (~600 MB/s), only in lock mode.
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
+  GetObjectLockConfigurationCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
+  ListObjectVersionsCommand,
   PutObjectCommand,
+  PutObjectLegalHoldCommand,
+  PutObjectRetentionCommand,
   S3Client,
   UploadPartCommand,
   type CompletedPart,
+  type HeadObjectCommandOutput,
 } from '@aws-sdk/client-s3';
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { StorageError } from '../errors.js';
+import { ObjectLockedError, StorageError } from '../errors.js';
 import { log } from '../util/logger.js';
 import { assertValidKey, assertValidPrefix } from './keys.js';
+import { s3LockMode, type ObjectLockOptions } from './object-lock.js';
 import { initialPartSize, MAX_PART_SIZE, MAX_PARTS, partSizeFor } from './part-size.js';
 import { mapS3Error, s3ErrorName, s3ErrorStatus } from './s3-errors.js';
-import type { ObjectInfo, PutOptions, PutResult, Storage } from './storage.js';
+import type { BucketLockState, LockMode, ObjectInfo, ObjectLocking, ObjectRetention, PutOptions, PutResult, Storage } from './storage.js';
 
 export interface S3StorageOptions {
   bucket: string;
@@ -45,6 +62,8 @@ export interface S3StorageOptions {
   requestTimeoutMs?: number;
   /** Explicit credentials (tests); production uses the SDK's default chain. */
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** Lock every object written (storage.objectLock); see object-lock.ts. */
+  objectLock?: ObjectLockOptions;
 }
 
 export class S3Storage implements Storage {
@@ -55,6 +74,8 @@ export class S3Storage implements Storage {
   private readonly partSize: number | undefined;
   private readonly queueSize: number;
   private readonly pageSize: number;
+  private readonly lockOptions: ObjectLockOptions | undefined;
+  readonly lock?: ObjectLocking;
 
   constructor(options: S3StorageOptions) {
     this.bucket = options.bucket;
@@ -82,6 +103,18 @@ export class S3Storage implements Storage {
       requestHandler: { connectionTimeout: 10_000, requestTimeout: options.requestTimeoutMs ?? 120_000 },
       ...(options.credentials ? { credentials: options.credentials } : {}),
     });
+    this.lockOptions = options.objectLock;
+    if (options.objectLock) {
+      const o = options.objectLock;
+      this.lock = {
+        mode: o.mode,
+        uploadPeriodMs: o.uploadPeriodMs,
+        retention: (key) => this.retention(key),
+        extendRetention: (key, until) => this.extendRetention(key, until),
+        setLegalHold: (key, on) => this.setLegalHold(key, on),
+        bucketState: () => this.bucketState(),
+      };
+    }
   }
 
   async put(key: string, body: Readable | Buffer, options?: PutOptions): Promise<PutResult> {
@@ -150,6 +183,7 @@ export class S3Storage implements Storage {
 
   async remove(key: string): Promise<void> {
     assertValidKey(key);
+    if (this.lockOptions) return this.removeVersions(key);
     try {
       await this.call(key, 'remove', () => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.root + key })));
     } catch (err) {
@@ -167,9 +201,22 @@ export class S3Storage implements Storage {
           Body: body,
           ContentLength: body.length,
           ContentType: options?.contentType ?? 'application/octet-stream',
+          ...this.lockFields(options),
+          ...this.md5(body),
         }),
       ),
     );
+  }
+
+  /** Lock mode and retain-until for an object written now (nothing when unlocked). */
+  private lockFields(options?: PutOptions): { ObjectLockMode?: 'GOVERNANCE' | 'COMPLIANCE'; ObjectLockRetainUntilDate?: Date } {
+    if (!this.lockOptions || options?.unlocked) return {};
+    return { ObjectLockMode: s3LockMode(this.lockOptions.mode), ObjectLockRetainUntilDate: new Date(Date.now() + this.lockOptions.uploadPeriodMs) };
+  }
+
+  /** Content-MD5 for a body sent to a lock-enabled bucket (see the header comment). */
+  private md5(body: Buffer): { ContentMD5?: string } {
+    return this.lockOptions ? { ContentMD5: createHash('md5').update(body).digest('base64') } : {};
   }
 
   /**
@@ -209,6 +256,7 @@ export class S3Storage implements Storage {
             Bucket: this.bucket,
             Key: this.root + key,
             ContentType: options?.contentType ?? 'application/octet-stream',
+            ...this.lockFields(options),
           }),
         ),
       );
@@ -221,7 +269,7 @@ export class S3Storage implements Storage {
         throw new StorageError(`s3 put ${this.location}/${key} failed: object exceeds ${MAX_PARTS} parts; pass a sizeHint or a larger part size`, key, true);
       }
       const p: Promise<void> = this.client
-        .send(new UploadPartCommand({ Bucket: this.bucket, Key: this.root + key, UploadId: id, PartNumber: number, Body: body, ContentLength: body.length }), {
+        .send(new UploadPartCommand({ Bucket: this.bucket, Key: this.root + key, UploadId: id, PartNumber: number, Body: body, ContentLength: body.length, ...this.md5(body) }), {
           abortSignal: abort.signal,
         })
         .then((res) => {
@@ -286,6 +334,140 @@ export class S3Storage implements Storage {
     }
   }
 
+  /**
+   * Lock mode: delete every version of the key (and its delete markers) by version id,
+   * older ones first and the current one last, so a retained version never gets an
+   * older one promoted over it. A plain DELETE would only add a delete marker.
+   */
+  private async removeVersions(key: string): Promise<void> {
+    const full = this.root + key;
+    const versions: Array<{ id: string; latest: boolean }> = [];
+    let keyMarker: string | undefined;
+    let versionMarker: string | undefined;
+    for (;;) {
+      const res = await this.call(key, 'remove (list versions)', () =>
+        this.client.send(new ListObjectVersionsCommand({ Bucket: this.bucket, Prefix: full, KeyMarker: keyMarker, VersionIdMarker: versionMarker })),
+      );
+      const entries = [...(res.Versions ?? []), ...(res.DeleteMarkers ?? [])];
+      for (const v of entries) if (v.Key === full && v.VersionId) versions.push({ id: v.VersionId, latest: v.IsLatest ?? false });
+      // Keys sort after their own prefix: once another key shows up, this key's versions are all seen.
+      if (!res.IsTruncated || entries.some((v) => v.Key !== full)) break;
+      keyMarker = res.NextKeyMarker;
+      versionMarker = res.NextVersionIdMarker;
+    }
+    versions.sort((a, b) => Number(a.latest) - Number(b.latest));
+    for (const v of versions) {
+      try {
+        await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: full, VersionId: v.id }));
+      } catch (err) {
+        if (s3ErrorName(err) === 'AccessDenied' || s3ErrorStatus(err) === 403) throw await this.refusedDelete(key, v.id, err);
+        const mapped = mapS3Error(err, key, 'remove', this.location);
+        if (mapped.name === 'NotFoundError') continue;
+        throw mapped;
+      }
+    }
+  }
+
+  /**
+   * A version delete was refused: ObjectLockedError when the version is retained or
+   * held (or when no retention is readable, then unconfirmed); a visible retention that
+   * already ended means the refusal is a permission problem, thrown as such.
+   */
+  private async refusedDelete(key: string, versionId: string, cause: unknown): Promise<Error> {
+    const where = `${this.location}/${key}`;
+    let head: HeadObjectCommandOutput | undefined;
+    try {
+      head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.root + key, VersionId: versionId }));
+    } catch {
+      head = undefined;
+    }
+    const r = head ? retentionOf(head) : undefined;
+    // Judged with the store's clock in mind: a date a few minutes past here may not be past there.
+    const now = Date.now() - CLOCK_SKEW_MS;
+    if (r && ((r.retainUntil && r.retainUntil.getTime() > now) || r.legalHold)) {
+      const what = [r.retainUntil && r.retainUntil.getTime() > now ? `${r.mode ?? 'retained'} until ${r.retainUntil.toISOString()}` : '', r.legalHold ? 'legal hold' : ''].filter(Boolean).join(', ');
+      return new ObjectLockedError(`${where} is under Object Lock (${what}): it cannot be deleted before then`, key, r.retainUntil, r.legalHold, true, { cause });
+    }
+    if (r?.retainUntil || r?.mode) {
+      return mapS3Error(cause, key, 'remove (version)', this.location);
+    }
+    return new ObjectLockedError(
+      `${where}: delete refused (AccessDenied) and no retention is readable: treated as still locked; if it is not, grant s3:DeleteObjectVersion (and s3:GetObjectRetention to see the date)`,
+      key,
+      undefined,
+      false,
+      false,
+      { cause },
+    );
+  }
+
+  private async retention(key: string): Promise<ObjectRetention | undefined> {
+    assertValidKey(key);
+    try {
+      const head = await this.call(key, 'stat (retention)', () => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.root + key })));
+      return retentionOf(head);
+    } catch (err) {
+      if (err instanceof StorageError && err.name === 'NotFoundError') return undefined;
+      throw err;
+    }
+  }
+
+  private async extendRetention(key: string, until: Date): Promise<void> {
+    assertValidKey(key);
+    const configured = this.lockOptions!.mode;
+    const put = (mode: LockMode): Promise<unknown> =>
+      this.client.send(new PutObjectRetentionCommand({ Bucket: this.bucket, Key: this.root + key, Retention: { Mode: s3LockMode(mode), RetainUntilDate: until } }));
+    try {
+      await put(configured);
+    } catch (err) {
+      if (s3ErrorName(err) !== 'AccessDenied' && s3ErrorStatus(err) !== 403) throw mapS3Error(err, key, 'extend retention', this.location);
+      // Refused: a later date is already set (retention never shortens), or the object
+      // is in compliance mode and cannot be moved to governance; anything else is real.
+      const current = await this.retention(key);
+      if (current?.retainUntil && current.retainUntil.getTime() >= until.getTime()) return;
+      if (current?.mode === 'compliance' && configured === 'governance') {
+        await this.call(key, 'extend retention', () => put('compliance'));
+        return;
+      }
+      throw mapS3Error(err, key, 'extend retention', this.location);
+    }
+  }
+
+  private async setLegalHold(key: string, on: boolean): Promise<void> {
+    assertValidKey(key);
+    await this.call(key, 'legal hold', () =>
+      this.client.send(new PutObjectLegalHoldCommand({ Bucket: this.bucket, Key: this.root + key, LegalHold: { Status: on ? 'ON' : 'OFF' } })),
+    );
+  }
+
+  private async bucketState(): Promise<BucketLockState> {
+    try {
+      const res = await this.client.send(new GetObjectLockConfigurationCommand({ Bucket: this.bucket }));
+      const conf = res.ObjectLockConfiguration;
+      if (conf?.ObjectLockEnabled !== 'Enabled') return { enabled: false, detail: `bucket ${this.bucket} has an Object Lock configuration that is not enabled` };
+      const d = conf.Rule?.DefaultRetention;
+      const defaultRetention = d ? `${d.Mode ?? '?'} ${d.Days !== undefined ? `${d.Days}d` : `${d.Years ?? '?'}y`}` : undefined;
+      return {
+        enabled: true,
+        detail: `bucket ${this.bucket} has Object Lock enabled${defaultRetention ? `, default retention ${defaultRetention}` : ', no default retention'}`,
+        ...(defaultRetention ? { defaultRetention } : {}),
+      };
+    } catch (err) {
+      const name = s3ErrorName(err);
+      const status = s3ErrorStatus(err);
+      if (name === 'ObjectLockConfigurationNotFoundError' || (status === 404 && name !== 'NoSuchBucket')) {
+        return { enabled: false, detail: `bucket ${this.bucket} has no Object Lock configuration (${name})` };
+      }
+      if (name === 'NotImplemented' || name === 'MethodNotAllowed' || status === 501 || status === 405) {
+        return { enabled: false, detail: `${this.location}: the store does not implement Object Lock (${status ?? name})` };
+      }
+      if (name === 'AccessDenied' || status === 403) {
+        return { enabled: undefined, detail: `cannot read the Object Lock configuration of bucket ${this.bucket} (AccessDenied): grant s3:GetBucketObjectLockConfiguration` };
+      }
+      throw mapS3Error(err, '(bucket)', 'read Object Lock configuration of', this.location);
+    }
+  }
+
   /** Best effort: some S3-compatible servers (s3rver) answer 405/NotImplemented. */
   private async abortUpload(key: string, uploadId: string): Promise<void> {
     try {
@@ -310,4 +492,17 @@ export class S3Storage implements Storage {
       throw mapS3Error(err, key, op, this.location);
     }
   }
+}
+
+/** Clock difference tolerated between this host and the store when reading a refusal. */
+const CLOCK_SKEW_MS = 5 * 60_000;
+
+/** The lock headers of a HEAD answer (absent without s3:GetObjectRetention / s3:GetObjectLegalHold). */
+function retentionOf(head: HeadObjectCommandOutput): ObjectRetention {
+  const mode = head.ObjectLockMode === 'COMPLIANCE' ? 'compliance' : head.ObjectLockMode === 'GOVERNANCE' ? 'governance' : undefined;
+  return {
+    ...(mode ? { mode } : {}),
+    ...(head.ObjectLockRetainUntilDate ? { retainUntil: new Date(head.ObjectLockRetainUntilDate) } : {}),
+    legalHold: head.ObjectLockLegalHoldStatus === 'ON',
+  };
 }

@@ -13,6 +13,12 @@ export interface PutOptions {
   /** Expected size when known (lets S3 choose a part size); a hint, not a limit. */
   sizeHint?: number;
   contentType?: string;
+  /**
+   * Mutable bookkeeping that is rewritten often or removed at once (the shipper's
+   * heartbeat, doctor's probe): no Object Lock retention of ours, even when the
+   * repository locks everything else (see object-lock.ts).
+   */
+  unlocked?: boolean;
 }
 
 export interface PutResult {
@@ -20,9 +26,49 @@ export interface PutResult {
   size: number;
 }
 
+/** S3 Object Lock retention modes (dbops never sends the governance bypass header). */
+export type LockMode = 'governance' | 'compliance';
+
+/** What the store says about an object's current version. */
+export interface ObjectRetention {
+  mode?: LockMode;
+  retainUntil?: Date;
+  legalHold: boolean;
+}
+
+/** The bucket's Object Lock setting as far as it could be read. */
+export interface BucketLockState {
+  /** true: enabled; false: the bucket has none (or the store has no Object Lock); undefined: unknown. */
+  enabled: boolean | undefined;
+  /** One line: what was seen (default retention rule, or why it is unknown). */
+  detail: string;
+  /** The bucket's default retention, if it has one (it also locks objects dbops writes unlocked). */
+  defaultRetention?: string;
+}
+
+/**
+ * Object Lock controls of a repository whose storage locks what it writes (S3 only).
+ * Every put then carries `mode` and a retain-until of upload time + `uploadPeriodMs`,
+ * and `remove` deletes every version of the key, throwing ObjectLockedError for a
+ * version still under retention (nothing is hidden behind a delete marker).
+ */
+export interface ObjectLocking {
+  readonly mode: LockMode;
+  /** Retain-until given at upload = upload time + this. */
+  readonly uploadPeriodMs: number;
+  /** Retention of the key's current version; undefined when the key is absent. */
+  retention(key: string): Promise<ObjectRetention | undefined>;
+  /** Raise retain-until to at least `until` (never shortens; a later date already set is kept). */
+  extendRetention(key: string, until: Date): Promise<void>;
+  setLegalHold(key: string, on: boolean): Promise<void>;
+  bucketState(): Promise<BucketLockState>;
+}
+
 export interface Storage {
   /** Human description without secrets, e.g. `s3://bucket/prefix` or `file:///var/backups`. */
   readonly location: string;
+  /** Present when this repository is configured to lock its objects (storage.objectLock). */
+  readonly lock?: ObjectLocking;
   /**
    * Store an object. A Buffer may be re-sent on retry; a stream is consumed once and
    * is never retried whole (drivers retry per multipart part). The object becomes
@@ -37,6 +83,6 @@ export interface Storage {
   stat(key: string): Promise<ObjectInfo | undefined>;
   /** Every object whose key starts with prefix, in lexicographic key order. */
   list(prefix: string): AsyncIterable<ObjectInfo>;
-  /** Delete; deleting an absent object is not an error. */
+  /** Delete; deleting an absent object is not an error. With `lock`, ObjectLockedError while retained. */
   remove(key: string): Promise<void>;
 }

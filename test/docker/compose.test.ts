@@ -28,6 +28,13 @@ function withDefaults(value: string): string {
   return value.replace(/\$\{[A-Z_]+:-([^}]*)\}/g, '$1');
 }
 
+/** Compose's ${NAME:-default} and ${NAME:+replacement} with the given .env values. */
+function interpolate(value: string, vars: Record<string, string>): string {
+  return value
+    .replace(/\$\{([A-Z_]+):-([^}]*)\}/g, (_, name: string, d: string) => vars[name] || d)
+    .replace(/\$\{([A-Z_]+):\+([^}]*)\}/g, (_, name: string, r: string) => (vars[name] ? r : ''));
+}
+
 describe('compose.yaml', () => {
   it('runs the daemon after keys, the bucket and a first backup', async () => {
     const { services } = await compose();
@@ -54,6 +61,21 @@ describe('compose.yaml', () => {
     expect(config.sandbox.driver).toBe('container');
     // Host network: the sandbox port Docker publishes on the host's loopback is reachable.
     expect(dbops.network_mode).toBe('host');
+  });
+
+  it('turns Object Lock on from one .env setting: the bucket with --with-lock, dbops locking', async () => {
+    const { services } = await compose();
+    const bucketCommand = String(services['minio-bucket']!.command);
+    expect(interpolate(bucketCommand, {})).toMatch(/mc mb --ignore-existing  local\/dbops/);
+    expect(interpolate(bucketCommand, { DBOPS_STORAGE_OBJECT_LOCK: 'governance' })).toMatch(/mc mb --ignore-existing --with-lock local\/dbops/);
+    const dbops = services.dbops!;
+    const mounted = (dbops.volumes ?? []).find((v) => v.endsWith(':/etc/dbops/dbops.yaml:ro'))!;
+    for (const [vars, mode] of [[{}, undefined], [{ DBOPS_STORAGE_OBJECT_LOCK: 'governance' }, 'governance']] as const) {
+      const env: Record<string, string> = {};
+      for (const [k, v] of Object.entries(dbops.environment ?? {})) env[k] = interpolate(String(v), vars);
+      const config = await loadConfig({ file: join(REPO_ROOT, mounted.split(':')[0]!), env: { ...env, DBOPS_CONFIG: undefined } });
+      expect(config.storage.objectLock).toBe(mode);
+    }
   });
 
   it('bind-mounts only files that exist in the checkout', async () => {

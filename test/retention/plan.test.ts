@@ -171,6 +171,76 @@ describe('retention planner over 120 simulated days', () => {
     expect(plan.debris.map((d) => [d.name, d.action])).toEqual([['old', 'delete'], ['fresh', 'keep']]);
   });
 
+  it('keepAtLeastUntil (what prune raises Object Lock to) never outlives the plan, over 150 simulated days', () => {
+    // The lock prune sets on a kept backup must have ended by the time a later plan
+    // deletes it, or prune would be blocked by its own lock. Each backup remembers the
+    // latest date any plan promised; deletion must come at or after it.
+    for (const p of [policy, { ...policy, daily: 3, weekly: 2, monthly: 2 }, { ...policy, daily: 10, weekly: 0, monthly: 1, pitrWindowMs: 2 * DAY }]) {
+      const world: World = { backups: [], segments: [] };
+      const promised = new Map<string, number>();
+      const missing = new Set([40 * 24 + 11, 95 * 24 + 5]);
+      let deleted = 0;
+      let longest = 0;
+      for (let day = 0; day < 150; day++) {
+        for (let h = 0; h < 24; h++) {
+          const seq = day * 24 + h;
+          // Backups at 02:00, none on day 50 and every day from 60 to 66, two on day 80, none with a binlog position on day 70.
+          const takes = (day === 50 || (day >= 60 && day <= 66) ? 0 : day === 80 ? 2 : 1);
+          if (h === 3) {
+            for (let k = 0; k < takes; k++) {
+              const at = T0 + day * DAY + (2 + k * 10) * HOUR;
+              world.backups.push({ id: `${iso(at).replace(/[-:]|\.\d{3}/g, '')}-aaaaaa`, serverUuid: SRC, completedAt: iso(at + 600_000), cpFile: day === 70 ? null : file(day * 24 + 2 + k * 10), labels: {}, storedBytes: 1 });
+            }
+          }
+          if (seq >= 1 && !missing.has(seq - 1)) world.segments.push(segment(seq - 1));
+          if (h !== 3) continue;
+          const now = T0 + day * DAY + 3 * HOUR + 30 * 60_000;
+          const plan = planRetention({ backups: world.backups, unverified: [], segments: world.segments, gaps: [], debris: [], now: new Date(now), policy: p });
+          for (const b of plan.backups) {
+            if (b.action === 'delete') {
+              expect(now, `${b.id} deleted on day ${day} before the lock promised by an earlier plan (${iso(promised.get(b.id) ?? 0)})`).toBeGreaterThanOrEqual(promised.get(b.id) ?? 0);
+              deleted++;
+            } else if (b.keepAtLeastUntil) {
+              const at = Date.parse(b.keepAtLeastUntil);
+              promised.set(b.id, Math.max(promised.get(b.id) ?? 0, at));
+              longest = Math.max(longest, at - Date.parse(b.completedAt));
+            }
+            expect(b.legalHold).toBe(false);
+          }
+          const gone = new Set(plan.backups.filter((b) => b.action === 'delete').map((b) => b.id));
+          const goneSegs = new Set(plan.sources.flatMap((s) => s.deleted.map((d) => d.sequence)));
+          world.backups = world.backups.filter((b) => !gone.has(b.id));
+          world.segments = world.segments.filter((s) => !goneSegs.has(s.sequence));
+        }
+      }
+      expect(deleted).toBeGreaterThan(50);
+      // With two or more monthlies, a month's last backup is promised weeks, not just the window.
+      if (p.monthly >= 2) expect(longest).toBeGreaterThan(28 * DAY);
+    }
+  });
+
+  it('states the keep-until bounds a kept backup gets, and legal hold apart', () => {
+    const day = (d: number, h = 2): string => iso(T0 + d * DAY + h * HOUR);
+    // 2026-01-01 is a Thursday. Backups on Jan 1…5; now = Jan 5 (Monday) 12:00.
+    const backups: BackupFacts[] = [0, 1, 2, 3, 4].map((d) => ({ id: `d${d}`, serverUuid: SRC, completedAt: day(d), cpFile: file(d * 24 + 2), labels: (d === 1 ? { 'legal-hold': 'case-9' } : {}) as Record<string, string>, storedBytes: 1 }));
+    const segments = Array.from({ length: 5 * 24 }, (_, s) => segment(s));
+    const now = new Date(T0 + 4 * DAY + 12 * HOUR);
+    const plan = planRetention({ backups, unverified: [], segments, gaps: [], debris: [], now, policy: { ...policy, daily: 3, weekly: 2, monthly: 1, pitrWindowMs: 2 * DAY } });
+    const by = Object.fromEntries(plan.backups.map((b) => [b.id, b]));
+    // d4 is the newest of today, this week and this month, all still running: a newer backup may
+    // take its place any moment, so no rule promises it anything (its upload lock covers it).
+    expect(by.d4).toMatchObject({ action: 'keep', keepAtLeastUntil: null });
+    // d3 (Sunday): daily 2 of 3 → two more days with a backup, Jan 6 and 7 at the earliest;
+    // weekly 2 of 2 of the ended week 2026-W01 → out when a week after this one (which has d4) gets one: Jan 12.
+    expect(by.d3!.keepAtLeastUntil).toBe('2026-01-12T00:00:00.000Z');
+    // d2: daily 3 of 3 → Jan 6; anchor of the 2-day window → the next full (d3, Jan 4 02:00) + 2 days.
+    expect(by.d2!.keepAtLeastUntil).toBe('2026-01-06T02:00:00.000Z');
+    expect(by.d2!.reasons.join()).toMatch(/daily.*pitr: newest full at or before the window start/);
+    // d1: legal hold only: no date, a hold. d0: superseded in its week by d3, beyond the counts.
+    expect(by.d1).toMatchObject({ action: 'keep', keepAtLeastUntil: null, legalHold: true });
+    expect(by.d0).toMatchObject({ action: 'delete', keepAtLeastUntil: null, legalHold: false });
+  });
+
   it('buckets weeks the ISO way across a year end', () => {
     expect(bucketOf('weekly', '2026-01-01T10:00:00Z')).toBe('2026-W01');
     expect(bucketOf('weekly', '2027-01-01T10:00:00Z')).toBe('2026-W53');

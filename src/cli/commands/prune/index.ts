@@ -16,31 +16,48 @@ export function registerPrune(program: Command, globals: () => GlobalOptions): v
     .option('--apply', 'delete what the plan says (default: only print the plan)')
     .addHelpText(
       'after',
-      '\nRules (config retention.*): the newest good backup, backups under the legal-hold label, the newest backup of each of the\nlast daily/weekly/monthly periods, and the full backup + binlogs that reach every point of pitrWindow are never deleted.\n\nExample:\n  dbops prune            # the plan\n  dbops prune --apply --json',
+      '\nRules (config retention.*): the newest good backup, backups under the legal-hold label, the newest backup of each of the\nlast daily/weekly/monthly periods, and the full backup + binlogs that reach every point of pitrWindow are never deleted.\nWith storage.objectLock, --apply also raises the lock of kept backups; objects still locked are left for a later prune.\n\nExample:\n  dbops prune            # the plan\n  dbops prune --apply --json',
     )
     .action(async (opts: { apply?: boolean }) => {
       const ctx = await CommandContext.create(globals());
       const repo = await ctx.repository();
       const policy = retentionPolicy(ctx.config);
       const result = await runPrune({ repo, storageUrl: requireSetting(ctx.config.storage.url, 'storage.url', '--storage'), policy, apply: opts.apply ?? false });
-      ctx.print({ dryRun: !(opts.apply ?? false), policy, ...result }, () => human(result, policy, opts.apply ?? false));
+      const objectLock = repo.storage.lock?.mode ?? null;
+      ctx.print({ dryRun: !(opts.apply ?? false), policy, objectLock, ...result }, () => human(result, policy, opts.apply ?? false, objectLock !== null));
     });
 }
 
-function human(r: PruneResult, policy: RetentionPolicy, applied: boolean): string {
+function human(r: PruneResult, policy: RetentionPolicy, applied: boolean, locking: boolean): string {
   const p = r.plan;
   const lines = [`retention: daily ${policy.daily}, weekly ${policy.weekly}, monthly ${policy.monthly}; every point since ${p.windowStart} (${formatDuration(policy.pitrWindowMs)} window) stays restorable`];
-  for (const b of p.backups) lines.push(`${b.action === 'delete' ? 'DELETE' : 'keep  '} backup ${b.id}  ${b.reasons.join('; ')}`);
+  const lockNote = (b: PruneResult['plan']['backups'][number]): string => {
+    if (!locking || b.action !== 'keep') return '';
+    const until = b.keepAtLeastUntil && b.keepAtLeastUntil > p.now ? `rules keep it until ${b.keepAtLeastUntil} at least: Object Lock raised to that if it ends sooner` : '';
+    const notes = [until, b.legalHold ? 'Object Lock legal hold' : ''].filter(Boolean);
+    return notes.length ? `  [${notes.join(', ')}]` : '';
+  };
+  for (const b of p.backups) lines.push(`${b.action === 'delete' ? 'DELETE' : 'keep  '} backup ${b.id}  ${b.reasons.join('; ')}${lockNote(b)}`);
   for (const u of p.unverified) lines.push(`keep   backup ${u.id}  ${u.reasons.join('; ')}`);
   for (const s of p.sources) {
-    const del = s.deleted.length ? `; ${applied ? 'deleted' : 'DELETE'} ${s.deleted.length} (${s.deleted[0]!.file} … ${s.deleted.at(-1)!.file})` : '';
+    const removed = r.applied?.segmentsBySource[s.serverUuid] ?? 0;
+    const del = !s.deleted.length ? '' : applied
+      ? `; deleted ${removed} of ${s.deleted.length} (${s.deleted[0]!.file} … ${s.deleted.at(-1)!.file})`
+      : `; DELETE ${s.deleted.length} (${s.deleted[0]!.file} … ${s.deleted.at(-1)!.file})`;
     lines.push(`binlogs ${s.serverUuid}: keep ${s.kept}${s.keepFrom ? ` from ${s.keepFrom}` : ''} (${s.keepReason})${del}`);
     if (s.deletedGapRecords.length) lines.push(`  ${applied ? 'deleted' : 'DELETE'} ${s.deletedGapRecords.length} gap record(s) older than the kept chain`);
   }
   for (const d of p.debris) lines.push(`${d.action === 'delete' ? 'DELETE' : 'keep  '} ${d.kind} ${d.name}  ${d.reasons.join('; ')}`);
+  for (const e of r.applied?.extended ?? []) lines.push(`locked backup ${e.id}: ${[e.until ? `retain-until raised to ${e.until}` : '', e.legalHold ? 'legal hold set' : ''].filter(Boolean).join(', ')} (${e.objects} objects)`);
+  for (const l of r.applied?.locked ?? []) lines.push(`still locked: ${l.note}`);
   for (const problem of r.problems) lines.push(`! ${problem}`);
   const t = p.totals;
-  const summary = `${t.deleteBackups} backup(s), ${t.deleteSegments} binlog file(s), ${t.deleteDebris} debris item(s), ${bytes(t.freedBytes)}`;
-  lines.push(applied ? `deleted ${summary}` : `dry run: nothing deleted; --apply would delete ${summary}`);
+  if (r.applied) {
+    const a = r.applied;
+    const waiting = a.locked.length ? `; ${a.locked.length} item(s) still under Object Lock were left in place` : '';
+    lines.push(`deleted ${a.backups.length} backup(s), ${a.segments} binlog file(s), ${a.debris.length} debris item(s)${waiting}`);
+  } else {
+    lines.push(`dry run: nothing deleted; --apply would delete ${t.deleteBackups} backup(s), ${t.deleteSegments} binlog file(s), ${t.deleteDebris} debris item(s), ${bytes(t.freedBytes)}`);
+  }
   return lines.join('\n');
 }

@@ -1,6 +1,7 @@
 // `npm run bench`: how fast and how lean `dbops backup` is, against the shell pipelines
-// any cron script could run instead, and how much faster `dbops restore` loads than
-// `mariadb < dump.sql`, on a generated dataset of a chosen size. Starts a
+// any cron script could run instead, how much faster `dbops restore` loads than
+// `mariadb < dump.sql`, and how `dbops pitr` replays binlogs against `mariadb-binlog |
+// mariadb` and how far `dbops binlog ship` lags under load, on a generated dataset of a chosen size. Starts a
 // throwaway MariaDB, seeds it, measures, prints a table, writes bench-results/*.json,
 // and tears everything down (also on Ctrl-C). See scripts/bench/args.ts for flags.
 import './quiet-logs.js';
@@ -15,6 +16,8 @@ import { prepareDataset, type Dataset } from './bench/dataset.js';
 import { runBackupBench, type BackupBenchResult } from './bench/backup-cases.js';
 import { runRestoreBench, type RestoreBenchResult } from './bench/restore-cases.js';
 import { formatRestoreTable, restoreJson } from './bench/restore-report.js';
+import { runBinlogBench, type BinlogBenchResult } from './bench/binlog-cases.js';
+import { binlogJson, formatBinlogTable } from './bench/binlog-report.js';
 import { formatTable, summarise, toJson } from './bench/report.js';
 import { haveGnuTime, killRunningCommands } from './bench/measure-command.js';
 import { register, unregister, type Disposable } from '../src/sandbox/cleanup-registry.js';
@@ -95,6 +98,26 @@ async function main(): Promise<void> {
       });
       process.stdout.write(formatRestoreTable(restore));
     }
+    let binlog: BinlogBenchResult | undefined;
+    if (args.only.includes('binlog')) {
+      if (interrupted) throw new Error('interrupted');
+      log('▶ binlog: replay rate, mariadb-binlog | mariadb vs dbops pitr, into one target server; then shipping lag under load');
+      binlog = await runBinlogBench({
+        root: ROOT,
+        workDir,
+        resultsDir: RESULTS_DIR,
+        dataset,
+        repeat: args.repeat,
+        cpuProf: args.cpuProf,
+        lagSeconds: args.lagSeconds,
+        lagRate: args.lagRate,
+        maxLagSeconds: args.maxLag,
+        log,
+        onCleanup: (fn) => cleanups.push(fn),
+        interrupted: () => interrupted,
+      });
+      process.stdout.write(formatBinlogTable(binlog));
+    }
 
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     const file = join(RESULTS_DIR, `bench-${stamp}.json`);
@@ -104,12 +127,13 @@ async function main(): Promise<void> {
       startedAt: new Date().toISOString(),
       machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', node: process.version },
       tools: { zstd: await firstLine('zstd', ['--version']), age: await firstLine('age', ['--version']) },
-      options: { sizeBytes: args.sizeBytes, repeat: args.repeat, reuse: Boolean(args.reuse), cpuProf: args.cpuProf, only: args.only },
+      options: { sizeBytes: args.sizeBytes, repeat: args.repeat, reuse: Boolean(args.reuse), cpuProf: args.cpuProf, only: args.only, ...(binlog ? { lagSeconds: args.lagSeconds, lagRate: args.lagRate, maxLag: args.maxLag } : {}) },
     };
-    // The backup group's record keeps its old top-level shape; the restore group adds `restore`.
+    // The backup group's record keeps its old top-level shape; the restore group adds `restore`, the binlog group `binlog`.
     const record = {
       ...(backup ? (toJson(dataset, backup, summarise(backup), meta) as Record<string, unknown>) : { ...meta, dataset: { sizeBytes: dataset.sizeBytes, dataBytes: dataset.dataBytes, rows: dataset.rows, reused: dataset.reused, serverVersion: dataset.version } }),
       ...(restore ? { restore: restoreJson(restore) } : {}),
+      ...(binlog ? { binlog: binlogJson(binlog) } : {}),
     };
     await writeFile(file, `${JSON.stringify(record, null, 2)}\n`);
     log(`results: ${file}${args.cpuProf ? ` (CPU profiles: ${RESULTS_DIR}/cpu-*.cpuprofile)` : ''}`);

@@ -3,7 +3,7 @@
 export interface BenchArgs {
   /** Seed target: table data (InnoDB data_length) in bytes. */
   sizeBytes: number;
-  /** Benchmark groups to run: "backup", "restore" (default both). */
+  /** Benchmark groups to run: "backup", "restore", "binlog" (default all). */
   only: string[];
   /** Leave the work directory (repositories, keys, logs) in place. */
   keep: boolean;
@@ -15,11 +15,16 @@ export interface BenchArgs {
   cpuProf: boolean;
   /** Skip the S3 measurement. */
   skipS3: boolean;
+  /** binlog group, shipping lag: writer duration (s), rows per second, binlog.maxLagSeconds. */
+  lagSeconds: number;
+  lagRate: number;
+  maxLag: number;
 }
 
-export const GROUPS = ['backup', 'restore'] as const;
+export const GROUPS = ['backup', 'restore', 'binlog'] as const;
 
-const USAGE = 'usage: npm run bench -- [--size 1GB] [--only backup,restore] [--repeat N] [--reuse DIR] [--cpu-prof] [--no-s3] [--keep]';
+const USAGE =
+  'usage: npm run bench -- [--size 1GB] [--only backup,restore,binlog] [--repeat N] [--reuse DIR] [--cpu-prof] [--no-s3] [--keep] [--lag-seconds 60] [--lag-rate 300] [--max-lag 5]';
 
 /** "100MB", "1GB", "1.5 GB", "500kb" → bytes (decimal units, like the seed and the demo). */
 export function parseSize(text: string): number {
@@ -31,8 +36,14 @@ export function parseSize(text: string): number {
   return bytes;
 }
 
+function wholeNumber(flag: string, text: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${flag} takes a whole number from ${min} to ${max}`);
+  return n;
+}
+
 export function parseArgs(argv: readonly string[]): BenchArgs {
-  const out: BenchArgs = { sizeBytes: 1e9, only: [...GROUPS], keep: false, repeat: 1, cpuProf: false, skipS3: false };
+  const out: BenchArgs = { sizeBytes: 1e9, only: [...GROUPS], keep: false, repeat: 1, cpuProf: false, skipS3: false, lagSeconds: 60, lagRate: 300, maxLag: 5 };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     const value = (): string => {
@@ -68,6 +79,16 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
         break;
       case '--no-s3':
         out.skipS3 = true;
+        break;
+      case '--lag-seconds':
+        out.lagSeconds = wholeNumber(flag, value(), 10, 3600);
+        break;
+      case '--lag-rate':
+        out.lagRate = wholeNumber(flag, value(), 10, 10_000);
+        break;
+      case '--max-lag':
+        // binlog.maxLagSeconds accepts 2 and up (src/config/schema.ts).
+        out.maxLag = wholeNumber(flag, value(), 2, 3600);
         break;
       case '--help':
       case '-h':

@@ -23,6 +23,8 @@ export interface Dataset {
   conn: MysqlConn;
   serverPid: number;
   version: string;
+  /** Where the server writes its binlogs (`binlog.NNNNNN`); the binlog group replays them by hand. */
+  binlogDir: string;
   /** Seed target and what the seed produced (from this run or the run that made --reuse DIR). */
   sizeBytes: number;
   dataBytes: number;
@@ -82,7 +84,7 @@ async function freshDataset(sizeBytes: number): Promise<Dataset> {
   try {
     say(`  MariaDB ${server.version} on 127.0.0.1:${server.port} (${server.baseDir})`);
     const info = await createAndSeed(server.url, sizeBytes);
-    return { url: server.url, conn: server.conn, serverPid: server.pid, version: server.version, ...info, reused: false, stop: () => server.stop() };
+    return { url: server.url, conn: server.conn, serverPid: server.pid, version: server.version, binlogDir: server.binlogDir, ...info, reused: false, stop: () => server.stop() };
   } catch (err) {
     await server.stop();
     throw err;
@@ -187,7 +189,7 @@ async function startOnDir(dir: string, saved: SavedDataset): Promise<Dataset> {
       const c = await mysql.createConnection({ uri: url, connectTimeout: 2000 });
       const [rows] = await c.query<mysql.RowDataPacket[]>('SELECT VERSION() AS v');
       await c.end();
-      return { url, conn, serverPid: sub.pid!, version: String(rows[0]?.v), ...saved, reused: true, stop };
+      return { url, conn, serverPid: sub.pid!, version: String(rows[0]?.v), binlogDir: join(dir, 'binlog'), ...saved, reused: true, stop };
     } catch {
       await new Promise((r) => setTimeout(r, 200));
     }

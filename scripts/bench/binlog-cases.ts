@@ -1,0 +1,317 @@
+// The "binlog" benchmark group (issue #3): (1) binlog replay rate of `dbops pitr` against
+// the raw `mariadb-binlog … | mariadb` anyone would type, on the same files from the same
+// start position, into one throwaway target in the same run; (2) shipping lag of the
+// continuous `dbops binlog ship` under a steady write load (binlog-lag.ts).
+import { execa } from 'execa';
+import { createHash } from 'node:crypto';
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { withConnection } from '../../src/mysql/client.js';
+import { readServerInfo, type Flavor } from '../../src/mysql/server-info.js';
+import { flavorProfile, resolveTools } from '../../src/mysql/flavor.js';
+import { withDefaultsFile, defaultsFileArg } from '../../src/mysql/defaults-file.js';
+import { formatConnectionUrl, type MysqlConn } from '../../src/mysql/connection-url.js';
+import { startSandboxServer } from '../../src/sandbox/process-server.js';
+import { openStorage } from '../../src/storage/open-storage.js';
+import { openRepository } from '../../src/repo/repository.js';
+import { listBinlogSources, readSegments } from '../../src/binlog/repo-binlogs.js';
+import { binlogTool } from '../../src/pitr/binlog-find.js';
+import { baseEnv, cliCommand, median, shellQuote } from './backup-cases.js';
+import { measureCommand, type Measurement } from './measure-command.js';
+import { DATABASE, type Dataset } from './dataset.js';
+import { loadCheck, loadMarks, removeLoad, writeBinlogVolume, type LoadCheck } from './binlog-load.js';
+import { runLagBench, type LagResult } from './binlog-lag.js';
+import { WindowSampler, type WindowCpu } from './window-sampler.js';
+import { findChildProcess } from './process-tree.js';
+
+/** Goals (issue #3): replay at least this fraction of the plain pipeline's rate; lag p99 at most this. */
+export const GOAL_REPLAY_RATIO = 0.9;
+export const GOAL_LAG_P99_SECONDS = 10;
+
+export interface BinlogBenchContext {
+  root: string;
+  workDir: string;
+  resultsDir: string;
+  dataset: Dataset;
+  repeat: number;
+  cpuProf: boolean;
+  /** Shipping-lag run: writer duration, rows per second, binlog.maxLagSeconds. */
+  lagSeconds: number;
+  lagRate: number;
+  maxLagSeconds: number;
+  log: (text: string) => void;
+  onCleanup: (fn: () => Promise<void>) => void;
+  /** True once Ctrl-C was pressed: the lag measurement stops early. */
+  interrupted: () => boolean;
+}
+
+export interface PitrSummary {
+  phases: Record<string, number>;
+  replay: { sqlBytes: number; binlogBytes: number; seconds: number; bytesPerSecond: number };
+}
+
+export interface ReplayCase {
+  id: 'plain' | 'dbops-pitr';
+  label: string;
+  runs: Measurement[];
+  /** Seconds of binlog replay per run: the plain pipeline's wall; pitr's own `replay.seconds`. */
+  replaySeconds: number[];
+  /** Median of replaySeconds. */
+  seconds: number;
+  /** pitr --json of every run (dbops only). */
+  pitr?: PitrSummary[];
+  /** The untimed `dbops restore` before each plain run (dbops' own seconds). */
+  restoreSeconds?: number[];
+  /** dbops only: CPU during the replay phase alone (sampled; see window-sampler.ts). */
+  replayCpu?: Array<WindowCpu | null>;
+}
+
+export interface BinlogBenchResult {
+  cli: string;
+  backupId: string;
+  load: { binlogBytes: number; transactions: number; rows: number; seconds: number };
+  chain: { files: string[]; startPosition: number; bytes: number };
+  cases: ReplayCase[];
+  /** binlog bytes replayed / replay seconds (medians), and dbops/plain. */
+  plainBytesPerSecond: number | null;
+  dbopsBytesPerSecond: number | null;
+  ratio: number | null;
+  /** dbops/plain rate of each run's pair (plain seconds / dbops seconds). */
+  pairedRatios: number[];
+  /** The source after the load; every replay's target had to match it. */
+  check: LoadCheck;
+  targetVersion: string;
+  lag: LagResult;
+}
+
+interface PlanJson {
+  plan: { base: { id: string }; flavor: Flavor; chain: Array<{ file: string; from: number; to: number; rawBytes: number }> };
+}
+
+export async function runBinlogBench(ctx: BinlogBenchContext): Promise<BinlogBenchResult> {
+  const cli = cliCommand(ctx.root);
+  const env = baseEnv();
+  const logFile = join(ctx.workDir, 'commands.log');
+  const timeFile = join(ctx.workDir, 'time.out');
+  const probe = join(ctx.root, 'scripts/bench/rss-probe.mjs');
+  const dbops = async (args: string[], extraEnv: Record<string, string>): Promise<string> => {
+    const r = await execa(process.execPath, [...cli.argv, ...args], { env: { ...env, ...extraEnv }, extendEnv: false, reject: false, stdin: 'ignore' });
+    if (r.exitCode !== 0) throw new Error(`dbops ${args.join(' ')} failed (exit ${r.exitCode}): ${String(r.stderr).trim().split('\n').slice(-2).join(' | ')}`);
+    return String(r.stdout);
+  };
+
+  // A repository of its own: the backup's coordinates must lie in the binlogs shipped here.
+  const keysDir = join(ctx.workDir, 'binlog-keys');
+  const repoDir = join(ctx.workDir, 'binlog-repo');
+  await mkdir(repoDir, { recursive: true });
+  await dbops(['keys', 'generate', '--out', keysDir], {});
+  const repoEnv = {
+    DBOPS_SOURCE_URL: ctx.dataset.url,
+    DBOPS_STORAGE_URL: `file://${repoDir}`,
+    DBOPS_AGE_RECIPIENTS: join(keysDir, 'age.pub'),
+    DBOPS_AGE_IDENTITY_FILE: join(keysDir, 'age.key'),
+    DBOPS_SIGNING_KEY_FILE: join(keysDir, 'signing.key'),
+    DBOPS_BINLOG_SPOOL_DIR: join(ctx.workDir, 'binlog-spool'),
+    DBOPS_LOG_JSON: '1',
+  };
+  await dbops(['init'], repoEnv);
+
+  // The seed numbers rows 1…N, so the load starts above that. Rows there now are left by a
+  // run stopped with Ctrl-C (the cleanup registry stops the server before `finally` below
+  // can remove them): removed first, unlogged. Old binlogs would only slow the first ship.
+  const marks = { firstPageviewId: (ctx.dataset.rows.pageviews ?? 0) + 1, firstEventId: (ctx.dataset.rows.events ?? 0) + 1 };
+  await removeLoad(ctx.dataset.conn, marks);
+  const found = await loadMarks(ctx.dataset.conn);
+  if (found.firstPageviewId !== marks.firstPageviewId || found.firstEventId !== marks.firstEventId) {
+    throw new Error(`the dataset's pageviews/events ids do not run 1…${marks.firstPageviewId - 1}/${marks.firstEventId - 1} as seeded; reseed it`);
+  }
+  try {
+    ctx.log('  dbops backup → file:// (the base) …');
+    const backupId = (JSON.parse(await dbops(['backup', '--databases', DATABASE, '--json'], repoEnv)) as { id: string }).id;
+
+    // The load: ~20% of the dataset size in binlog, at least 20 MB.
+    const want = Math.max(20e6, Math.round(ctx.dataset.sizeBytes * 0.2));
+    ctx.log(`  writing ~${(want / 1e6).toFixed(0)} MB of binlog (transactions of 40 pageviews + 10 events + UPDATE of the previous 40) …`);
+    let lastSay = 0;
+    const load = await writeBinlogVolume(ctx.dataset.conn, marks, want, (n) => {
+      if (performance.now() - lastSay < 5000) return;
+      lastSay = performance.now();
+      ctx.log(`    ${(n / 1e6).toFixed(0)} MB`);
+    });
+    ctx.log(`    ${(load.binlogBytes / 1e6).toFixed(1)} MB, ${load.transactions} transactions, ${load.rows} rows in ${load.seconds.toFixed(1)} s`);
+    ctx.log('  dbops binlog ship --once …');
+    const shipped = JSON.parse(await dbops(['binlog', 'ship', '--once', '--json'], repoEnv)) as { shipped: string[]; gaps: unknown[] };
+    if (shipped.gaps.length) throw new Error(`binlog ship --once recorded gaps: ${JSON.stringify(shipped.gaps)}`);
+    const check = await loadCheck(ctx.dataset.conn, marks);
+
+    // What pitr will replay: its own plan. The plain pipeline gets the same files and start position.
+    const plan = (JSON.parse(await dbops(['pitr', '--to', 'latest', '--dry-run', '--json'], repoEnv)) as PlanJson).plan;
+    if (plan.base.id !== backupId) throw new Error(`pitr would start from backup ${plan.base.id}, not ${backupId}`);
+    const chain = plan.chain;
+    if (chain.length === 0) throw new Error('pitr plans no binlog to replay');
+    if (chain.at(-1)!.to !== chain.at(-1)!.rawBytes) throw new Error('pitr --to latest stops inside the last file: the plain pipeline would need --stop-position');
+    const chainBytes = chain.reduce((n, c) => n + (c.to - c.from), 0);
+    const plainDir = join(ctx.workDir, 'plain-binlogs');
+    const files = await copyChain(ctx.dataset.binlogDir, plainDir, `file://${repoDir}`, chain.map((c) => c.file));
+    ctx.log(`  chain: ${chain[0]!.file}:${chain[0]!.from} → ${chain.at(-1)!.file} (${chain.length} files, ${(chainBytes / 1e6).toFixed(1)} MB to replay; copies checked against the segment manifests)`);
+
+    // One throwaway target for both, like the restore group's: no binlog, 256M buffer pool.
+    ctx.log('  starting the target server …');
+    const target = await startSandboxServer({ binlog: false, extraArgs: ['--innodb-buffer-pool-size=256M'] });
+    let stopped = false;
+    const stopTarget = async (): Promise<void> => {
+      if (stopped) return;
+      stopped = true;
+      await target.stop();
+    };
+    ctx.onCleanup(stopTarget);
+    const targetEnv = { ...env, ...repoEnv, DBOPS_RESTORE_TARGET_URL: formatConnectionUrl(target.conn) };
+    const watchPids = { mariadbd: target.pid };
+    const info = await withConnection(target.conn, (db) => readServerInfo(db));
+    const client = resolveTools(flavorProfile(info)).client;
+    const decoder = binlogTool(plan.flavor); // the binlogs' flavour, as pitr picks it
+
+    const verify = async (label: string): Promise<void> => {
+      const got = await loadCheck(target.conn, marks);
+      if (JSON.stringify(got) !== JSON.stringify(check)) throw new Error(`${label}: the target has ${JSON.stringify(got)} after the replay, the source ${JSON.stringify(check)}`);
+      ctx.log(`    target matches the source (pageviews ${got.pageviews}, events ${got.events}, load's time_on_page_ms sum ${got.loadTimeOnPage})`);
+    };
+
+    const plain: ReplayCase = { id: 'plain', label: 'mariadb-binlog | mariadb', runs: [], replaySeconds: [], seconds: 0, restoreSeconds: [] };
+    const ours: ReplayCase = { id: 'dbops-pitr', label: 'dbops pitr --to latest (replay phase)', runs: [], replaySeconds: [], seconds: 0, pitr: [], replayCpu: [] };
+    // (a) plain: restore the base untimed with dbops, then the timed pipeline.
+    const runPlain = async (of: string): Promise<void> => {
+      ctx.log(`  dbops restore ${backupId} (untimed, the base for the plain replay)${of} …`);
+      await dropDatabase(target.conn);
+      const restored = JSON.parse(await dbops(['restore', backupId, '--force', '--json'], targetEnv)) as { seconds: number };
+      plain.restoreSeconds!.push(restored.seconds);
+      ctx.log(`  ${plain.label}${of} …`);
+      const m = await withDefaultsFile(target.conn, (defaultsFile) => {
+        const script = `set -o pipefail; ${[decoder, '--no-defaults', `--start-position=${chain[0]!.from}`, ...files].map(shellQuote).join(' ')} | ${[client, defaultsFileArg(defaultsFile)].map(shellQuote).join(' ')}`;
+        return measureCommand({ file: 'bash', args: ['-c', script], env, logFile, watchPids }, timeFile);
+      });
+      if (m.exitCode !== 0) throw new Error(`${plain.label} failed with exit ${m.exitCode}; see ${logFile}`);
+      plain.runs.push(m);
+      plain.replaySeconds.push(m.wallSeconds);
+      ctx.log(`    ${m.wallSeconds.toFixed(2)} s`);
+      await verify(plain.label);
+    };
+    // (b) dbops pitr: restores the same base itself, then replays; its --json times each phase.
+    const runPitr = async (of: string, run: number): Promise<void> => {
+      ctx.log(`  dbops pitr --to latest${of} …`);
+      await dropDatabase(target.conn);
+      const prof = ctx.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${ctx.resultsDir}`, `--cpu-prof-name=cpu-pitr-${Date.now()}-run${run}.cpuprofile`] : [];
+      const sampler = new WindowSampler(target.pid, () => findChildProcess(process.pid, (argv) => argv.includes('pitr'))).start();
+      let p: Measurement;
+      try {
+        p = await measureCommand(
+          { file: process.execPath, args: [...prof, '--import', probe, ...cli.argv, 'pitr', '--to', 'latest', '--json'], env: targetEnv, logFile, probeFile: join(ctx.workDir, 'probe.json'), watchPids },
+          timeFile,
+        );
+      } finally {
+        sampler.stop();
+      }
+      if (p.exitCode !== 0) throw new Error(`dbops pitr failed with exit ${p.exitCode}; see ${logFile}`);
+      const summary = JSON.parse(p.stdout) as PitrSummary & { plan: { base: { id: string } } };
+      if (summary.plan.base.id !== backupId || summary.replay.binlogBytes !== chainBytes) {
+        throw new Error(`dbops pitr replayed ${summary.replay.binlogBytes} bytes from ${summary.plan.base.id}, planned ${chainBytes} from ${backupId}`);
+      }
+      ours.runs.push(p);
+      ours.pitr!.push({ phases: summary.phases, replay: summary.replay });
+      ours.replaySeconds.push(summary.replay.seconds);
+      // The replay phase ends just before pitr logs "pitr finished" (its log time, epoch ms).
+      const finished = await lastLogTime(logFile, 'pitr finished');
+      ours.replayCpu!.push(finished === null ? null : sampler.window(finished - summary.replay.seconds * 1000, finished));
+      ctx.log(`    replay ${summary.replay.seconds.toFixed(2)} s (${Object.entries(summary.phases).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ')}; whole command ${p.wallSeconds.toFixed(1)} s)`);
+      await verify('dbops pitr');
+    };
+    // Alternate which side goes first, so neither always follows the other's DROP DATABASE.
+    for (let run = 1; run <= ctx.repeat; run++) {
+      const of = ctx.repeat > 1 ? ` (run ${run}/${ctx.repeat})` : '';
+      if (run % 2 === 1) {
+        await runPlain(of);
+        await runPitr(of, run);
+      } else {
+        await runPitr(of, run);
+        await runPlain(of);
+      }
+    }
+    plain.seconds = median(plain.replaySeconds);
+    ours.seconds = median(ours.replaySeconds);
+    await stopTarget();
+
+    ctx.log(`▶ binlog: shipping lag, continuous dbops binlog ship with binlog.maxLagSeconds=${ctx.maxLagSeconds}, ${ctx.lagRate} rows/s for ${ctx.lagSeconds} s`);
+    const lag = await runLagBench({
+      cli,
+      env: { ...env, ...repoEnv },
+      dataset: ctx.dataset,
+      repoUrl: `file://${repoDir}`,
+      marks: load.marks,
+      seconds: ctx.lagSeconds,
+      rowsPerSecond: ctx.lagRate,
+      maxLagSeconds: ctx.maxLagSeconds,
+      logFile: join(ctx.workDir, 'shipper.log'),
+      log: ctx.log,
+      interrupted: ctx.interrupted,
+      onCleanup: ctx.onCleanup,
+    });
+
+    const rate = (c: ReplayCase): number | null => (c.seconds > 0 ? chainBytes / c.seconds : null);
+    const plainRate = rate(plain);
+    const ourRate = rate(ours);
+    return {
+      cli: cli.label,
+      backupId,
+      load: { binlogBytes: load.binlogBytes, transactions: load.transactions, rows: load.rows, seconds: load.seconds },
+      chain: { files: chain.map((c) => c.file), startPosition: chain[0]!.from, bytes: chainBytes },
+      cases: [plain, ours],
+      plainBytesPerSecond: plainRate,
+      dbopsBytesPerSecond: ourRate,
+      ratio: plainRate && ourRate ? ourRate / plainRate : null,
+      pairedRatios: plain.replaySeconds.map((sec, i) => sec / ours.replaySeconds[i]!),
+      check,
+      targetVersion: target.version,
+      lag,
+    };
+  } finally {
+    // Leave a --reuse dataset as seeded: the load's rows out (not binlogged), its binlogs purged.
+    ctx.log('  removing the load from the source …');
+    await removeLoad(ctx.dataset.conn, marks).catch((err: Error) => ctx.log(`  removing the load: ${err.message}`));
+  }
+}
+
+async function lastLogTime(logFile: string, msg: string): Promise<number | null> {
+  const lines = (await readFile(logFile, 'utf8')).split('\n').filter((l) => l.includes(`"msg":"${msg}"`));
+  try {
+    return (JSON.parse(lines.at(-1) ?? '') as { time: number }).time;
+  } catch {
+    return null;
+  }
+}
+
+async function dropDatabase(conn: MysqlConn): Promise<void> {
+  await withConnection(conn, (db) => db.exec(`DROP DATABASE IF EXISTS \`${DATABASE}\``));
+}
+
+/**
+ * The plain side's copies of the chain, taken from the source's binlog directory and
+ * checked byte for byte (sha256) against the signed segment manifests pitr replays from.
+ */
+async function copyChain(binlogDir: string, into: string, repoUrl: string, files: string[]): Promise<string[]> {
+  await mkdir(into, { recursive: true });
+  const repo = await openRepository(openStorage(repoUrl));
+  const sources = await listBinlogSources(repo);
+  if (sources.length !== 1) throw new Error(`expected one binlog source in ${repoUrl}, found ${sources.length}`);
+  const { segments } = await readSegments(repo, sources[0]!);
+  const out: string[] = [];
+  for (const file of files) {
+    const seg = segments.find((s) => s.file === file);
+    if (!seg) throw new Error(`${file} is not in the repository`);
+    const path = join(into, file);
+    await copyFile(join(binlogDir, file), path);
+    const sha = createHash('sha256').update(await readFile(path)).digest('hex');
+    if (sha !== seg.rawSha256) throw new Error(`${binlogDir}/${file} differs from the shipped segment (sha256 ${sha} vs ${seg.rawSha256})`);
+    out.push(path);
+  }
+  return out;
+}

@@ -1,0 +1,212 @@
+// Write load for the binlog group, shaped like horizn's ingest: small transactions that
+// insert pageviews and events and fill in the previous pageviews' time_on_page_ms (an
+// UPDATE, as the tracker does when the next hit of a session arrives). Rows get ids above
+// the dataset's, so `removeLoad` can take them out again (without binlogging) and a
+// --reuse dataset stays the size it was seeded at.
+import type { MysqlConn } from '../../src/mysql/connection-url.js';
+import { MysqlClient } from '../../src/mysql/client.js';
+import { DEFAULT_SEED_END_DATE } from '../../src/seed/index.js';
+import { DATABASE } from './dataset.js';
+
+/** The day the load writes into (the newest seeded day: its partition exists). */
+const DAY = DEFAULT_SEED_END_DATE;
+const PATHS = ['/', '/pricing', '/docs/getting-started', '/docs/api/events', '/blog/privacy-first-analytics', '/features/realtime', '/signup', '/docs/self-hosting/backups'];
+const TITLES = ['horizn — simple analytics', 'Pricing · horizn', 'Getting started · horizn docs', 'Events API · horizn docs', 'Privacy-first analytics · horizn blog', 'Realtime · horizn', 'Sign up · horizn', 'Backups · horizn docs'];
+const EVENTS = ['signup', 'outbound_click', 'download', 'newsletter', 'purchase'];
+
+export interface LoadMarks {
+  /** First ids the load uses (the dataset's max + 1). */
+  firstPageviewId: number;
+  firstEventId: number;
+}
+
+export interface LoadCheck {
+  pageviews: number;
+  events: number;
+  /** Rows written by the load and their summed time_on_page_ms: proves the UPDATEs were applied too. */
+  loadPageviews: number;
+  loadTimeOnPage: number;
+}
+
+export interface TxShape {
+  pageviews: number;
+  events: number;
+}
+
+/** One connection writing load transactions; ids continue where the last transaction stopped. */
+export class LoadWriter {
+  private nextPageview: number;
+  private nextEvent: number;
+  private previous: { from: number; to: number } | null = null;
+  private clock = 0;
+  transactions = 0;
+  rows = 0;
+
+  private constructor(
+    private readonly db: MysqlClient,
+    marks: LoadMarks,
+  ) {
+    this.nextPageview = marks.firstPageviewId;
+    this.nextEvent = marks.firstEventId;
+  }
+
+  static async open(conn: MysqlConn, marks: LoadMarks): Promise<LoadWriter> {
+    const db = await MysqlClient.connect(conn, { database: DATABASE });
+    // Row events with full images: what the shipper warns about otherwise, and what PITR replays.
+    await db.exec('SET SESSION binlog_format = ROW');
+    return new LoadWriter(db, marks);
+  }
+
+  /** Continue after another writer (the ids it used). */
+  get marks(): LoadMarks {
+    return { firstPageviewId: this.nextPageview, firstEventId: this.nextEvent };
+  }
+
+  async transaction(shape: TxShape): Promise<void> {
+    const pv: unknown[] = [];
+    const from = this.nextPageview;
+    for (let i = 0; i < shape.pageviews; i++) {
+      const id = this.nextPageview++;
+      const k = id % PATHS.length;
+      pv.push(id, DAY, (id % 3) + 1, 1 + (id % 100_000), this.timestamp(), `${PATHS[k]}?ref=bench-${id % 97}`, TITLES[k], null, i === 0 ? 1 : 0);
+    }
+    const ev: unknown[] = [];
+    for (let i = 0; i < shape.events; i++) {
+      const id = this.nextEvent++;
+      const name = EVENTS[id % EVENTS.length]!;
+      ev.push(id, DAY, (id % 3) + 1, 1 + (id % 100_000), this.timestamp(), name, PATHS[id % PATHS.length], JSON.stringify({ plan: id % 2 ? 'pro' : 'free', value: id % 500, source: 'bench' }));
+    }
+    await this.db.exec('BEGIN');
+    try {
+      if (shape.pageviews) {
+        await this.db.exec(
+          `INSERT INTO pageviews (id, day, site_id, session_id, \`timestamp\`, page_path, page_title, time_on_page_ms, is_entry) VALUES ${rows(shape.pageviews, 9)}`,
+          pv,
+        );
+      }
+      if (shape.events) {
+        await this.db.exec(`INSERT INTO events (id, day, site_id, session_id, \`timestamp\`, event_name, page_path, properties) VALUES ${rows(shape.events, 8)}`, ev);
+      }
+      if (this.previous) {
+        await this.db.exec('UPDATE pageviews SET time_on_page_ms = 1000 + id % 60000 WHERE day = ? AND id BETWEEN ? AND ?', [DAY, this.previous.from, this.previous.to]);
+      }
+      await this.db.exec('COMMIT');
+    } catch (err) {
+      await this.db.exec('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+    this.previous = shape.pageviews ? { from, to: this.nextPageview - 1 } : null;
+    this.transactions++;
+    this.rows += shape.pageviews + shape.events;
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+
+  private timestamp(): string {
+    const ms = this.clock++ % 86_400_000;
+    const hh = String(Math.floor(ms / 3_600_000)).padStart(2, '0');
+    const mm = String(Math.floor(ms / 60_000) % 60).padStart(2, '0');
+    const ss = String(Math.floor(ms / 1000) % 60).padStart(2, '0');
+    return `${DAY} ${hh}:${mm}:${ss}.${String(ms % 1000).padStart(3, '0')}`;
+  }
+}
+
+function rows(n: number, columns: number): string {
+  const one = `(${Array(columns).fill('?').join(', ')})`;
+  return Array(n).fill(one).join(', ');
+}
+
+/** Max ids + 1: where a load would start (checked against the seed's row numbers). */
+export async function loadMarks(conn: MysqlConn): Promise<LoadMarks> {
+  const db = await MysqlClient.connect(conn, { database: DATABASE });
+  try {
+    const [r] = await db.query<{ p: number | null; e: number | null }>('SELECT (SELECT MAX(id) FROM pageviews) AS p, (SELECT MAX(id) FROM events) AS e');
+    return { firstPageviewId: Number(r?.p ?? 0) + 1, firstEventId: Number(r?.e ?? 0) + 1 };
+  } finally {
+    await db.close();
+  }
+}
+
+/** Row counts of the two tables plus a fingerprint of the load's rows (compared source vs target). */
+export async function loadCheck(conn: MysqlConn, marks: LoadMarks): Promise<LoadCheck> {
+  const db = await MysqlClient.connect(conn, { database: DATABASE });
+  try {
+    const [r] = await db.query<Record<string, number | string | null>>(
+      `SELECT (SELECT COUNT(*) FROM pageviews) AS pageviews, (SELECT COUNT(*) FROM events) AS events,
+              (SELECT COUNT(*) FROM pageviews WHERE id >= ?) AS loadPageviews,
+              (SELECT COALESCE(SUM(time_on_page_ms), 0) FROM pageviews WHERE id >= ?) AS loadTimeOnPage`,
+      [marks.firstPageviewId, marks.firstPageviewId],
+    );
+    return { pageviews: Number(r?.pageviews), events: Number(r?.events), loadPageviews: Number(r?.loadPageviews), loadTimeOnPage: Number(r?.loadTimeOnPage) };
+  } finally {
+    await db.close();
+  }
+}
+
+/** Bytes of binlog the source holds (all files). */
+export async function binlogBytes(conn: MysqlConn): Promise<number> {
+  const db = await MysqlClient.connect(conn);
+  try {
+    const rows = await db.query<{ File_size: number | string }>('SHOW BINARY LOGS');
+    return rows.reduce((n, r) => n + Number(r.File_size), 0);
+  } finally {
+    await db.close();
+  }
+}
+
+/**
+ * Writes load transactions until the source's binlogs grew by `bytes`; returns what was
+ * written. Transactions of 40 pageviews + 10 events (+ the UPDATE of the previous 40).
+ */
+export async function writeBinlogVolume(conn: MysqlConn, marks: LoadMarks, bytes: number, onProgress: (written: number) => void): Promise<{ transactions: number; rows: number; binlogBytes: number; seconds: number; marks: LoadMarks }> {
+  const start = await binlogBytes(conn);
+  const t0 = performance.now();
+  const writer = await LoadWriter.open(conn, marks);
+  let written = 0;
+  try {
+    while (written < bytes) {
+      for (let i = 0; i < 100; i++) await writer.transaction({ pageviews: 40, events: 10 });
+      written = (await binlogBytes(conn)) - start;
+      onProgress(written);
+    }
+    return { transactions: writer.transactions, rows: writer.rows, binlogBytes: written, seconds: (performance.now() - t0) / 1000, marks: writer.marks };
+  } finally {
+    await writer.close();
+  }
+}
+
+/** Removes the load's rows from the source without binlogging it, then drops binlogs no longer needed. */
+export async function removeLoad(conn: MysqlConn, marks: LoadMarks): Promise<void> {
+  const db = await MysqlClient.connect(conn, { database: DATABASE });
+  try {
+    await db.exec('SET SESSION sql_log_bin = 0');
+    await db.exec('DELETE FROM pageviews WHERE id >= ?', [marks.firstPageviewId]);
+    await db.exec('DELETE FROM events WHERE id >= ?', [marks.firstEventId]);
+  } finally {
+    await db.close();
+  }
+  await purgeBinlogs(conn);
+}
+
+/**
+ * FLUSH + PURGE BINARY LOGS to the new file, so a --reuse dataset does not pile up the
+ * load of every run and the next shipper starts with nothing old to ship. MariaDB keeps a
+ * file until its binlog checkpoint passed; best effort, a few tries.
+ */
+export async function purgeBinlogs(conn: MysqlConn): Promise<void> {
+  const db = await MysqlClient.connect(conn);
+  try {
+    await db.exec('FLUSH BINARY LOGS');
+    for (let i = 0; i < 20; i++) {
+      const logs = (await db.query<{ Log_name: string }>('SHOW BINARY LOGS')).map((r) => r.Log_name);
+      const current = logs.at(-1)!;
+      if (logs.length === 1) return;
+      await db.exec(`PURGE BINARY LOGS TO '${current.replace(/'/g, '')}'`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  } finally {
+    await db.close();
+  }
+}

@@ -1,0 +1,119 @@
+// Turns the binlog group's measurements into its printed table and its part of the JSON
+// record. Goals (issue #3): dbops replay ≥ 0.9× the plain pipeline's rate; shipping lag
+// p99 ≤ 10 s under a steady write load.
+import { GOAL_LAG_P99_SECONDS, GOAL_REPLAY_RATIO, type BinlogBenchResult } from './binlog-cases.js';
+import { median } from './backup-cases.js';
+
+const MB = 1e6;
+
+function pad(cells: string[], widths: number[]): string {
+  return cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+}
+
+function avg(xs: Array<number | null | undefined>): string {
+  const v = xs.filter((x): x is number => typeof x === 'number');
+  return v.length ? (v.reduce((a, b) => a + b, 0) / v.length).toFixed(1) : '–';
+}
+
+function fmt(x: number | null): string {
+  return x === null ? '–' : x.toFixed(1);
+}
+
+function verdict(ok: boolean | null): string {
+  return ok === null ? 'not measured' : ok ? 'met' : 'MISSED';
+}
+
+export function replayMet(r: BinlogBenchResult): boolean | null {
+  return r.ratio === null ? null : r.ratio >= GOAL_REPLAY_RATIO;
+}
+
+export function lagMet(r: BinlogBenchResult): boolean | null {
+  return r.lag.p99 === null ? null : r.lag.p99 <= GOAL_LAG_P99_SECONDS && r.lag.shipperExitCode === 0 && r.lag.drainSeconds !== null;
+}
+
+export function formatBinlogTable(r: BinlogBenchResult): string {
+  const plain = r.cases.find((c) => c.id === 'plain');
+  const ours = r.cases.find((c) => c.id === 'dbops-pitr');
+  const header = ['measurement', 'replay s', 'MB/s', '× plain', 'CPU s', 'mariadbd', 'others', 'whole cmd s'];
+  const rows = r.cases.map((c) => {
+    const isPlain = c.id === 'plain';
+    return [
+      c.label,
+      c.seconds.toFixed(2),
+      (r.chain.bytes / MB / c.seconds).toFixed(1),
+      plain ? `${(plain.seconds / c.seconds).toFixed(2)}×` : '–',
+      // plain: GNU time over the pipeline; pitr: sampled over its replay phase only (~, ±0.1 s at each end).
+      isPlain ? avg(c.runs.map((m) => m.treeCpuSeconds)) : `~${avg((c.replayCpu ?? []).map((w) => w?.treeCpuSeconds))}`,
+      isPlain ? avg(c.runs.map((m) => m.watchedCpuSeconds.mariadbd)) : `~${avg((c.replayCpu ?? []).map((w) => w?.watchedCpuSeconds))}`,
+      isPlain ? avg(c.runs.map((m) => m.otherCpuSeconds)) : `~${avg((c.replayCpu ?? []).map((w) => w?.otherCpuSeconds))}`,
+      median(c.runs.map((m) => m.wallSeconds)).toFixed(1),
+    ];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((x) => x[i]!.length)));
+  const phases = ours?.pitr?.at(-1)?.phases ?? {};
+  const lag = r.lag;
+  const l = r.load;
+  return [
+    '',
+    `binlog replay: ${(l.binlogBytes / MB).toFixed(1)} MB of binlog written (${l.transactions} transactions of 40 pageviews + 10 events + UPDATE of the previous 40, ${(l.binlogBytes / MB / l.seconds).toFixed(1)} MB/s) after backup ${r.backupId};`,
+    `  replayed ${r.chain.files[0]}:${r.chain.startPosition} → ${r.chain.files.at(-1)} (${r.chain.files.length} files, ${(r.chain.bytes / MB).toFixed(1)} MB) into a target MariaDB ${r.targetVersion}, no binlog, 256M buffer pool, base restored before each run`,
+    `dbops CLI: ${r.cli}; median of ${plain?.runs.length ?? 0} run(s); row counts and the load's time_on_page_ms sum checked against the source after every replay`,
+    '',
+    pad(header, widths),
+    pad(widths.map((w) => '-'.repeat(w)), widths),
+    ...rows.map((x) => pad(x, widths)),
+    '',
+    'replay s: plain = wall of the pipeline; dbops = `replay.seconds` from `pitr --json` (mariadb-binlog | dbops | client, after plan, restore and fetch).',
+    'CPU s = the command tree, mariadbd = the target, others = the rest of the machine (2 cores: 2 CPU s per wall s); averages. For pitr sampled over its replay phase only (~).',
+    `MB/s = binlog bytes replayed / replay s. pitr phases (last run): ${Object.entries(phases).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ')}; untimed restore before plain: ${avg(plain?.restoreSeconds ?? [])} s.`,
+    `replay rate dbops/plain: ${r.ratio === null ? '–' : `${r.ratio.toFixed(2)}×`} (of the medians; per run ${r.pairedRatios.map((x) => x.toFixed(2)).join(', ')}, median ${r.pairedRatios.length ? median(r.pairedRatios).toFixed(2) : '–'}); goal ≥ ${GOAL_REPLAY_RATIO}×: ${verdict(replayMet(r))}`,
+    '',
+    `shipping lag: continuous dbops binlog ship, binlog.maxLagSeconds=${lag.maxLagSeconds} (rotates ${lag.rotateAfterSeconds} s after the oldest unshipped transaction),`,
+    `  writer ${lag.rowsPerSecond} rows/s (${lag.shape.transactionsPerSecond} transactions/s of ${lag.shape.pageviews} pageviews + ${lag.shape.events} events + UPDATE of the previous ${lag.shape.pageviews}) for ${lag.seconds} s:` +
+      ` wrote ${lag.written.rows} rows in ${lag.written.seconds.toFixed(1)} s (${lag.written.rowsPerSecond.toFixed(0)} rows/s, slowest transaction ${lag.written.slowestTxSeconds.toFixed(2)} s)`,
+    `  ${lag.samples.length} samples, one a second, of the repository's shipping status (what \`dbops binlog status\` reports; read in-process, ${avg(lag.samples.map((s) => s.statusSeconds * 1000))} ms each)${lag.failedSamples ? `; ${lag.failedSamples} failed` : ''}:`,
+    `  lagSeconds (now − newest shipped event, whole seconds) p50 ${lag.p50 ?? '–'} s, p99 ${lag.p99 ?? '–'} s, max ${lag.max ?? '–'} s; goal p99 ≤ ${GOAL_LAG_P99_SECONDS} s: ${verdict(lagMet(r))}`,
+    `  unrounded (event times are whole seconds, so up to 1 s high): p50 ${fmt(lag.exact.p50)} s, p99 ${fmt(lag.exact.p99)} s, max ${fmt(lag.exact.max)} s`,
+    `  ${lag.shippedFiles} files shipped; the last transaction was in the repository ${lag.drainSeconds === null ? 'NOT within the wait' : `${lag.drainSeconds.toFixed(1)} s`} after the writer stopped; shipper exit on SIGTERM: ${lag.shipperExitCode}${lag.shipperExitCode === 0 ? '' : ' (expected 0)'}`,
+    '',
+  ].join('\n');
+}
+
+/** The JSON record of the group: every run's raw numbers, without process argv. */
+export function binlogJson(r: BinlogBenchResult): unknown {
+  return {
+    goal: { replayRatio: GOAL_REPLAY_RATIO, replayMet: replayMet(r), lagP99Seconds: GOAL_LAG_P99_SECONDS, lagMet: lagMet(r) },
+    replay: {
+      ratio: r.ratio,
+      pairedRatios: r.pairedRatios,
+      plainBytesPerSecond: r.plainBytesPerSecond,
+      dbopsBytesPerSecond: r.dbopsBytesPerSecond,
+      dbopsSecondsFrom: 'pitr --json replay.seconds',
+      cli: r.cli,
+      backupId: r.backupId,
+      load: r.load,
+      chain: r.chain,
+      check: r.check,
+      targetVersion: r.targetVersion,
+      cases: r.cases.map((c) => ({
+        id: c.id,
+        label: c.label,
+        seconds: c.seconds,
+        replaySeconds: c.replaySeconds,
+        restoreSeconds: c.restoreSeconds,
+        pitr: c.pitr,
+        replayCpu: c.replayCpu,
+        runs: c.runs.map((m) => ({
+          wallSeconds: m.wallSeconds,
+          treeCpuSeconds: m.treeCpuSeconds,
+          treeMaxRssKb: m.treeMaxRssKb,
+          watchedCpuSeconds: m.watchedCpuSeconds,
+          otherCpuSeconds: m.otherCpuSeconds,
+          dbopsProcess: m.probe,
+          peakDescendantsRssKb: m.peakDescendantsRssKb,
+        })),
+      })),
+    },
+    lag: r.lag,
+  };
+}

@@ -10,7 +10,7 @@ import { MeasureStream } from './measure.js';
 import { startDecrypt } from '../crypto/age.js';
 import { startDecompress } from './compress.js';
 import { waitTool, type ToolProcess } from '../util/tool-process.js';
-import { UsageError, VerificationError, ToolError, isNotFound } from '../errors.js';
+import { OperationError, UsageError, VerificationError, ToolError, isNotFound } from '../errors.js';
 
 export interface PartSource {
   /** Plaintext SQL of the part. */
@@ -42,9 +42,16 @@ export async function openObjectSource(storage: Storage, part: StoredObjectRef, 
   const out = new PassThrough({ highWaterMark: 1 << 20 });
   const tools = [waitTool(age, 'age'), waitTool(zstd, 'zstd')];
   const flows = Promise.all([pipeline(body, stored, age.stdin), pipeline(age.stdout, zstd.stdin), pipeline(zstd.stdout, rawMeter, out), ...tools]);
+  // The reader stopping early (its own failure, or cancel()) breaks our pipes; what
+  // follows is not damage and must not be reported as such.
+  let readerGone = false;
+  out.once('close', () => {
+    if (!out.readableEnded) readerGone = true;
+  });
   const done = flows.then(
     () => checkPart(part, label, stored.result(), rawMeter.result()),
     async (first: unknown) => {
+      if (readerGone) throw new OperationError(`${label}: reading stopped before the end`);
       // Whichever rejects first is a race: a wrong key makes age exit, and the write into
       // its stdin may fail (EPIPE) before age's exit is seen. The tools' own verdict
       // explains more than a broken pipe, so wait for them (they exit once their pipes close).
@@ -67,6 +74,7 @@ export async function openObjectSource(storage: Storage, part: StoredObjectRef, 
     raw: out,
     done,
     cancel: () => {
+      readerGone = true;
       age.kill('SIGKILL');
       zstd.kill('SIGKILL');
       body.destroy();

@@ -43,7 +43,9 @@ export class ClientSession {
   async drained(): Promise<void> {
     if (this.failure) throw this.failure;
     if (!this.proc.stdin.writableNeedDrain) return;
-    this.drain ??= Promise.race([once(this.proc.stdin, 'drain'), this.exited.catch(() => undefined)]).then(() => {
+    // A client that died makes its stdin fail (EPIPE): wait for its exit, whose error says why.
+    const gone = this.exited.catch(() => undefined);
+    this.drain ??= Promise.race([once(this.proc.stdin, 'drain').catch(() => gone), gone]).then(() => {
       this.drain = undefined;
     });
     await this.drain;

@@ -1,15 +1,19 @@
 // Binlog shipping against a real MariaDB of its own (the shared server belongs to other
-// tests): --once, continuous mode with bounded lag and clean SIGTERM, kill -9 and resume,
+// tests): --once, continuous mode with bounded lag and clean SIGTERM, kill -9 and resume
+// (also mid-upload, then PITR across it),
 // a dropped replication connection, and a purged binlog recorded as a gap.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { execa } from 'execa';
 import { startSandboxServer, type SandboxServer } from '../../src/sandbox/process-server.js';
 import { MysqlClient } from '../../src/mysql/client.js';
 import { readSegments } from '../../src/binlog/repo-binlogs.js';
 import { shippingStatus } from '../../src/binlog/shipping-status.js';
 import { runCli, startCli, makeKeys } from '../helpers/cli.js';
+import { fakeBin, withPath } from '../helpers/fake-tools.js';
+import { findTool } from '../../src/mysql/find-tool.js';
 import { shipSetup, segments, sha256, waitFor, expectContiguous, dumpThreads as dumpThreadsOf, type ShipSetup } from '../helpers/binlog-ship.js';
 
 let server: SandboxServer;
@@ -189,6 +193,52 @@ describe('binlog ship (continuous)', () => {
     expect(list.map((m) => m.file)).toEqual([...shippedBefore, ...out.shipped]);
     for (const m of list) expect(m.rawSha256).toBe(sha256(await readFile(join(server.binlogDir, m.file))));
     expect((await shippingStatus(s.repo, sourceId)).gaps).toEqual([]);
+  });
+
+  it('killed with SIGKILL mid-upload: no gap, no duplicate, and PITR across that point works', async () => {
+    const s = await setup({ DBOPS_BINLOG_MAX_LAG_SECONDS: '3' });
+    await insertRows(3);
+    const backup = await runCli(['backup', '--databases', 'shipt'], s.env);
+    expect(backup.exitCode, backup.stderr).toBe(0);
+    await insertRows(3);
+    // The fault: an age that holds every encryption (an upload) long enough to kill the shipper mid-upload.
+    const marker = join(s.spool, '..', `upload-started-${Date.now()}`);
+    const fake = await fakeBin('age', `#!/bin/sh\ncase " $* " in *" --decrypt "*|*" -d "*) exec "${findTool('age')}" "$@";; esac\ntouch "${marker}"\nsleep 10\nexec "${findTool('age')}" "$@"\n`);
+    const first = startCli(['binlog', 'ship'], { ...s.env, PATH: withPath(fake) });
+    try {
+      await waitFor('the dump connection', async () => (await dumpThreads()).length === 1);
+      await insertRows(2);
+      await db.exec('FLUSH BINARY LOGS');
+      await waitFor('an upload in progress', async () => existsSync(marker));
+    } finally {
+      first.kill('SIGKILL');
+      await first.catch(() => undefined);
+    }
+    await waitFor('the orphaned streamer to exit', async () => (await streamers(s.spool)) === 0, 10_000);
+    await insertRows(4);
+    const r = await runCli(['binlog', 'ship', '--once', '--json'], s.env);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as { gaps: unknown[] }).gaps).toEqual([]);
+    const sourceId = (await readdir(join(s.repoDir, 'binlogs')))[0]!;
+    const list = await segments(s, sourceId);
+    expectContiguous(list);
+    expect(new Set(list.map((m) => m.file)).size).toBe(list.length);
+    for (const m of list) expect(m.rawSha256).toBe(sha256(await readFile(join(server.binlogDir, m.file))));
+    // Across the killed upload: the base backup plus the resumed chain give every row.
+    const target = await startSandboxServer({ binlog: false });
+    try {
+      const pitr = await runCli(['pitr', '--to', 'latest', '--target', target.url, '--json'], s.env);
+      expect(pitr.exitCode, pitr.stderr).toBe(0);
+      const sum = 'SELECT COUNT(*) AS n, SUM(CRC32(CONCAT(id, v))) AS c FROM shipt.t';
+      const target_db = await MysqlClient.connect(target.conn);
+      try {
+        expect(await target_db.query(sum)).toEqual(await db.query(sum));
+      } finally {
+        await target_db.close();
+      }
+    } finally {
+      await target.stop();
+    }
   });
 
   it('reconnects on its own when the replication connection is killed', async () => {

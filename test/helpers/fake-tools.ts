@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findTool } from '../../src/mysql/find-tool.js';
 
-async function binDir(name: string, script: string): Promise<string> {
+/** A directory holding one executable `name` with this script (put it first on PATH). */
+export async function fakeBin(name: string, script: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'dbops-fakebin-'));
   const file = join(dir, name);
   await writeFile(file, script);
@@ -21,7 +22,7 @@ function realDump(): string {
 
 /** A mariadb-dump that streams `bytes` of the real dump and then dies by SIGKILL. */
 export function dumpKilledAfter(bytes: number): Promise<string> {
-  return binDir(
+  return fakeBin(
     'mariadb-dump',
     `#!/bin/sh\n"${realDump()}" "$@" | dd bs=${bytes} count=1 iflag=fullblock 2>/dev/null\nkill -9 $$\n`,
   );
@@ -29,7 +30,7 @@ export function dumpKilledAfter(bytes: number): Promise<string> {
 
 /** A mariadb-dump that streams `bytes`, pauses `seconds`, then streams the rest. */
 export function dumpPausedAfter(bytes: number, seconds: number): Promise<string> {
-  return binDir(
+  return fakeBin(
     'mariadb-dump',
     `#!/bin/sh\n"${realDump()}" "$@" | { dd bs=${bytes} count=1 iflag=fullblock 2>/dev/null; sleep ${seconds}; cat; }\n`,
   );

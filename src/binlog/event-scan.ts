@@ -1,6 +1,7 @@
 // Reads a binlog file's event headers (v4 format: 19-byte common header, every event
 // says its own size) to learn what a segment covers: event times, end position, GTIDs,
-// transaction count and whether the file ends cleanly. This is a header walk in one
+// transaction count, whether the file ends cleanly, and which tables its row events
+// touch how (an index that lets `binlog find` skip files without decoding them). This is a header walk in one
 // sequential pass with a 1 MiB window, not a decode: timestamps come out as exact UTC
 // seconds (mariadb-binlog prints them in its local time zone without an offset) and a
 // 1 GiB file costs one read of the file and no child process.
@@ -16,6 +17,7 @@ const WINDOW = 1 << 20;
 export const EventType = {
   QUERY: 2,
   STOP: 3,
+  TABLE_MAP: 19,
   ROTATE: 4,
   FORMAT_DESCRIPTION: 15,
   XID: 16,
@@ -24,7 +26,33 @@ export const EventType = {
   MYSQL_PREVIOUS_GTIDS: 35,
   MARIADB_GTID: 162,
   MARIADB_GTID_LIST: 163,
+  MARIADB_QUERY_COMPRESSED: 165,
 } as const;
+
+type RowKind = 'insert' | 'update' | 'delete';
+
+/** Row event types of both flavours (v0 of 5.1 betas, v1, v2, MySQL partial update, MariaDB compressed) by what they do. */
+const ROW_EVENTS = new Map<number, RowKind>([
+  [20, 'insert'], [21, 'update'], [22, 'delete'],
+  [23, 'insert'], [24, 'update'], [25, 'delete'],
+  [30, 'insert'], [31, 'update'], [32, 'delete'],
+  [39, 'update'],
+  [166, 'insert'], [167, 'update'], [168, 'delete'],
+  [169, 'insert'], [170, 'update'], [171, 'delete'],
+]);
+
+/** Statements that only frame a transaction: they change nothing a search looks for. */
+const FRAMING = /^\s*(BEGIN|COMMIT|ROLLBACK|XA\s|SAVEPOINT|RELEASE\s+SAVEPOINT)/i;
+
+/** What a file's row events and statements touch (an index for `binlog find`, signed with the segment). */
+export interface SegmentContent {
+  /** `db.table` → row events (not rows) by kind. */
+  tables: Record<string, { insert: number; update: number; delete: number }>;
+  /** Statements other than BEGIN/COMMIT/XA…: DDL or statement-format DML, which only a decode can tell apart. */
+  statements: number;
+  /** Row events whose table map was not seen: a file with any is always decoded. */
+  unmappedRowEvents: number;
+}
 
 export interface BinlogScan {
   /** Bytes of the file. */
@@ -52,6 +80,7 @@ export interface BinlogScan {
   lastEventType: number | null;
   /** Target of a final Rotate event. */
   rotatesTo: string | null;
+  content: SegmentContent;
 }
 
 /** Scan a whole file. Throws OperationError when it is not a binlog or an event header is impossible. */
@@ -105,7 +134,9 @@ async function scan(fh: FileHandle, path: string): Promise<BinlogScan> {
     gtidAtEnd: null,
     lastEventType: null,
     rotatesTo: null,
+    content: { tables: {}, statements: 0, unmappedRowEvents: 0 },
   };
+  const tableIds = new Map<string, string>();
   const mariaState = new Map<number, string>();
   let sawMariaList = false;
   let checksumBytes = 0;
@@ -168,8 +199,47 @@ async function scan(fh: FileHandle, path: string): Promise<BinlogScan> {
         out.rotatesTo = b.subarray(8, b.length - checksumBytes).toString('latin1') || null;
         break;
       }
-      default:
+      case EventType.TABLE_MAP: {
+        // table_id (6), flags (2), then length-prefixed, NUL-ended database and table names.
+        const b = await body();
+        const dbLen = b.readUInt8(8);
+        const tblLen = b.readUInt8(9 + dbLen + 1);
+        const db = b.subarray(9, 9 + dbLen).toString('utf8');
+        const table = b.subarray(11 + dbLen, 11 + dbLen + tblLen).toString('utf8');
+        tableIds.set(b.subarray(0, 6).toString('hex'), `${db}.${table}`);
         break;
+      }
+      case EventType.QUERY: {
+        // thread_id (4), exec_time (4), db length (1), error code (2), status vars length (2), status vars, db NUL, query.
+        const b = await body();
+        const start = 13 + b.readUInt16LE(11) + b.readUInt8(8) + 1;
+        if (!FRAMING.test(b.subarray(start, Math.min(b.length, start + 32)).toString('latin1'))) out.content.statements++;
+        break;
+      }
+      case EventType.MARIADB_QUERY_COMPRESSED:
+      case 6: // LOAD (statement-format LOAD DATA and its blocks, old and new)
+      case 7:
+      case 8:
+      case 10:
+      case 17:
+      case 18:
+        out.content.statements++;
+        break;
+      case 40: // MySQL TRANSACTION_PAYLOAD: compressed row events, tables unknown without a decode
+        out.content.unmappedRowEvents++;
+        break;
+      default: {
+        const kind = ROW_EVENTS.get(type);
+        if (!kind) break;
+        const table = tableIds.get((await body()).subarray(0, 6).toString('hex'));
+        if (!table) {
+          out.content.unmappedRowEvents++;
+          break;
+        }
+        const counts = (out.content.tables[table] ??= { insert: 0, update: 0, delete: 0 });
+        counts[kind]++;
+        break;
+      }
     }
     pos += eventSize;
   }

@@ -49,6 +49,14 @@ export const segmentManifestSchema = z.object({
     /** MariaDB: binlog state after this file (per domain). MySQL: null. */
     atEnd: z.string().nullable(),
   }),
+  /** Which tables the row events touch how, and how many other statements there are (absent in segments shipped before it existed). */
+  content: z
+    .object({
+      tables: z.record(z.string(), z.object({ insert: z.number().int(), update: z.number().int(), delete: z.number().int() })),
+      statements: z.number().int().nonnegative(),
+      unmappedRowEvents: z.number().int().nonnegative(),
+    })
+    .optional(),
   /** How the file was known to be complete: the server's Rotate/Stop event, or the next file existing. */
   closedBy: z.enum(['rotate', 'stop', 'next-file']),
   /** The data object: raw = the binlog file's bytes, stored = the zstd+age object. */

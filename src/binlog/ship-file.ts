@@ -62,6 +62,7 @@ export async function shipFile(o: ShipFileOptions, path: string, file: string, s
     firstTransactionTime: iso(scan.firstTransactionTime),
     lastTransactionTime: iso(scan.lastTransactionTime),
     gtid: { atStart: scan.gtidAtStart, first: scan.firstGtid, last: scan.lastGtid, atEnd: scan.gtidAtEnd },
+    content: scan.content,
     closedBy: scan.lastEventType === EventType.ROTATE ? 'rotate' : scan.lastEventType === EventType.STOP ? 'stop' : 'next-file',
     key,
     rawBytes: object.raw.bytes,

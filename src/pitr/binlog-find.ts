@@ -1,8 +1,10 @@
 // `dbops binlog find`: decode shipped binlogs (decrypted to a private temp dir on the fly,
 // checked against their signed manifests) and list the transactions that match — time,
 // FILE:POS to hand to `pitr --before`, GTID, statement or row summary. Files outside
-// --since/--until are skipped from their manifests alone; the next file is fetched while
-// the current one is decoded.
+// --since/--until are skipped from their manifests alone, and so are files whose signed
+// content index (tables × insert/update/delete, statement count) rules out a --table/--type
+// match: "who deleted from pageviews" decodes only the files with deletes on pageviews.
+// The next file is fetched while the current one is decoded.
 import { createInterface } from 'node:readline';
 import type { Repository } from '../repo/repository.js';
 import { listBinlogSources, readSegments } from '../binlog/repo-binlogs.js';
@@ -14,6 +16,7 @@ import { parseTableRef } from '../restore/select-parts.js';
 import type { Flavor } from '../mysql/server-info.js';
 import { BinlogTextParser, type DecodedTransaction, type Operation, type OpType } from './decode-events.js';
 import { SegmentCache } from './segment-cache.js';
+import type { SegmentContent } from '../binlog/event-scan.js';
 
 export interface FindOptions {
   repo: Repository;
@@ -50,6 +53,17 @@ export function opMatches(op: Operation, o: Pick<FindOptions, 'grep' | 'table' |
   return true;
 }
 
+/** False only when the segment's content index proves no operation in it can match --table/--type. */
+export function segmentMayMatch(content: SegmentContent | undefined, o: Pick<FindOptions, 'table' | 'type'>): boolean {
+  const type = o.type;
+  if (!content || (!o.table && !type) || type === 'other') return true;
+  // Statements (DDL, statement-format DML) need a decode to say what they touch.
+  if (content.statements > 0 || content.unmappedRowEvents > 0) return true;
+  if (type === 'ddl') return false;
+  const wanted = o.table ? (({ database, table }) => `${database}.${table}`)(parseTableRef(o.table)) : undefined;
+  return Object.entries(content.tables).some(([table, counts]) => (!wanted || table === wanted) && (!type || counts[type] > 0));
+}
+
 /** The binlog decoder for a flavour (MySQL's cannot read MariaDB binlogs and vice versa). */
 export function binlogTool(flavor: Flavor): string {
   const names = flavor === 'mariadb' ? ['mariadb-binlog', 'mysqlbinlog'] : ['mysqlbinlog'];
@@ -63,7 +77,9 @@ export async function findEvents(o: FindOptions): Promise<FindResult> {
   const sourceId = o.sourceId ?? (await onlySource(o.repo));
   const { segments } = await readSegments(o.repo, sourceId);
   if (segments.length === 0) throw new UsageError(`no binlogs of source ${sourceId} in ${o.repo.storage.location}: run "dbops binlog ship"`);
-  const wanted = segments.filter((s) => !(o.since && Date.parse(s.lastEventTime) < o.since.getTime()) && !(o.until && Date.parse(s.firstEventTime) > o.until.getTime()));
+  const wanted = segments.filter(
+    (s) => !(o.since && Date.parse(s.lastEventTime) < o.since.getTime()) && !(o.until && Date.parse(s.firstEventTime) > o.until.getTime()) && segmentMayMatch(s.content, o),
+  );
   const tool = binlogTool(segments[0]!.flavor);
   const result: FindResult = { sourceId, files: wanted.length, skippedFiles: segments.length - wanted.length, scannedBytes: 0, seconds: 0, transactions: 0, matches: [] };
   const cache = await SegmentCache.create(o.repo, o.identityFile);

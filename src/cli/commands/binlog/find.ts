@@ -75,7 +75,7 @@ function human(r: FindResult): string {
       lines.push(`${t.time}  ${t.file}:${t.position}  ${t.gtid ?? '-'}  ${what}`);
     }
   }
-  lines.push(`${r.matches.length} matching transaction(s) of ${r.transactions} in ${r.files} file(s) (${bytes(r.scannedBytes)}, ${r.skippedFiles} skipped by time) in ${r.seconds.toFixed(1)} s; pitr --before FILE:POS stops just before one`);
+  lines.push(`${r.matches.length} matching transaction(s) of ${r.transactions} in ${r.files} file(s) (${bytes(r.scannedBytes)}, ${r.skippedFiles} skipped by time or content index) in ${r.seconds.toFixed(1)} s; pitr --before FILE:POS stops just before one`);
   return lines.join('\n');
 }
 

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { ensureTools } from './ensure-tools.js';
 import { parseArgs } from './bench/args.js';
 import { prepareDataset, type Dataset } from './bench/dataset.js';
+import type { BenchGroupContext } from './bench/context.js';
 import { runBackupBench, type BackupBenchResult } from './bench/backup-cases.js';
 import { runRestoreBench, type RestoreBenchResult } from './bench/restore-cases.js';
 import { formatRestoreTable, restoreJson } from './bench/restore-report.js';
@@ -64,20 +65,14 @@ async function main(): Promise<void> {
     if (interrupted) throw new Error('interrupted');
     log(`  ${(dataset.dataBytes / 1e6).toFixed(0)} MB data + ${(dataset.indexBytes / 1e6).toFixed(0)} MB indexes; ${Object.entries(dataset.rows).map(([t, n]) => `${t} ${n}`).join(', ')}`);
 
+    const group: BenchGroupContext = { root: ROOT, workDir, resultsDir: RESULTS_DIR, dataset, repeat: args.repeat, cpuProf: args.cpuProf, log, onCleanup: (fn) => cleanups.push(fn) };
     let backup: BackupBenchResult | undefined;
     if (args.only.includes('backup')) {
       log('▶ backup: each measurement in turn, same dataset');
       backup = await runBackupBench({
-        root: ROOT,
-        workDir,
-        resultsDir: RESULTS_DIR,
-        dataset,
-        repeat: args.repeat,
-        cpuProf: args.cpuProf,
+        ...group,
         skipS3: args.skipS3,
         keepFileRepo: args.only.includes('restore'),
-        log,
-        onCleanup: (fn) => cleanups.push(fn),
       });
       process.stdout.write(formatTable(dataset, backup, summarise(backup)));
     }
@@ -86,14 +81,7 @@ async function main(): Promise<void> {
       if (interrupted) throw new Error('interrupted');
       log('▶ restore: plain mariadb < dump.sql, then dbops restore, into one target server');
       restore = await runRestoreBench({
-        root: ROOT,
-        workDir,
-        resultsDir: RESULTS_DIR,
-        dataset,
-        repeat: args.repeat,
-        cpuProf: args.cpuProf,
-        log,
-        onCleanup: (fn) => cleanups.push(fn),
+        ...group,
         ...(backup?.fileRepo ? { existingBackup: backup.fileRepo } : {}),
       });
       process.stdout.write(formatRestoreTable(restore));
@@ -103,17 +91,10 @@ async function main(): Promise<void> {
       if (interrupted) throw new Error('interrupted');
       log('▶ binlog: replay rate, mariadb-binlog | mariadb vs dbops pitr, into one target server; then shipping lag under load');
       binlog = await runBinlogBench({
-        root: ROOT,
-        workDir,
-        resultsDir: RESULTS_DIR,
-        dataset,
-        repeat: args.repeat,
-        cpuProf: args.cpuProf,
+        ...group,
         lagSeconds: args.lagSeconds,
         lagRate: args.lagRate,
         maxLagSeconds: args.maxLag,
-        log,
-        onCleanup: (fn) => cleanups.push(fn),
         interrupted: () => interrupted,
       });
       process.stdout.write(formatBinlogTable(binlog));

@@ -13,7 +13,8 @@ import { dumpArgs } from '../../src/backup/dump-args.js';
 import { withDefaultsFile, defaultsFileArg } from '../../src/mysql/defaults-file.js';
 import { startS3Server, s3TestEnv, type S3TestServer } from '../../test/helpers/s3-server.js';
 import { measureCommand, type Measurement } from './measure-command.js';
-import { DATABASE, type Dataset } from './dataset.js';
+import { DATABASE } from './dataset.js';
+import type { BenchGroupContext } from './context.js';
 import { findChildProcess, type ProcessInfo } from './process-tree.js';
 
 export interface CaseResult {
@@ -26,19 +27,10 @@ export interface CaseResult {
   backup?: { id: string; parts: number; rawBytes: number; storedBytes: number };
 }
 
-export interface BackupBenchContext {
-  root: string;
-  workDir: string;
-  resultsDir: string;
-  dataset: Dataset;
-  repeat: number;
-  cpuProf: boolean;
+export interface BackupBenchContext extends BenchGroupContext {
   skipS3: boolean;
   /** Leave the file:// repository in place (the restore group restores from it). */
   keepFileRepo?: boolean;
-  log: (text: string) => void;
-  /** Registers teardown for resources started here (the S3 server). */
-  onCleanup: (fn: () => Promise<void>) => void;
 }
 
 export interface BackupBenchResult {

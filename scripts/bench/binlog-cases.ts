@@ -18,7 +18,8 @@ import { listBinlogSources, readSegments } from '../../src/binlog/repo-binlogs.j
 import { binlogTool } from '../../src/pitr/binlog-find.js';
 import { baseEnv, cliCommand, median, shellQuote } from './backup-cases.js';
 import { measureCommand, type Measurement } from './measure-command.js';
-import { DATABASE, type Dataset } from './dataset.js';
+import { DATABASE } from './dataset.js';
+import type { BenchGroupContext } from './context.js';
 import { loadCheck, loadMarks, removeLoad, writeBinlogVolume, type LoadCheck } from './binlog-load.js';
 import { runLagBench, type LagResult } from './binlog-lag.js';
 import { WindowSampler, type WindowCpu } from './window-sampler.js';
@@ -28,19 +29,11 @@ import { findChildProcess } from './process-tree.js';
 export const GOAL_REPLAY_RATIO = 0.9;
 export const GOAL_LAG_P99_SECONDS = 10;
 
-export interface BinlogBenchContext {
-  root: string;
-  workDir: string;
-  resultsDir: string;
-  dataset: Dataset;
-  repeat: number;
-  cpuProf: boolean;
+export interface BinlogBenchContext extends BenchGroupContext {
   /** Shipping-lag run: writer duration, rows per second, binlog.maxLagSeconds. */
   lagSeconds: number;
   lagRate: number;
   maxLagSeconds: number;
-  log: (text: string) => void;
-  onCleanup: (fn: () => Promise<void>) => void;
   /** True once Ctrl-C was pressed: the lag measurement stops early. */
   interrupted: () => boolean;
 }

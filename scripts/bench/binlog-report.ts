@@ -1,14 +1,12 @@
 // Turns the binlog group's measurements into its printed table and its part of the JSON
 // record. Goals (issue #3): dbops replay ≥ 0.9× the plain pipeline's rate; shipping lag
 // p99 ≤ 10 s under a steady write load.
+import { measurementJson, pad } from './report.js';
 import { GOAL_LAG_P99_SECONDS, GOAL_REPLAY_RATIO, type BinlogBenchResult } from './binlog-cases.js';
 import { median } from './backup-cases.js';
 
 const MB = 1e6;
 
-function pad(cells: string[], widths: number[]): string {
-  return cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-}
 
 function avg(xs: Array<number | null | undefined>): string {
   const v = xs.filter((x): x is number => typeof x === 'number');
@@ -103,15 +101,7 @@ export function binlogJson(r: BinlogBenchResult): unknown {
         restoreSeconds: c.restoreSeconds,
         pitr: c.pitr,
         replayCpu: c.replayCpu,
-        runs: c.runs.map((m) => ({
-          wallSeconds: m.wallSeconds,
-          treeCpuSeconds: m.treeCpuSeconds,
-          treeMaxRssKb: m.treeMaxRssKb,
-          watchedCpuSeconds: m.watchedCpuSeconds,
-          otherCpuSeconds: m.otherCpuSeconds,
-          dbopsProcess: m.probe,
-          peakDescendantsRssKb: m.peakDescendantsRssKb,
-        })),
+        runs: c.runs.map(measurementJson),
       })),
     },
     lag: r.lag,

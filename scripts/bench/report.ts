@@ -3,6 +3,7 @@
 // and the dbops process's own peak RSS ≤ 150 MB, at every dataset size.
 import type { BackupBenchResult, CaseResult } from './backup-cases.js';
 import type { Dataset } from './dataset.js';
+import type { Measurement } from './measure-command.js';
 
 export const GOAL_RATIO = 1.1;
 export const GOAL_RSS_MB = 150;
@@ -17,7 +18,8 @@ function processCounts(c: CaseResult): string {
   return [...counts].map(([n, k]) => `${n}×${k}`).join(' ');
 }
 
-function pad(cells: string[], widths: number[]): string {
+/** One table row: the first cell left-aligned, the numbers right-aligned (all groups' tables). */
+export function pad(cells: string[], widths: number[]): string {
   return cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
 }
 
@@ -118,16 +120,21 @@ export function toJson(dataset: Dataset, result: BackupBenchResult, summary: Sum
       wallSeconds: c.wallSeconds,
       mbPerSecond: summary.rawBytes ? summary.rawBytes / MB / c.wallSeconds : null,
       backup: c.backup ?? null,
-      runs: c.runs.map((r) => ({
-        wallSeconds: r.wallSeconds,
-        treeCpuSeconds: r.treeCpuSeconds,
-        treeMaxRssKb: r.treeMaxRssKb,
-        watchedCpuSeconds: r.watchedCpuSeconds,
-        otherCpuSeconds: r.otherCpuSeconds,
-        dbopsProcess: r.probe,
-        peakDescendantsRssKb: r.peakDescendantsRssKb,
-        processes: r.processes.map((p) => ({ pid: p.pid, ppid: p.ppid, name: p.name, hwmKb: p.hwmKb })),
-      })),
+      runs: c.runs.map(measurementJson),
     })),
+  };
+}
+
+/** One measured run as the JSON record keeps it (every group). */
+export function measurementJson(r: Measurement): unknown {
+  return {
+    wallSeconds: r.wallSeconds,
+    treeCpuSeconds: r.treeCpuSeconds,
+    treeMaxRssKb: r.treeMaxRssKb,
+    watchedCpuSeconds: r.watchedCpuSeconds,
+    otherCpuSeconds: r.otherCpuSeconds,
+    dbopsProcess: r.probe,
+    peakDescendantsRssKb: r.peakDescendantsRssKb,
+    processes: r.processes.map((p) => ({ pid: p.pid, ppid: p.ppid, name: p.name, hwmKb: p.hwmKb })),
   };
 }

@@ -13,21 +13,13 @@ import { formatConnectionUrl, type MysqlConn } from '../../src/mysql/connection-
 import { startSandboxServer } from '../../src/sandbox/process-server.js';
 import { baseEnv, cliCommand, dumpFlags, median, shellQuote, type CaseResult } from './backup-cases.js';
 import { measureCommand, type Measurement } from './measure-command.js';
-import { DATABASE, type Dataset } from './dataset.js';
+import { DATABASE } from './dataset.js';
+import type { BenchGroupContext } from './context.js';
 
 /** Goal (issue): dbops restore at least this many times faster than `mariadb < dump.sql`. */
 export const GOAL_SPEEDUP = 2.2;
 
-export interface RestoreBenchContext {
-  root: string;
-  workDir: string;
-  resultsDir: string;
-  dataset: Dataset;
-  repeat: number;
-  cpuProf: boolean;
-  log: (text: string) => void;
-  /** Registers teardown for resources started here (the target server). */
-  onCleanup: (fn: () => Promise<void>) => void;
+export interface RestoreBenchContext extends BenchGroupContext {
   /** The file:// backup the backup group made in this run, if it kept it. */
   existingBackup?: { storageUrl: string; backupId: string; keysDir: string };
 }

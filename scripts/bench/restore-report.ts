@@ -1,5 +1,6 @@
 // Turns the restore group's measurements into its printed table and its part of the
 // JSON record. Goal (issue): `dbops restore` ≥ 2.2× faster than `mariadb < dump.sql`.
+import { measurementJson, pad } from './report.js';
 import { GOAL_SPEEDUP, lastRestoreSummary, type RestoreBenchResult } from './restore-cases.js';
 
 const MB = 1e6;
@@ -10,9 +11,6 @@ function avg(xs: Array<number | null | undefined>): string {
   return v.length ? (v.reduce((a, b) => a + b, 0) / v.length).toFixed(1) : '–';
 }
 
-function pad(cells: string[], widths: number[]): string {
-  return cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-}
 
 export function formatRestoreTable(result: RestoreBenchResult): string {
   const plain = result.cases.find((c) => c.id === 'plain')?.wallSeconds;
@@ -67,16 +65,7 @@ export function restoreJson(result: RestoreBenchResult): unknown {
       id: c.id,
       label: c.label,
       wallSeconds: c.wallSeconds,
-      runs: c.runs.map((r) => ({
-        wallSeconds: r.wallSeconds,
-        treeCpuSeconds: r.treeCpuSeconds,
-        treeMaxRssKb: r.treeMaxRssKb,
-        watchedCpuSeconds: r.watchedCpuSeconds,
-        otherCpuSeconds: r.otherCpuSeconds,
-        dbopsProcess: r.probe,
-        peakDescendantsRssKb: r.peakDescendantsRssKb,
-        processes: r.processes.map((p) => ({ pid: p.pid, ppid: p.ppid, name: p.name, hwmKb: p.hwmKb })),
-      })),
+      runs: c.runs.map(measurementJson),
     })),
   };
 }

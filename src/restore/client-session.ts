@@ -17,8 +17,6 @@ export class ClientSession {
   private readonly proc: ToolProcess;
   private readonly exited: Promise<void>;
   private failure: unknown;
-  /** One wait per busy spell, however many callers wait on it (no listener pile-up). */
-  private drain: Promise<void> | undefined;
 
   constructor(spec: ClientSpec) {
     // --comments: the client otherwise strips comments, also inside routine and trigger bodies.
@@ -34,21 +32,13 @@ export class ClientSession {
     if (spec.preamble) this.proc.stdin.write(spec.preamble);
   }
 
-  /** True while the client can take more without buffering in this process. */
-  get ready(): boolean {
-    return !this.proc.stdin.writableNeedDrain;
-  }
-
   /** Resolves when the client drained its input, or rejects with its error if it ended. */
-  async drained(): Promise<void> {
+  private async drained(): Promise<void> {
     if (this.failure) throw this.failure;
     if (!this.proc.stdin.writableNeedDrain) return;
     // A client that died makes its stdin fail (EPIPE): wait for its exit, whose error says why.
     const gone = this.exited.catch(() => undefined);
-    this.drain ??= Promise.race([once(this.proc.stdin, 'drain').catch(() => gone), gone]).then(() => {
-      this.drain = undefined;
-    });
-    await this.drain;
+    await Promise.race([once(this.proc.stdin, 'drain').catch(() => gone), gone]);
     if (this.failure) throw this.failure;
   }
 

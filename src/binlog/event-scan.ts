@@ -136,7 +136,7 @@ async function scan(fh: FileHandle, path: string): Promise<BinlogScan> {
     rotatesTo: null,
     content: { tables: {}, statements: 0, unmappedRowEvents: 0 },
   };
-  const tableIds = new Map<string, string>();
+  const tableIds = new Map<number, string>();
   const mariaState = new Map<number, string>();
   let sawMariaList = false;
   let checksumBytes = 0;
@@ -206,7 +206,7 @@ async function scan(fh: FileHandle, path: string): Promise<BinlogScan> {
         const tblLen = b.readUInt8(9 + dbLen + 1);
         const db = b.subarray(9, 9 + dbLen).toString('utf8');
         const table = b.subarray(11 + dbLen, 11 + dbLen + tblLen).toString('utf8');
-        tableIds.set(b.subarray(0, 6).toString('hex'), `${db}.${table}`);
+        tableIds.set(b.readUIntLE(0, 6), `${db}.${table}`);
         break;
       }
       case EventType.QUERY: {
@@ -231,7 +231,7 @@ async function scan(fh: FileHandle, path: string): Promise<BinlogScan> {
       default: {
         const kind = ROW_EVENTS.get(type);
         if (!kind) break;
-        const table = tableIds.get((await body()).subarray(0, 6).toString('hex'));
+        const table = tableIds.get((await body()).readUIntLE(0, 6));
         if (!table) {
           out.content.unmappedRowEvents++;
           break;

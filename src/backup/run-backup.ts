@@ -23,6 +23,7 @@ import type { Repository } from '../repo/repository.js';
 import { startTool, waitTool } from '../util/tool-process.js';
 import { InterruptedError, OperationError, UsageError } from '../errors.js';
 import { log } from '../util/logger.js';
+import { coalesce } from '../util/coalesce.js';
 import { VERSION } from '../version.js';
 
 export interface BackupOptions {
@@ -39,6 +40,9 @@ export interface BackupOptions {
   /** Progress callback with raw bytes read from the dump so far. */
   onProgress?: (rawBytes: number) => void;
 }
+
+/** Dump bytes handed to the splitter at a time (see coalesce.ts). */
+const DUMP_BLOCK_BYTES = 1 << 20;
 
 export async function runBackup(options: BackupOptions): Promise<BackupManifest> {
   const startedAt = new Date();
@@ -71,9 +75,9 @@ export async function runBackup(options: BackupOptions): Promise<BackupManifest>
       dumpDone.catch(() => undefined);
       try {
         let bytes = 0;
-        for await (const chunk of dump.stdout) {
-          bytes += (chunk as Buffer).length;
-          await splitter.push(chunk as Buffer);
+        for await (const chunk of coalesce(dump.stdout as AsyncIterable<Buffer>, DUMP_BLOCK_BYTES)) {
+          bytes += chunk.length;
+          await splitter.push(chunk);
           options.onProgress?.(bytes);
         }
         await dumpDone;

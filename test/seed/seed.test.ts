@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/errors.js';
 import { listDatePartitions, up } from '../../src/migrate/index.js';
 import { seed, type SeedResult } from '../../src/seed/index.js';
+import { dropSecondaryIndexes, DEFERRED_INDEXES_SETTING } from '../../src/seed/deferred-indexes.js';
 import { mariadb } from '../helpers/mariadb.js';
 import { openFreshDb, type TestDb } from '../migrate/helpers.js';
 
@@ -14,6 +15,17 @@ const OPTIONS = { sizeBytes: 6_000_000, sites: 2, days: 7, endDate: '2026-11-27'
 async function checksums(conn: Connection): Promise<Record<string, string>> {
   const [rows] = await conn.query<RowDataPacket[]>(`CHECKSUM TABLE ${TABLES.join(', ')}`);
   return Object.fromEntries(rows.map((r) => [String(r.Table).split('.').pop()!, String(r.Checksum)]));
+}
+
+async function createTables(conn: Connection): Promise<string[]> {
+  const out: string[] = [];
+  for (const t of TABLES) {
+    const [rows] = await conn.query<RowDataPacket[]>(`SHOW CREATE TABLE \`${t}\``);
+    // AUTO_INCREMENT moves with the rows and the seed adds day partitions; columns, keys and
+    // constraints are what must not change.
+    out.push(String(rows[0]!['Create Table']).replace(/ AUTO_INCREMENT=\d+/, '').replace(/\s+PARTITION BY[\s\S]*$/, ''));
+  }
+  return out;
 }
 
 async function one(conn: Connection, sql: string): Promise<number> {
@@ -26,11 +38,13 @@ let a: TestDb;
 let b: TestDb;
 let c: TestDb;
 let result: SeedResult;
+let migratedSchema: string[];
 
 beforeAll(async () => {
   [a, b, c] = [await openFreshDb('sd_seed_a'), await openFreshDb('sd_seed_b'), await openFreshDb('sd_seed_c')];
   dbs.push(a, b, c);
   for (const d of dbs) await up(d.conn);
+  migratedSchema = await createTables(a.conn);
   result = await seed(a.conn, { ...OPTIONS, seed: 7 });
   // b through connection options: the parallel-loader path must produce the very same rows.
   const m = mariadb().conn;
@@ -123,5 +137,41 @@ describe('seed', () => {
     await expect(seed(a.conn, { ...OPTIONS, seed: 7 })).rejects.toThrow(UsageError);
     await seed(c.conn, { ...OPTIONS, seed: 7, truncate: true });
     expect(await checksums(c.conn)).toEqual(await checksums(a.conn));
+  });
+
+  it('loads without the secondary indexes and leaves every table defined exactly as the migrations made it', async () => {
+    expect(result.indexSeconds).toBeGreaterThan(0);
+    expect(result.indexSeconds).toBeLessThan(result.loadSeconds);
+    expect(await createTables(a.conn)).toEqual(migratedSchema);
+    expect(await one(a.conn, `SELECT COUNT(*) FROM settings WHERE name = '${DEFERRED_INDEXES_SETTING}'`)).toBe(0);
+  });
+
+  it('a seed killed after dropping the indexes is repaired by the next run', async () => {
+    // The state a SIGKILL in the middle of the load leaves: indexes dropped, the record kept.
+    await c.conn.query('SET SESSION foreign_key_checks = 0');
+    const dropped = await dropSecondaryIndexes(c.conn, ['sessions', 'pageviews', 'events']);
+    expect(Object.keys(dropped).sort()).toEqual(['events', 'pageviews', 'sessions']);
+    // The FK on sessions.site_id needs sessions_site_started: it is never dropped.
+    expect(dropped.sessions).toEqual(['KEY `sessions_user_hash` (`user_hash`)']);
+    expect(await createTables(c.conn)).not.toEqual(migratedSchema);
+    await seed(c.conn, { ...OPTIONS, seed: 7, truncate: true });
+    expect(await createTables(c.conn)).toEqual(migratedSchema);
+    expect(await checksums(c.conn)).toEqual(await checksums(a.conn));
+  });
+
+  it('a load that fails half-way still adds the indexes back', async () => {
+    // A real server error in the middle of the pageviews load: a trigger that fails one row.
+    await c.conn.query(
+      "CREATE TRIGGER fail_one_pageview BEFORE INSERT ON pageviews FOR EACH ROW IF NEW.id = 2000 THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'injected failure'; END IF",
+    );
+    try {
+      await expect(seed(c.conn, { ...OPTIONS, seed: 7, truncate: true })).rejects.toThrow(/injected failure/);
+      const schema = await createTables(c.conn);
+      expect(schema.filter((_, i) => TABLES[i] !== 'pageviews')).toEqual(migratedSchema.filter((_, i) => TABLES[i] !== 'pageviews'));
+      expect(schema[TABLES.indexOf('pageviews')]).toContain('KEY `pageviews_site_time_path`');
+      expect(await one(c.conn, `SELECT COUNT(*) FROM settings WHERE name = '${DEFERRED_INDEXES_SETTING}'`)).toBe(0);
+    } finally {
+      await c.conn.query('DROP TRIGGER fail_one_pageview');
+    }
   });
 });

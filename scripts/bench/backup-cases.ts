@@ -3,7 +3,7 @@
 // to file:// and to an S3 protocol server — so ratios are taken under identical
 // conditions (absolute times drift between runs on a shared 2-core machine).
 import { execa } from 'execa';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { withConnection } from '../../src/mysql/client.js';
@@ -66,15 +66,28 @@ export function baseEnv(): Record<string, string> {
 }
 
 /** How to start the real CLI: the build when present, else the sources through tsx. */
+/** The node flags on the CLI's shebang line: what the installed `dbops` bin (and the Docker
+ *  image's entrypoint) runs with, so the bench measures the same process users run. */
+function shebangFlags(file: string): string[] {
+  const first = readFileSync(file, 'utf8').split('\n', 1)[0] ?? '';
+  const m = /^#!.*\bnode\b(.*)$/.exec(first);
+  return m ? m[1]!.trim().split(/\s+/).filter((a) => a.startsWith('--')) : [];
+}
+
 export function cliCommand(root: string): { argv: string[]; label: string } {
   const built = join(root, 'dist/cli/main.js');
-  if (existsSync(built)) return { argv: [built], label: 'dist/cli/main.js (built)' };
+  if (existsSync(built)) {
+    const flags = shebangFlags(built);
+    return { argv: [...flags, built], label: `dist/cli/main.js (built${flags.length ? `; node ${flags.join(' ')} from its shebang, as the bin runs` : ''})` };
+  }
   return { argv: ['--import', 'tsx', join(root, 'src/cli/main.ts')], label: 'src/cli/main.ts via tsx (no dist/ build)' };
 }
 
 /** The mariadb-dump process dbops started, if sampling saw it. */
 function seenDumpArgs(processes: ProcessInfo[]): string[] | null {
-  const p = processes.find((x) => /^(mariadb-dump|mysqldump)$/.test(x.name));
+  // Not the `--version` probe dbops runs for the manifest, nor a process sampled as it exited
+  // (a zombie's /proc cmdline is empty): the run warned about those as "different flags".
+  const p = processes.find((x) => /^(mariadb-dump|mysqldump)$/.test(x.name) && x.argv.length > 2 && !x.argv.includes('--version'));
   return p ? p.argv.slice(1).filter((a) => !a.startsWith('--defaults-extra-file=')) : null;
 }
 

@@ -292,7 +292,7 @@ async function dropDatabase(conn: MysqlConn): Promise<void> {
  */
 async function copyChain(binlogDir: string, into: string, repoUrl: string, files: string[]): Promise<string[]> {
   await mkdir(into, { recursive: true });
-  const repo = await openRepository(openStorage(repoUrl));
+  const repo = await openRepository(await openStorage(repoUrl));
   const sources = await listBinlogSources(repo);
   if (sources.length !== 1) throw new Error(`expected one binlog source in ${repoUrl}, found ${sources.length}`);
   const { segments } = await readSegments(repo, sources[0]!);

@@ -83,7 +83,7 @@ async function dumpThreads(db: MysqlClient): Promise<number> {
 
 export async function runLagBench(o: LagOptions): Promise<LagResult> {
   const env = { ...o.env, DBOPS_BINLOG_MAX_LAG_SECONDS: String(o.maxLagSeconds) };
-  const repo = await openRepository(openStorage(o.repoUrl));
+  const repo = await openRepository(await openStorage(o.repoUrl));
   const sources = await listBinlogSources(repo);
   if (sources.length !== 1) throw new Error(`expected one binlog source in ${o.repoUrl}, found ${sources.length}`);
   const sourceId = sources[0]!;

@@ -32,14 +32,14 @@ export class CommandContext {
     return new CommandContext(config, globals.json ?? false);
   }
 
-  storage(): Storage {
+  async storage(): Promise<Storage> {
     const objectLock = objectLockOptions(this.config);
     return openStorage(requireSetting(this.config.storage.url, 'storage.url', '--storage'), objectLock ? { objectLock } : {});
   }
 
   async repository(): Promise<Repository> {
     const pinned = this.config.signing.publicKeyFile ? await loadPublicKeyFile(this.config.signing.publicKeyFile) : undefined;
-    return openRepository(this.storage(), pinned);
+    return openRepository(await this.storage(), pinned);
   }
 
   /**

@@ -20,7 +20,7 @@ export async function storageChecks(config: Pick<Config, 'storage' | 'retention'
   let storage: Storage;
   try {
     const objectLock = objectLockOptions(config);
-    storage = openStorage(url, objectLock ? { objectLock } : {});
+    storage = await openStorage(url, objectLock ? { objectLock } : {});
     const key = `doctor/probe-${randomBytes(8).toString('hex')}`;
     const body = randomBytes(64);
     // Unlocked: the probe is removed at once (only a bucket default retention would hold it).

@@ -1,9 +1,8 @@
 // Unfinished S3 multipart uploads (a crashed backup's parts) are invisible to listings
 // but still billed. ListMultipartUploads finds them; AbortMultipartUpload frees them.
 // Some S3-compatible servers (s3rver) answer 405 to the abort: that is reported, not fatal.
-import { AbortMultipartUploadCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { parseStorageUrl } from '../storage/open-storage.js';
-import { S3Storage } from '../storage/s3-storage.js';
+import type { S3Storage } from '../storage/s3-storage.js';
 import { s3ErrorName, s3ErrorStatus } from '../storage/s3-errors.js';
 import { StorageError } from '../errors.js';
 import type { DebrisFacts } from './types.js';
@@ -14,9 +13,11 @@ interface Target {
   root: string;
 }
 
-function target(storageUrl: string): Target | undefined {
+/** The AWS SDK is loaded only for s3:// repositories (see open-storage.ts). */
+async function target(storageUrl: string): Promise<Target | undefined> {
   const parsed = parseStorageUrl(storageUrl);
   if (parsed.kind !== 's3') return undefined;
+  const { S3Storage } = await import('../storage/s3-storage.js');
   const storage = new S3Storage({ bucket: parsed.bucket, prefix: parsed.prefix, endpoint: parsed.endpoint, region: parsed.region, forcePathStyle: parsed.forcePathStyle });
   return { storage, bucket: parsed.bucket, root: parsed.prefix ? `${parsed.prefix}/` : '' };
 }
@@ -35,14 +36,14 @@ export interface UploadListing {
 
 /** Unfinished uploads under the repository prefix; empty for file:// repositories. */
 export async function listIncompleteUploads(storageUrl: string): Promise<UploadListing> {
-  const t = target(storageUrl);
+  const t = await target(storageUrl);
   if (!t) return { uploads: [] };
   const uploads: DebrisFacts[] = [];
   let keyMarker: string | undefined;
   let uploadIdMarker: string | undefined;
   try {
     for (;;) {
-      const res = await t.storage.client.send(new ListMultipartUploadsCommand({ Bucket: t.bucket, Prefix: t.root, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }));
+      const res = await t.storage.client.send(new (await import('@aws-sdk/client-s3')).ListMultipartUploadsCommand({ Bucket: t.bucket, Prefix: t.root, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }));
       for (const u of res.Uploads ?? []) {
         if (!u.Key || !u.UploadId) continue;
         uploads.push({ kind: 'incomplete-upload', name: u.Key.slice(t.root.length), modified: (u.Initiated ?? new Date(0)).toISOString(), bytes: 0, keys: [], uploadId: u.UploadId });
@@ -62,10 +63,10 @@ export async function listIncompleteUploads(storageUrl: string): Promise<UploadL
 
 /** Abort one upload; an unsupported abort (405) is returned as a problem, other errors throw. */
 export async function abortIncompleteUpload(storageUrl: string, key: string, uploadId: string): Promise<string | undefined> {
-  const t = target(storageUrl);
+  const t = await target(storageUrl);
   if (!t) return undefined;
   try {
-    await t.storage.client.send(new AbortMultipartUploadCommand({ Bucket: t.bucket, Key: t.root + key, UploadId: uploadId }));
+    await t.storage.client.send(new (await import('@aws-sdk/client-s3')).AbortMultipartUploadCommand({ Bucket: t.bucket, Key: t.root + key, UploadId: uploadId }));
     return undefined;
   } catch (err) {
     if (unsupported(err)) return `${t.storage.location} refused AbortMultipartUpload for ${key} (${s3ErrorStatus(err) ?? s3ErrorName(err)}): the upload stays until a bucket lifecycle rule (AbortIncompleteMultipartUpload) removes it`;

@@ -62,7 +62,7 @@ beforeAll(async () => {
   await root.exec("GRANT ALL PRIVILEGES ON *.* TO 'dmn'@'127.0.0.1'");
   const r = await tempRepoUrl();
   repoUrl = r.url;
-  const storage = openStorage(repoUrl);
+  const storage = await openStorage(repoUrl);
   await initRepository(storage, await loadSigningKey(keys.env.DBOPS_SIGNING_KEY_FILE), await resolveRecipients([keys.env.DBOPS_AGE_RECIPIENTS!]));
   repo = await openRepository(storage);
   // The slow dump: the real one, its first 4 KiB, a pause, the rest (exit status kept).

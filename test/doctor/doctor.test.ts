@@ -27,7 +27,7 @@ let noBinlog: SandboxServer | undefined;
 beforeAll(async () => {
   keys = await makeKeys();
   const { url } = await tempRepoUrl();
-  await initRepository(openStorage(url), await loadSigningKey(keys.env.DBOPS_SIGNING_KEY_FILE), await resolveRecipients([keys.env.DBOPS_AGE_RECIPIENTS!]));
+  await initRepository(await openStorage(url), await loadSigningKey(keys.env.DBOPS_SIGNING_KEY_FILE), await resolveRecipients([keys.env.DBOPS_AGE_RECIPIENTS!]));
   env = { ...keys.env, DBOPS_STORAGE_URL: url, DBOPS_SOURCE_URL: mariadb().url };
 });
 
@@ -75,7 +75,7 @@ describe('dbops doctor', () => {
     expect(granted.ok).toBe(true);
 
     // The grant really suffices: a backup (views, triggers, events) and binlog shipping as that account.
-    const storage = openStorage(env.DBOPS_STORAGE_URL!);
+    const storage = await openStorage(env.DBOPS_STORAGE_URL!);
     const repo = await openRepository(storage);
     const signingKey = await loadSigningKey(keys.env.DBOPS_SIGNING_KEY_FILE);
     const recipients = await resolveRecipients([keys.env.DBOPS_AGE_RECIPIENTS!]);

@@ -27,7 +27,7 @@ export async function shipSetup(sourceUrl: string, keys: Awaited<ReturnType<type
   const spool = await mkdtemp(join(tmpdir(), 'dbops-spool-'));
   const env = { ...keys.env, DBOPS_STORAGE_URL: r.url, DBOPS_SOURCE_URL: sourceUrl, DBOPS_BINLOG_SPOOL_DIR: spool, ...extra };
   // In-process init: each CLI start costs seconds of tsx compilation.
-  const storage = openStorage(r.url);
+  const storage = await openStorage(r.url);
   await initRepository(storage, await loadSigningKey(keys.env.DBOPS_SIGNING_KEY_FILE), await resolveRecipients([keys.env.DBOPS_AGE_RECIPIENTS!]));
   return { env, repo: await openRepository(storage), repoDir: r.dir, spool };
 }

@@ -51,7 +51,7 @@ beforeAll(async () => {
   spool = await mkdtemp(join(tmpdir(), 'dbops-pitr-spool-'));
   signingKey = await loadSigningKey(keys.env.DBOPS_SIGNING_KEY_FILE);
   recipients = await resolveRecipients([keys.env.DBOPS_AGE_RECIPIENTS!]);
-  const storage = openStorage(r.url);
+  const storage = await openStorage(r.url);
   await initRepository(storage, signingKey, recipients);
   repo = await openRepository(storage);
   env = { ...keys.env, DBOPS_STORAGE_URL: r.url, DBOPS_RESTORE_TARGET_URL: target.url };

@@ -125,7 +125,7 @@ describe('restore-test catches damage (exit 3, the failed check says why)', () =
     await conn.query("UPDATE sakila_rt.actor SET last_name = 'CHANGED', last_update = '2020-01-01 00:00:00' WHERE actor_id = 1");
     await conn.end();
     expect((await runCli(['checksum'], env)).exitCode).toBe(0);
-    const repository = await openRepository(openStorage(repo.url));
+    const repository = await openRepository(await openStorage(repo.url));
     const { report } = await runRestoreTest({
       repo: repository,
       identityFile: keys.env.DBOPS_AGE_IDENTITY_FILE!,

@@ -95,7 +95,7 @@ describe('Object Lock on an S3 repository, end to end', () => {
     expect(b1Versions.every((x) => x.v.retainUntil!.getTime() <= manifestUntil)).toBe(true);
 
     // 2. Two more backups (one under legal hold) and the binlogs, through a locking repository.
-    const storage = openStorage(url, { objectLock: { mode: 'compliance', uploadPeriodMs: PERIOD } });
+    const storage = await openStorage(url, { objectLock: { mode: 'compliance', uploadPeriodMs: PERIOD } });
     const repo = await openRepository(storage);
     const b2 = await backup(repo, db.name, { 'legal-hold': 'case-11' });
     const b3 = await backup(repo, db.name);

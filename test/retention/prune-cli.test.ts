@@ -48,7 +48,7 @@ describe('dbops prune on a file:// repository', () => {
     const db = await freshDatabase('prune_e2e');
     await withConnection(mariadb().conn, (c) => c.exec('CREATE TABLE prune_e2e.t (id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(80))'));
     const { url, dir } = await tempRepoUrl();
-    const storage = openStorage(url);
+    const storage = await openStorage(url);
     await initRepository(storage, signingKey, recipients);
     const repo = await openRepository(storage);
     const b1 = await backup(repo, db.name);
@@ -104,7 +104,7 @@ describe('unfinished uploads on the S3 protocol server', () => {
     const s3 = await startS3Server();
     try {
       const url = s3.url('prune');
-      const storage = openStorage(url);
+      const storage = await openStorage(url);
       await initRepository(storage, signingKey, recipients);
       const repo = await openRepository(storage);
       const r = await runPrune({ repo, storageUrl: url, policy: { daily: 1, weekly: 0, monthly: 0, pitrWindowMs: 1000, graceForIncompleteMs: 1000, legalHoldLabel: 'legal-hold' }, apply: true });

@@ -235,7 +235,7 @@ describe.each(drivers)('storage conformance: $name', ({ name, make }) => {
 
 describe('file driver specifics', () => {
   it('accepts file://./relative URLs relative to the working directory', async () => {
-    const storage = openStorage(`file://./${path.relative(process.cwd(), path.join(fileRoot, 'rel'))}`);
+    const storage = await openStorage(`file://./${path.relative(process.cwd(), path.join(fileRoot, 'rel'))}`);
     await storage.put('a/b', Buffer.from('x'));
     expect((await new FileStorage(path.join(fileRoot, 'rel')).getBuffer('a/b')).toString()).toBe('x');
     expect(storage.location).toBe(pathToFileURL(path.join(fileRoot, 'rel')).href);

@@ -37,13 +37,13 @@ beforeEach(() => {
   proxy.denyDelete = undefined;
 });
 
-const locked = (mode: 'governance' | 'compliance' = 'compliance', periodMs = 8 * DAY): Storage =>
+const locked = (mode: 'governance' | 'compliance' = 'compliance', periodMs = 8 * DAY): Promise<Storage> =>
   openStorage(proxy.url(prefix), { objectLock: { mode, uploadPeriodMs: periodMs }, s3: { partSize: 5 * MiB, maxAttempts: 1 }, retry: { attempts: 1 } });
 const sent = (key: string) => proxy.requests.filter((r) => r.key === `${prefix}/${key}`);
 
 describe('uploads with Object Lock', () => {
   it('PutObject carries the mode, retain-until = upload + pitrWindow + margin, and Content-MD5', async () => {
-    const storage = locked('compliance', 8 * DAY);
+    const storage = await locked('compliance', 8 * DAY);
     const before = Date.now();
     await storage.put('backups/a/manifest.json', Buffer.from('{"x":1}'));
     const after = Date.now();
@@ -56,7 +56,7 @@ describe('uploads with Object Lock', () => {
   });
 
   it('a streamed multipart upload locks at CreateMultipartUpload and sends Content-MD5 with every part', async () => {
-    const storage = locked('governance');
+    const storage = await locked('governance');
     const body = randomBytes(12 * MiB + 123);
     await storage.put('backups/a/parts/big.sql.zst.age', Readable.from([body.subarray(0, 7 * MiB), body.subarray(7 * MiB)]));
     const reqs = sent('backups/a/parts/big.sql.zst.age');
@@ -81,10 +81,10 @@ describe('uploads with Object Lock', () => {
   });
 
   it('unlocked puts and repositories without objectLock send no lock headers and no Content-MD5', async () => {
-    await locked().put('binlogs/x/state/shipper.json', Buffer.from('{}'), { unlocked: true });
+    await (await locked()).put('binlogs/x/state/shipper.json', Buffer.from('{}'), { unlocked: true });
     expect(sent('binlogs/x/state/shipper.json')[0]).toMatchObject({ method: 'PUT', contentMd5: true });
     expect(sent('binlogs/x/state/shipper.json')[0]!.lockMode).toBeUndefined();
-    const plain = openStorage(proxy.url(prefix));
+    const plain = await openStorage(proxy.url(prefix));
     expect(plain.lock).toBeUndefined();
     await plain.put('plain', Buffer.from('p'));
     expect(sent('plain')[0]).toMatchObject({ method: 'PUT', contentMd5: false, checksum: false });
@@ -93,17 +93,17 @@ describe('uploads with Object Lock', () => {
 
   it('an upload to a bucket without Object Lock fails once, permanently, with the fix', async () => {
     proxy.lockEnabled = false;
-    const err = await locked().put('repo.json', Buffer.from('{}')).catch((e: unknown) => e);
+    const err = await (await locked()).put('repo.json', Buffer.from('{}')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StorageError);
     expect((err as StorageError).permanent).toBe(true);
     expect((err as Error).message).toMatch(/InvalidRequest: Bucket is missing Object Lock Configuration; use a bucket with Object Lock: .*mc mb --with-lock/);
-    expect(await locked().lock!.bucketState()).toMatchObject({ enabled: false, detail: expect.stringMatching(/has no Object Lock configuration \(ObjectLockConfigurationNotFoundError\)/) });
+    expect(await (await locked()).lock!.bucketState()).toMatchObject({ enabled: false, detail: expect.stringMatching(/has no Object Lock configuration \(ObjectLockConfigurationNotFoundError\)/) });
   });
 });
 
 describe('deletes, retention and legal hold', () => {
   it('a retained object is not deleted: ObjectLockedError with its date, every byte still there; after the date it goes, every version', async () => {
-    const storage = locked();
+    const storage = await locked();
     await storage.put('backups/b/manifest.json', Buffer.from('manifest'));
     const err = await storage.remove('backups/b/manifest.json').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ObjectLockedError);
@@ -122,7 +122,7 @@ describe('deletes, retention and legal hold', () => {
   });
 
   it('a 403 on delete with no readable retention is treated as locked (unconfirmed), and the object stays', async () => {
-    const storage = locked();
+    const storage = await locked();
     await storage.put('debris/x', Buffer.from('x'), { unlocked: true });
     proxy.denyDelete = (k) => k.endsWith('/debris/x');
     const err = await storage.remove('debris/x').catch((e: unknown) => e);
@@ -133,7 +133,7 @@ describe('deletes, retention and legal hold', () => {
   });
 
   it('retention only grows: extend raises it, an earlier date is a no-op, compliance cannot be moved back', async () => {
-    const storage = locked('compliance', DAY);
+    const storage = await locked('compliance', DAY);
     await storage.put('backups/c/parts/1', Buffer.from('1'));
     const later = new Date(Date.now() + 40 * DAY);
     await storage.lock!.extendRetention('backups/c/parts/1', later);
@@ -147,7 +147,7 @@ describe('deletes, retention and legal hold', () => {
   });
 
   it('a legal hold outlasts retention until it is lifted', async () => {
-    const storage = locked('governance', DAY);
+    const storage = await locked('governance', DAY);
     await storage.put('backups/d/manifest.json', Buffer.from('d'));
     await storage.lock!.setLegalHold('backups/d/manifest.json', true);
     proxy.expire((k) => k.startsWith(`${prefix}/backups/d/`));
@@ -159,8 +159,8 @@ describe('deletes, retention and legal hold', () => {
   });
 
   it('reads the bucket configuration; a store without Object Lock (plain s3rver) says so', async () => {
-    expect(await locked().lock!.bucketState()).toMatchObject({ enabled: true, detail: `bucket ${s3.bucket} has Object Lock enabled, no default retention` });
-    const direct = openStorage(s3.url(prefix), { objectLock: { mode: 'governance', uploadPeriodMs: DAY } });
+    expect(await (await locked()).lock!.bucketState()).toMatchObject({ enabled: true, detail: `bucket ${s3.bucket} has Object Lock enabled, no default retention` });
+    const direct = await openStorage(s3.url(prefix), { objectLock: { mode: 'governance', uploadPeriodMs: DAY } });
     expect(await direct.lock!.bucketState()).toMatchObject({ enabled: false, detail: expect.stringMatching(/the store does not implement Object Lock \(501\)/) });
   });
 });
@@ -173,7 +173,7 @@ describe('storage.objectLock on a file:// repository', () => {
     expect((err as Error).message).toBe(
       'config key storage.objectLock (env DBOPS_STORAGE_OBJECT_LOCK): storage.objectLock needs an s3:// repository (a file:// directory cannot lock objects): unset storage.objectLock or use an S3 bucket with Object Lock',
     );
-    expect(() => openStorage('file:///tmp/dbops-lock-test', { objectLock: { mode: 'governance', uploadPeriodMs: DAY } })).toThrow(UsageError);
+    await expect(openStorage('file:///tmp/dbops-lock-test', { objectLock: { mode: 'governance', uploadPeriodMs: DAY } })).rejects.toThrow(UsageError);
     const cli = await runCli(['list'], env);
     expect(cli.exitCode).toBe(2);
     expect(cli.stderr.trim().split('\n')).toHaveLength(1);

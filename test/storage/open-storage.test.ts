@@ -88,9 +88,9 @@ describe('describeStorageUrl', () => {
 });
 
 describe('openStorage', () => {
-  it('opens a retry-wrapped driver whose location has no secrets', () => {
-    expect(openStorage('s3://bucket/some/prefix?endpoint=http://127.0.0.1:9000').location).toBe('s3://bucket/some/prefix');
-    expect(openStorage('file:///var/backups').location).toBe('file:///var/backups');
+  it('opens a retry-wrapped driver whose location has no secrets', async () => {
+    expect((await openStorage('s3://bucket/some/prefix?endpoint=http://127.0.0.1:9000')).location).toBe('s3://bucket/some/prefix');
+    expect((await openStorage('file:///var/backups')).location).toBe('file:///var/backups');
   });
 
   it('forces path-style addressing only when an endpoint is given, unless overridden', async () => {

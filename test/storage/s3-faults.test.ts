@@ -34,7 +34,7 @@ function countCommands(storage: S3Storage): string[] {
 
 describe('S3 driver faults', () => {
   it('rejects a streamed put with a clear StorageError when the server dies mid-upload', async () => {
-    const storage = openStorage(s3.url('faults'), { retry: { attempts: 3, baseDelayMs: 50 }, s3: { partSize: 5 * MiB, maxAttempts: 2 } });
+    const storage = await openStorage(s3.url('faults'), { retry: { attempts: 3, baseDelayMs: 50 }, s3: { partSize: 5 * MiB, maxAttempts: 2 } });
     let sent = 0;
     let killed: Promise<void> | undefined;
     const source = new Readable({
@@ -64,7 +64,7 @@ describe('S3 driver faults', () => {
   });
 
   it('retries a Buffer put until a restarted server answers', async () => {
-    const storage = openStorage(s3.url('faults'), { retry: { attempts: 8, baseDelayMs: 300 }, s3: { maxAttempts: 1 } });
+    const storage = await openStorage(s3.url('faults'), { retry: { attempts: 8, baseDelayMs: 300 }, s3: { maxAttempts: 1 } });
     await s3.stop();
     const restarting = new Promise((resolve) => setTimeout(resolve, 400)).then(() => s3.restart());
     try {
@@ -107,7 +107,7 @@ describe('S3 driver faults', () => {
   });
 
   it('fails a streamed put to a missing bucket once, without retrying the stream', async () => {
-    const storage = openStorage(`s3://no-such-bucket/p?endpoint=${encodeURIComponent(s3.endpoint)}`, { retry: { attempts: 5, baseDelayMs: 1000 }, s3: { partSize: 5 * MiB } });
+    const storage = await openStorage(`s3://no-such-bucket/p?endpoint=${encodeURIComponent(s3.endpoint)}`, { retry: { attempts: 5, baseDelayMs: 1000 }, s3: { partSize: 5 * MiB } });
     const started = Date.now();
     const err = await storage.put('big', Readable.from([randomBytes(6 * MiB)])).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StorageError);

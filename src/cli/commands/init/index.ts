@@ -17,7 +17,7 @@ export function registerInit(program: Command, globals: () => GlobalOptions): vo
     .addHelpText('after', '\nExample:\n  DBOPS_STORAGE_URL=file:///var/backups/dbops DBOPS_AGE_RECIPIENTS=./keys/age.pub \\\n  DBOPS_SIGNING_KEY_FILE=./keys/signing.key dbops init')
     .action(async () => {
       const ctx = await CommandContext.create(globals());
-      const storage = ctx.storage();
+      const storage = await ctx.storage();
       if (storage.lock) {
         const state = await storage.lock.bucketState();
         if (state.enabled === false) throw new UsageError(`storage.objectLock is ${storage.lock.mode}, but ${state.detail}: ${LOCK_BUCKET_HINT}`);

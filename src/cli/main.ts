@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=2
+#!/usr/bin/env -S node --max-semi-space-size=1
 // (The shebang's small V8 young generation keeps a streaming backup's RSS ~20-50 MB lower
 // at no measurable CPU cost: measured by npm run bench.)
 // The `dbops` entry: builds the command tree and is the ONE place that turns errors into

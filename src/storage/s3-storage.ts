@@ -227,7 +227,11 @@ export class S3Storage implements Storage {
    */
   private async putStream(key: string, source: Readable, options?: PutOptions): Promise<PutResult> {
     const firstSize = initialPartSize(this.partSize, options?.sizeHint);
-    const chunks: Buffer[] = [];
+    // Incoming chunks are copied straight into the part's own buffer: no list of chunks
+    // plus a concatenated copy of them (twice the part in memory at the moment it goes).
+    // Pages of a fresh allocUnsafe buffer are only resident once written, so a small object
+    // costs what it holds, not the part size.
+    let part = Buffer.allocUnsafe(firstSize);
     let buffered = 0;
     let total = 0;
     let partNumber = 0;
@@ -237,16 +241,12 @@ export class S3Storage implements Storage {
     const abort = new AbortController();
     let partError: unknown;
 
-    const take = (size: number): Buffer => {
-      const all = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, buffered);
-      const part = all.subarray(0, size);
-      const rest = all.subarray(size);
-      chunks.length = 0;
-      buffered = rest.length;
-      // A small remainder is copied so it does not pin the part's memory; a big one
-      // (a caller handed us one huge chunk) is kept as a view to avoid quadratic copying.
-      if (rest.length > 0) chunks.push(rest.length < size / 4 ? Buffer.from(rest) : rest);
-      return part;
+    /** The filled part, and a fresh buffer for the next one. */
+    const take = (nextSize: number): Buffer => {
+      const full = part.subarray(0, buffered);
+      part = Buffer.allocUnsafe(nextSize);
+      buffered = 0;
+      return full;
     };
 
     const startUpload = async (): Promise<string> => {
@@ -293,27 +293,30 @@ export class S3Storage implements Storage {
     try {
       for await (const chunk of source) {
         const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
-        chunks.push(buf);
-        buffered += buf.length;
         total += buf.length;
-        let size = partSizeFor(partNumber + 1, firstSize);
-        while (buffered >= size) {
-          uploadId ??= await startUpload();
-          await waitForSlot(this.queueSize - 1);
-          partNumber += 1;
-          launch(uploadId, partNumber, take(size));
-          size = partSizeFor(partNumber + 1, firstSize);
+        let offset = 0;
+        while (offset < buf.length) {
+          const n = buf.copy(part, buffered, offset);
+          buffered += n;
+          offset += n;
+          if (buffered === part.length) {
+            // Full: it goes once a slot is free, and the next part (maybe bigger) starts.
+            uploadId ??= await startUpload();
+            await waitForSlot(this.queueSize - 1);
+            partNumber += 1;
+            launch(uploadId, partNumber, take(partSizeFor(partNumber + 1, firstSize)));
+          }
         }
         if (partError) throw partError;
       }
       if (uploadId === undefined) {
-        await this.putObject(key, take(buffered), options);
+        await this.putObject(key, take(0), options);
         return { key, size: total };
       }
       if (buffered > 0 || partNumber === 0) {
         await waitForSlot(this.queueSize - 1);
         partNumber += 1;
-        launch(uploadId, partNumber, take(buffered));
+        launch(uploadId, partNumber, take(0));
       }
       await waitForSlot(0);
       const id = uploadId;

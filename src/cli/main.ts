@@ -1,6 +1,8 @@
 #!/usr/bin/env -S node --max-semi-space-size=1
-// (The shebang's small V8 young generation keeps a streaming backup's RSS ~20-50 MB lower
-// at no measurable CPU cost: measured by npm run bench.)
+// (The shebang's 1 MB V8 young generation is a memory/CPU trade, measured by npm run bench at
+// 1 GB on 2 cores: peak RSS to S3 139 MB (goal 150) against 168 MB at 2 MB and more at V8's
+// default; the price is more GC work: the backup took ~1.9x the zstd pipeline's wall time
+// against ~1.5x with the default. A memory limit kills a backup, a slower one still lands.)
 // The `dbops` entry: builds the command tree and is the ONE place that turns errors into
 // a one-line message and an exit code (0 ok, 1 failed, 2 usage/config, 3 verification).
 import { Command, CommanderError } from 'commander';

@@ -9,8 +9,8 @@
 //   parts  2001–3000: 32 MiB  → up to  54.7 GiB
 //   parts  3001–4000: 64 MiB  → up to   117 GiB
 //   …                         → parts 9001–10000 at 4 GiB reach 7.8 TiB ≥ 5 TiB (S3's object limit).
-// Memory is about (queueSize + 1) × current part size: 32 MiB for dumps under 7.8 GiB
-// with the default 3 parts in flight, 256 MiB at 100 GiB.
+// Memory is about (queueSize + 1) × current part size: 24 MiB for dumps under 7.8 GiB
+// with the default 2 parts in flight, 192 MiB at 100 GiB.
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
 export const MAX_PART_SIZE = 5 * 1024 * 1024 * 1024;

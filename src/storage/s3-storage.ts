@@ -54,7 +54,7 @@ export interface S3StorageOptions {
   maxAttempts?: number;
   /** First multipart part size in bytes (min 5 MiB), default 8 MiB; grows, see part-size.ts. */
   partSize?: number;
-  /** Parts uploaded concurrently (each held in memory), default 3. */
+  /** Parts uploaded concurrently (each held in memory), default 2 (a backup can have several parts uploading at once; measured enough to keep a local S3 busy). */
   queueSize?: number;
   /** ListObjectsV2 page size, default 1000 (tests use a few to exercise pagination). */
   pageSize?: number;
@@ -83,7 +83,7 @@ export class S3Storage implements Storage {
     this.root = prefix ? `${prefix}/` : '';
     this.location = `s3://${this.bucket}${prefix ? `/${prefix}` : ''}`;
     this.partSize = options.partSize;
-    this.queueSize = Math.max(1, options.queueSize ?? 3);
+    this.queueSize = Math.max(1, options.queueSize ?? 2);
     this.pageSize = options.pageSize ?? 1000;
     // The SDK warns on every run that future versions need Node 22; that is a note
     // for maintainers, not for operators reading dbops's stderr.

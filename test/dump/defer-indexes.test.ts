@@ -23,8 +23,27 @@ describe('splitSecondaryIndexes', () => {
     expect(r.create).toBe(['CREATE TABLE `pageviews` (', '  `id` bigint(20) NOT NULL,', '  `site_id` int(11) NOT NULL,', '  `path` varchar(255) NOT NULL,', '  PRIMARY KEY (`id`),', '  UNIQUE KEY `uniq` (`site_id`,`id`)', ') ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;'].join('\n'));
     expect(r.alter).toBe('ALTER TABLE `pageviews` ADD KEY `idx_site_ts` (`site_id`,`id`), ADD FULLTEXT KEY `ft` (`path`);\n');
   });
-  it('leaves tables with foreign keys and tables without secondary keys alone', () => {
-    expect(splitSecondaryIndexes(create.replace('  FULLTEXT KEY `ft` (`path`)', '  KEY `ft` (`path`),\n  CONSTRAINT `fk` FOREIGN KEY (`site_id`) REFERENCES `sites` (`id`)'))).toBeUndefined();
+  it('keeps a key a foreign key may rely on, and every key before it; defers the ones after it', () => {
+    // The horizn sessions shape: the FK on site_id relies on sessions_site_started; user_hash goes.
+    const sessions = [
+      'CREATE TABLE `sessions` (',
+      '  `id` bigint(20) NOT NULL,',
+      '  `site_id` int(11) NOT NULL,',
+      '  `user_hash` binary(32) NOT NULL,',
+      '  PRIMARY KEY (`id`),',
+      '  KEY `sessions_site_started` (`site_id`,`id`),',
+      '  KEY `sessions_user_hash` (`user_hash`),',
+      '  CONSTRAINT `sessions_site_fk` FOREIGN KEY (`site_id`) REFERENCES `sites` (`id`)',
+      ') ENGINE=InnoDB;',
+    ].join('\n');
+    const r = splitSecondaryIndexes(sessions)!;
+    expect(r.create).toBe(sessions.replace('  KEY `sessions_user_hash` (`user_hash`),\n', ''));
+    expect(r.alter).toBe('ALTER TABLE `sessions` ADD KEY `sessions_user_hash` (`user_hash`);\n');
+    // The FK's key last: nothing may move after it, so nothing is deferred.
+    const fkKeyLast = sessions.replace('  KEY `sessions_site_started` (`site_id`,`id`),\n  KEY `sessions_user_hash` (`user_hash`),', '  KEY `sessions_user_hash` (`user_hash`),\n  KEY `sessions_site_started` (`site_id`,`id`),');
+    expect(splitSecondaryIndexes(fkKeyLast)).toBeUndefined();
+  });
+  it('leaves tables without secondary keys alone', () => {
     expect(splitSecondaryIndexes('CREATE TABLE `t` (\n  `a` int(11) NOT NULL,\n  PRIMARY KEY (`a`)\n) ENGINE=InnoDB;')).toBeUndefined();
   });
   it('streams: rewrites the head, passes data through, appends the ALTER at the end, whatever the chunking', async () => {

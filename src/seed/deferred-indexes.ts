@@ -5,6 +5,7 @@
 // killed before the end (SIGKILL, power loss) is repaired by the next seed run.
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { log } from '../util/logger.js';
+import { quoteIdent } from '../verify/quote-ident.js';
 
 /** The settings row that records indexes dropped by a seed still in progress. */
 export const DEFERRED_INDEXES_SETTING = 'dbops.seed.deferred_indexes';
@@ -14,8 +15,9 @@ export type DeferredIndexes = Record<string, string[]>;
 
 const KEY_LINE = /^\s*KEY (`(?:[^`]|``)+`) \(.*\)(?: USING BTREE)?(?: COMMENT '.*')?,?$/;
 
-function quoteIdent(name: string): string {
-  return `\`${name.replace(/`/g, '``')}\``;
+/** The index name of a `KEY \`name\` (...)` clause, unquoted. */
+function keyName(clause: string): string {
+  return /KEY `((?:[^`]|``)+)`/.exec(clause)![1]!.replace(/``/g, '`');
 }
 
 /**
@@ -23,7 +25,7 @@ function quoteIdent(name: string): string {
  * same definition and in the same place: non-unique B-tree keys that no foreign key needs,
  * after the last index that must stay (so SHOW CREATE TABLE lists them in the same order).
  */
-async function droppableKeys(conn: Connection, table: string): Promise<Array<{ name: string; clause: string }>> {
+async function droppableKeys(conn: Connection, table: string): Promise<string[]> {
   const [rows] = await conn.query<RowDataPacket[]>(`SHOW CREATE TABLE ${quoteIdent(table)}`);
   const ddl = String(rows[0]?.['Create Table'] ?? '');
   const [fkRows] = await conn.query<RowDataPacket[]>(
@@ -32,19 +34,18 @@ async function droppableKeys(conn: Connection, table: string): Promise<Array<{ n
     [table],
   );
   const fkColumns = new Set(fkRows.map((r) => String(r.c)));
-  const keys: Array<{ name: string; clause: string; keep: boolean }> = [];
+  const keys: Array<{ clause: string; keep: boolean }> = [];
   for (const line of ddl.split('\n')) {
     const trimmed = line.trim();
     if (!/^(UNIQUE |FULLTEXT |SPATIAL )?KEY /.test(trimmed)) continue;
     const m = KEY_LINE.exec(line);
     const firstColumn = /\(`((?:[^`]|``)+)`/.exec(trimmed)?.[1]?.replace(/``/g, '`');
-    const name = /KEY `((?:[^`]|``)+)`/.exec(trimmed)![1]!.replace(/``/g, '`');
     // A foreign key needs an index that starts with its column: that one stays.
     const keep = !m || (firstColumn !== undefined && fkColumns.has(firstColumn));
-    keys.push({ name, clause: trimmed.replace(/,$/, ''), keep });
+    keys.push({ clause: trimmed.replace(/,$/, ''), keep });
   }
   const lastKept = keys.map((k) => k.keep).lastIndexOf(true);
-  return keys.slice(lastKept + 1).map(({ name, clause }) => ({ name, clause }));
+  return keys.slice(lastKept + 1).map((k) => k.clause);
 }
 
 /** Records, then drops, the droppable secondary indexes of `tables` (which must be empty). */
@@ -52,14 +53,13 @@ export async function dropSecondaryIndexes(conn: Connection, tables: readonly st
   const deferred: DeferredIndexes = {};
   for (const t of tables) {
     const keys = await droppableKeys(conn, t);
-    if (keys.length) deferred[t] = keys.map((k) => k.clause);
+    if (keys.length) deferred[t] = keys;
   }
   if (Object.keys(deferred).length === 0) return deferred;
   // Written before anything is dropped: the record is what makes a killed seed repairable.
   await conn.query('REPLACE INTO settings (name, value) VALUES (?, ?)', [DEFERRED_INDEXES_SETTING, JSON.stringify(deferred)]);
   for (const [t, clauses] of Object.entries(deferred)) {
-    const names = clauses.map((c) => /KEY (`(?:[^`]|``)+`)/.exec(c)![1]!);
-    await conn.query(`ALTER TABLE ${quoteIdent(t)} ${names.map((n) => `DROP INDEX ${n}`).join(', ')}`);
+    await conn.query(`ALTER TABLE ${quoteIdent(t)} ${clauses.map((c) => `DROP INDEX ${quoteIdent(keyName(c))}`).join(', ')}`);
   }
   return deferred;
 }
@@ -72,7 +72,7 @@ export async function restoreSecondaryIndexes(conn: Connection, deferred: Deferr
       [t],
     );
     const have = new Set(existing.map((r) => String(r.n)));
-    const missing = clauses.filter((c) => !have.has(/KEY `((?:[^`]|``)+)`/.exec(c)![1]!.replace(/``/g, '`')));
+    const missing = clauses.filter((c) => !have.has(keyName(c)));
     if (missing.length) await conn.query(`ALTER TABLE ${quoteIdent(t)} ${missing.map((c) => `ADD ${c}`).join(', ')}`);
   }
   await conn.query('DELETE FROM settings WHERE name = ?', [DEFERRED_INDEXES_SETTING]);

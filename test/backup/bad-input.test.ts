@@ -1,7 +1,7 @@
 // Bad input: every case is one line on stderr that says what to do, exit 2, and
 // nothing written anywhere.
-import { describe, it, expect, beforeAll } from 'vitest';
-import { readdir, writeFile, chmod, mkdtemp } from 'node:fs/promises';
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { readdir, writeFile, chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mariadb } from '../helpers/mariadb.js';
@@ -10,13 +10,17 @@ import { runCli, makeKeys, tempRepoUrl } from '../helpers/cli.js';
 let keys: Awaited<ReturnType<typeof makeKeys>>;
 let repo: { dir: string; url: string };
 let env: Record<string, string>;
+/** Scratch files of the cases below, removed after them. */
+let scratch: string;
 
 beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'dbops-bad-input-'));
   keys = await makeKeys();
   repo = await tempRepoUrl();
   env = { ...keys.env, DBOPS_STORAGE_URL: repo.url, DBOPS_SOURCE_URL: mariadb().url };
   expect((await runCli(['init'], env)).exitCode).toBe(0);
 });
+afterAll(() => rm(scratch, { recursive: true, force: true }));
 
 async function expectUsageError(args: string[], extraEnv: Record<string, string | undefined>, pattern: RegExp, cwd?: string): Promise<void> {
   const before = await readdir(repo.dir, { recursive: true });
@@ -40,19 +44,16 @@ describe('bad input is refused with exit 2 and one line', () => {
   it('missing recipients', () => expectUsageError(['backup'], { DBOPS_AGE_RECIPIENTS: undefined }, /no age recipients configured/));
   it('missing signing key', () => expectUsageError(['backup'], { DBOPS_SIGNING_KEY_FILE: undefined }, /no signing key configured/));
   it('unreadable key file', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'dbops-badkey-'));
-    await expectUsageError(['backup'], { DBOPS_SIGNING_KEY_FILE: join(dir, 'missing.key') }, /cannot read signing key file .*ENOENT/);
+    await expectUsageError(['backup'], { DBOPS_SIGNING_KEY_FILE: join(scratch, 'missing.key') }, /cannot read signing key file .*ENOENT/);
   });
   it('a key file that is not a key', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'dbops-badkey-'));
-    await writeFile(join(dir, 'x.key'), 'hello');
-    await chmod(join(dir, 'x.key'), 0o600);
-    await expectUsageError(['backup'], { DBOPS_SIGNING_KEY_FILE: join(dir, 'x.key') }, /not a PEM private key/);
+    await writeFile(join(scratch, 'x.key'), 'hello');
+    await chmod(join(scratch, 'x.key'), 0o600);
+    await expectUsageError(['backup'], { DBOPS_SIGNING_KEY_FILE: join(scratch, 'x.key') }, /not a PEM private key/);
   });
   it('unknown config key in dbops.yaml', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'dbops-cfg-'));
-    await writeFile(join(dir, 'dbops.yaml'), 'storage:\n  url: file:///tmp/x\n  bucket: nope\n');
-    const r = await runCli(['--config', join(dir, 'dbops.yaml'), 'list'], { ...env, DBOPS_STORAGE_URL: undefined });
+    await writeFile(join(scratch, 'dbops.yaml'), 'storage:\n  url: file:///tmp/x\n  bucket: nope\n');
+    const r = await runCli(['--config', join(scratch, 'dbops.yaml'), 'list'], { ...env, DBOPS_STORAGE_URL: undefined });
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toMatch(/unknown config key storage\.bucket/);
   });

@@ -1,10 +1,9 @@
 // Runs the real `dbops` CLI in a child process (as users and cron do), from the sources
 // through tsx, so tests see exit codes, stdout/stderr and child processes exactly.
 import { execa, type ResultPromise } from 'execa';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from './fixtures.js';
+import { tempDir } from './temp-dirs.js';
 
 const MAIN = join(REPO_ROOT, 'src/cli/main.ts');
 
@@ -40,7 +39,7 @@ export async function runCli(args: string[], env: Record<string, string | undefi
 
 /** Keys in a fresh temp dir; returns the env that points a CLI at them and a repository. */
 export async function makeKeys(): Promise<{ dir: string; env: Record<string, string> }> {
-  const dir = await mkdtemp(join(tmpdir(), 'dbops-keys-'));
+  const dir = await tempDir('dbops-keys-');
   const r = await runCli(['keys', 'generate', '--out', dir]);
   if (r.exitCode !== 0) throw new Error(`keys generate failed: ${r.stderr}`);
   return {
@@ -55,6 +54,6 @@ export async function makeKeys(): Promise<{ dir: string; env: Record<string, str
 
 /** A file:// repository in a fresh temp dir. */
 export async function tempRepoUrl(): Promise<{ dir: string; url: string }> {
-  const dir = await mkdtemp(join(tmpdir(), 'dbops-repo-'));
+  const dir = await tempDir('dbops-repo-');
   return { dir, url: `file://${dir}` };
 }

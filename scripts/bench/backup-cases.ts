@@ -65,7 +65,6 @@ export function baseEnv(): Record<string, string> {
   return env;
 }
 
-/** How to start the real CLI: the build when present, else the sources through tsx. */
 /** The node flags on the CLI's shebang line: what the installed `dbops` bin (and the Docker
  *  image's entrypoint) runs with, so the bench measures the same process users run. */
 function shebangFlags(file: string): string[] {
@@ -74,6 +73,7 @@ function shebangFlags(file: string): string[] {
   return m ? m[1]!.trim().split(/\s+/).filter((a) => a.startsWith('--')) : [];
 }
 
+/** How to start the real CLI: the build when present, else the sources through tsx. */
 export function cliCommand(root: string): { argv: string[]; label: string } {
   const built = join(root, 'dist/cli/main.js');
   if (existsSync(built)) {
@@ -81,6 +81,43 @@ export function cliCommand(root: string): { argv: string[]; label: string } {
     return { argv: [...flags, built], label: `dist/cli/main.js (built${flags.length ? `; node ${flags.join(' ')} from its shebang, as the bin runs` : ''})` };
   }
   return { argv: ['--import', 'tsx', join(root, 'src/cli/main.ts')], label: 'src/cli/main.ts via tsx (no dist/ build)' };
+}
+
+/** Runs the CLI to completion (setup steps, not measurements): its stdout, or an error
+ *  with the last lines of its stderr. */
+export function dbopsRunner(cli: { argv: string[] }, env: Record<string, string>): (args: string[], extraEnv: Record<string, string>) => Promise<string> {
+  return async (args, extraEnv) => {
+    const r = await execa(process.execPath, [...cli.argv, ...args], { env: { ...env, ...extraEnv }, extendEnv: false, reject: false, stdin: 'ignore' });
+    if (r.exitCode !== 0) throw new Error(`dbops ${args.join(' ')} failed (exit ${r.exitCode}): ${String(r.stderr).trim().split('\n').slice(-2).join(' | ')}`);
+    return String(r.stdout);
+  };
+}
+
+/** Fresh keys and an initialised file:// repository under workDir/<name>-keys and
+ *  workDir/<name>-repo; returns the env that points the CLI at them and at `sourceUrl`. */
+export async function makeFileRepository(
+  dbops: (args: string[], extraEnv: Record<string, string>) => Promise<string>,
+  workDir: string,
+  name: string,
+  sourceUrl: string,
+  extraEnv: Record<string, string> = {},
+): Promise<{ keysDir: string; storageUrl: string; env: Record<string, string> }> {
+  const keysDir = join(workDir, `${name}-keys`);
+  const repoDir = join(workDir, `${name}-repo`);
+  await mkdir(repoDir, { recursive: true });
+  await dbops(['keys', 'generate', '--out', keysDir], {});
+  const storageUrl = `file://${repoDir}`;
+  const env = {
+    DBOPS_SOURCE_URL: sourceUrl,
+    DBOPS_STORAGE_URL: storageUrl,
+    DBOPS_AGE_RECIPIENTS: join(keysDir, 'age.pub'),
+    DBOPS_AGE_IDENTITY_FILE: join(keysDir, 'age.key'),
+    DBOPS_SIGNING_KEY_FILE: join(keysDir, 'signing.key'),
+    DBOPS_LOG_JSON: '1',
+    ...extraEnv,
+  };
+  await dbops(['init'], env);
+  return { keysDir, storageUrl, env };
 }
 
 /** The mariadb-dump process dbops started, if sampling saw it. */
@@ -102,11 +139,7 @@ export async function runBackupBench(ctx: BackupBenchContext): Promise<BackupBen
   const env = baseEnv();
   const watchPids: Record<string, number> = { mariadbd: ctx.dataset.serverPid };
 
-  const dbops = async (args: string[], extraEnv: Record<string, string>): Promise<string> => {
-    const r = await execa(process.execPath, [...cli.argv, ...args], { env: { ...env, ...extraEnv }, extendEnv: false, reject: false, stdin: 'ignore' });
-    if (r.exitCode !== 0) throw new Error(`dbops ${args.join(' ')} failed (exit ${r.exitCode}): ${String(r.stderr).trim().split('\n').slice(-2).join(' | ')}`);
-    return String(r.stdout);
-  };
+  const dbops = dbopsRunner(cli, env);
   await dbops(['keys', 'generate', '--out', keysDir], {});
   const recipient = (await readFile(join(keysDir, 'age.pub'), 'utf8')).split('\n').find((l) => l.startsWith('age1'));
   if (!recipient) throw new Error(`no age1… recipient in ${keysDir}/age.pub`);

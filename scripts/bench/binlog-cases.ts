@@ -2,7 +2,6 @@
 // the raw `mariadb-binlog … | mariadb` anyone would type, on the same files from the same
 // start position, into one throwaway target in the same run; (2) shipping lag of the
 // continuous `dbops binlog ship` under a steady write load (binlog-lag.ts).
-import { execa } from 'execa';
 import { createHash } from 'node:crypto';
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -16,7 +15,7 @@ import { openStorage } from '../../src/storage/open-storage.js';
 import { openRepository } from '../../src/repo/repository.js';
 import { listBinlogSources, readSegments } from '../../src/binlog/repo-binlogs.js';
 import { binlogTool } from '../../src/pitr/binlog-find.js';
-import { baseEnv, cliCommand, median, shellQuote } from './backup-cases.js';
+import { baseEnv, cliCommand, dbopsRunner, makeFileRepository, median, shellQuote } from './backup-cases.js';
 import { measureCommand, type Measurement } from './measure-command.js';
 import { DATABASE } from './dataset.js';
 import type { BenchGroupContext } from './context.js';
@@ -87,27 +86,12 @@ export async function runBinlogBench(ctx: BinlogBenchContext): Promise<BinlogBen
   const logFile = join(ctx.workDir, 'commands.log');
   const timeFile = join(ctx.workDir, 'time.out');
   const probe = join(ctx.root, 'scripts/bench/rss-probe.mjs');
-  const dbops = async (args: string[], extraEnv: Record<string, string>): Promise<string> => {
-    const r = await execa(process.execPath, [...cli.argv, ...args], { env: { ...env, ...extraEnv }, extendEnv: false, reject: false, stdin: 'ignore' });
-    if (r.exitCode !== 0) throw new Error(`dbops ${args.join(' ')} failed (exit ${r.exitCode}): ${String(r.stderr).trim().split('\n').slice(-2).join(' | ')}`);
-    return String(r.stdout);
-  };
+  const dbops = dbopsRunner(cli, env);
 
   // A repository of its own: the backup's coordinates must lie in the binlogs shipped here.
-  const keysDir = join(ctx.workDir, 'binlog-keys');
-  const repoDir = join(ctx.workDir, 'binlog-repo');
-  await mkdir(repoDir, { recursive: true });
-  await dbops(['keys', 'generate', '--out', keysDir], {});
-  const repoEnv = {
-    DBOPS_SOURCE_URL: ctx.dataset.url,
-    DBOPS_STORAGE_URL: `file://${repoDir}`,
-    DBOPS_AGE_RECIPIENTS: join(keysDir, 'age.pub'),
-    DBOPS_AGE_IDENTITY_FILE: join(keysDir, 'age.key'),
-    DBOPS_SIGNING_KEY_FILE: join(keysDir, 'signing.key'),
+  const { env: repoEnv, storageUrl: repoUrl } = await makeFileRepository(dbops, ctx.workDir, 'binlog', ctx.dataset.url, {
     DBOPS_BINLOG_SPOOL_DIR: join(ctx.workDir, 'binlog-spool'),
-    DBOPS_LOG_JSON: '1',
-  };
-  await dbops(['init'], repoEnv);
+  });
 
   // The seed numbers rows 1…N, so the load starts above that. Rows there now are left by a
   // run stopped with Ctrl-C (the cleanup registry stops the server before `finally` below
@@ -145,7 +129,7 @@ export async function runBinlogBench(ctx: BinlogBenchContext): Promise<BinlogBen
     if (chain.at(-1)!.to !== chain.at(-1)!.rawBytes) throw new Error('pitr --to latest stops inside the last file: the plain pipeline would need --stop-position');
     const chainBytes = chain.reduce((n, c) => n + (c.to - c.from), 0);
     const plainDir = join(ctx.workDir, 'plain-binlogs');
-    const files = await copyChain(ctx.dataset.binlogDir, plainDir, `file://${repoDir}`, chain.map((c) => c.file));
+    const files = await copyChain(ctx.dataset.binlogDir, plainDir, repoUrl, chain.map((c) => c.file));
     ctx.log(`  chain: ${chain[0]!.file}:${chain[0]!.from} → ${chain.at(-1)!.file} (${chain.length} files, ${(chainBytes / 1e6).toFixed(1)} MB to replay; copies checked against the segment manifests)`);
 
     // One throwaway target for both, like the restore group's: no binlog, 256M buffer pool.
@@ -238,7 +222,7 @@ export async function runBinlogBench(ctx: BinlogBenchContext): Promise<BinlogBen
       cli,
       env: { ...env, ...repoEnv },
       dataset: ctx.dataset,
-      repoUrl: `file://${repoDir}`,
+      repoUrl: repoUrl,
       marks: load.marks,
       seconds: ctx.lagSeconds,
       rowsPerSecond: ctx.lagRate,

@@ -3,7 +3,7 @@
 // the real `dbops restore` from a file:// backup — so the speed-up is taken under the
 // same conditions (absolute times drift between runs on a shared 2-core machine).
 import { execa } from 'execa';
-import { mkdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { withConnection } from '../../src/mysql/client.js';
 import { readServerInfo } from '../../src/mysql/server-info.js';
@@ -11,7 +11,7 @@ import { flavorProfile, resolveTools } from '../../src/mysql/flavor.js';
 import { withDefaultsFile, defaultsFileArg } from '../../src/mysql/defaults-file.js';
 import { formatConnectionUrl, type MysqlConn } from '../../src/mysql/connection-url.js';
 import { startSandboxServer } from '../../src/sandbox/process-server.js';
-import { baseEnv, cliCommand, dumpFlags, median, shellQuote, type CaseResult } from './backup-cases.js';
+import { baseEnv, cliCommand, dbopsRunner, makeFileRepository, dumpFlags, median, shellQuote, type CaseResult } from './backup-cases.js';
 import { measureCommand, type Measurement } from './measure-command.js';
 import { DATABASE } from './dataset.js';
 import type { BenchGroupContext } from './context.js';
@@ -56,11 +56,7 @@ export async function runRestoreBench(ctx: RestoreBenchContext): Promise<Restore
   const logFile = join(ctx.workDir, 'commands.log');
   const timeFile = join(ctx.workDir, 'time.out');
   const probe = join(ctx.root, 'scripts/bench/rss-probe.mjs');
-  const dbops = async (args: string[], extraEnv: Record<string, string>): Promise<string> => {
-    const r = await execa(process.execPath, [...cli.argv, ...args], { env: { ...env, ...extraEnv }, extendEnv: false, reject: false, stdin: 'ignore' });
-    if (r.exitCode !== 0) throw new Error(`dbops ${args.join(' ')} failed (exit ${r.exitCode}): ${String(r.stderr).trim().split('\n').slice(-2).join(' | ')}`);
-    return String(r.stdout);
-  };
+  const dbops = dbopsRunner(cli, env);
 
   // The biggest table by rows (seed numbers); its count on the source is the reference.
   const biggest = Object.entries(ctx.dataset.rows).sort((a, b) => b[1] - a[1])[0];
@@ -73,21 +69,10 @@ export async function runRestoreBench(ctx: RestoreBenchContext): Promise<Restore
   if (backup) {
     ctx.log(`  reusing this run's file:// backup ${backup.backupId}`);
   } else {
-    const keysDir = join(ctx.workDir, 'restore-keys');
-    const repoDir = join(ctx.workDir, 'restore-repo');
-    await mkdir(repoDir, { recursive: true });
-    await dbops(['keys', 'generate', '--out', keysDir], {});
-    const backupEnv = {
-      DBOPS_SOURCE_URL: ctx.dataset.url,
-      DBOPS_STORAGE_URL: `file://${repoDir}`,
-      DBOPS_AGE_RECIPIENTS: join(keysDir, 'age.pub'),
-      DBOPS_SIGNING_KEY_FILE: join(keysDir, 'signing.key'),
-      DBOPS_LOG_JSON: '1',
-    };
-    await dbops(['init'], backupEnv);
+    const { env: backupEnv, keysDir, storageUrl } = await makeFileRepository(dbops, ctx.workDir, 'restore', ctx.dataset.url);
     ctx.log('  dbops backup → file:// (to restore from) …');
     const summary = JSON.parse(await dbops(['backup', '--databases', DATABASE, '--json'], backupEnv)) as { id: string };
-    backup = { storageUrl: `file://${repoDir}`, backupId: summary.id, keysDir };
+    backup = { storageUrl, backupId: summary.id, keysDir };
   }
 
   // 1b. The plain dump, with the flags dbops uses.

@@ -11,22 +11,30 @@ export interface ClientSpec {
   database?: string;
   /** Written first: session settings (binlog off, checks off…). */
   preamble: string;
+  /** Let the session run LOAD DATA LOCAL INFILE (the restore's own FIFOs, see load-data.ts). */
+  localInfile?: boolean;
 }
 
 export class ClientSession {
   private readonly proc: ToolProcess;
   private readonly exited: Promise<void>;
   private failure: unknown;
+  private ended = false;
 
   constructor(spec: ClientSpec) {
     // --comments: the client otherwise strips comments, also inside routine and trigger bodies.
     const args = [spec.defaultsFileArg, '--batch', '--comments', '--max-allowed-packet=1G', '--default-character-set=utf8mb4'];
     if (spec.database !== undefined) args.push(`--database=${spec.database}`);
+    if (spec.localInfile) args.push('--local-infile=1');
     this.proc = startTool(spec.clientTool, args);
     this.exited = waitTool(this.proc, 'mysql client');
-    this.exited.catch((err: unknown) => {
-      this.failure ??= err;
-    });
+    this.exited.then(
+      () => (this.ended = true),
+      (err: unknown) => {
+        this.ended = true;
+        this.failure ??= err;
+      },
+    );
     // A client that died early closes its stdin; the write error is not the story, its exit is.
     this.proc.stdin.on('error', () => undefined);
     if (spec.preamble) this.proc.stdin.write(spec.preamble);
@@ -52,6 +60,17 @@ export class ClientSession {
   async finish(): Promise<void> {
     this.proc.stdin.end();
     await this.exited;
+  }
+
+  /** True once the process has exited. */
+  hasExited(): boolean {
+    return this.ended;
+  }
+
+  /** The client's own error once it has exited (undefined if it ended well or runs on). */
+  async exitError(): Promise<unknown> {
+    await this.gone();
+    return this.failure;
   }
 
   kill(): void {

@@ -28,6 +28,7 @@ const SPECIAL_COLUMN = /\b(?:GENERATED|VIRTUAL|PERSISTENT|STORED|INVISIBLE)\b|\b
 /** A column's COMMENT '…', left out before looking for those words (a comment may say "stored"). */
 const COMMENT = / COMMENT '(?:[^'\\]|\\.|'')*'/g;
 const CREATE_LIMIT = 1 << 20;
+const NEED_MORE = -2;
 
 export interface LoadColumns {
   /** Quoted column names, in table order. */
@@ -207,6 +208,11 @@ export class LoadDataRouter {
       this.remember(buf.subarray(from, at.index));
       if (at.index > from) await this.sql.write(buf.subarray(from, at.index));
       const prefixEnd = await this.startRows(buf, at.index);
+      if (prefixEnd === NEED_MORE) {
+        this.midLine = false;
+        this.carry = Buffer.from(buf.subarray(at.index));
+        return;
+      }
       if (prefixEnd < 0) {
         // Not a data section we load: the statement goes to the client as it is.
         this.done = true;
@@ -239,11 +245,12 @@ export class LoadDataRouter {
     this.headBytes += slice.length;
   }
 
-  /** Start LOAD DATA when the INSERT at `index` is one we can convert; returns where its rows start, or -1. */
+  /** Start LOAD DATA when the INSERT at `index` is one we can convert; returns where its rows start, -1, or NEED_MORE. */
   private async startRows(buf: Buffer, index: number): Promise<number> {
     const line = buf.toString('latin1', index, Math.min(buf.length, index + 600));
     const m = /^INSERT INTO `((?:[^`]|``)+)` VALUES[ \n]/.exec(line);
-    if (!m) return -1;
+    // A statement start cut by the chunk's end: decide when the rest of its line is here.
+    if (!m) return buf.indexOf(0x0a, index) < 0 && buf.length - index < 600 ? NEED_MORE : -1;
     const table = m[1]!.replace(/``/g, '`');
     const head = Buffer.concat(this.head).toString('utf8');
     this.head = [];

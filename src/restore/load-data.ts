@@ -20,8 +20,9 @@ import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { execa } from 'execa';
-import { RowsToTsv, DumpValueError } from './tsv-rows.js';
+import { RowsToTsv } from './tsv-rows.js';
 import { OperationError } from '../errors.js';
+import { quoteIdent } from '../verify/quote-ident.js';
 
 /** Column types whose values mysqldump writes as NULL, a bare number or a quoted string. */
 const PLAIN_TYPE =
@@ -47,7 +48,7 @@ export interface LoadColumns {
 /** The table's columns when every one dumps as a value LOAD DATA can take; undefined otherwise. */
 export function loadColumns(create: string, table: string): LoadColumns | undefined {
   const lines = create.split('\n');
-  const header = `CREATE TABLE \`${table.replace(/`/g, '``')}\` (`;
+  const header = `CREATE TABLE ${quoteIdent(table)} (`;
   const start = lines.findIndex((l) => l === header);
   if (start < 0) return undefined;
   const end = lines.findIndex((l, i) => i > start && l.startsWith(')'));
@@ -57,11 +58,12 @@ export function loadColumns(create: string, table: string): LoadColumns | undefi
     const column = /^ {2}(`(?:[^`]|``)+`) (.*)$/.exec(line);
     if (!column) continue;
     const definition = column[2]!;
+    const attributes = definition.replace(COMMENT, '');
     const hex = BINARY_TYPE.test(definition);
-    if ((!hex && !PLAIN_TYPE.test(definition)) || SPECIAL_COLUMN.test(definition.replace(COMMENT, ''))) return undefined;
+    if ((!hex && !PLAIN_TYPE.test(definition)) || SPECIAL_COLUMN.test(attributes)) return undefined;
     result.names.push(column[1]!);
     result.hex.push(hex);
-    result.autoIncrement.push(/\bAUTO_INCREMENT\b/.test(definition.replace(COMMENT, '')));
+    result.autoIncrement.push(/\bAUTO_INCREMENT\b/.test(attributes));
   }
   return result.names.length > 0 ? result : undefined;
 }
@@ -122,8 +124,8 @@ class FifoWriter {
   /** Resolves once the data is handed over (it may be reused then), honouring backpressure. */
   async write(buf: Buffer): Promise<void> {
     if (this.failure) throw this.failure;
-    // The caller reuses `buf`: the socket may keep a reference until written, so copy when it queues.
-    if (!this.socket.write(buf.length ? Buffer.from(buf) : buf)) {
+    // The caller reuses `buf`, and the socket may hold it until written: hand over a copy.
+    if (!this.socket.write(Buffer.from(buf))) {
       await new Promise<void>((resolve, reject) => {
         const done = (err?: Error): void => {
           this.socket.off('drain', done);
@@ -241,7 +243,7 @@ export class LoadDataRouter {
   }
 
   /** Close the FIFO (after a failure elsewhere) so nothing stays open. */
-  async destroy(): Promise<void> {
+  destroy(): void {
     this.fifo?.destroy();
     this.fifo = undefined;
   }
@@ -265,7 +267,7 @@ export class LoadDataRouter {
     if (columns === undefined) return -1;
     const charset = /SET NAMES (\w+)/.exec(head)?.[1] ?? 'utf8mb4';
     const prefix = Buffer.from(m[0].slice(0, -1), 'latin1');
-    await this.sql.write(loadStatement(this.fifoPath, `\`${m[1]}\``, charset, columns));
+    await this.sql.write(loadStatement(this.fifoPath, quoteIdent(table), charset, columns));
     this.fifo = await FifoWriter.open(this.fifoPath, () => this.sql.hasExited());
     this.rows = new RowsToTsv(prefix, columns.hex);
     this.loaded.push({ table, rows: 0 });
@@ -309,4 +311,3 @@ export async function makeFifo(dir: string, name: string): Promise<string> {
   return path;
 }
 
-export { DumpValueError };

@@ -190,7 +190,7 @@ async function loadSerially(input: AsyncIterable<Buffer>, spec: ClientSpec, sign
     }
     await client.finish();
   } catch (err) {
-    await router?.destroy();
+    router?.destroy();
     // The FIFO broke because the client stopped reading (its statement failed): let it
     // finish dying, and report its own error, not the broken pipe.
     const brokenFifo = (err as NodeJS.ErrnoException).code === 'EPIPE' || err instanceof ClientGoneError;

@@ -67,7 +67,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupManifest>
   try {
     const split = await withDefaultsFile(options.source, async (defaultsFile) => {
       const args = [defaultsFileArg(defaultsFile), ...dumpArgs(info, databases)];
-      const dump = startTool(tools.dump, args);
+      const dump = startTool(tools.dump, args, { bufferStdout: true });
       dump.stdin.end();
       const onAbort = (): void => void dump.kill('SIGTERM');
       options.signal?.addEventListener('abort', onAbort, { once: true });

@@ -129,7 +129,7 @@ export async function archivePartition(target: ArchiveTarget, keys: ArchiveKeys,
         `--where=${rangeWhere(r)}`,
         target.database,
         r.table,
-      ]);
+      ], { bufferStdout: true });
       dump.stdin.end();
       const done = waitTool(dump, 'mariadb-dump/mysqldump');
       done.catch(() => undefined);

@@ -110,7 +110,7 @@ export async function findEvents(o: FindOptions): Promise<FindResult> {
 export async function decodeFile(tool: string, flavor: Flavor, path: string, file: string, onTx: (t: DecodedTransaction) => void): Promise<void> {
   // Row events only summarised (decode-rows); MySQL's tool prints row counts only with -v.
   const args = ['--no-defaults', '--base64-output=decode-rows', ...(flavor === 'mysql' ? ['-v'] : []), path];
-  const proc = startTool(tool, args, { env: { TZ: 'UTC' } });
+  const proc = startTool(tool, args, { env: { TZ: 'UTC' }, bufferStdout: true });
   const done = waitTool(proc, 'mariadb-binlog');
   done.catch(() => undefined);
   const parser = new BinlogTextParser(file, onTx);

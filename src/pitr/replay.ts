@@ -56,7 +56,7 @@ export async function replayChain(o: ReplayOptions): Promise<ReplayResult> {
   if (o.plan.chain.length === 0) return result;
   await withDefaultsFile(o.target, async (defaultsFile) => {
     // mariadb-binlog reads local files only: no credentials, and its local time zone pinned to UTC.
-    const decoder = startTool(o.tools.binlog, binlogArgs(o.plan, o.paths), { env: { TZ: 'UTC' } });
+    const decoder = startTool(o.tools.binlog, binlogArgs(o.plan, o.paths), { env: { TZ: 'UTC' }, bufferStdout: true });
     const client = startTool(o.tools.client, [defaultsFileArg(defaultsFile), '--batch', '--binary-mode', '--max-allowed-packet=1G']);
     const decoderDone = waitTool(decoder, 'mariadb-binlog');
     const clientDone = waitTool(client, 'mysql client');

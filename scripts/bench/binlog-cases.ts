@@ -10,7 +10,8 @@ import { readServerInfo, type Flavor } from '../../src/mysql/server-info.js';
 import { flavorProfile, resolveTools } from '../../src/mysql/flavor.js';
 import { withDefaultsFile, defaultsFileArg } from '../../src/mysql/defaults-file.js';
 import { formatConnectionUrl, type MysqlConn } from '../../src/mysql/connection-url.js';
-import { startSandboxServer } from '../../src/sandbox/process-server.js';
+import { findServerBinary, startSandboxServer } from '../../src/sandbox/process-server.js';
+import { restoreTuningArgs } from '../../src/sandbox/restore-tuning.js';
 import { openStorage } from '../../src/storage/open-storage.js';
 import { openRepository } from '../../src/repo/repository.js';
 import { listBinlogSources, readSegments } from '../../src/binlog/repo-binlogs.js';
@@ -132,9 +133,9 @@ export async function runBinlogBench(ctx: BinlogBenchContext): Promise<BinlogBen
     const files = await copyChain(ctx.dataset.binlogDir, plainDir, repoUrl, chain.map((c) => c.file));
     ctx.log(`  chain: ${chain[0]!.file}:${chain[0]!.from} → ${chain.at(-1)!.file} (${chain.length} files, ${(chainBytes / 1e6).toFixed(1)} MB to replay; copies checked against the segment manifests)`);
 
-    // One throwaway target for both, like the restore group's: no binlog, 256M buffer pool.
+    // One throwaway target for both, like the restore group's: no binlog, tuned as restore-test's sandbox.
     ctx.log('  starting the target server …');
-    const target = await startSandboxServer({ binlog: false, extraArgs: ['--innodb-buffer-pool-size=256M'] });
+    const target = await startSandboxServer({ binlog: false, extraArgs: restoreTuningArgs((await findServerBinary()).flavor) });
     let stopped = false;
     const stopTarget = async (): Promise<void> => {
       if (stopped) return;

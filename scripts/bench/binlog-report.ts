@@ -54,7 +54,7 @@ export function formatBinlogTable(r: BinlogBenchResult): string {
   return [
     '',
     `binlog replay: ${(l.binlogBytes / MB).toFixed(1)} MB of binlog written (${l.transactions} transactions of 40 pageviews + 10 events + UPDATE of the previous 40, ${(l.binlogBytes / MB / l.seconds).toFixed(1)} MB/s) after backup ${r.backupId};`,
-    `  replayed ${r.chain.files[0]}:${r.chain.startPosition} → ${r.chain.files.at(-1)} (${r.chain.files.length} files, ${(r.chain.bytes / MB).toFixed(1)} MB) into a target MariaDB ${r.targetVersion}, no binlog, 256M buffer pool, base restored before each run`,
+    `  replayed ${r.chain.files[0]}:${r.chain.startPosition} → ${r.chain.files.at(-1)} (${r.chain.files.length} files, ${(r.chain.bytes / MB).toFixed(1)} MB) into a target MariaDB ${r.targetVersion}, no binlog, tuned for a bulk load (restoreTuningArgs), base restored before each run`,
     `dbops CLI: ${r.cli}; median of ${plain?.runs.length ?? 0} run(s); row counts and the load's time_on_page_ms sum checked against the source after every replay`,
     '',
     pad(header, widths),

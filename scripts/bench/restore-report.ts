@@ -34,7 +34,7 @@ export function formatRestoreTable(result: RestoreBenchResult): string {
   return [
     '',
     `restore benchmark: ${(result.dumpBytes / MB).toFixed(0)} MB plain dump (made in ${result.dumpSeconds.toFixed(1)} s) vs backup ${result.backupId}` +
-      `${result.reusedBackup ? ' (from the backup group)' : ''}${own ? ` in ${own.parts} parts` : ''}; target MariaDB ${result.targetVersion}, no binlog, 256M buffer pool`,
+      `${result.reusedBackup ? ' (from the backup group)' : ''}${own ? ` in ${own.parts} parts` : ''}; target MariaDB ${result.targetVersion}, no binlog, tuned for a bulk load (restoreTuningArgs)`,
     `dbops CLI: ${result.cli}; median of ${result.cases[0]?.runs.length ?? 0} run(s); ${result.checkedTable.name} row count (${result.checkedTable.rows}) checked after every load`,
     '',
     pad(header, widths),

@@ -8,6 +8,8 @@ import type { Repository } from '../repo/repository.js';
 import { pitrReplayer } from '../pitr/replayer.js';
 import { listBinlogSources } from '../binlog/repo-binlogs.js';
 import { startSandbox } from '../sandbox/index.js';
+import { findServerBinary } from '../sandbox/process-server.js';
+import { restoreTuningArgs } from '../sandbox/restore-tuning.js';
 import type { Sandbox } from '../sandbox/sandbox.js';
 
 function adapt(s: Sandbox): TestSandbox {
@@ -23,9 +25,12 @@ function adapt(s: Sandbox): TestSandbox {
 
 export function sandboxFactory(config: Config['sandbox']): (manifest: BackupManifest) => Promise<TestSandbox> {
   return async (manifest) => {
-    // A bigger buffer pool than the default throwaway server: restore time is the RTO we report.
-    const tuning = ['--innodb-buffer-pool-size=256M'];
-    if (config.driver === 'process') return adapt(await startSandbox({ driver: 'process', binlog: false, extraArgs: tuning }));
+    // Tuned for one big load: restore time is the RTO we report.
+    if (config.driver === 'process') {
+      const tuning = restoreTuningArgs((await findServerBinary()).flavor);
+      return adapt(await startSandbox({ driver: 'process', binlog: false, extraArgs: tuning }));
+    }
+    const tuning = restoreTuningArgs(manifest.source.flavor, config.memory);
     return adapt(
       await startSandbox({
         driver: 'container',

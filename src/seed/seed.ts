@@ -268,7 +268,7 @@ export async function seed(target: Connection | ConnectionOptions, options: Seed
         options.onProgress?.({ ...buffers.totals, bytesSent });
       }
       const tIndex = performance.now();
-      await restoreSecondaryIndexes(conn, deferred);
+      await restoreSecondaryIndexes(loaders, deferred);
       deferred = undefined;
       const indexSeconds = (performance.now() - tIndex) / 1000;
       const loadSeconds = (performance.now() - tLoad) / 1000;

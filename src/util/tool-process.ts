@@ -2,9 +2,8 @@
 // through execa, stdout as a stream (never buffered whole), stderr kept for the error
 // message, and any failure turned into a ToolError that says which program failed.
 import { execa, type ResultPromise } from 'execa';
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
 import { ToolError } from '../errors.js';
+import { findTool } from '../mysql/find-tool.js';
 
 export type ToolProcess = ResultPromise<{ buffer: { stdout: false; stderr: true }; stdin: 'pipe'; stdout: 'pipe'; stderr: 'pipe' }>;
 
@@ -23,18 +22,7 @@ const STDOUT_BUFFER = '-o1M';
 let stdbufPath: string | null | undefined;
 
 function findStdbuf(): string | null {
-  if (stdbufPath !== undefined) return stdbufPath;
-  stdbufPath = null;
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (!dir) continue;
-    try {
-      accessSync(join(dir, 'stdbuf'), constants.X_OK);
-      stdbufPath = join(dir, 'stdbuf');
-      break;
-    } catch {
-      // not in this directory
-    }
-  }
+  stdbufPath ??= findTool('stdbuf') ?? null;
   return stdbufPath;
 }
 

@@ -5,20 +5,21 @@ import { delimiter, join } from 'node:path';
 
 const SBIN_FALLBACK = ['/usr/sbin', '/usr/local/sbin', '/sbin', '/usr/local/mysql/bin'];
 
+/** True when `path` is a file we may execute. */
+export function isExecutableFile(path: string): boolean {
+  try {
+    if (!statSync(path).isFile()) return false;
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Absolute path of `name` on PATH (then the sbin dirs), or undefined. */
 export function findTool(name: string, path = process.env.PATH ?? ''): string | undefined {
   const dirs = [...path.split(delimiter).filter(Boolean), ...SBIN_FALLBACK];
-  for (const dir of dirs) {
-    const candidate = join(dir, name);
-    try {
-      if (!statSync(candidate).isFile()) continue;
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
+  return dirs.map((dir) => join(dir, name)).find(isExecutableFile);
 }
 
 /** First of several alternative names that exists, e.g. ['mariadb-dump', 'mysqldump']. */

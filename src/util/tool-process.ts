@@ -3,7 +3,7 @@
 // message, and any failure turned into a ToolError that says which program failed.
 import { execa, type ResultPromise } from 'execa';
 import { ToolError } from '../errors.js';
-import { findTool } from '../mysql/find-tool.js';
+import { findTool, isExecutableFile } from '../mysql/find-tool.js';
 
 export type ToolProcess = ResultPromise<{ buffer: { stdout: false; stderr: true }; stdin: 'pipe'; stdout: 'pipe'; stderr: 'pipe' }>;
 
@@ -21,9 +21,12 @@ export interface StartOptions {
 const STDOUT_BUFFER = '-o1M';
 let stdbufPath: string | null | undefined;
 
-function findStdbuf(): string | null {
+/** The command line that runs `file` under stdbuf, when both exist; else `file` as it is, so a
+ *  missing program still fails as ENOENT with the usual error (stdbuf would exit 127 instead). */
+function underStdbuf(file: string, args: readonly string[]): [string, readonly string[]] {
   stdbufPath ??= findTool('stdbuf') ?? null;
-  return stdbufPath;
+  const program = file.includes('/') ? (isExecutableFile(file) ? file : undefined) : findTool(file);
+  return stdbufPath && program ? [stdbufPath, [STDOUT_BUFFER, program, ...args]] : [file, args];
 }
 
 /** Environment variables a child never needs: our own secrets-bearing settings. */
@@ -37,9 +40,8 @@ function childEnv(extra: Record<string, string> | undefined): Record<string, str
 
 /** Spawn a program with piped stdio; await it (or `waitTool`) to learn how it ended. */
 export function startTool(file: string, args: readonly string[], options: StartOptions = {}): ToolProcess {
-  const stdbuf = options.bufferStdout ? findStdbuf() : null;
   // stdbuf execs the program in place: same pid, so signals and `ps` see the program itself.
-  if (stdbuf) [file, args] = [stdbuf, [STDOUT_BUFFER, file, ...args]];
+  if (options.bufferStdout) [file, args] = underStdbuf(file, args);
   return execa(file, args, {
     stdin: 'pipe',
     stdout: 'pipe',
@@ -73,9 +75,7 @@ export async function waitTool(proc: ToolProcess, name: string): Promise<void> {
 export function toToolError(err: unknown, name: string): ToolError {
   if (err instanceof ToolError) return err;
   const e = err as { signal?: string; exitCode?: number; stderr?: unknown; code?: string; isTerminated?: boolean; shortMessage?: string };
-  // Under stdbuf a missing program is stdbuf's exit 127, not ENOENT.
-  const missing = e.code === 'ENOENT' || (e.exitCode === 127 && /stdbuf: failed to run command/.test(String(e.stderr ?? '')));
-  if (missing) return new ToolError(name, `not found on PATH; install it (Debian: apt-get install ${packageFor(name)})`);
+  if (e.code === 'ENOENT') return new ToolError(name, `not found on PATH; install it (Debian: apt-get install ${packageFor(name)})`);
   const how = e.signal ? `killed by ${e.signal}` : e.exitCode !== undefined ? `exited with code ${e.exitCode}` : (e.shortMessage ?? String(err));
   return new ToolError(name, how, stderrTail(e.stderr), { cause: err });
 }

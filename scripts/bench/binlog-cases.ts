@@ -10,8 +10,8 @@ import { readServerInfo, type Flavor } from '../../src/mysql/server-info.js';
 import { flavorProfile, resolveTools } from '../../src/mysql/flavor.js';
 import { withDefaultsFile, defaultsFileArg } from '../../src/mysql/defaults-file.js';
 import { formatConnectionUrl, type MysqlConn } from '../../src/mysql/connection-url.js';
-import { findServerBinary, startSandboxServer } from '../../src/sandbox/process-server.js';
-import { restoreTuningArgs } from '../../src/sandbox/restore-tuning.js';
+import { startSandboxServer } from '../../src/sandbox/process-server.js';
+import { localRestoreTuningArgs } from '../../src/sandbox/restore-tuning.js';
 import { openStorage } from '../../src/storage/open-storage.js';
 import { openRepository } from '../../src/repo/repository.js';
 import { listBinlogSources, readSegments } from '../../src/binlog/repo-binlogs.js';
@@ -135,7 +135,7 @@ export async function runBinlogBench(ctx: BinlogBenchContext): Promise<BinlogBen
 
     // One throwaway target for both, like the restore group's: no binlog, tuned as restore-test's sandbox.
     ctx.log('  starting the target server …');
-    const target = await startSandboxServer({ binlog: false, extraArgs: restoreTuningArgs((await findServerBinary()).flavor) });
+    const target = await startSandboxServer({ binlog: false, extraArgs: await localRestoreTuningArgs() });
     let stopped = false;
     const stopTarget = async (): Promise<void> => {
       if (stopped) return;

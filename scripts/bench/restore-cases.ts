@@ -10,8 +10,8 @@ import { readServerInfo } from '../../src/mysql/server-info.js';
 import { flavorProfile, resolveTools } from '../../src/mysql/flavor.js';
 import { withDefaultsFile, defaultsFileArg } from '../../src/mysql/defaults-file.js';
 import { formatConnectionUrl, type MysqlConn } from '../../src/mysql/connection-url.js';
-import { findServerBinary, startSandboxServer } from '../../src/sandbox/process-server.js';
-import { restoreTuningArgs } from '../../src/sandbox/restore-tuning.js';
+import { startSandboxServer } from '../../src/sandbox/process-server.js';
+import { localRestoreTuningArgs } from '../../src/sandbox/restore-tuning.js';
 import { baseEnv, cliCommand, dbopsRunner, makeFileRepository, dumpFlags, median, shellQuote, type CaseResult } from './backup-cases.js';
 import { measureCommand, type Measurement } from './measure-command.js';
 import { DATABASE } from './dataset.js';
@@ -93,7 +93,7 @@ export async function runRestoreBench(ctx: RestoreBenchContext): Promise<Restore
   // 2. One throwaway target for both, no binlog (neither side would write one on a real
   // restore target), tuned for a bulk load as restore-test's sandbox is (restoreTuningArgs).
   ctx.log('  starting the target server …');
-  const target = await startSandboxServer({ binlog: false, extraArgs: restoreTuningArgs((await findServerBinary()).flavor) });
+  const target = await startSandboxServer({ binlog: false, extraArgs: await localRestoreTuningArgs() });
   let stopped = false;
   const stopTarget = async (): Promise<void> => {
     if (stopped) return;

@@ -8,8 +8,7 @@ import type { Repository } from '../repo/repository.js';
 import { pitrReplayer } from '../pitr/replayer.js';
 import { listBinlogSources } from '../binlog/repo-binlogs.js';
 import { startSandbox } from '../sandbox/index.js';
-import { findServerBinary } from '../sandbox/process-server.js';
-import { restoreTuningArgs } from '../sandbox/restore-tuning.js';
+import { localRestoreTuningArgs, restoreTuningArgs } from '../sandbox/restore-tuning.js';
 import type { Sandbox } from '../sandbox/sandbox.js';
 
 function adapt(s: Sandbox): TestSandbox {
@@ -27,8 +26,7 @@ export function sandboxFactory(config: Config['sandbox']): (manifest: BackupMani
   return async (manifest) => {
     // Tuned for one big load: restore time is the RTO we report.
     if (config.driver === 'process') {
-      const tuning = restoreTuningArgs((await findServerBinary()).flavor);
-      return adapt(await startSandbox({ driver: 'process', binlog: false, extraArgs: tuning }));
+      return adapt(await startSandbox({ driver: 'process', binlog: false, extraArgs: await localRestoreTuningArgs() }));
     }
     const tuning = restoreTuningArgs(manifest.source.flavor, config.memory);
     return adapt(

@@ -77,12 +77,19 @@ interface ServerBinary {
 // Unix socket paths are limited to 107 bytes.
 const MAX_SOCKET_PATH = 100;
 
+/** Flavour by binary path: asked once, not on every sandbox start. */
+const flavors = new Map<string, Promise<Flavor>>();
+
 /** Finds mariadbd (preferred) or mysqld, looking in /usr/sbin too, and which flavour it is. */
 export async function findServerBinary(): Promise<ServerBinary> {
   const path = findTool('mariadbd') ?? findTool('mysqld');
   if (!path) throw new ToolError('mariadbd', 'not found on PATH or in /usr/sbin: install mariadb-server (run: tsx scripts/ensure-tools.ts)');
-  const { stdout } = await execa(path, ['--version'], { reject: false });
-  return { path, flavor: /mariadb/i.test(stdout) ? 'mariadb' : 'mysql' };
+  let flavor = flavors.get(path);
+  if (!flavor) {
+    flavor = execa(path, ['--version'], { reject: false }).then(({ stdout }) => (/mariadb/i.test(String(stdout)) ? 'mariadb' : 'mysql'));
+    flavors.set(path, flavor);
+  }
+  return { path, flavor: await flavor };
 }
 
 async function tail(path: string, bytes = 2000): Promise<string> {

@@ -5,6 +5,7 @@
 // 256M pool + 16M redo log: dbops 45.1 s; + 512M redo log, 64M sort buffer: 34.8 s; + 1G pool: 30.7 s.
 import type { Flavor } from '../mysql/server-info.js';
 import { UsageError } from '../errors.js';
+import { findServerBinary } from './process-server.js';
 
 const MiB = 1024 * 1024;
 const POOL_MAX = 1024 * MiB;
@@ -37,4 +38,9 @@ export function restoreTuningArgs(flavor: Flavor, memoryLimit?: string): string[
     '--innodb-sort-buffer-size=64M', // the maximum; used by the deferred index builds after a load
     '--innodb-adaptive-hash-index=OFF', // MariaDB's default already; MySQL 8.0 has it on, costing CPU on every insert
   ];
+}
+
+/** restoreTuningArgs for the locally installed server (the process sandbox, the bench targets). */
+export async function localRestoreTuningArgs(): Promise<string[]> {
+  return restoreTuningArgs((await findServerBinary()).flavor);
 }

@@ -67,8 +67,7 @@ export async function dropSecondaryIndexes(conn: Connection, tables: readonly st
 /** Adds back every recorded index that is missing (one ALTER per table), then removes the record.
  *  With several connections the tables build at once, one per connection: a sorted index build
  *  is single-threaded in the server, and the three raw tables' builds took 1.3 s one after another at 100 MB. */
-export async function restoreSecondaryIndexes(conns: Connection | readonly Connection[], deferred: DeferredIndexes): Promise<void> {
-  const pool = Array.isArray(conns) ? (conns as readonly Connection[]) : [conns as Connection];
+export async function restoreSecondaryIndexes(pool: readonly Connection[], deferred: DeferredIndexes): Promise<void> {
   const queue = Object.entries(deferred);
   const build = async (conn: Connection): Promise<void> => {
     for (let next = queue.shift(); next; next = queue.shift()) {
@@ -96,6 +95,6 @@ export async function repairInterruptedSeed(conn: Connection): Promise<boolean> 
   const raw = rows[0]!.value as unknown;
   const deferred = (typeof raw === 'string' ? JSON.parse(raw) : raw) as DeferredIndexes;
   log.warn({ tables: Object.keys(deferred) }, 'an earlier seed stopped before rebuilding its secondary indexes; adding them back first');
-  await restoreSecondaryIndexes(conn, deferred);
+  await restoreSecondaryIndexes([conn], deferred);
   return true;
 }

@@ -309,7 +309,7 @@ export async function seed(target: Connection | ConnectionOptions, options: Seed
       return result;
     } catch (err) {
       // A failed or interrupted load still leaves the schema whole (the rows stay for --truncate).
-      if (deferred) await restoreSecondaryIndexes(conn, deferred).catch((e: Error) => log.error({ err: e.message }, 'could not add the secondary indexes back; the next seed run will'));
+      if (deferred) await restoreSecondaryIndexes([conn], deferred).catch((e: Error) => log.error({ err: e.message }, 'could not add the secondary indexes back; the next seed run will'));
       throw err;
     } finally {
       await conn

@@ -124,8 +124,10 @@ export async function makeFileRepository(
 function seenDumpArgs(processes: ProcessInfo[]): string[] | null {
   // Not the `--version` probe dbops runs for the manifest, nor a process sampled as it exited
   // (a zombie's /proc cmdline is empty): the run warned about those as "different flags".
-  const p = processes.find((x) => /^(mariadb-dump|mysqldump)$/.test(x.name) && x.argv.length > 2 && !x.argv.includes('--version'));
-  return p ? p.argv.slice(1).filter((a) => !a.startsWith('--defaults-extra-file=')) : null;
+  // The largest tables have dumps of their own (parallel-dump.ts): the main dump is the one
+  // with --databases, and its --ignore-table flags name those tables.
+  const p = processes.find((x) => /^(mariadb-dump|mysqldump)$/.test(x.name) && x.argv.includes('--databases'));
+  return p ? p.argv.slice(1).filter((a) => !a.startsWith('--defaults-extra-file=') && !a.startsWith('--ignore-table=')) : null;
 }
 
 export async function runBackupBench(ctx: BackupBenchContext): Promise<BackupBenchResult> {

@@ -3,9 +3,10 @@
 // bounds memory however many tables there are; every started upload is tracked so a
 // failure can abort them all and remove what was written.
 import type { PartDescriptor, PartSink, PartWriter, PartStats } from '../dump/dump-splitter.js';
-import { PartUpload, type UploadedObject } from '../pipeline/part-upload.js';
+import { PartUpload, type PartProducer, type ProducedObject, type UploadedObject } from '../pipeline/part-upload.js';
 import type { Storage } from '../storage/storage.js';
 import { backupPartKey } from '../storage/layout.js';
+import { osPipe } from '../util/os-pipe.js';
 
 export interface BackupSinkOptions {
   storage: Storage;
@@ -21,6 +22,12 @@ export interface StoredPart extends PartDescriptor {
   object: UploadedObject;
 }
 
+/** A part a producer program wrote straight into zstd (no raw hash, no row count). */
+export interface ProducedPart extends PartDescriptor {
+  name: string;
+  object: ProducedObject;
+}
+
 /** True when the text has a line that is neither blank nor a `--` comment. */
 function hasStatement(chunk: Buffer): boolean {
   return chunk
@@ -31,14 +38,41 @@ function hasStatement(chunk: Buffer): boolean {
 
 export class BackupSink implements PartSink {
   private readonly started: Array<{ name: string; descriptor: PartDescriptor; upload: PartUpload; done?: Promise<UploadedObject> }> = [];
+  private readonly produced: Array<{ name: string; descriptor: PartDescriptor; upload: PartUpload; done: Promise<ProducedObject> }> = [];
   private readonly finishing = new Set<Promise<unknown>>();
   private failed: Error | undefined;
+  private count = 0;
 
   constructor(private readonly options: BackupSinkOptions) {}
 
   /** Next part name: zero-padded sequence, so keys sort in dump order. */
   nextName(): string {
-    return String(this.started.length + 1).padStart(5, '0');
+    return String(++this.count).padStart(5, '0');
+  }
+
+  /** Start a part whose raw bytes a program writes straight into zstd; outside the `open` limit. */
+  async startProduced(descriptor: PartDescriptor, producer: Omit<PartProducer, 'pipe'>): Promise<{ done: Promise<ProducedObject> }> {
+    const pipe = await osPipe();
+    const name = this.nextName();
+    const upload = new PartUpload({
+      storage: this.options.storage,
+      key: backupPartKey(this.options.backupId, `${name}.sql.zst.age`),
+      recipients: this.options.recipients,
+      compressionLevel: this.options.compressionLevel,
+      compressionThreads: this.options.compressionThreads,
+      producer: { ...producer, pipe },
+    });
+    const done = upload.produced();
+    done.catch(() => undefined);
+    this.produced.push({ name, descriptor, upload, done });
+    return { done };
+  }
+
+  /** Wait for every produced part; the first failure fails the whole backup. */
+  async finishProduced(): Promise<ProducedPart[]> {
+    const out: ProducedPart[] = [];
+    for (const entry of this.produced) out.push({ ...entry.descriptor, name: entry.name, object: await entry.done });
+    return out;
   }
 
   async open(descriptor: PartDescriptor): Promise<PartWriter> {
@@ -107,10 +141,9 @@ export class BackupSink implements PartSink {
 
   /** Abort running uploads and remove every object this backup wrote (best effort). */
   async abortAll(err: Error): Promise<void> {
-    for (const entry of this.started) entry.upload.abort(err);
-    await Promise.allSettled(this.started.map((e) => e.done ?? Promise.resolve()));
-    await Promise.allSettled(
-      this.started.map((e) => this.options.storage.remove(backupPartKey(this.options.backupId, `${e.name}.sql.zst.age`))),
-    );
+    const all = [...this.started, ...this.produced];
+    for (const entry of all) entry.upload.abort(err);
+    await Promise.allSettled(all.map((e) => e.done ?? Promise.resolve()));
+    await Promise.allSettled(all.map((e) => this.options.storage.remove(backupPartKey(this.options.backupId, `${e.name}.sql.zst.age`))));
   }
 }

@@ -3,7 +3,8 @@
 import type { ServerInfo } from '../mysql/server-info.js';
 import { flavorProfile, versionAtLeast } from '../mysql/flavor.js';
 
-export function dumpArgs(info: ServerInfo, databases: readonly string[]): string[] {
+/** `extra` goes before --databases (e.g. --ignore-table for tables dumped on their own). */
+export function dumpArgs(info: ServerInfo, databases: readonly string[], extra: readonly string[] = []): string[] {
   return [
     '--single-transaction',
     '--quick',
@@ -19,6 +20,7 @@ export function dumpArgs(info: ServerInfo, databases: readonly string[]): string
     '--default-character-set=utf8mb4',
     '--max-allowed-packet=1G',
     ...flavorProfile(info).dumpCoordinateFlags,
+    ...extra,
     '--databases',
     ...databases,
   ];

@@ -1,5 +1,6 @@
 // A full backup: one consistent mysqldump, split into parts, each compressed, encrypted,
-// measured and stored; then the signed manifest, written LAST. Any failure or interrupt
+// measured and stored — on MariaDB the largest tables by dumps of their own at the same
+// point in time (parallel-dump.ts); then the signed manifest, written LAST. Any failure or interrupt
 // aborts every upload and removes what was written, and no manifest is ever written,
 // so a failed backup can never be listed or restored.
 import { execa } from 'execa';
@@ -13,6 +14,7 @@ import { withConnection } from '../mysql/client.js';
 import { readServerInfo, type ServerInfo } from '../mysql/server-info.js';
 import { flavorProfile, resolveTools } from '../mysql/flavor.js';
 import { dumpArgs } from './dump-args.js';
+import { CommitBlock, ignoreTableArgs, pickTableDumps, tableDumpArgs, type StartedTableDump, type TableDump } from './parallel-dump.js';
 import { withDefaultsFile, defaultsFileArg } from '../mysql/defaults-file.js';
 import type { MysqlConn } from '../mysql/connection-url.js';
 import { newBackupId, backupManifestKey, backupPartKey } from '../storage/layout.js';
@@ -46,7 +48,7 @@ const DUMP_BLOCK_BYTES = 1 << 20;
 
 export async function runBackup(options: BackupOptions): Promise<BackupManifest> {
   const startedAt = new Date();
-  const { info, databases, warnings, accounts, objects } = await inspectSource(options);
+  const { info, databases, warnings, accounts, objects, tableDumps } = await inspectSource(options);
   const profile = flavorProfile(info);
   const tools = resolveTools(profile);
   const id = newBackupId(startedAt);
@@ -66,34 +68,69 @@ export async function runBackup(options: BackupOptions): Promise<BackupManifest>
   const accountsKey = backupPartKey(id, 'accounts.sql.zst.age');
   try {
     const split = await withDefaultsFile(options.source, async (defaultsFile) => {
-      const args = [defaultsFileArg(defaultsFile), ...dumpArgs(info, databases)];
-      const dump = startTool(tools.dump, args, { bufferStdout: true });
-      dump.stdin.end();
-      const onAbort = (): void => void dump.kill('SIGTERM');
-      options.signal?.addEventListener('abort', onAbort, { once: true });
-      const dumpDone = waitTool(dump, 'mariadb-dump/mysqldump');
-      dumpDone.catch(() => undefined);
+      const block = tableDumps.length ? await CommitBlock.take(options.source) : undefined;
       try {
-        let bytes = 0;
-        for await (const chunk of coalesce(dump.stdout as AsyncIterable<Buffer>, DUMP_BLOCK_BYTES)) {
-          bytes += chunk.length;
-          await splitter.push(chunk);
-          options.onProgress?.(bytes);
+        const ownDumps = block ? tableDumps : [];
+        const fullArgs = dumpArgs(info, databases);
+        const started: StartedTableDump[] = [];
+        for (const t of ownDumps) {
+          let exited!: Promise<unknown>;
+          await sink.startProduced(
+            { kind: 'table', database: t.database, table: t.table },
+            {
+              name: `mariadb-dump of ${t.database}.${t.table}`,
+              start: (stdoutFd) => {
+                const proc = startTool(tools.dump, [defaultsFileArg(defaultsFile), ...tableDumpArgs(fullArgs, t)], { stdout: stdoutFd, bufferStdout: true });
+                proc.stdin.end();
+                exited = proc;
+                return proc;
+              },
+            },
+          );
+          exited.catch(() => undefined);
+          started.push({ table: t, exited });
         }
-        await dumpDone;
-      } catch (err) {
-        dump.kill('SIGKILL');
-        await dumpDone.catch(() => undefined);
-        throw err;
+        if (ownDumps.length) log.info({ tables: ownDumps.map((t) => `${t.database}.${t.table}`) }, 'largest tables dumped by their own processes');
+        const args = [defaultsFileArg(defaultsFile), ...dumpArgs(info, databases, ignoreTableArgs(ownDumps))];
+        const dump = startTool(tools.dump, args, { bufferStdout: true });
+        dump.stdin.end();
+        const onAbort = (): void => void dump.kill('SIGTERM');
+        options.signal?.addEventListener('abort', onAbort, { once: true });
+        const dumpDone = waitTool(dump, 'mariadb-dump/mysqldump');
+        dumpDone.catch(() => undefined);
+        let mainStarted!: () => void;
+        const firstBytes = new Promise<void>((resolve) => (mainStarted = resolve));
+        // Commits resume as soon as every dump has its snapshot, while the dumps go on.
+        const snapshots = block?.waitForSnapshots(started, Promise.race([firstBytes, dumpDone])).finally(() => block.release());
+        snapshots?.catch(() => undefined);
+        try {
+          let bytes = 0;
+          for await (const chunk of coalesce(dump.stdout as AsyncIterable<Buffer>, DUMP_BLOCK_BYTES)) {
+            if (bytes === 0) mainStarted();
+            bytes += chunk.length;
+            await splitter.push(chunk);
+            options.onProgress?.(bytes);
+          }
+          await dumpDone;
+          await snapshots;
+        } catch (err) {
+          dump.kill('SIGKILL');
+          await dumpDone.catch(() => undefined);
+          throw err;
+        } finally {
+          options.signal?.removeEventListener('abort', onAbort);
+        }
+        if (options.signal?.aborted) throw new InterruptedError(String(options.signal.reason ?? 'signal'));
+        const result = await splitter.finish();
+        if (!result.completed) throw new OperationError('the dump ended without its "Dump completed" trailer: it was truncated; no backup was recorded');
+        block?.checkSamePoint(result.coordinates);
+        return result;
       } finally {
-        options.signal?.removeEventListener('abort', onAbort);
+        await block?.release();
       }
-      if (options.signal?.aborted) throw new InterruptedError(String(options.signal.reason ?? 'signal'));
-      const result = await splitter.finish();
-      if (!result.completed) throw new OperationError('the dump ended without its "Dump completed" trailer: it was truncated; no backup was recorded');
-      return result;
     });
     const stored = await sink.finishAll();
+    const produced = await sink.finishProduced();
 
     const parts: ManifestPart[] = stored.map((p, i) => ({
       name: p.name,
@@ -107,6 +144,9 @@ export async function runBackup(options: BackupOptions): Promise<BackupManifest>
       storedBytes: p.object.stored.bytes,
       storedSha256: p.object.stored.sha256,
     }));
+    for (const p of produced) {
+      parts.push({ name: p.name, key: p.object.key, kind: p.kind, database: p.database, ...(p.table !== undefined ? { table: p.table } : {}), rows: null, rawBytes: p.object.raw.bytes, rawSha256: null, storedBytes: p.object.stored.bytes, storedSha256: p.object.stored.sha256 });
+    }
     if (accounts) {
       const upload = new PartUpload({ storage, key: accountsKey, recipients: options.recipients, compressionLevel: options.compressionLevel, compressionThreads: 1 });
       await upload.write(Buffer.from(accounts.sql));
@@ -173,7 +213,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupManifest>
 
 async function inspectSource(
   options: BackupOptions,
-): Promise<{ info: ServerInfo; databases: string[]; warnings: string[]; objects: Record<string, SchemaObjects>; accounts?: { sql: string; count: number } }> {
+): Promise<{ info: ServerInfo; databases: string[]; warnings: string[]; objects: Record<string, SchemaObjects>; tableDumps: TableDump[]; accounts?: { sql: string; count: number } }> {
   return withConnection(options.source, async (db) => {
     const info = await readServerInfo(db);
     const existing = await db.listUserDatabases();
@@ -197,7 +237,8 @@ async function inspectSource(
     if (!info.logBin) warnings.push('binary logging is off on the source: this backup cannot be rolled forward (point-in-time recovery)');
     const accounts = options.includeAccounts ? await dumpAccounts(db) : undefined;
     const objects = await schemaInventory(db, databases);
-    return { info, databases, warnings, objects, ...(accounts ? { accounts } : {}) };
+    const tableDumps = await pickTableDumps(db, info, databases);
+    return { info, databases, warnings, objects, tableDumps, ...(accounts ? { accounts } : {}) };
   });
 }
 

@@ -1,8 +1,21 @@
 // zstd by wrapping the stock binary (multithreaded, and a responder can `zstd -d` by hand).
 import { startTool, type ToolProcess } from '../util/tool-process.js';
 
-export function startCompress(level: number, threads: number): ToolProcess {
-  return startTool('zstd', [`-${level}`, `-T${threads}`, '-q', '-c']);
+export interface CompressOptions {
+  /** Read the raw bytes from this file descriptor (a pipe another program writes) instead of from us. */
+  stdin?: number;
+  /** Report the byte counts on stderr (`-vv`: "(N B => M B"), for input node never sees. */
+  reportSizes?: boolean;
+}
+
+export function startCompress(level: number, threads: number, options: CompressOptions = {}): ToolProcess {
+  return startTool('zstd', [`-${level}`, `-T${threads}`, options.reportSizes ? '-vv' : '-q', '-c'], options.stdin !== undefined ? { stdin: options.stdin } : {});
+}
+
+/** The input size zstd reported under `reportSizes`, or undefined when it did not. */
+export function reportedInputBytes(stderr: string): number | undefined {
+  const m = /\((\d+) B => \d+ B/.exec(stderr);
+  return m ? Number(m[1]) : undefined;
 }
 
 export function startDecompress(): ToolProcess {

@@ -92,7 +92,7 @@ function checkPart(part: StoredObjectRef, label: string, stored: { bytes: number
   if (stored.sha256 !== part.storedSha256 || stored.bytes !== part.storedBytes) {
     throw new VerificationError(`${label}: stored object (${stored.bytes} bytes, sha256 ${stored.sha256.slice(0, 12)}…) differs from the manifest (${part.storedBytes} bytes, ${part.storedSha256.slice(0, 12)}…)`, part.key);
   }
-  if (raw.sha256 !== part.rawSha256 || raw.bytes !== part.rawBytes) {
+  if ((part.rawSha256 !== null && raw.sha256 !== part.rawSha256) || raw.bytes !== part.rawBytes) {
     throw new VerificationError(`${label}: decrypted content (${raw.bytes} bytes) differs from the manifest (${part.rawBytes} bytes): the object is damaged`, part.key);
   }
 }

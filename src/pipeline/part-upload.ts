@@ -1,13 +1,27 @@
-// One stored object made from a byte stream we produce: raw → zstd → age → measure →
-// storage, in that fixed order. Raw and stored sha256 and sizes are recorded so that
-// verify can check the object without a key (stored hash) and end to end (raw hash).
+// One stored object made from a byte stream: raw → zstd → age → measure → storage, in
+// that fixed order. The raw bytes come either from our writes or straight from a producer
+// program (a per-table dump) writing into zstd through a kernel pipe, so none pass
+// through node. Raw and stored sizes are recorded, the raw
+// sha256 where we saw the bytes, so verify can check the object without a key (stored
+// hash) and end to end (zstd's frame checksum and age's authentication always, raw hash
+// where there is one).
 import { once } from 'node:events';
+import type { OsPipe } from '../util/os-pipe.js';
 import type { Storage } from '../storage/storage.js';
-import { startCompress } from './compress.js';
+import { reportedInputBytes, startCompress } from './compress.js';
 import { startEncrypt } from '../crypto/age.js';
 import { MeasureStream, Meter, type Measurement } from './measure.js';
-import { waitTool, type ToolProcess } from '../util/tool-process.js';
+import { toToolError, waitTool, type ToolProcess } from '../util/tool-process.js';
 import { OperationError } from '../errors.js';
+
+export interface PartProducer {
+  /** Program name for errors. */
+  name: string;
+  /** The kernel pipe from the producer to zstd (see os-pipe.ts). */
+  pipe: OsPipe;
+  /** Start the program with its stdout on this file descriptor (the pipe's write end). */
+  start(stdoutFd: number): ToolProcess;
+}
 
 export interface PartUploadOptions {
   storage: Storage;
@@ -16,6 +30,8 @@ export interface PartUploadOptions {
   compressionLevel: number;
   compressionThreads: number;
   sizeHint?: number;
+  /** The raw bytes come from this program instead of `write()`. */
+  producer?: PartProducer;
 }
 
 export interface UploadedObject {
@@ -24,28 +40,46 @@ export interface UploadedObject {
   stored: Measurement;
 }
 
+/** A producer's object: node never read its raw bytes, so there is no raw hash. */
+export interface ProducedObject {
+  key: string;
+  raw: { bytes: number; sha256: null };
+  stored: Measurement;
+}
+
 export class PartUpload {
   private readonly raw = new Meter();
   private readonly zstd: ToolProcess;
   private readonly age: ToolProcess;
+  private readonly producer: ToolProcess | undefined;
   private readonly stored = new MeasureStream();
-  private readonly done: Promise<UploadedObject>;
+  private readonly done: Promise<UploadedObject | ProducedObject>;
   private aborted: Error | undefined;
 
   constructor(private readonly options: PartUploadOptions) {
-    this.zstd = startCompress(options.compressionLevel, options.compressionThreads);
     this.age = startEncrypt(options.recipients);
+    const pipe = options.producer?.pipe;
+    this.zstd = startCompress(options.compressionLevel, options.compressionThreads, pipe ? { stdin: pipe.readFd, reportSizes: true } : {});
+    if (options.producer && pipe) {
+      // Our copies of the pipe close once both programs hold theirs: zstd then sees
+      // end-of-file when the producer exits.
+      try {
+        this.producer = options.producer.start(pipe.writeFd);
+      } finally {
+        pipe.close();
+      }
+    }
     this.zstd.stdout.pipe(this.age.stdin);
     this.age.stdout.pipe(this.stored);
     // A failing tool must fail the upload itself, so a truncated object is never stored.
     // The put reports stream errors; this listener only keeps a late one (after the put
     // finished) from crashing the process — `done` still rejects through `tools`.
     this.stored.on('error', () => undefined);
-    const tools = Promise.all([waitTool(this.zstd, 'zstd'), waitTool(this.age, 'age')]);
+    const tools = Promise.all([this.rawFromZstd(), waitTool(this.age, 'age'), this.producer && waitTool(this.producer, options.producer!.name)]);
     tools.catch((err: Error) => this.stored.destroy(err));
     const put = options.storage.put(options.key, this.stored, options.sizeHint !== undefined ? { sizeHint: options.sizeHint } : {});
     this.done = Promise.all([put, tools]).then(
-      () => ({ key: options.key, raw: this.raw.result(), stored: this.stored.result() }),
+      ([, [raw]]): UploadedObject | ProducedObject => ({ key: options.key, raw, stored: this.stored.result() }) as UploadedObject | ProducedObject,
       async (err: unknown) => {
         this.kill();
         await options.storage.remove(options.key).catch(() => undefined);
@@ -55,12 +89,27 @@ export class PartUpload {
     this.done.catch(() => undefined);
   }
 
+  /** Once zstd exited well: the raw size and hash (from zstd's own count for a producer). */
+  private async rawFromZstd(): Promise<UploadedObject['raw'] | ProducedObject['raw']> {
+    let stderr: unknown;
+    try {
+      stderr = (await this.zstd).stderr;
+    } catch (err) {
+      throw toToolError(err, 'zstd');
+    }
+    if (!this.producer) return this.raw.result();
+    const bytes = reportedInputBytes(typeof stderr === 'string' ? stderr : '');
+    if (bytes === undefined) throw new OperationError(`zstd did not report the size of ${this.options.producer!.name}'s output for ${this.options.key}; is it zstd ≥ 1.4?`);
+    return { bytes, sha256: null };
+  }
+
   get rawBytes(): number {
     return this.raw.bytes;
   }
 
   async write(chunk: Buffer): Promise<void> {
     if (this.aborted) throw this.aborted;
+    if (this.producer) throw new Error('PartUpload.write on an upload fed by a producer');
     this.raw.update(chunk);
     if (!this.zstd.stdin.write(chunk)) {
       await Promise.race([once(this.zstd.stdin, 'drain'), this.done.then(() => undefined)]);
@@ -69,8 +118,15 @@ export class PartUpload {
 
   /** Close the input; the returned promise settles when the object is stored. */
   end(): Promise<UploadedObject> {
+    if (this.producer) throw new Error('PartUpload.end on an upload fed by a producer: await produced()');
     this.zstd.stdin.end();
-    return this.done;
+    return this.done as Promise<UploadedObject>;
+  }
+
+  /** Settles when the producer's output is stored. */
+  produced(): Promise<ProducedObject> {
+    if (!this.producer) throw new Error('PartUpload.produced on an upload fed by write()');
+    return this.done as Promise<ProducedObject>;
   }
 
   abort(err: Error): void {
@@ -79,6 +135,7 @@ export class PartUpload {
   }
 
   private kill(): void {
+    this.producer?.kill('SIGKILL');
     this.zstd.kill('SIGKILL');
     this.age.kill('SIGKILL');
     this.stored.destroy(this.aborted ?? new Error('upload aborted'));

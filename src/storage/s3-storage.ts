@@ -2,7 +2,7 @@
 // uploader rather than @aws-sdk/lib-storage: lib-storage uses one fixed part size, so a
 // stream of unknown length either wastes memory on huge parts or hits the 10,000-part
 // limit (10,000 × 5 MiB ≈ 48.8 GiB). Ours grows the part size (see part-size.ts), keeps
-// at most `queueSize` parts in memory, and sends each part as a Buffer that the SDK's
+// at most `queueSize` parts in flight across all its uploads, and sends each part as a Buffer that the SDK's
 // standard retry mode re-sends on its own — a failed part never restarts the stream.
 //
 // With Object Lock (options.objectLock, see object-lock.ts) every PutObject and
@@ -54,7 +54,9 @@ export interface S3StorageOptions {
   maxAttempts?: number;
   /** First multipart part size in bytes (min 5 MiB), default 8 MiB; grows, see part-size.ts. */
   partSize?: number;
-  /** Parts uploaded concurrently (each held in memory), default 2 (a backup can have several parts uploading at once; measured enough to keep a local S3 busy). */
+  /** Parts in flight at once across ALL uploads of this storage (each held in memory), default 2:
+   *  a backup streams several objects at once (one per table dump), and a per-upload limit let
+   *  their buffers add up (S3 bench, 1 GB: 70–98 MB of part buffers). Measured enough to keep a local S3 busy. */
   queueSize?: number;
   /** ListObjectsV2 page size, default 1000 (tests use a few to exercise pagination). */
   pageSize?: number;
@@ -72,7 +74,7 @@ export class S3Storage implements Storage {
   private readonly bucket: string;
   private readonly root: string;
   private readonly partSize: number | undefined;
-  private readonly queueSize: number;
+  private readonly partSlots: Slots;
   private readonly pageSize: number;
   private readonly lockOptions: ObjectLockOptions | undefined;
   readonly lock?: ObjectLocking;
@@ -83,7 +85,7 @@ export class S3Storage implements Storage {
     this.root = prefix ? `${prefix}/` : '';
     this.location = `s3://${this.bucket}${prefix ? `/${prefix}` : ''}`;
     this.partSize = options.partSize;
-    this.queueSize = Math.max(1, options.queueSize ?? 2);
+    this.partSlots = new Slots(Math.max(1, options.queueSize ?? 2));
     this.pageSize = options.pageSize ?? 1000;
     // The SDK warns on every run that future versions need Node 22; that is a note
     // for maintainers, not for operators reading dbops's stderr.
@@ -221,7 +223,7 @@ export class S3Storage implements Storage {
 
   /**
    * Read the stream part by part. A body shorter than the first part goes up as one
-   * PutObject; otherwise a multipart upload with at most `queueSize` parts in flight.
+   * PutObject; otherwise a multipart upload sharing the driver's `queueSize` part slots.
    * Any failure (a part that ran out of retries, or the source stream itself) aborts
    * the upload so nothing becomes visible; the source's own error is rethrown as is.
    */
@@ -266,6 +268,7 @@ export class S3Storage implements Storage {
 
     const launch = (id: string, number: number, body: Buffer): void => {
       if (number > MAX_PARTS) {
+        this.partSlots.release();
         throw new StorageError(`s3 put ${this.location}/${key} failed: object exceeds ${MAX_PARTS} parts; pass a sizeHint or a larger part size`, key, true);
       }
       const p: Promise<void> = this.client
@@ -281,13 +284,20 @@ export class S3Storage implements Storage {
           partError ??= mapS3Error(err, key, `put (part ${number})`, this.location);
           abort.abort();
         })
-        .finally(() => inflight.delete(p));
+        .finally(() => {
+          inflight.delete(p);
+          this.partSlots.release();
+        });
       inflight.add(p);
     };
 
-    const waitForSlot = async (limit: number): Promise<void> => {
-      while (inflight.size > limit && !partError) await Promise.race(inflight);
-      if (partError) throw partError;
+    /** A driver-wide slot for the next part (released when that part is uploaded). */
+    const takeSlot = async (): Promise<void> => {
+      await this.partSlots.acquire();
+      if (partError) {
+        this.partSlots.release();
+        throw partError;
+      }
     };
 
     try {
@@ -302,7 +312,7 @@ export class S3Storage implements Storage {
           if (buffered === part.length) {
             // Full: it goes once a slot is free, and the next part (maybe bigger) starts.
             uploadId ??= await startUpload();
-            await waitForSlot(this.queueSize - 1);
+            await takeSlot();
             partNumber += 1;
             launch(uploadId, partNumber, take(partSizeFor(partNumber + 1, firstSize)));
           }
@@ -314,11 +324,12 @@ export class S3Storage implements Storage {
         return { key, size: total };
       }
       if (buffered > 0 || partNumber === 0) {
-        await waitForSlot(this.queueSize - 1);
+        await takeSlot();
         partNumber += 1;
         launch(uploadId, partNumber, take(0));
       }
-      await waitForSlot(0);
+      while (inflight.size && !partError) await Promise.race(inflight);
+      if (partError) throw partError;
       const id = uploadId;
       parts.sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
       await this.call(key, 'put', () =>
@@ -508,4 +519,26 @@ function retentionOf(head: HeadObjectCommandOutput): ObjectRetention {
     ...(head.ObjectLockRetainUntilDate ? { retainUntil: new Date(head.ObjectLockRetainUntilDate) } : {}),
     legalHold: head.ObjectLockLegalHoldStatus === 'ON',
   };
+}
+
+/** A counting semaphore, first come first served. */
+class Slots {
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private free: number) {}
+
+  async acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free -= 1;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  /** Hands the slot to the longest waiter, or frees it. */
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free += 1;
+  }
 }

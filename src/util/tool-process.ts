@@ -1,7 +1,7 @@
 // Starting external programs (zstd, age, mariadb-dump, mysql…) the same way everywhere:
 // through execa, stdout as a stream (never buffered whole), stderr kept for the error
 // message, and any failure turned into a ToolError that says which program failed.
-import { execa, type ResultPromise } from 'execa';
+import { execa, type Options, type ResultPromise } from 'execa';
 import { ToolError } from '../errors.js';
 import { findTool, isExecutableFile } from '../mysql/find-tool.js';
 
@@ -13,6 +13,10 @@ export interface StartOptions {
   cwd?: string;
   /** The program streams a lot through C stdio (mariadb-dump, mysqlbinlog): give its stdout a large buffer. */
   bufferStdout?: boolean;
+  /** File descriptors (ends of an os-pipe) the program reads from / writes to instead of
+   *  pipes to us; the caller closes its own copies once the program has started. */
+  stdin?: number;
+  stdout?: number;
 }
 
 /** stdio block-buffers a pipe in 4 KiB writes, so a dump reaches us in ~220,000 reads per GB.
@@ -42,9 +46,10 @@ function childEnv(extra: Record<string, string> | undefined): Record<string, str
 export function startTool(file: string, args: readonly string[], options: StartOptions = {}): ToolProcess {
   // stdbuf execs the program in place: same pid, so signals and `ps` see the program itself.
   if (options.bufferStdout) [file, args] = underStdbuf(file, args);
-  return execa(file, args, {
-    stdin: 'pipe',
-    stdout: 'pipe',
+  const execaOptions: Options = {
+    // execa passes a file descriptor number straight to spawn (its types only list 0-2).
+    stdin: (options.stdin ?? 'pipe') as 'pipe',
+    stdout: (options.stdout ?? 'pipe') as 'pipe',
     stderr: 'pipe',
     buffer: { stdout: false, stderr: true },
     env: childEnv(options.env),
@@ -52,7 +57,10 @@ export function startTool(file: string, args: readonly string[], options: StartO
     cwd: options.cwd,
     stripFinalNewline: true,
     maxBuffer: { stderr: 1_000_000 },
-  }) as ToolProcess;
+  };
+  // With a file descriptor for stdin/stdout, that stream is null on the result: callers
+  // that pass one never touch it.
+  return execa(file, args, execaOptions) as unknown as ToolProcess;
 }
 
 /** Last non-empty lines of stderr, short enough for a one-line error. */

@@ -75,14 +75,15 @@ export async function runBackup(options: BackupOptions): Promise<BackupManifest>
         const started: StartedTableDump[] = [];
         for (const t of ownDumps) {
           let exited!: Promise<unknown>;
+          const name = `mariadb-dump of ${t.database}.${t.table}`;
           await sink.startProduced(
             { kind: 'table', database: t.database, table: t.table },
             {
-              name: `mariadb-dump of ${t.database}.${t.table}`,
+              name,
               start: (stdoutFd) => {
                 const proc = startTool(tools.dump, [defaultsFileArg(defaultsFile), ...tableDumpArgs(fullArgs, t)], { stdout: stdoutFd, bufferStdout: true });
                 proc.stdin.end();
-                exited = proc;
+                exited = waitTool(proc, name);
                 return proc;
               },
             },

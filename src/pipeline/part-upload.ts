@@ -75,7 +75,9 @@ export class PartUpload {
     // The put reports stream errors; this listener only keeps a late one (after the put
     // finished) from crashing the process — `done` still rejects through `tools`.
     this.stored.on('error', () => undefined);
-    const tools = Promise.all([this.rawFromZstd(), waitTool(this.age, 'age'), this.producer && waitTool(this.producer, options.producer!.name)]);
+    const producerDone = this.producer ? waitTool(this.producer, options.producer!.name) : Promise.resolve();
+    producerDone.catch(() => undefined);
+    const tools = Promise.all([this.rawFromZstd(producerDone), waitTool(this.age, 'age'), producerDone]);
     tools.catch((err: Error) => this.stored.destroy(err));
     const put = options.storage.put(options.key, this.stored, options.sizeHint !== undefined ? { sizeHint: options.sizeHint } : {});
     this.done = Promise.all([put, tools]).then(
@@ -90,7 +92,7 @@ export class PartUpload {
   }
 
   /** Once zstd exited well: the raw size and hash (from zstd's own count for a producer). */
-  private async rawFromZstd(): Promise<UploadedObject['raw'] | ProducedObject['raw']> {
+  private async rawFromZstd(producerDone: Promise<void>): Promise<UploadedObject['raw'] | ProducedObject['raw']> {
     let stderr: unknown;
     try {
       stderr = (await this.zstd).stderr;
@@ -98,6 +100,8 @@ export class PartUpload {
       throw toToolError(err, 'zstd');
     }
     if (!this.producer) return this.raw.result();
+    // zstd ends well on a producer that died (it only sees end-of-file): its error comes first.
+    await producerDone;
     const bytes = reportedInputBytes(typeof stderr === 'string' ? stderr : '');
     if (bytes === undefined) throw new OperationError(`zstd did not report the size of ${this.options.producer!.name}'s output for ${this.options.key}; is it zstd ≥ 1.4?`);
     return { bytes, sha256: null };

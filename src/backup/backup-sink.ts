@@ -6,7 +6,6 @@ import type { PartDescriptor, PartSink, PartWriter, PartStats } from '../dump/du
 import { PartUpload, type PartProducer, type ProducedObject, type UploadedObject } from '../pipeline/part-upload.js';
 import type { Storage } from '../storage/storage.js';
 import { backupPartKey } from '../storage/layout.js';
-import { osPipe } from '../util/os-pipe.js';
 
 export interface BackupSinkOptions {
   storage: Storage;
@@ -51,16 +50,15 @@ export class BackupSink implements PartSink {
   }
 
   /** Start a part whose raw bytes a program writes straight into zstd; outside the `open` limit. */
-  async startProduced(descriptor: PartDescriptor, producer: Omit<PartProducer, 'pipe'>): Promise<{ done: Promise<ProducedObject> }> {
-    const pipe = await osPipe();
+  async startProduced(descriptor: PartDescriptor, producer: PartProducer): Promise<{ done: Promise<ProducedObject> }> {
     const name = this.nextName();
-    const upload = new PartUpload({
+    const upload = await PartUpload.start({
       storage: this.options.storage,
       key: backupPartKey(this.options.backupId, `${name}.sql.zst.age`),
       recipients: this.options.recipients,
       compressionLevel: this.options.compressionLevel,
       compressionThreads: this.options.compressionThreads,
-      producer: { ...producer, pipe },
+      producer,
     });
     const done = upload.produced();
     done.catch(() => undefined);
@@ -88,7 +86,7 @@ export class BackupSink implements PartSink {
     const held: Buffer[] = [];
     const start = async (): Promise<NonNullable<typeof entry>> => {
       const name = this.nextName();
-      const upload = new PartUpload({
+      const upload = await PartUpload.start({
         storage: this.options.storage,
         key: backupPartKey(this.options.backupId, `${name}.sql.zst.age`),
         recipients: this.options.recipients,

@@ -149,7 +149,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupManifest>
       parts.push({ name: p.name, key: p.object.key, kind: p.kind, database: p.database, ...(p.table !== undefined ? { table: p.table } : {}), rows: null, rawBytes: p.object.raw.bytes, rawSha256: null, storedBytes: p.object.stored.bytes, storedSha256: p.object.stored.sha256 });
     }
     if (accounts) {
-      const upload = new PartUpload({ storage, key: accountsKey, recipients: options.recipients, compressionLevel: options.compressionLevel, compressionThreads: 1 });
+      const upload = await PartUpload.start({ storage, key: accountsKey, recipients: options.recipients, compressionLevel: options.compressionLevel, compressionThreads: 1 });
       await upload.write(Buffer.from(accounts.sql));
       const object = await upload.end();
       parts.push({ name: 'accounts', key: object.key, kind: 'accounts', rows: accounts.count, rawBytes: object.raw.bytes, rawSha256: object.raw.sha256, storedBytes: object.stored.bytes, storedSha256: object.stored.sha256 });

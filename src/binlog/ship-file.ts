@@ -30,7 +30,7 @@ export async function shipFile(o: ShipFileOptions, path: string, file: string, s
     throw new OperationError(`spool file ${path} ends inside an event (${scan.partialBytes} stray bytes): it is not complete; it will be streamed again`);
   }
   const key = segmentDataKey(o.sourceId, file);
-  const upload = new PartUpload({ storage: o.repo.storage, key, recipients: o.recipients, compressionLevel: o.compressionLevel, compressionThreads: o.compressionThreads, sizeHint: scan.size });
+  const upload = await PartUpload.start({ storage: o.repo.storage, key, recipients: o.recipients, compressionLevel: o.compressionLevel, compressionThreads: o.compressionThreads, sizeHint: scan.size });
   try {
     for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) await upload.write(chunk as Buffer);
   } catch (err) {

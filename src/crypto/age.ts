@@ -45,8 +45,9 @@ export function recipientFingerprint(recipient: string): string {
 }
 
 /** `age -e` reading plaintext on stdin, writing the age binary format on stdout. */
-export function startEncrypt(recipients: readonly string[]): ToolProcess {
-  return startTool('age', ['--encrypt', ...recipients.flatMap((r) => ['-r', r])]);
+/** `stdin`: a file descriptor to read the plaintext from (a pipe another program writes) instead of from us. */
+export function startEncrypt(recipients: readonly string[], options: { stdin?: number } = {}): ToolProcess {
+  return startTool('age', ['--encrypt', ...recipients.flatMap((r) => ['-r', r])], options.stdin !== undefined ? { stdin: options.stdin } : {});
 }
 
 /** `age -d` with an identity file; the file path is not a secret, its content is. */

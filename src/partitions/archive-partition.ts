@@ -113,7 +113,7 @@ export async function archivePartition(target: ArchiveTarget, keys: ArchiveKeys,
   const createTable = String(ct[0]?.['Create Table'] ?? '');
   const key = archiveKey(r.table, r.partition);
   const storage = keys.repo.storage;
-  const upload = new PartUpload({ storage, key, recipients: keys.recipients, compressionLevel: keys.compressionLevel, compressionThreads: 1 });
+  const upload = await PartUpload.start({ storage, key, recipients: keys.recipients, compressionLevel: keys.compressionLevel, compressionThreads: 1 });
   try {
     await withDefaultsFile(target.server, async (defaults) => {
       const dump = startTool(target.dumpTool, [

@@ -4,12 +4,14 @@ import { startTool, type ToolProcess } from '../util/tool-process.js';
 export interface CompressOptions {
   /** Read the raw bytes from this file descriptor (a pipe another program writes) instead of from us. */
   stdin?: number;
+  /** Write the compressed stream into this file descriptor (a pipe another program reads). */
+  stdout?: number;
   /** Report the byte counts on stderr (`-vv`: "(N B => M B"), for input node never sees. */
   reportSizes?: boolean;
 }
 
 export function startCompress(level: number, threads: number, options: CompressOptions = {}): ToolProcess {
-  return startTool('zstd', [`-${level}`, `-T${threads}`, options.reportSizes ? '-vv' : '-q', '-c'], options.stdin !== undefined ? { stdin: options.stdin } : {});
+  return startTool('zstd', [`-${level}`, `-T${threads}`, options.reportSizes ? '-vv' : '-q', '-c'], { ...(options.stdin !== undefined ? { stdin: options.stdin } : {}), ...(options.stdout !== undefined ? { stdout: options.stdout } : {}) });
 }
 
 /** The input size zstd reported under `reportSizes`, or undefined when it did not. */

@@ -1,12 +1,12 @@
 // One stored object made from a byte stream: raw → zstd → age → measure → storage, in
 // that fixed order. The raw bytes come either from our writes or straight from a producer
 // program (a per-table dump) writing into zstd through a kernel pipe, so none pass
-// through node. Raw and stored sizes are recorded, the raw
+// through node; zstd writes into age the same way. Raw and stored sizes are recorded, the raw
 // sha256 where we saw the bytes, so verify can check the object without a key (stored
 // hash) and end to end (zstd's frame checksum and age's authentication always, raw hash
 // where there is one).
 import { once } from 'node:events';
-import type { OsPipe } from '../util/os-pipe.js';
+import { osPipe, type OsPipe } from '../util/os-pipe.js';
 import type { Storage } from '../storage/storage.js';
 import { reportedInputBytes, startCompress } from './compress.js';
 import { startEncrypt } from '../crypto/age.js';
@@ -17,9 +17,7 @@ import { OperationError } from '../errors.js';
 export interface PartProducer {
   /** Program name for errors. */
   name: string;
-  /** The kernel pipe from the producer to zstd (see os-pipe.ts). */
-  pipe: OsPipe;
-  /** Start the program with its stdout on this file descriptor (the pipe's write end). */
+  /** Start the program with its stdout on this file descriptor (a pipe into zstd). */
   start(stdoutFd: number): ToolProcess;
 }
 
@@ -56,20 +54,29 @@ export class PartUpload {
   private readonly done: Promise<UploadedObject | ProducedObject>;
   private aborted: Error | undefined;
 
-  constructor(private readonly options: PartUploadOptions) {
-    this.age = startEncrypt(options.recipients);
-    const pipe = options.producer?.pipe;
-    this.zstd = startCompress(options.compressionLevel, options.compressionThreads, pipe ? { stdin: pipe.readFd, reportSizes: true } : {});
-    if (options.producer && pipe) {
-      // Our copies of the pipe close once both programs hold theirs: zstd then sees
-      // end-of-file when the producer exits.
-      try {
-        this.producer = options.producer.start(pipe.writeFd);
-      } finally {
-        pipe.close();
-      }
+  /** Start the programs; the upload runs until `end()` (or the producer's exit). */
+  static async start(options: PartUploadOptions): Promise<PartUpload> {
+    const compressed = await osPipe();
+    const raw = options.producer ? await osPipe().catch((err: unknown) => (compressed.close(), Promise.reject(err))) : undefined;
+    try {
+      return new PartUpload(options, compressed, raw);
+    } finally {
+      // Our copies of the pipes close once the programs hold theirs: each reader then sees
+      // end-of-file when its writer exits.
+      compressed.close();
+      raw?.close();
     }
-    this.zstd.stdout.pipe(this.age.stdin);
+  }
+
+  private constructor(
+    private readonly options: PartUploadOptions,
+    compressed: OsPipe,
+    raw: OsPipe | undefined,
+  ) {
+    // zstd → age through a kernel pipe: node never copies the compressed bytes between them.
+    this.age = startEncrypt(options.recipients, { stdin: compressed.readFd });
+    this.zstd = startCompress(options.compressionLevel, options.compressionThreads, { stdout: compressed.writeFd, ...(raw ? { stdin: raw.readFd, reportSizes: true } : {}) });
+    if (options.producer && raw) this.producer = options.producer.start(raw.writeFd);
     this.age.stdout.pipe(this.stored);
     // A failing tool must fail the upload itself, so a truncated object is never stored.
     // The put reports stream errors; this listener only keeps a late one (after the put

@@ -4,6 +4,8 @@
 // SELECT, SHOW VIEW (views), TRIGGER (triggers) and EVENT (events) — MariaDB takes the
 // consistent binlog position from binlog_snapshot_* without FLUSH TABLES WITH READ
 // LOCK, so no RELOAD and no LOCK TABLES (--single-transaction, --skip-add-locks).
+// RELOAD is optional for backups: with it the largest tables are dumped in parallel
+// (BACKUP STAGE, see backup/parallel-dump.ts); shipping needs it anyway.
 // Shipping needs REPLICATION SLAVE (the binlog stream), BINLOG MONITOR (SHOW BINARY
 // LOGS; REPLICATION CLIENT before MariaDB 10.5.2 and on MySQL) and RELOAD (FLUSH
 // BINARY LOGS, which bounds the lag). MySQL's mysqldump with --source-data and

@@ -3,7 +3,7 @@
 // bounds memory however many tables there are; every started upload is tracked so a
 // failure can abort them all and remove what was written.
 import type { PartDescriptor, PartSink, PartWriter, PartStats } from '../dump/dump-splitter.js';
-import { PartUpload, type PartProducer, type ProducedObject, type UploadedObject } from '../pipeline/part-upload.js';
+import { PartUpload, type ProducedObject, type UploadedObject } from '../pipeline/part-upload.js';
 import type { Storage } from '../storage/storage.js';
 import { backupPartKey } from '../storage/layout.js';
 
@@ -49,8 +49,9 @@ export class BackupSink implements PartSink {
     return String(++this.count).padStart(5, '0');
   }
 
-  /** Start a part whose raw bytes a program writes straight into zstd; outside the `open` limit. */
-  async startProduced(descriptor: PartDescriptor, producer: PartProducer): Promise<{ done: Promise<ProducedObject> }> {
+  /** A part whose raw bytes a program (named for errors) will write straight into zstd, via
+   *  `upload.startProducer()`; outside the `open` limit. */
+  async prepareProduced(descriptor: PartDescriptor, producer: string): Promise<PartUpload> {
     const name = this.nextName();
     const upload = await PartUpload.start({
       storage: this.options.storage,
@@ -63,7 +64,15 @@ export class BackupSink implements PartSink {
     const done = upload.produced();
     done.catch(() => undefined);
     this.produced.push({ name, descriptor, upload, done });
-    return { done };
+    return upload;
+  }
+
+  /** Give up the prepared parts (none was started): their programs stop, their names are reused. */
+  async dropProduced(): Promise<void> {
+    const dropped = this.produced.splice(0);
+    for (const entry of dropped) entry.upload.abort(new Error('not used'));
+    await Promise.allSettled(dropped.map((e) => e.done));
+    this.count -= dropped.length;
   }
 
   /** Wait for every produced part; the first failure fails the whole backup. */

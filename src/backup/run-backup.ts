@@ -68,29 +68,22 @@ export async function runBackup(options: BackupOptions): Promise<BackupManifest>
   const accountsKey = backupPartKey(id, 'accounts.sql.zst.age');
   try {
     const split = await withDefaultsFile(options.source, async (defaultsFile) => {
+      // zstd and age for each table dump start first: commits are blocked only while the
+      // dumps themselves start.
+      const uploads: PartUpload[] = [];
+      for (const t of tableDumps) uploads.push(await sink.prepareProduced({ kind: 'table', database: t.database, table: t.table }, `mariadb-dump of ${t.database}.${t.table}`));
       const block = tableDumps.length ? await CommitBlock.take(options.source) : undefined;
+      if (!block) await sink.dropProduced();
       try {
         const ownDumps = block ? tableDumps : [];
         const fullArgs = dumpArgs(info, databases);
-        const started: StartedTableDump[] = [];
-        for (const t of ownDumps) {
-          let exited!: Promise<unknown>;
-          const name = `mariadb-dump of ${t.database}.${t.table}`;
-          await sink.startProduced(
-            { kind: 'table', database: t.database, table: t.table },
-            {
-              name,
-              start: (stdoutFd) => {
-                const proc = startTool(tools.dump, [defaultsFileArg(defaultsFile), ...tableDumpArgs(fullArgs, t)], { stdout: stdoutFd, bufferStdout: true });
-                proc.stdin.end();
-                exited = waitTool(proc, name);
-                return proc;
-              },
-            },
-          );
+        const started: StartedTableDump[] = ownDumps.map((t, i) => {
+          const proc = uploads[i]!.startProducer((stdoutFd) => startTool(tools.dump, [defaultsFileArg(defaultsFile), ...tableDumpArgs(fullArgs, t)], { stdout: stdoutFd, bufferStdout: true }));
+          proc.stdin.end();
+          const exited = waitTool(proc, `mariadb-dump of ${t.database}.${t.table}`);
           exited.catch(() => undefined);
-          started.push({ table: t, exited });
-        }
+          return { table: t, exited };
+        });
         if (ownDumps.length) log.info({ tables: ownDumps.map((t) => `${t.database}.${t.table}`) }, 'largest tables dumped by their own processes');
         const args = [defaultsFileArg(defaultsFile), ...dumpArgs(info, databases, ignoreTableArgs(ownDumps))];
         const dump = startTool(tools.dump, args, { bufferStdout: true });

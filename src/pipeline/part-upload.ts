@@ -14,12 +14,6 @@ import { MeasureStream, Meter, type Measurement } from './measure.js';
 import { toToolError, waitTool, type ToolProcess } from '../util/tool-process.js';
 import { OperationError } from '../errors.js';
 
-export interface PartProducer {
-  /** Program name for errors. */
-  name: string;
-  /** Start the program with its stdout on this file descriptor (a pipe into zstd). */
-  start(stdoutFd: number): ToolProcess;
-}
 
 export interface PartUploadOptions {
   storage: Storage;
@@ -28,8 +22,9 @@ export interface PartUploadOptions {
   compressionLevel: number;
   compressionThreads: number;
   sizeHint?: number;
-  /** The raw bytes come from this program instead of `write()`. */
-  producer?: PartProducer;
+  /** The raw bytes come from a program, named so for errors, that `startProducer()` starts
+   *  later, instead of from `write()`. zstd and age are up before it, so starting it is quick. */
+  producer?: string;
 }
 
 export interface UploadedObject {
@@ -49,7 +44,11 @@ export class PartUpload {
   private readonly raw = new Meter();
   private readonly zstd: ToolProcess;
   private readonly age: ToolProcess;
-  private readonly producer: ToolProcess | undefined;
+  private producer: ToolProcess | undefined;
+  private readonly rawPipe: OsPipe | undefined;
+  // Wrapped: a ToolProcess is itself a promise, which resolve() would adopt.
+  private readonly producerStarted: Promise<{ proc: ToolProcess }>;
+  private onProducerStarted: (started: { proc: ToolProcess }) => void = () => undefined;
   private readonly stored = new MeasureStream();
   private readonly done: Promise<UploadedObject | ProducedObject>;
   private aborted: Error | undefined;
@@ -62,9 +61,9 @@ export class PartUpload {
       return new PartUpload(options, compressed, raw);
     } finally {
       // Our copies of the pipes close once the programs hold theirs: each reader then sees
-      // end-of-file when its writer exits.
+      // end-of-file when its writer exits (the producer's write end: once it is started).
       compressed.close();
-      raw?.close();
+      raw?.closeRead();
     }
   }
 
@@ -76,13 +75,14 @@ export class PartUpload {
     // zstd → age through a kernel pipe: node never copies the compressed bytes between them.
     this.age = startEncrypt(options.recipients, { stdin: compressed.readFd });
     this.zstd = startCompress(options.compressionLevel, options.compressionThreads, { stdout: compressed.writeFd, ...(raw ? { stdin: raw.readFd, reportSizes: true } : {}) });
-    if (options.producer && raw) this.producer = options.producer.start(raw.writeFd);
+    this.rawPipe = raw;
+    this.producerStarted = new Promise((resolve) => (this.onProducerStarted = resolve));
     this.age.stdout.pipe(this.stored);
     // A failing tool must fail the upload itself, so a truncated object is never stored.
     // The put reports stream errors; this listener only keeps a late one (after the put
     // finished) from crashing the process — `done` still rejects through `tools`.
     this.stored.on('error', () => undefined);
-    const producerDone = this.producer ? waitTool(this.producer, options.producer!.name) : Promise.resolve();
+    const producerDone = options.producer ? this.producerStarted.then(({ proc }) => waitTool(proc, options.producer!)) : Promise.resolve();
     producerDone.catch(() => undefined);
     const tools = Promise.all([this.rawFromZstd(producerDone), waitTool(this.age, 'age'), producerDone]);
     tools.catch((err: Error) => this.stored.destroy(err));
@@ -106,12 +106,25 @@ export class PartUpload {
     } catch (err) {
       throw toToolError(err, 'zstd');
     }
-    if (!this.producer) return this.raw.result();
+    if (!this.options.producer) return this.raw.result();
     // zstd ends well on a producer that died (it only sees end-of-file): its error comes first.
     await producerDone;
     const bytes = reportedInputBytes(typeof stderr === 'string' ? stderr : '');
-    if (bytes === undefined) throw new OperationError(`zstd did not report the size of ${this.options.producer!.name}'s output for ${this.options.key}; is it zstd ≥ 1.4?`);
+    if (bytes === undefined) throw new OperationError(`zstd did not report the size of ${this.options.producer}'s output for ${this.options.key}; is it zstd ≥ 1.4?`);
     return { bytes, sha256: null };
+  }
+
+  /** Start the producer with its stdout on the pipe into zstd; returns it. */
+  startProducer(start: (stdoutFd: number) => ToolProcess): ToolProcess {
+    if (!this.rawPipe) throw new Error('PartUpload.startProducer on an upload fed by write()');
+    if (this.aborted) throw this.aborted;
+    try {
+      this.producer = start(this.rawPipe.writeFd);
+    } finally {
+      this.rawPipe.closeWrite();
+    }
+    this.onProducerStarted({ proc: this.producer });
+    return this.producer;
   }
 
   get rawBytes(): number {
@@ -120,7 +133,7 @@ export class PartUpload {
 
   async write(chunk: Buffer): Promise<void> {
     if (this.aborted) throw this.aborted;
-    if (this.producer) throw new Error('PartUpload.write on an upload fed by a producer');
+    if (this.options.producer) throw new Error('PartUpload.write on an upload fed by a producer');
     this.raw.update(chunk);
     if (!this.zstd.stdin.write(chunk)) {
       await Promise.race([once(this.zstd.stdin, 'drain'), this.done.then(() => undefined)]);
@@ -129,14 +142,14 @@ export class PartUpload {
 
   /** Close the input; the returned promise settles when the object is stored. */
   end(): Promise<UploadedObject> {
-    if (this.producer) throw new Error('PartUpload.end on an upload fed by a producer: await produced()');
+    if (this.options.producer) throw new Error('PartUpload.end on an upload fed by a producer: await produced()');
     this.zstd.stdin.end();
     return this.done as Promise<UploadedObject>;
   }
 
   /** Settles when the producer's output is stored. */
   produced(): Promise<ProducedObject> {
-    if (!this.producer) throw new Error('PartUpload.produced on an upload fed by write()');
+    if (!this.options.producer) throw new Error('PartUpload.produced on an upload fed by write()');
     return this.done as Promise<ProducedObject>;
   }
 
@@ -146,6 +159,7 @@ export class PartUpload {
   }
 
   private kill(): void {
+    this.rawPipe?.closeWrite();
     this.producer?.kill('SIGKILL');
     this.zstd.kill('SIGKILL');
     this.age.kill('SIGKILL');

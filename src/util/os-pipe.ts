@@ -12,7 +12,10 @@ import { execa } from 'execa';
 export interface OsPipe {
   readFd: number;
   writeFd: number;
-  /** Close our copies once both programs have theirs (idempotent). */
+  /** Close our copy of the read end once the reading program has its own (idempotent). */
+  closeRead(): void;
+  /** Close our copy of the write end once the writing program has its own (idempotent). */
+  closeWrite(): void;
   close(): void;
 }
 
@@ -26,15 +29,24 @@ export async function osPipe(): Promise<OsPipe> {
     // dies, so callers kill both programs on any failure.
     const writeFd = openSync(path, constants.O_RDWR);
     const readFd = openSync(path, constants.O_RDONLY);
-    let open = true;
+    let readOpen = true;
+    let writeOpen = true;
+    const closeRead = (): void => {
+      if (readOpen) closeSync(readFd);
+      readOpen = false;
+    };
+    const closeWrite = (): void => {
+      if (writeOpen) closeSync(writeFd);
+      writeOpen = false;
+    };
     return {
       readFd,
       writeFd,
+      closeRead,
+      closeWrite,
       close: () => {
-        if (!open) return;
-        open = false;
-        closeSync(readFd);
-        closeSync(writeFd);
+        closeRead();
+        closeWrite();
       },
     };
   } finally {

@@ -152,9 +152,13 @@ describe('the largest table dumped on its own', () => {
     const r = await runCli(['backup', '--databases', DB, '--json'], { ...env, DBOPS_SOURCE_URL: url, DBOPS_BACKUP_ACCOUNTS: 'false' });
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/BACKUP STAGE needs RELOAD.*dumping in one stream/);
-    const parts = await manifestParts(dir, JSON.parse(r.stdout).id);
+    const id = JSON.parse(r.stdout).id as string;
+    const parts = await manifestParts(dir, id);
     const big = parts.find((p) => p.table === 'big')!;
     expect(big.rawSha256).toMatch(/^[0-9a-f]{64}$/);
+    // The table dump prepared before the block was found impossible left nothing behind.
+    const stored = (await readdir(join(dir, 'backups', id, 'parts'))).sort();
+    expect(stored).toEqual(parts.map((p) => p.key.split('/').pop()).sort());
     expect(big.rows).toBeGreaterThanOrEqual(280_000);
   });
 });

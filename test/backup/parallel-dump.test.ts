@@ -18,6 +18,7 @@ let keys: Awaited<ReturnType<typeof makeKeys>>;
 let target: SandboxServer;
 
 interface Part {
+  key: string;
   kind: string;
   table?: string;
   rows: number | null;

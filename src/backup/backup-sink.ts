@@ -44,6 +44,18 @@ export class BackupSink implements PartSink {
 
   constructor(private readonly options: BackupSinkOptions) {}
 
+  /** The upload of part `name`: fed by write(), or by the named producer program. */
+  private startUpload(name: string, producer?: string): Promise<PartUpload> {
+    return PartUpload.start({
+      storage: this.options.storage,
+      key: backupPartKey(this.options.backupId, `${name}.sql.zst.age`),
+      recipients: this.options.recipients,
+      compressionLevel: this.options.compressionLevel,
+      compressionThreads: this.options.compressionThreads,
+      ...(producer !== undefined ? { producer } : {}),
+    });
+  }
+
   /** Next part name: zero-padded sequence, so keys sort in dump order. */
   nextName(): string {
     return String(++this.count).padStart(5, '0');
@@ -53,14 +65,7 @@ export class BackupSink implements PartSink {
    *  `upload.startProducer()`; outside the `open` limit. */
   async prepareProduced(descriptor: PartDescriptor, producer: string): Promise<PartUpload> {
     const name = this.nextName();
-    const upload = await PartUpload.start({
-      storage: this.options.storage,
-      key: backupPartKey(this.options.backupId, `${name}.sql.zst.age`),
-      recipients: this.options.recipients,
-      compressionLevel: this.options.compressionLevel,
-      compressionThreads: this.options.compressionThreads,
-      producer,
-    });
+    const upload = await this.startUpload(name, producer);
     const done = upload.produced();
     done.catch(() => undefined);
     this.produced.push({ name, descriptor, upload, done });
@@ -95,13 +100,7 @@ export class BackupSink implements PartSink {
     const held: Buffer[] = [];
     const start = async (): Promise<NonNullable<typeof entry>> => {
       const name = this.nextName();
-      const upload = await PartUpload.start({
-        storage: this.options.storage,
-        key: backupPartKey(this.options.backupId, `${name}.sql.zst.age`),
-        recipients: this.options.recipients,
-        compressionLevel: this.options.compressionLevel,
-        compressionThreads: this.options.compressionThreads,
-      });
+      const upload = await this.startUpload(name);
       entry = { name, descriptor, upload };
       this.started.push(entry);
       for (const b of held.splice(0)) await upload.write(b);

@@ -65,29 +65,35 @@ export function baseEnv(): Record<string, string> {
   return env;
 }
 
-/** The node flags on the CLI's shebang line: what the installed `dbops` bin (and the Docker
- *  image's entrypoint) runs with, so the bench measures the same process users run. */
-function shebangFlags(file: string): string[] {
+/** The node flags and environment on the CLI's shebang line (`#!/usr/bin/env -S NAME=VALUE node --flag`):
+ *  what the installed `dbops` bin (and the Docker image's entrypoint) runs with, so the bench
+ *  measures the same process users run. */
+function shebang(file: string): { flags: string[]; env: Record<string, string> } {
   const first = readFileSync(file, 'utf8').split('\n', 1)[0] ?? '';
-  const m = /^#!.*\bnode\b(.*)$/.exec(first);
-  return m ? m[1]!.trim().split(/\s+/).filter((a) => a.startsWith('--')) : [];
+  const m = /^#!\S*\benv -S (.*)$/.exec(first) ?? /^#!(.*)$/.exec(first);
+  const words = m ? m[1]!.trim().split(/\s+/) : [];
+  const node = words.findIndex((w) => /(^|\/)node$/.test(w));
+  const env = Object.fromEntries(words.slice(0, Math.max(0, node)).flatMap((w) => (/^\w+=/.test(w) ? [[w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]] : [])));
+  return { flags: words.slice(node + 1).filter((a) => a.startsWith('--')), env };
 }
 
-/** How to start the real CLI: the build when present, else the sources through tsx. */
-export function cliCommand(root: string): { argv: string[]; label: string } {
+/** How to start the real CLI: the build when present, else the sources through tsx. `env`
+ *  goes into every dbops process's environment. */
+export function cliCommand(root: string): { argv: string[]; env: Record<string, string>; label: string } {
   const built = join(root, 'dist/cli/main.js');
   if (existsSync(built)) {
-    const flags = shebangFlags(built);
-    return { argv: [...flags, built], label: `dist/cli/main.js (built${flags.length ? `; node ${flags.join(' ')} from its shebang, as the bin runs` : ''})` };
+    const { flags, env } = shebang(built);
+    const settings = [...Object.entries(env).map(([k, v]) => `${k}=${v}`), 'node', ...flags].join(' ');
+    return { argv: [...flags, built], env, label: `dist/cli/main.js (built; ${settings} from its shebang, as the bin runs)` };
   }
-  return { argv: ['--import', 'tsx', join(root, 'src/cli/main.ts')], label: 'src/cli/main.ts via tsx (no dist/ build)' };
+  return { argv: ['--import', 'tsx', join(root, 'src/cli/main.ts')], env: {}, label: 'src/cli/main.ts via tsx (no dist/ build)' };
 }
 
 /** Runs the CLI to completion (setup steps, not measurements): its stdout, or an error
  *  with the last lines of its stderr. */
-export function dbopsRunner(cli: { argv: string[] }, env: Record<string, string>): (args: string[], extraEnv: Record<string, string>) => Promise<string> {
+export function dbopsRunner(cli: { argv: string[]; env: Record<string, string> }, env: Record<string, string>): (args: string[], extraEnv: Record<string, string>) => Promise<string> {
   return async (args, extraEnv) => {
-    const r = await execa(process.execPath, [...cli.argv, ...args], { env: { ...env, ...extraEnv }, extendEnv: false, reject: false, stdin: 'ignore' });
+    const r = await execa(process.execPath, [...cli.argv, ...args], { env: { ...env, ...cli.env, ...extraEnv }, extendEnv: false, reject: false, stdin: 'ignore' });
     if (r.exitCode !== 0) throw new Error(`dbops ${args.join(' ')} failed (exit ${r.exitCode}): ${String(r.stderr).trim().split('\n').slice(-2).join(' | ')}`);
     return String(r.stdout);
   };
@@ -193,7 +199,7 @@ export async function runBackupBench(ctx: BackupBenchContext): Promise<BackupBen
         {
           file: process.execPath,
           args: [...prof, '--import', probe, ...cli.argv, 'backup', '--databases', DATABASE, '--json'],
-          env: { ...env, ...dbopsEnv, ...extraEnv, DBOPS_STORAGE_URL: storageUrl },
+          env: { ...env, ...cli.env, ...dbopsEnv, ...extraEnv, DBOPS_STORAGE_URL: storageUrl },
           logFile,
           probeFile: join(ctx.workDir, 'probe.json'),
           watchPids: watch,

@@ -183,7 +183,7 @@ export async function runBinlogBench(ctx: BinlogBenchContext): Promise<BinlogBen
       let p: Measurement;
       try {
         p = await measureCommand(
-          { file: process.execPath, args: [...prof, '--import', probe, ...cli.argv, 'pitr', '--to', 'latest', '--json'], env: targetEnv, logFile, probeFile: join(ctx.workDir, 'probe.json'), watchPids },
+          { file: process.execPath, args: [...prof, '--import', probe, ...cli.argv, 'pitr', '--to', 'latest', '--json'], env: { ...targetEnv, ...cli.env }, logFile, probeFile: join(ctx.workDir, 'probe.json'), watchPids },
           timeFile,
         );
       } finally {

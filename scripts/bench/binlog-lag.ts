@@ -21,7 +21,7 @@ import { LoadWriter, type LoadMarks, type TxShape } from './binlog-load.js';
 const TX_PER_SECOND = 10;
 
 export interface LagOptions {
-  cli: { argv: string[] };
+  cli: { argv: string[]; env: Record<string, string> };
   /** Environment of the dbops commands (repository, keys, source, spool). */
   env: Record<string, string>;
   dataset: Dataset;
@@ -82,7 +82,7 @@ async function dumpThreads(db: MysqlClient): Promise<number> {
 }
 
 export async function runLagBench(o: LagOptions): Promise<LagResult> {
-  const env = { ...o.env, DBOPS_BINLOG_MAX_LAG_SECONDS: String(o.maxLagSeconds) };
+  const env = { ...o.env, ...o.cli.env, DBOPS_BINLOG_MAX_LAG_SECONDS: String(o.maxLagSeconds) };
   const repo = await openRepository(await openStorage(o.repoUrl));
   const sources = await listBinlogSources(repo);
   if (sources.length !== 1) throw new Error(`expected one binlog source in ${o.repoUrl}, found ${sources.length}`);

@@ -143,7 +143,7 @@ export async function runRestoreBench(ctx: RestoreBenchContext): Promise<Restore
       {
         file: process.execPath,
         args: [...prof, '--import', probe, ...cli.argv, 'restore', backupId, '--force', '--json'],
-        env: restoreEnv,
+        env: { ...restoreEnv, ...cli.env },
         logFile,
         probeFile: join(ctx.workDir, 'probe.json'),
         watchPids,

@@ -7,7 +7,8 @@ export const REPORT_FORMAT = 'horizn-dbops/restore-report';
 export const REPORT_VERSION = 1;
 
 export const checkSchema = z.object({
-  /** Stable name, e.g. `part-hash`, `row-count`, `content-checksum`, `schema-objects`. */
+  /** Stable name, e.g. `part-hash`, `row-count` (against the manifest), `part-row-count` (against
+   *  the rows the restore counted in a part whose count the manifest lacks), `content-checksum`, `schema-objects`. */
   name: z.string(),
   /** Depth the check belongs to. */
   depth: z.enum(['integrity', 'restore', 'content']),

@@ -8,7 +8,7 @@ import { listBackups, resolveBackup } from '../repo/repository.js';
 import type { BackupManifest } from '../manifest/backup-manifest.js';
 import { backupManifestKey, newReportId } from '../storage/layout.js';
 import { verifyBackup } from '../verify/verify-backup.js';
-import { runRestore } from '../restore/run-restore.js';
+import { runRestore, type RestoreResult } from '../restore/run-restore.js';
 import { schemaObjectChecks, rowCountChecks, contentChecks } from './restore-checks.js';
 import { listChecksums, type StoredChecksums } from '../checksum/checksum-store.js';
 import { comparePoints } from './compare-points.js';
@@ -62,6 +62,7 @@ export async function runRestoreTest(options: RestoreTestOptions): Promise<{ rep
   let error: string | undefined;
   let sandboxInfo: UnsignedReport['sandbox'] = { driver: 'none', engine: null, image: null, imageId: null, serverVersion: null };
   let reached: UnsignedReport['target']['reached'] = null;
+  let restored: RestoreResult | undefined;
   let requested = 'backup';
   const timed = async <T>(phase: string, fn: () => Promise<T>): Promise<T> => {
     if (options.signal?.aborted) throw new InterruptedError(String(options.signal.reason ?? 'signal'));
@@ -90,7 +91,7 @@ export async function runRestoreTest(options: RestoreTestOptions): Promise<{ rep
         sandboxInfo = sandbox.describe();
         // 2. restore: load everything, then compare objects and row counts with the manifest.
         try {
-          await timed('restore', () => runRestore({ repo: options.repo, manifest, target: sandbox!.conn, identityFile: options.identityFile, parallel: options.parallel ?? 2, ...(options.signal ? { signal: options.signal } : {}) }));
+          restored = await timed('restore', () => runRestore({ repo: options.repo, manifest, target: sandbox!.conn, identityFile: options.identityFile, parallel: options.parallel ?? 2, ...(options.signal ? { signal: options.signal } : {}) }));
           checks.push({ name: 'restore-ran-clean', depth: 'restore', ok: true });
         } catch (err) {
           checks.push({ name: 'restore-ran-clean', depth: 'restore', ok: false, detail: (err as Error).message });
@@ -98,7 +99,7 @@ export async function runRestoreTest(options: RestoreTestOptions): Promise<{ rep
         }
         await timed('verify', async () => {
           checks.push(...(await schemaObjectChecks(manifest, sandbox!.conn)));
-          checks.push(...(await rowCountChecks(manifest, sandbox!.conn)));
+          checks.push(...(await rowCountChecks(manifest, sandbox!.conn, restored?.loadData)));
         });
 
         // 3. content: replay to a point where the source's checksums were taken, compare every table.

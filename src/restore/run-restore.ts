@@ -43,8 +43,9 @@ export interface RestoreResult {
   seconds: number;
   rawBytes: number;
   strippedTriggers: number;
-  /** Tables whose rows went in through LOAD DATA (the others through their INSERTs). */
-  loadData: Array<{ table: string; rows: number }>;
+  /** Tables whose rows went in through LOAD DATA (the others through their INSERTs), with the
+   *  rows their part held, counted as they were converted. */
+  loadData: Array<{ database: string; table: string; rows: number }>;
 }
 
 interface TargetSession {
@@ -150,7 +151,10 @@ async function applyPart(step: PlannedPart, target: TargetSession, options: Rest
   }
   // One connection per table: loading one table over several was measured slower here
   // (2 cores: the server is the bottleneck and concurrent inserts into one table contend).
-  const load = loadSerially(input, spec, options.signal, fifo, result.loadData);
+  const loaded = (tables: Array<{ table: string; rows: number }>): void => {
+    for (const t of tables) result.loadData.push({ database: step.targetDatabase ?? part.database ?? '', ...t });
+  };
+  const load = loadSerially(input, spec, options.signal, fifo, loaded);
   try {
     await Promise.all([load, source.done]);
     if (stripper?.stripped) result.strippedTriggers += stripper.stripped;
@@ -175,7 +179,13 @@ async function applyPart(step: PlannedPart, target: TargetSession, options: Rest
 }
 
 /** Everything through one client, in order; a table's rows through LOAD DATA when `fifo` is given. */
-async function loadSerially(input: AsyncIterable<Buffer>, spec: ClientSpec, signal: AbortSignal | undefined, fifo: string | undefined, loaded: RestoreResult['loadData']): Promise<void> {
+async function loadSerially(
+  input: AsyncIterable<Buffer>,
+  spec: ClientSpec,
+  signal: AbortSignal | undefined,
+  fifo: string | undefined,
+  loaded: (tables: Array<{ table: string; rows: number }>) => void,
+): Promise<void> {
   const client = new ClientSession(spec);
   const router = fifo ? new LoadDataRouter(client, fifo) : undefined;
   const onAbort = (): void => client.kill();
@@ -184,7 +194,7 @@ async function loadSerially(input: AsyncIterable<Buffer>, spec: ClientSpec, sign
     if (router) {
       for await (const chunk of input) await router.write(chunk);
       await router.end();
-      loaded.push(...router.loaded);
+      loaded(router.loaded);
     } else {
       for await (const chunk of input) await client.write(chunk);
     }

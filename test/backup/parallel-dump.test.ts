@@ -110,6 +110,16 @@ describe('the largest table dumped on its own', () => {
     const verify = await runCli(['verify', id], env);
     expect(verify.exitCode, verify.stderr).toBe(0);
 
+    // A restore test still counts that table's rows: those its part held, counted as they were loaded.
+    const test = await runCli(['restore-test', '--backup', id, '--depth', 'restore', '--sandbox', 'process', '--json'], env);
+    expect(test.exitCode, test.stderr).toBe(0);
+    const checks = (JSON.parse(test.stdout) as { checks: Array<{ name: string; object?: string; expected?: unknown; actual?: unknown; ok: boolean }> }).checks;
+    const bigCount = checks.find((c) => c.object === `${DB}.big`);
+    expect(bigCount).toMatchObject({ name: 'part-row-count', ok: true });
+    expect(bigCount!.expected).toBeGreaterThanOrEqual(280_020);
+    expect(bigCount!.actual).toBe(bigCount!.expected);
+    expect(checks.find((c) => c.object === `${DB}.ledger`)).toMatchObject({ name: 'row-count', ok: true });
+
     const restore = await runCli(['restore', id, '--target', target.url], env);
     expect(restore.exitCode, restore.stderr).toBe(0);
     const restored = `${target.url}/${DB}`;

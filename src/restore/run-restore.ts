@@ -11,7 +11,7 @@ import type { BackupManifest } from '../manifest/backup-manifest.js';
 import { planRestore, type RestoreScope, type PlannedPart } from './select-parts.js';
 import { StripTriggers } from './strip-triggers.js';
 import { DeferSecondaryIndexes } from './defer-indexes.js';
-import { LoadDataRouter, ClientGoneError, makeFifo } from './load-data.js';
+import { LoadDataRouter, ClientGoneError, makeFifo, type StatementProbe } from './load-data.js';
 import { setTimeout as delay } from 'node:timers/promises';
 import { openPartSource, describePart } from '../pipeline/part-download.js';
 import { withConnection, type MysqlClient } from '../mysql/client.js';
@@ -154,7 +154,7 @@ async function applyPart(step: PlannedPart, target: TargetSession, options: Rest
   const loaded = (tables: Array<{ table: string; rows: number }>): void => {
     for (const t of tables) result.loadData.push({ database: step.targetDatabase ?? part.database ?? '', ...t });
   };
-  const load = loadSerially(input, spec, options.signal, fifo, loaded);
+  const load = loadSerially(input, spec, options.signal, fifo, loaded, (marker) => statementRuns(options.target, marker));
   try {
     await Promise.all([load, source.done]);
     if (stripper?.stripped) result.strippedTriggers += stripper.stripped;
@@ -185,9 +185,10 @@ async function loadSerially(
   signal: AbortSignal | undefined,
   fifo: string | undefined,
   loaded: (tables: Array<{ table: string; rows: number }>) => void,
+  statementProbe: StatementProbe,
 ): Promise<void> {
   const client = new ClientSession(spec);
-  const router = fifo ? new LoadDataRouter(client, fifo) : undefined;
+  const router = fifo ? new LoadDataRouter(client, fifo, statementProbe) : undefined;
   const onAbort = (): void => client.kill();
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
@@ -210,6 +211,19 @@ async function loadSerially(
     throw brokenFifo ? (own ?? err) : err;
   } finally {
     signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** Whether a statement with `marker` in its text runs on the target (undefined: cannot tell, e.g. it is down). */
+async function statementRuns(target: MysqlConn, marker: string): Promise<boolean | undefined> {
+  try {
+    return await withConnection(target, async (db) => {
+      // Our own query holds the marker too: it is left out by its connection id.
+      const rows = await db.query<{ n: number | string }>('SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND INSTR(INFO, ?) > 0', [marker]);
+      return Number(rows[0]?.n) > 0;
+    });
+  } catch {
+    return undefined;
   }
 }
 

@@ -159,14 +159,16 @@ class FifoWriter {
           else resolve();
         };
         const check = (): void => {
+          const again = (): void => {
+            if (timer !== undefined) timer = setTimeout(check, STALL_CHECK_MS);
+          };
           void this.onStall?.().then((err) => {
             if (timer === undefined) return; // settled meanwhile
-            if (err) {
-              this.failure ??= err;
-              done(err);
-              this.socket.destroy();
-            } else timer = setTimeout(check, STALL_CHECK_MS);
-          });
+            if (!err) return again();
+            this.failure ??= err;
+            done(err);
+            this.socket.destroy();
+          }, again);
         };
         if (this.onStall) timer = setTimeout(check, STALL_CHECK_MS);
         this.socket.on('drain', done);

@@ -145,10 +145,15 @@ export class BackupSink implements PartSink {
     return out;
   }
 
+  /** Stop every part's programs now (a table's own dump too): the waits on them fail with `err`. */
+  interrupt(err: Error): void {
+    for (const entry of [...this.started, ...this.produced]) entry.upload.abort(err);
+  }
+
   /** Abort running uploads and remove every object this backup wrote (best effort). */
   async abortAll(err: Error): Promise<void> {
     const all = [...this.started, ...this.produced];
-    for (const entry of all) entry.upload.abort(err);
+    this.interrupt(err);
     await Promise.allSettled(all.map((e) => e.done ?? Promise.resolve()));
     await Promise.allSettled(all.map((e) => this.options.storage.remove(backupPartKey(this.options.backupId, `${e.name}.sql.zst.age`))));
   }

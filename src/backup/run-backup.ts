@@ -66,6 +66,10 @@ export async function runBackup(options: BackupOptions): Promise<BackupManifest>
   });
   const splitter = new DumpSplitter(sink);
   const accountsKey = backupPartKey(id, 'accounts.sql.zst.age');
+  // Interrupted: every part's programs stop at once. The tables' own dumps run on after the
+  // main dump ends, and only the main dump hears the signal below.
+  const interrupt = (): void => sink.interrupt(new InterruptedError(String(options.signal?.reason ?? 'signal')));
+  options.signal?.addEventListener('abort', interrupt, { once: true });
   try {
     const split = await withDefaultsFile(options.source, async (defaultsFile) => {
       // zstd and age for each table dump start first: commits are blocked only while the
@@ -202,6 +206,8 @@ export async function runBackup(options: BackupOptions): Promise<BackupManifest>
         : 'backup failed; its parts were removed and no manifest was written',
     );
     throw error;
+  } finally {
+    options.signal?.removeEventListener('abort', interrupt);
   }
 }
 

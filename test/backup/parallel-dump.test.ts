@@ -7,7 +7,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { freshDatabase, mariadb } from '../helpers/mariadb.js';
-import { runCli, makeKeys, tempRepoUrl } from '../helpers/cli.js';
+import { runCli, startCli, makeKeys, tempRepoUrl } from '../helpers/cli.js';
+import { execa } from 'execa';
 import { fakeBin, withPath } from '../helpers/fake-tools.js';
 import { findTool } from '../../src/mysql/find-tool.js';
 import { startSandboxServer, type SandboxServer } from '../../src/sandbox/process-server.js';
@@ -148,6 +149,31 @@ describe('the largest table dumped on its own', () => {
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/mariadb-dump of par_dump\.big.*killed by SIGKILL/);
     expect(r.stdout).toBe('');
+    const list = await runCli(['list', '--json'], env);
+    expect(JSON.parse(list.stdout).backups).toEqual([]);
+    const files = await readdir(dir, { recursive: true, withFileTypes: true });
+    expect(files.filter((f) => f.isFile()).map((f) => f.name)).toEqual(['repo.json']);
+  });
+
+  it('SIGTERM stops a table dump that runs on after the main dump: at once, nothing listed, nothing left', async () => {
+    const { dir, env } = await newRepo();
+    const real = findTool('mariadb-dump')!;
+    // The dump of `big` writes its table, then holds its output open (as a long table's dump
+    // would go on) while the main dump has ended.
+    const fake = await fakeBin('mariadb-dump', `#!/bin/sh\nfor last; do :; done\nif [ "$last" = big ]; then "${real}" "$@"; exec sleep 97; fi\nexec "${real}" "$@"\n`);
+    const run = startCli(['backup', '--databases', DB], { ...env, PATH: withPath(fake) });
+    const holding = async (): Promise<boolean> => (await execa('pgrep', ['-f', '^sleep 97$'], { reject: false })).exitCode === 0;
+    for (let i = 0; i < 300 && !(await holding()); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await holding()).toBe(true);
+    const signalled = Date.now();
+    run.kill('SIGTERM');
+    const r = await run;
+    // Before, only the main dump heard the signal and the backup kept waiting on that dump
+    // (until execa's SIGKILL 5 s later, which left the dump running).
+    expect(Date.now() - signalled).toBeLessThan(30_000);
+    expect(await holding()).toBe(false);
+    expect(r.exitCode).toBe(1);
+    expect(String(r.stderr)).toMatch(/interrupted by SIGTERM; nothing from this run was committed/);
     const list = await runCli(['list', '--json'], env);
     expect(JSON.parse(list.stdout).backups).toEqual([]);
     const files = await readdir(dir, { recursive: true, withFileTypes: true });

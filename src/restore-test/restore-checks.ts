@@ -55,14 +55,15 @@ export async function rowCountChecks(manifest: BackupManifest, target: MysqlConn
     );
     for (const p of tables) {
       const object = `${p.database}.${p.table}`;
+      const name = p.inManifest ? 'row-count' : 'part-row-count';
       try {
         const all = versioned.has(object) ? ' FOR SYSTEM_TIME ALL' : '';
         const [row] = await db.query<{ n: number | string }>(`SELECT COUNT(*) AS n FROM ${quoteQualified(p.database!, p.table!)}${all}`);
         const n = Number(row?.n ?? -1);
         const basis = p.inManifest ? 'the backup recorded' : 'its backup part held (counted while loading)';
-        checks.push({ name: p.inManifest ? 'row-count' : 'part-row-count', depth: 'restore', object, expected: p.rows, actual: n, ok: n === p.rows, ...(n !== p.rows ? { detail: `${object} has ${n} rows, ${basis} ${p.rows}` } : {}) });
+        checks.push({ name, depth: 'restore', object, expected: p.rows, actual: n, ok: n === p.rows, ...(n !== p.rows ? { detail: `${object} has ${n} rows, ${basis} ${p.rows}` } : {}) });
       } catch (err) {
-        checks.push({ name: p.inManifest ? 'row-count' : 'part-row-count', depth: 'restore', object, expected: p.rows, actual: null, ok: false, detail: `cannot count rows: ${(err as Error).message}` });
+        checks.push({ name, depth: 'restore', object, expected: p.rows, actual: null, ok: false, detail: `cannot count rows: ${(err as Error).message}` });
       }
     }
     return checks;

@@ -103,7 +103,7 @@ function sqlString(s: string): string {
 export class ClientGoneError extends OperationError {}
 
 /** The server ended the LOAD DATA (its connection was killed, or the server restarted) while we were sending rows. */
-export class LoadEndedByServerError extends OperationError {}
+class LoadEndedByServerError extends OperationError {}
 
 /** Whether a statement carrying `marker` still runs on the target; undefined when that cannot be told. */
 export type StatementProbe = (marker: string) => Promise<boolean | undefined>;

@@ -151,12 +151,10 @@ async function applyPart(step: PlannedPart, target: TargetSession, options: Rest
   }
   // One connection per table: loading one table over several was measured slower here
   // (2 cores: the server is the bottleneck and concurrent inserts into one table contend).
-  const loaded = (tables: Array<{ table: string; rows: number }>): void => {
-    for (const t of tables) result.loadData.push({ database: step.targetDatabase ?? part.database ?? '', ...t });
-  };
-  const load = loadSerially(input, spec, options.signal, fifo, loaded, (marker) => statementRuns(options.target, marker));
+  const load = loadSerially(input, spec, options.signal, fifo, (marker) => statementRuns(options.target, marker));
   try {
-    await Promise.all([load, source.done]);
+    const [loaded] = await Promise.all([load, source.done]);
+    for (const t of loaded) result.loadData.push({ database: step.targetDatabase ?? part.database ?? '', ...t });
     if (stripper?.stripped) result.strippedTriggers += stripper.stripped;
   } catch (err) {
     const sourceFailure = source.done.then(() => undefined, (e: unknown) => e);
@@ -178,15 +176,17 @@ async function applyPart(step: PlannedPart, target: TargetSession, options: Rest
   log.debug({ part: part.key, seconds }, 'part restored');
 }
 
-/** Everything through one client, in order; a table's rows through LOAD DATA when `fifo` is given. */
+/**
+ * Everything through one client, in order; a table's rows through LOAD DATA when `fifo` is
+ * given. Resolves with the tables loaded that way and the rows counted in each.
+ */
 async function loadSerially(
   input: AsyncIterable<Buffer>,
   spec: ClientSpec,
   signal: AbortSignal | undefined,
   fifo: string | undefined,
-  loaded: (tables: Array<{ table: string; rows: number }>) => void,
   statementProbe: StatementProbe,
-): Promise<void> {
+): Promise<Array<{ table: string; rows: number }>> {
   const client = new ClientSession(spec);
   const router = fifo ? new LoadDataRouter(client, fifo, statementProbe) : undefined;
   const onAbort = (): void => client.kill();
@@ -195,11 +195,11 @@ async function loadSerially(
     if (router) {
       for await (const chunk of input) await router.write(chunk);
       await router.end();
-      loaded(router.loaded);
     } else {
       for await (const chunk of input) await client.write(chunk);
     }
     await client.finish();
+    return router?.loaded ?? [];
   } catch (err) {
     router?.destroy();
     // The FIFO broke because the client stopped reading (its statement failed): let it

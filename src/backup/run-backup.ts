@@ -17,10 +17,9 @@ import { dumpArgs } from './dump-args.js';
 import { CommitBlock, ignoreTableArgs, pickTableDumps, tableDumpArgs, type StartedTableDump, type TableDump } from './parallel-dump.js';
 import { withDefaultsFile, defaultsFileArg } from '../mysql/defaults-file.js';
 import type { MysqlConn } from '../mysql/connection-url.js';
-import { newBackupId, backupManifestKey, backupPartKey } from '../storage/layout.js';
-import { signDocument, type SigningKey } from '../crypto/signing.js';
+import { newBackupId, backupPartKey } from '../storage/layout.js';
 import { recipientFingerprint } from '../crypto/age.js';
-import { MANIFEST_FORMAT, MANIFEST_VERSION, PART_ORDER, type BackupManifest, type ManifestPart, type UnsignedManifest } from '../manifest/backup-manifest.js';
+import { PART_ORDER, type BackupManifest, type ManifestPart, type UnsignedManifest } from '../manifest/backup-manifest.js';
 import type { Repository } from '../repo/repository.js';
 import { startTool, waitTool } from '../util/tool-process.js';
 import { InterruptedError, OperationError, UsageError } from '../errors.js';
@@ -31,7 +30,6 @@ import { VERSION } from '../version.js';
 export interface BackupOptions {
   repo: Repository;
   source: MysqlConn;
-  signingKey: SigningKey;
   recipients: readonly string[];
   databases: readonly string[];
   compressionLevel: number;
@@ -155,8 +153,6 @@ export async function runBackup(options: BackupOptions): Promise<BackupManifest>
 
     if (!split.coordinates.binlogFile) warnings.push('the dump recorded no binlog position (is log_bin on?): point-in-time recovery from this backup is not possible');
     const unsigned: UnsignedManifest = {
-      format: MANIFEST_FORMAT,
-      version: MANIFEST_VERSION,
       id,
       repositoryId: options.repo.config.id,
       startedAt: startedAt.toISOString(),
@@ -188,10 +184,9 @@ export async function runBackup(options: BackupOptions): Promise<BackupManifest>
       objects,
       labels: options.labels ?? {},
     };
-    const manifest = signDocument(unsigned, options.signingKey) as BackupManifest;
     if (options.signal?.aborted) throw new InterruptedError(String(options.signal.reason ?? 'signal'));
     // The commit point: before this put the backup does not exist.
-    await storage.put(backupManifestKey(id), Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`), { contentType: 'application/json' });
+    const manifest = await options.repo.backups.commit(unsigned);
     log.info({ backupId: id, rawBytes: manifest.totals.rawBytes, storedBytes: manifest.totals.storedBytes, parts: parts.length }, 'backup committed');
     return manifest;
   } catch (err) {

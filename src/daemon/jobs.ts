@@ -5,7 +5,6 @@ import { execa } from 'execa';
 import type { Config } from '../config/schema.js';
 import type { Repository } from '../repo/repository.js';
 import type { MysqlConn } from '../mysql/connection-url.js';
-import type { SigningKey } from '../crypto/signing.js';
 import { runBackup } from '../backup/run-backup.js';
 import { runRestoreTest, type Depth } from '../restore-test/run-restore-test.js';
 import { checkIdentityFile } from '../crypto/age.js';
@@ -13,7 +12,6 @@ import { restoreTestDependencies } from '../restore-test/sandbox-factory.js';
 import { runPrune } from '../retention/prune.js';
 import { retentionPolicy } from '../retention/policy.js';
 import { takeChecksums } from '../checksum/take-checksums.js';
-import { saveChecksums } from '../checksum/checksum-store.js';
 import { OperationError } from '../errors.js';
 import type { JobFn } from './job-runner.js';
 
@@ -22,7 +20,6 @@ export interface JobContext {
   repo: Repository;
   storageUrl: string;
   source: MysqlConn;
-  signingKey: SigningKey;
   recipients: string[];
   /** How to run this CLI again (partition maintenance runs as its own `dbops` process). */
   cli: { file: string; args: string[] };
@@ -33,7 +30,6 @@ export function backupJob(c: JobContext): JobFn {
     const m = await runBackup({
       repo: c.repo,
       source: c.source,
-      signingKey: c.signingKey,
       recipients: c.recipients,
       databases: c.config.source.databases,
       compressionLevel: c.config.compression.level,
@@ -53,7 +49,6 @@ export function restoreTestJob(c: JobContext): JobFn {
       ...deps,
       repo: c.repo,
       identityFile,
-      signingKey: c.signingKey,
       backup: 'latest',
       depth: c.config.daemon.restoreTestDepth as Depth,
       parallel: c.config.restore.parallel,
@@ -79,7 +74,7 @@ export function pruneJob(c: JobContext): JobFn {
 
 export function checksumJob(c: JobContext): JobFn {
   return async () => {
-    const stored = await saveChecksums(c.repo, await takeChecksums(c.source, c.config.source.databases), c.signingKey);
+    const stored = await c.repo.checksums.save(await takeChecksums(c.source, c.config.source.databases));
     return `checksums ${stored.id} at ${stored.point.binlogFile}:${stored.point.binlogPosition}`;
   };
 }

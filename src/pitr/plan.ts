@@ -5,10 +5,8 @@
 // GTID state, time — the replay will reach. Only the first and the last file of the chain
 // are fetched to plan (to find boundaries and check the base's GTID state).
 import type { Repository } from '../repo/repository.js';
-import { listBackups } from '../repo/repository.js';
 import type { BackupManifest } from '../manifest/backup-manifest.js';
 import type { SegmentManifest } from '../binlog/segment-manifest.js';
-import { listBinlogSources, readGaps, readSegments, readShipperState } from '../binlog/repo-binlogs.js';
 import { planRestore, type RestoreScope } from '../restore/select-parts.js';
 import type { Flavor } from '../mysql/server-info.js';
 import { UsageError, VerificationError } from '../errors.js';
@@ -81,11 +79,11 @@ async function scanOf(ctx: Context, seg: SegmentManifest): Promise<FileTransacti
 
 export async function planPitr(o: PlanOptions): Promise<PitrPlan> {
   const now = o.now ?? new Date();
-  const backups = (await listBackups(o.repo)).flatMap((b) => (b.manifest ? [b.manifest] : []));
+  const backups = (await o.repo.backups.list()).flatMap((b) => (b.manifest ? [b.manifest] : []));
   const sourceId = o.sourceId ?? (await defaultSource(o.repo, backups));
-  const { segments } = await readSegments(o.repo, sourceId);
+  const { segments } = await o.repo.binlogs.segments(sourceId);
   if (segments.length === 0) throw new UsageError(`no binlogs of source ${sourceId} in ${o.repo.storage.location}: run "dbops binlog ship" (point-in-time recovery replays shipped binlogs)`);
-  const gaps = await readGaps(o.repo, sourceId);
+  const gaps = await o.repo.binlogs.gaps(sourceId);
   const withCoordinates = backups.filter((b) => b.source.serverUuid === sourceId && b.consistentPoint.binlogFile && b.consistentPoint.binlogPosition !== null);
   const ctx: Context = { repo: o.repo, cache: o.cache, segments, flavor: segments[0]!.flavor, scans: new Map() };
   const notes: string[] = [];
@@ -155,7 +153,7 @@ export async function planPitr(o: PlanOptions): Promise<PitrPlan> {
 }
 
 async function defaultSource(repo: Repository, backups: BackupManifest[]): Promise<string> {
-  const sources = await listBinlogSources(repo);
+  const sources = await repo.binlogs.sources();
   if (sources.length === 1) return sources[0]!;
   const newest = [...backups].sort((a, b) => b.id.localeCompare(a.id)).find((b) => sources.includes(b.source.serverUuid));
   if (newest) return newest.source.serverUuid;
@@ -202,7 +200,7 @@ async function resolveStop(ctx: Context, o: PlanOptions, now: Date, notes: strin
       if (t.time.getTime() > now.getTime()) throw new UsageError(`--to ${t.text} is in the future (now is ${now.toISOString()})`);
       const seg = ctx.segments.find((s) => Date.parse(s.lastEventTime) > t.time.getTime());
       if (!seg) {
-        const state = await readShipperState(ctx.repo, ctx.segments[0]!.serverUuid);
+        const state = await ctx.repo.binlogs.shipperState(ctx.segments[0]!.serverUuid);
         const caught = state && Date.parse(state.caughtUpAt) > Date.parse(last.lastEventTime) ? state.caughtUpAt : last.lastEventTime;
         if (t.time.getTime() > Date.parse(caught)) {
           throw new UsageError(`--to ${t.time.toISOString()} is after everything shipped so far (binlogs are complete up to ${caught}): wait for shipping to catch up, or use --to latest; ${describeWindows(windows)}`);

@@ -3,14 +3,12 @@
 // client session up to the planned point. Reports the point reached and each phase's time.
 // The decrypted binlogs live in a private temp dir removed on every path.
 import type { Repository } from '../repo/repository.js';
-import { readManifest } from '../repo/repository.js';
 import type { MysqlConn } from '../mysql/connection-url.js';
 import { withConnection } from '../mysql/client.js';
 import { readServerInfo } from '../mysql/server-info.js';
 import { flavorProfile, resolveTools } from '../mysql/flavor.js';
 import { runRestore } from '../restore/run-restore.js';
 import type { RestoreScope } from '../restore/select-parts.js';
-import { readSegments } from '../binlog/repo-binlogs.js';
 import { InterruptedError } from '../errors.js';
 import { log } from '../util/logger.js';
 import { planPitr, type PitrPlan, type ReachedPoint } from './plan.js';
@@ -61,7 +59,7 @@ export async function runPitr(o: PitrOptions): Promise<PitrResult> {
     if (o.dryRun || !o.conn) return { plan, dryRun: true, reached: null, phases, replay: null };
     const conn = o.conn;
     const tools = await replayTools(conn, plan);
-    const manifest = await readManifest(o.repo, plan.base.id);
+    const manifest = await o.repo.backups.read(plan.base.id);
     await timed('restore', () => runRestore({ repo: o.repo, manifest, target: conn, identityFile: o.identityFile, ...(o.scope ?? {}), force: o.force ?? false, binlog: o.binlog ?? false, parallel: o.parallel ?? 2, ...(o.signal ? { signal: o.signal } : {}) }));
     const replay = await replayPlan(o.repo, plan, cache, conn, tools, phases, o);
     log.info({ reached: plan.reached, phases }, 'pitr finished');
@@ -87,7 +85,7 @@ async function replayPlan(
   o: Pick<PitrOptions, 'binlog' | 'signal'>,
 ): Promise<ReplayResult & { bytesPerSecond: number }> {
   const t0 = performance.now();
-  const { segments } = await readSegments(repo, plan.sourceId);
+  const { segments } = await repo.binlogs.segments(plan.sourceId);
   const chain = plan.chain.map((c) => segments.find((s) => s.file === c.file)!);
   // Fetch two at a time (storage and age overlap), then decode the whole chain in one session.
   const paths: string[] = [];

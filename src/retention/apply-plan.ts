@@ -11,7 +11,7 @@
 // first locked one, so they still go from the front only.
 import type { Repository } from '../repo/repository.js';
 import { backupManifestKey, backupPrefix, repoJsonKey } from '../storage/layout.js';
-import { segmentDataKey, segmentManifestKey } from '../binlog/source-keys.js';
+import { segmentDataKey, segmentManifestKey } from '../storage/layout.js';
 import { ObjectLockedError, StorageError } from '../errors.js';
 import { log } from '../util/logger.js';
 import { abortIncompleteUpload } from './incomplete-uploads.js';

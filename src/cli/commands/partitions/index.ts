@@ -4,8 +4,7 @@ import type { Command } from 'commander';
 import { CommandContext, type GlobalOptions } from '../../context.js';
 import { applyMaintenance, parseRetentionDays, planMaintenance, restoreArchive, type ArchiveKeys, type ArchiveTarget, type MaintenancePlan } from '../../../partitions/index.js';
 import { DATE_PARTITIONED_TABLES, addDays } from '../../../migrate/index.js';
-import { loadSigningKey } from '../../../crypto/signing.js';
-import { checkIdentityFile, resolveRecipients } from '../../../crypto/age.js';
+import { checkIdentityFile } from '../../../crypto/age.js';
 import { readServerInfo } from '../../../mysql/server-info.js';
 import { flavorProfile, resolveTools } from '../../../mysql/flavor.js';
 import { UsageError } from '../../../errors.js';
@@ -75,8 +74,8 @@ Examples:
         let keys: ArchiveKeys | undefined;
         if (needsArchive) {
           if (!ctx.config.storage.url) throw new UsageError('expired partitions are archived before they are dropped, but storage.url is not configured: set DBOPS_STORAGE_URL');
-          const [repo, signingKey, recipients] = await Promise.all([ctx.repository(), loadSigningKey(ctx.config.signing.keyFile), resolveRecipients(ctx.config.age.recipients)]);
-          keys = { repo, signingKey, recipients, compressionLevel: ctx.config.compression.level, ...(ctx.config.age.identityFile ? { identityFile: await checkIdentityFile(ctx.config.age.identityFile) } : {}) };
+          const repo = await ctx.writableRepository();
+          keys = { repo, recipients: repo.recipients, compressionLevel: ctx.config.compression.level, ...(ctx.config.age.identityFile ? { identityFile: await checkIdentityFile(ctx.config.age.identityFile) } : {}) };
         }
         const info = await readServerInfo(db.client);
         const archiveTarget: ArchiveTarget = { conn: db.conn, server: target.server, database: target.database, info, dumpTool: resolveTools(flavorProfile(info)).dump };

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { CommandContext, type GlobalOptions } from '../../context.js';
 import { runPitr, type PitrResult } from '../../../pitr/run-pitr.js';
 import { parseTarget } from '../../../pitr/target-spec.js';
-import { assertSourceId } from '../../../binlog/source-keys.js';
+import { assertSourceId } from '../../../storage/layout.js';
 import { checkIdentityFile } from '../../../crypto/age.js';
 import { parseConnectionUrl } from '../../../mysql/connection-url.js';
 import { requireSetting } from '../../../config/load-config.js';

@@ -1,7 +1,6 @@
 // `dbops restore`: a backup (whole, one database, or one table) into a target server.
 import type { Command } from 'commander';
 import { CommandContext, type GlobalOptions } from '../../context.js';
-import { resolveBackup } from '../../../repo/repository.js';
 import { runRestore } from '../../../restore/run-restore.js';
 import { checkIdentityFile } from '../../../crypto/age.js';
 import { parseConnectionUrl } from '../../../mysql/connection-url.js';
@@ -16,6 +15,7 @@ interface RestoreFlags {
   binlog?: boolean;
   accounts?: boolean;
   parallel?: string;
+  skipDamaged?: boolean;
 }
 
 export function registerRestore(program: Command, globals: () => GlobalOptions): void {
@@ -31,6 +31,7 @@ export function registerRestore(program: Command, globals: () => GlobalOptions):
     .option('--binlog', 'write the restore into the target binlog (default: off for speed)')
     .option('--accounts', 'also apply user accounts and grants from the backup')
     .option('--parallel <n>', 'tables loaded at once')
+    .option('--skip-damaged', 'with latest: use the newest backup whose manifest verifies instead of failing (exit 3) on a damaged newest one')
     .addHelpText(
       'after',
       '\nExamples:\n  DBOPS_AGE_IDENTITY_FILE=./keys/age.key dbops restore latest --target mysql://root:pw@127.0.0.1:3307\n  dbops restore latest --target … --table horizn.sites --into-schema scratch',
@@ -40,7 +41,7 @@ export function registerRestore(program: Command, globals: () => GlobalOptions):
       const target = parseConnectionUrl(requireSetting(ctx.config.restore.targetUrl, 'restore.targetUrl', '--target'));
       const identityFile = await checkIdentityFile(ctx.config.age.identityFile);
       const repo = await ctx.repository();
-      const manifest = await resolveBackup(repo, ref);
+      const manifest = await repo.backups.resolve(ref, { skipDamaged: opts.skipDamaged ?? false });
       try {
         const result = await runRestore({
           repo,

@@ -1,7 +1,6 @@
 // `dbops verify`: signature and hashes always; with the identity, decrypt + decompress every part.
 import type { Command } from 'commander';
 import { CommandContext, type GlobalOptions } from '../../context.js';
-import { resolveBackup } from '../../../repo/repository.js';
 import { verifyBackup } from '../../../verify/verify-backup.js';
 import { checkIdentityFile } from '../../../crypto/age.js';
 import { VerificationError } from '../../../errors.js';
@@ -12,11 +11,12 @@ export function registerVerify(program: Command, globals: () => GlobalOptions): 
     .command('verify')
     .description('check a backup without a database: manifest signature, hashes, and (with the identity) that every part decrypts and decompresses')
     .argument('[backup]', 'backup id, unique prefix, or "latest"', 'latest')
+    .option('--skip-damaged', 'with latest: use the newest backup whose manifest verifies instead of failing (exit 3) on a damaged newest one')
     .addHelpText('after', '\nExamples:\n  dbops verify latest                                  # signature + stored hashes\n  DBOPS_AGE_IDENTITY_FILE=./keys/age.key dbops verify  # also decrypt + decompress every part')
-    .action(async (ref: string) => {
+    .action(async (ref: string, opts: { skipDamaged?: boolean }) => {
       const ctx = await CommandContext.create(globals());
       const repo = await ctx.repository();
-      const manifest = await resolveBackup(repo, ref);
+      const manifest = await repo.backups.resolve(ref, { skipDamaged: opts.skipDamaged ?? false });
       const identity = ctx.config.age.identityFile ? await checkIdentityFile(ctx.config.age.identityFile) : undefined;
       if (!identity) log.warn('no age identity configured: checking signature and stored hashes only (set DBOPS_AGE_IDENTITY_FILE to also decrypt)');
       const result = await verifyBackup(repo, manifest, identity);

@@ -17,7 +17,9 @@ import { dumpArgs } from './dump-args.js';
 import { CommitBlock, ignoreTableArgs, pickTableDumps, tableDumpArgs, type StartedTableDump, type TableDump } from './parallel-dump.js';
 import { withDefaultsFile, defaultsFileArg } from '../mysql/defaults-file.js';
 import type { MysqlConn } from '../mysql/connection-url.js';
-import { newBackupId, backupPartKey } from '../storage/layout.js';
+import { newBackupId, backupManifestKey, backupPartKey } from '../storage/layout.js';
+import { withEvidence } from '../repo/evidence-log.js';
+import { documentBytes, sha256Hex } from '../repo/signed-document.js';
 import { recipientFingerprint } from '../crypto/age.js';
 import { PART_ORDER, type BackupManifest, type ManifestPart, type UnsignedManifest } from '../manifest/backup-manifest.js';
 import type { Repository } from '../repo/repository.js';
@@ -44,7 +46,18 @@ export interface BackupOptions {
 /** Dump bytes handed to the splitter at a time (see coalesce.ts). */
 const DUMP_BLOCK_BYTES = 1 << 20;
 
+/** Take a backup and record it (committed, failed or interrupted) in the evidence log. */
 export async function runBackup(options: BackupOptions): Promise<BackupManifest> {
+  return withEvidence(options.repo, { action: 'backup' }, () => takeBackup(options), (m) => ({
+    subject: m.id,
+    outcome: 'ok',
+    summary: `backup ${m.id} committed: ${m.databases.join(', ')}, ${m.parts.length} parts, ${m.totals.storedBytes} bytes stored`,
+    details: { databases: m.databases, consistentPoint: m.consistentPoint, storedBytes: m.totals.storedBytes, labels: m.labels },
+    refs: [{ key: backupManifestKey(m.id), sha256: sha256Hex(documentBytes(m)) }],
+  }));
+}
+
+async function takeBackup(options: BackupOptions): Promise<BackupManifest> {
   const startedAt = new Date();
   const { info, databases, warnings, accounts, objects, tableDumps } = await inspectSource(options);
   const profile = flavorProfile(info);

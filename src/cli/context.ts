@@ -57,6 +57,15 @@ export class CommandContext {
     return repo;
   }
 
+  /**
+   * For commands that read but leave evidence (verify, restore, pitr): with this host's signing
+   * key when one is configured (then held to the same checks as a writer), else read-only and
+   * the evidence log is not written (an auditor's machine).
+   */
+  async repositoryForEvidence(): Promise<Repository> {
+    return this.config.signing.keyFile ? this.writableRepository() : this.repository();
+  }
+
   private async pinnedKey(): Promise<KeyObject | undefined> {
     return this.config.signing.publicKeyFile ? loadPublicKeyFile(this.config.signing.publicKeyFile) : undefined;
   }

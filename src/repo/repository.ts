@@ -15,12 +15,14 @@ import { BackupStore } from './backup-store.js';
 import { BinlogStore } from './binlog-store.js';
 import { ReportStore } from './report-store.js';
 import { ChecksumStore } from './checksum-store.js';
+import { EvidenceLog } from './evidence-log.js';
 
 export class Repository {
   readonly backups = new BackupStore(this);
   readonly binlogs = new BinlogStore(this);
   readonly reports = new ReportStore(this);
   readonly checksums = new ChecksumStore(this);
+  readonly evidence = new EvidenceLog(this);
 
   constructor(
     readonly storage: Storage,
@@ -29,6 +31,10 @@ export class Repository {
     readonly publicKey: KeyObject,
     private readonly signingKey?: SigningKey,
   ) {}
+
+  get canSign(): boolean {
+    return this.signingKey !== undefined;
+  }
 
   /** The key new documents are signed with; only a repository opened for writing has one. */
   signer(): SigningKey {

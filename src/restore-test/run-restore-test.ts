@@ -6,6 +6,7 @@ import { createHash, randomInt } from 'node:crypto';
 import type { Repository } from '../repo/repository.js';
 import type { BackupManifest } from '../manifest/backup-manifest.js';
 import { backupIdOfKey, backupManifestKey, newReportId } from '../storage/layout.js';
+import { recordEvidence } from '../repo/evidence-log.js';
 import { verifyBackup } from '../verify/verify-backup.js';
 import { runRestore, type RestoreResult } from '../restore/run-restore.js';
 import { schemaObjectChecks, rowCountChecks, contentChecks } from './restore-checks.js';
@@ -165,6 +166,14 @@ export async function runRestoreTest(options: RestoreTestOptions): Promise<{ rep
   const stored = await options.repo.reports.put(unsigned);
   const report = stored.report;
   const keys = { jsonKey: stored.jsonKey, htmlKey: stored.htmlKey };
+  await recordEvidence(options.repo, {
+    action: 'restore-test',
+    subject: report.id,
+    outcome: verdict,
+    summary: `restore test ${report.id} of backup ${report.backup.id} at depth ${report.depth}: ${verdict}`,
+    details: { backup: report.backup.id, depth: report.depth, checks: checks.length, failed: checks.filter((c) => !c.ok).length, rtoSeconds: report.rtoSeconds, rpoSeconds: report.rpoSeconds },
+    refs: [{ key: stored.jsonKey, sha256: stored.sha256 }],
+  });
   log.info({ report: report.id, verdict, checks: checks.length, failed: checks.filter((c) => !c.ok).length }, 'restore test finished');
   return { report, keys };
 }

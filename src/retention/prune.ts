@@ -4,6 +4,7 @@ import type { Repository } from '../repo/repository.js';
 import { collectFacts } from './collect.js';
 import { planRetention } from './plan.js';
 import { applyPlan, type ApplyResult } from './apply-plan.js';
+import { withEvidence } from '../repo/evidence-log.js';
 import type { RetentionPlan, RetentionPolicy } from './types.js';
 
 export interface PruneOptions {
@@ -25,6 +26,12 @@ export interface PruneResult {
 export async function runPrune(options: PruneOptions): Promise<PruneResult> {
   const facts = await collectFacts(options.repo, options.storageUrl);
   const plan = planRetention({ ...facts, now: options.now ?? new Date(), policy: options.policy });
-  const applied = options.apply ? await applyPlan(options.repo, plan, options.storageUrl) : null;
+  const applied = options.apply
+    ? await withEvidence(options.repo, { action: 'prune' }, () => applyPlan(options.repo, plan, options.storageUrl), (a) => ({
+        outcome: 'ok',
+        summary: `prune deleted ${a.backups.length} backup(s), ${a.segments} binlog file(s), ${a.debris.length} debris item(s)`,
+        details: { backups: a.backups, segmentsBySource: a.segmentsBySource, gapRecords: a.gapRecords, debris: a.debris, locked: a.locked.length, problems: a.problems },
+      }))
+    : null;
   return { plan, applied, problems: [...facts.problems, ...(applied?.problems ?? [])] };
 }

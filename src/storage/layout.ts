@@ -226,18 +226,20 @@ export function parseChecksumKey(key: string): string | undefined {
   return m && isBackupId(m[1]!) ? m[1] : undefined;
 }
 
-// The evidence log: evidence/<sequence, 12 digits>-<first 16 hex of the entry's hash>.json.
-// The hash in the name means two writers that both append entry N make two objects, never
-// one overwriting the other, so a fork is always visible (see repo/evidence-log.ts).
+// The evidence log: evidence/<sequence, 12 digits>.json, each entry created only where its
+// key is free (storage/conditional-create.ts), so two writers cannot both append entry N;
+// evidence/head.json points at the newest entry so a truncated tail is noticed.
 export const evidencePrefix = 'evidence/';
-const EVIDENCE_RE = /^evidence\/(\d{12})-([0-9a-f]{16})\.json$/;
+export const evidenceHeadKey = 'evidence/head.json';
+const EVIDENCE_RE = /^evidence\/(\d{12})\.json$/;
 
-export function evidenceKey(sequence: number, hash: string): string {
+export function evidenceKey(sequence: number): string {
   if (!Number.isSafeInteger(sequence) || sequence < 1 || sequence >= 1e12) throw new UsageError(`evidence sequence ${sequence} is out of range`);
-  return `${evidencePrefix}${String(sequence).padStart(12, '0')}-${hash.slice(0, 16)}.json`;
+  return `${evidencePrefix}${String(sequence).padStart(12, '0')}.json`;
 }
 
-export function parseEvidenceKey(key: string): { sequence: number; hashPrefix: string } | undefined {
+/** Sequence number of `evidence/<n>.json`, else undefined. */
+export function parseEvidenceKey(key: string): number | undefined {
   const m = EVIDENCE_RE.exec(key);
-  return m ? { sequence: Number(m[1]), hashPrefix: m[2]! } : undefined;
+  return m ? Number(m[1]) : undefined;
 }

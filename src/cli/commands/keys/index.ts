@@ -8,6 +8,7 @@ import { generateSigningKeyPair, publicKeyFromPem, keyIdOf } from '../../../cryp
 import { UsageError, ToolError } from '../../../errors.js';
 import { CommandContext, type GlobalOptions } from '../../context.js';
 import { recipientFingerprint, resolveRecipients } from '../../../crypto/age.js';
+import { recordEvidence } from '../../../repo/evidence-log.js';
 
 export function registerKeys(program: Command, globals: () => GlobalOptions): void {
   const keys = program.command('keys').description('manage encryption and signing keys');
@@ -62,6 +63,7 @@ export function registerKeys(program: Command, globals: () => GlobalOptions): vo
         if (!adding && !has) throw new UsageError(`recipient ${fp} is not one of the repository's recipients (${current.map(recipientFingerprint).join(', ')}); nothing to change`);
         const next = adding ? [...current, recipient!] : current.filter((r) => recipientFingerprint(r) !== fp);
         const updated = await repo.updateRecipients(next);
+        await recordEvidence(repo, { action: 'recipients', subject: fp, outcome: 'ok', summary: `${adding ? 'added' : 'removed'} age recipient ${fp}`, details: { recipients: updated.recipients.map((r) => r.fingerprint) } });
         ctx.print({ repositoryId: updated.id, recipients: updated.recipients.map((r) => r.fingerprint) }, () => `${adding ? 'added' : 'removed'} recipient ${fp}; the repository's recipients are now ${updated.recipients.map((r) => r.fingerprint).join(', ')}`);
       });
   }

@@ -11,6 +11,7 @@ import { parseConnectionUrl } from '../../../mysql/connection-url.js';
 import { requireSetting } from '../../../config/load-config.js';
 import { UsageError } from '../../../errors.js';
 import { bytes } from '../../format.js';
+import { withEvidence } from '../../../repo/evidence-log.js';
 
 interface PitrFlags {
   to?: string;
@@ -56,9 +57,9 @@ export function registerPitr(program: Command, globals: () => GlobalOptions): vo
       const ctx = await CommandContext.create(globals(), { 'restore.parallel': opts.parallel, 'restore.targetUrl': opts.target });
       const conn = opts.dryRun ? undefined : parseConnectionUrl(requireSetting(ctx.config.restore.targetUrl, 'restore.targetUrl', '--target'));
       const identityFile = await checkIdentityFile(ctx.config.age.identityFile);
-      const repo = await ctx.repository();
+      const repo = opts.dryRun ? await ctx.repository() : await ctx.repositoryForEvidence();
       try {
-        const result = await runPitr({
+        const pitr = (): Promise<PitrResult> => runPitr({
           repo,
           identityFile,
           target,
@@ -71,6 +72,13 @@ export function registerPitr(program: Command, globals: () => GlobalOptions): vo
           parallel: ctx.config.restore.parallel,
           signal: ctx.signal,
         });
+        const result = opts.dryRun
+          ? await pitr()
+          : await withEvidence(repo, { action: 'pitr', subject: target.kind === 'latest' ? 'latest' : opts.to ?? opts.toPosition ?? opts.toGtid ?? opts.before ?? null }, pitr, (r) => ({
+              outcome: 'ok',
+              summary: `pitr from backup ${r.plan.base.id} to ${r.plan.reached.file}:${r.plan.reached.position} into ${conn ? `${conn.host ?? conn.socket}:${conn.port ?? ''}` : '?'}`,
+              details: { requested: r.plan.requested, base: r.plan.base.id, reached: r.plan.reached, scope: r.plan.scope, phases: r.phases },
+            }));
         ctx.print(result, () => human(result));
       } finally {
         ctx.releaseSignals();

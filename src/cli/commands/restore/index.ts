@@ -5,6 +5,7 @@ import { runRestore } from '../../../restore/run-restore.js';
 import { checkIdentityFile } from '../../../crypto/age.js';
 import { parseConnectionUrl } from '../../../mysql/connection-url.js';
 import { requireSetting } from '../../../config/load-config.js';
+import { withEvidence } from '../../../repo/evidence-log.js';
 
 interface RestoreFlags {
   target?: string;
@@ -40,10 +41,10 @@ export function registerRestore(program: Command, globals: () => GlobalOptions):
       const ctx = await CommandContext.create(globals(), { 'restore.parallel': opts.parallel, 'restore.targetUrl': opts.target });
       const target = parseConnectionUrl(requireSetting(ctx.config.restore.targetUrl, 'restore.targetUrl', '--target'));
       const identityFile = await checkIdentityFile(ctx.config.age.identityFile);
-      const repo = await ctx.repository();
+      const repo = await ctx.repositoryForEvidence();
       const manifest = await repo.backups.resolve(ref, { skipDamaged: opts.skipDamaged ?? false });
       try {
-        const result = await runRestore({
+        const result = await withEvidence(repo, { action: 'restore', subject: manifest.id }, () => runRestore({
           repo,
           manifest,
           target,
@@ -56,7 +57,11 @@ export function registerRestore(program: Command, globals: () => GlobalOptions):
           accounts: opts.accounts ?? false,
           parallel: ctx.config.restore.parallel,
           signal: ctx.signal,
-        });
+        }), (r) => ({
+          outcome: 'ok',
+          summary: `restored backup ${manifest.id} (${r.databases.join(', ')}) into ${target.socket ?? `${target.host}:${target.port}`}`,
+          details: { databases: r.databases, parts: r.parts.length, seconds: r.seconds, scope: { database: opts.database ?? null, table: opts.table ?? null, intoSchema: opts.intoSchema ?? null } },
+        }));
         ctx.print(result, () => `restored backup ${manifest.id} (${result.parts.length} parts, databases ${result.databases.join(', ')}) in ${result.seconds.toFixed(1)} s${result.strippedTriggers ? `; ${result.strippedTriggers} trigger block(s) left out of the renamed copy` : ''}`);
       } finally {
         ctx.releaseSignals();

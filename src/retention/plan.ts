@@ -4,8 +4,6 @@
 // the newest good backup, legal hold, the GFS counts and the PITR window. All but legal
 // hold are decided per scope (scopes.ts: each database, and the accounts) over the
 // backups that hold it, so a backup of some databases never stands in for one of all.
-// A rule that keeps a backup because another kept one needs it (a base of an
-// incremental) adds its reason for the scopes of the one that needs it, after these.
 import { binlogSeq } from '../binlog/file-names.js';
 import { bucketOf, gfsRanks, gfsReason, type Period } from './gfs.js';
 import { gfsKeepUntil, pitrKeepUntil } from './keep-until.js';
@@ -78,7 +76,7 @@ export function planRetention(input: RetentionInput): RetentionPlan {
   const segmentsBySource = groupBy(input.segments, (s) => s.serverUuid);
   const backupsBySource = groupBy(input.backups, (b) => b.serverUuid);
   const keepFrom = new Map<string, { seq: number | null; reason: string }>();
-  const scopes: Array<{ scope: Scope; pitr: PitrKeep | null }> = [];
+  const scopes: Array<{ scope: Scope; newest: string; pitr: PitrKeep | null }> = [];
   const labels = new Map<string, string>();
 
   for (const [source, backups] of backupsBySource) {
@@ -106,7 +104,7 @@ export function planRetention(input: RetentionInput): RetentionPlan {
       // Point-in-time recovery rebuilds databases from a base that holds them; accounts are
       // not rebuilt by it, so they pin no base and no binlog.
       if (scope.kind === 'accounts') {
-        scopes.push({ scope, pitr: null });
+        scopes.push({ scope, newest: newest.id, pitr: null });
         continue;
       }
       const pitr = pitrKeep(holders, segmentsBySource.get(source) ?? [], windowStart);
@@ -114,7 +112,7 @@ export function planRetention(input: RetentionInput): RetentionPlan {
         add(id, `${why} (${window} window from ${windowStart})`, scope);
         bump(id, pitrKeepUntil(holders.find((b) => b.id === id)!, holders, input.now, policy.pitrWindowMs));
       }
-      scopes.push({ scope, pitr });
+      scopes.push({ scope, newest: newest.id, pitr });
       cuts.push({ scope, pitr });
     }
     if (cuts.length) keepFrom.set(source, binlogCut(cuts));
@@ -128,11 +126,11 @@ export function planRetention(input: RetentionInput): RetentionPlan {
     return { ...b, ...decision, keepAtLeastUntil: keep && at !== undefined ? new Date(at).toISOString() : null, legalHold: keep && held.has(b.id) };
   });
   const kept = new Set(backups.filter((b) => b.action === 'keep').map((b) => b.id));
-  const coverage: RetentionPlan['coverage'] = scopes.map(({ scope, pitr }) => ({
+  const coverage: RetentionPlan['coverage'] = scopes.map(({ scope, newest, pitr }) => ({
     serverUuid: scope.serverUuid,
     scope: scope.kind,
     database: scope.database,
-    newest: [...scope.holders].sort((a, b) => b.completedAt.localeCompare(a.completedAt) || b.id.localeCompare(a.id))[0]!.id,
+    newest,
     kept: scope.holders.filter((b) => kept.has(b.id)).map((b) => b.id).sort(),
     pitrBase: pitr?.fromBackup?.id ?? null,
     pitrFrom: pitr?.fromBackup?.cpFile ?? null,

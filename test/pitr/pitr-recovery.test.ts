@@ -304,6 +304,9 @@ describe('choosing the base', () => {
     const unknown = await runCli(['pitr', '--to', 'latest', '--base', '20000101T000000Z-aaaaaa', '--dry-run'], env);
     expect(unknown.exitCode).toBe(2);
     expect(message(unknown.stderr)[0]).toMatch(/backup 20000101T000000Z-aaaaaa does not exist/);
+    const empty = await runCli(['pitr', '--to', 'latest', '--base', '', '--dry-run'], env);
+    expect(empty.exitCode).toBe(2);
+    expect(message(empty.stderr)).toEqual(['dbops: --base is empty: give a backup id from "dbops list", or previous']);
   }, 60_000);
 });
 

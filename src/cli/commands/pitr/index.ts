@@ -58,6 +58,7 @@ export function registerPitr(program: Command, globals: () => GlobalOptions): vo
       const target = parseTarget(opts);
       if (opts.serverUuid) assertSourceId(opts.serverUuid);
       if (opts.database && opts.table) throw new UsageError('give either --database or --table, not both');
+      if (opts.base !== undefined && !opts.base.trim()) throw new UsageError('--base is empty: give a backup id from "dbops list", or previous');
       const ctx = await CommandContext.create(globals(), { 'restore.parallel': opts.parallel, 'restore.targetUrl': opts.target });
       const conn = opts.dryRun ? undefined : parseConnectionUrl(requireSetting(ctx.config.restore.targetUrl, 'restore.targetUrl', '--target'));
       const identityFile = await checkIdentityFile(ctx.config.age.identityFile);

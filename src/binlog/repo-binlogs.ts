@@ -73,16 +73,33 @@ export async function readGaps(repo: Repository, sourceId: string): Promise<GapR
   return gaps.sort((a, b) => compareBinlogNames(a.from, b.from));
 }
 
-/** The shipper's heartbeat: at `caughtUpAt` the source had nothing unshipped. */
+/** Why shipping is stuck, as the shipper last saw it (cleared once it recovers). */
+export interface ShipperProblem {
+  kind: 'spool-full';
+  message: string;
+  since: string;
+}
+
+/**
+ * The shipper's heartbeat, rewritten every few seconds whether the source is idle or
+ * busy. RPO is measured from it: everything the source wrote before `caughtUpAt`, and
+ * every event up to `offsite`, is in the repository.
+ */
 export interface ShipperState {
   format: 'horizn-dbops/binlog-shipper-state';
-  version: 1;
+  /** 1: written only while caught up (caughtUpAt = write time). 2: written always. */
+  version: 1 | 2;
   serverUuid: string;
-  /** Everything the source wrote before this instant was in the repository. */
-  caughtUpAt: string;
-  /** The source's active file and position then (not yet shipped: it holds no transaction). */
-  activeFile: string;
-  activePosition: number;
+  /** When this heartbeat was written (version 1: caughtUpAt). */
+  writtenAt?: string;
+  /** The last instant the source had nothing unshipped; null when not seen yet. */
+  caughtUpAt: string | null;
+  /** The source's active file and position at caughtUpAt (not shipped then: it held no transaction). */
+  activeFile: string | null;
+  activePosition: number | null;
+  /** The newest event known to be in the repository: the end of the newest shipped segment. */
+  offsite?: { file: string; endPosition: number; lastEventTime: string } | null;
+  problem?: ShipperProblem | null;
   host: string;
   pid: number;
 }
@@ -92,7 +109,7 @@ export async function readShipperState(repo: Repository, sourceId: string): Prom
   try {
     const doc = JSON.parse((await repo.storage.getBuffer(key)).toString('utf8')) as ShipperState;
     verifyDocument(doc, repo.publicKey, key);
-    return doc.serverUuid === sourceId && typeof doc.caughtUpAt === 'string' ? doc : null;
+    return doc.serverUuid === sourceId && (typeof doc.caughtUpAt === 'string' || doc.caughtUpAt === null) ? doc : null;
   } catch (err) {
     if (isNotFound(err)) return null;
     if (err instanceof VerificationError || err instanceof SyntaxError) {

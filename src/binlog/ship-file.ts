@@ -7,6 +7,7 @@ import type { SigningKey } from '../crypto/signing.js';
 import { signDocument } from '../crypto/signing.js';
 import { recipientFingerprint } from '../crypto/age.js';
 import { PartUpload } from '../pipeline/part-upload.js';
+import { createIfAbsent } from '../storage/conditional-create.js';
 import type { Flavor } from '../mysql/server-info.js';
 import { OperationError } from '../errors.js';
 import { binlogSeq } from './file-names.js';
@@ -23,6 +24,8 @@ export interface ShipFileOptions {
   sourceId: string;
   flavor: Flavor;
   tools: Record<string, string>;
+  /** Throws when this process may no longer write (its lease was lost); asked before each write. */
+  assertWriter?: () => void;
 }
 
 export async function shipFile(o: ShipFileOptions, path: string, file: string, scan: BinlogScan, previousFile: string | null): Promise<SegmentManifest> {
@@ -30,6 +33,11 @@ export async function shipFile(o: ShipFileOptions, path: string, file: string, s
     throw new OperationError(`spool file ${path} ends inside an event (${scan.partialBytes} stray bytes): it is not complete; it will be streamed again`);
   }
   const key = segmentDataKey(o.sourceId, file);
+  // Never replace a committed segment (its data object is what the signed manifest describes).
+  if (await o.repo.storage.stat(segmentManifestKey(o.sourceId, file))) {
+    throw new OperationError(`segment ${file} is already in the repository (${segmentManifestKey(o.sourceId, file)}): is another shipper writing to it? Only one may`);
+  }
+  o.assertWriter?.();
   const upload = await PartUpload.start({ storage: o.repo.storage, key, recipients: o.recipients, compressionLevel: o.compressionLevel, compressionThreads: o.compressionThreads, sizeHint: scan.size });
   try {
     for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) await upload.write(chunk as Buffer);
@@ -75,6 +83,10 @@ export async function shipFile(o: ShipFileOptions, path: string, file: string, s
     tools: o.tools,
   };
   const manifest = signDocument(unsigned, o.signingKey) as SegmentManifest;
-  await o.repo.storage.put(segmentManifestKey(o.sourceId, file), Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`), { contentType: 'application/json' });
+  o.assertWriter?.();
+  // Create-only: the commit marker of a segment is written once, by one shipper.
+  if (!(await createIfAbsent(o.repo.storage, segmentManifestKey(o.sourceId, file), Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`), { contentType: 'application/json' }))) {
+    throw new OperationError(`segment manifest ${segmentManifestKey(o.sourceId, file)} was written by another shipper meanwhile: only one may write; this one stops`);
+  }
   return manifest;
 }

@@ -8,13 +8,15 @@ import { log } from '../util/logger.js';
 
 export interface ShipperStatus {
   running: boolean;
+  /** The last run failed and none since has run a minute: /healthz says so. */
+  failing: boolean;
   restarts: number;
   lastError: string | null;
   lastErrorAt: string | null;
 }
 
 export class ShipperSupervisor {
-  readonly status: ShipperStatus = { running: false, restarts: 0, lastError: null, lastErrorAt: null };
+  readonly status: ShipperStatus = { running: false, failing: false, restarts: 0, lastError: null, lastErrorAt: null };
   private readonly abort = new AbortController();
   private loop: Promise<void> | undefined;
 
@@ -32,13 +34,16 @@ export class ShipperSupervisor {
     while (!this.abort.signal.aborted) {
       const started = Date.now();
       this.status.running = true;
+      const healthy = setTimeout(() => (this.status.failing = false), 60_000);
       try {
         await shipBinlogs({ ...this.options, once: false, signal: this.abort.signal });
       } catch (err) {
         this.status.lastError = (err as Error).message;
         this.status.lastErrorAt = new Date().toISOString();
+        if (Date.now() - started < 60_000) this.status.failing = true;
         log.error({ err: this.status.lastError, retryInMs: delay }, 'binlog shipper failed; restarting');
       }
+      clearTimeout(healthy);
       this.status.running = false;
       if (this.abort.signal.aborted) break;
       this.status.restarts++;

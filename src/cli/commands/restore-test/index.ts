@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { CommandContext, type GlobalOptions } from '../../context.js';
 import { runRestoreTest, type Depth } from '../../../restore-test/run-restore-test.js';
 import { restoreTestDependencies } from '../../../restore-test/sandbox-factory.js';
+import { shippingWaitMs } from '../../../binlog/wait-shipped.js';
 import { checkIdentityFile } from '../../../crypto/age.js';
 import { loadSigningKey } from '../../../crypto/signing.js';
 import { OperationError, UsageError, VerificationError } from '../../../errors.js';
@@ -29,7 +30,7 @@ export function registerRestoreTest(program: Command, globals: () => GlobalOptio
       const repo = await ctx.repository();
       const identityFile = await checkIdentityFile(ctx.config.age.identityFile);
       const signingKey = await loadSigningKey(ctx.config.signing.keyFile);
-      const deps = await restoreTestDependencies(repo, identityFile, ctx.config.sandbox);
+      const deps = await restoreTestDependencies(repo, identityFile, ctx.config.sandbox, shippingWaitMs(ctx.config));
       try {
         const { report, keys } = await runRestoreTest({ repo, identityFile, signingKey, backup: opts.backup, depth: opts.depth as Depth, ...deps, parallel: ctx.config.restore.parallel, signal: ctx.signal });
         const failed = report.checks.filter((c) => !c.ok);

@@ -63,6 +63,8 @@ export interface ShipOptions {
   signal?: AbortSignal;
   /** How often the continuous loop looks at the spool (default 500 ms). */
   pollMs?: number;
+  /** Called once the shipper holds its lease and is about to stream (the daemon's health). */
+  onStarted?: () => void;
 }
 
 export interface ShipResult {
@@ -80,6 +82,7 @@ export async function shipBinlogs(options: ShipOptions): Promise<ShipResult> {
   const shipper = new Shipper(options);
   try {
     await shipper.init();
+    options.onStarted?.();
     if (options.once) await shipper.runOnce();
     else await shipper.runContinuous();
     return shipper.result;

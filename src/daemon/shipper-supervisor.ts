@@ -8,7 +8,7 @@ import { log } from '../util/logger.js';
 
 export interface ShipperStatus {
   running: boolean;
-  /** The last run failed and none since has run a minute: /healthz says so. */
+  /** The last run failed and none has started since: /healthz says so. */
   failing: boolean;
   restarts: number;
   lastError: string | null;
@@ -21,7 +21,7 @@ export class ShipperSupervisor {
   private loop: Promise<void> | undefined;
 
   constructor(
-    private readonly options: Omit<ShipOptions, 'once' | 'signal'>,
+    private readonly options: Omit<ShipOptions, 'once' | 'signal' | 'onStarted'>,
     private readonly backoff = { firstMs: 1000, maxMs: 10_000 },
   ) {}
 
@@ -34,16 +34,14 @@ export class ShipperSupervisor {
     while (!this.abort.signal.aborted) {
       const started = Date.now();
       this.status.running = true;
-      const healthy = setTimeout(() => (this.status.failing = false), 60_000);
       try {
-        await shipBinlogs({ ...this.options, once: false, signal: this.abort.signal });
+        await shipBinlogs({ ...this.options, once: false, signal: this.abort.signal, onStarted: () => (this.status.failing = false) });
       } catch (err) {
         this.status.lastError = (err as Error).message;
         this.status.lastErrorAt = new Date().toISOString();
-        if (Date.now() - started < 60_000) this.status.failing = true;
+        this.status.failing = true;
         log.error({ err: this.status.lastError, retryInMs: delay }, 'binlog shipper failed; restarting');
       }
-      clearTimeout(healthy);
       this.status.running = false;
       if (this.abort.signal.aborted) break;
       this.status.restarts++;

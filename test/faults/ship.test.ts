@@ -19,6 +19,9 @@ import { resolveRecipients } from '../../src/crypto/age.js';
 import { readSegments, readShipperState } from '../../src/binlog/repo-binlogs.js';
 import { shippingStatus } from '../../src/binlog/shipping-status.js';
 import type { SegmentManifest } from '../../src/binlog/segment-manifest.js';
+import { collectStatus, evaluateHealth } from '../../src/daemon/health.js';
+import { renderMetrics } from '../../src/daemon/metrics.js';
+import { leaseKey, newest as newestLease } from '../../src/storage/lease.js';
 import { runCli, startCli, makeKeys } from '../helpers/cli.js';
 import { startS3Server, s3TestEnv, type S3TestServer } from '../helpers/s3-server.js';
 import { startStallProxy, type StallProxy } from '../helpers/stall-proxy.js';
@@ -223,6 +226,8 @@ describe('source faults', () => {
     const s = await shipSetup(server.url, keys);
     const backup = await runCli(['backup', '--databases', 'faults'], s.env);
     expect(backup.exitCode, backup.stderr).toBe(0);
+    // A transaction after the backup, so the first run rotates and ships the backup's own file: a window exists.
+    await insertRows(1);
     const r1 = await runCli(['binlog', 'ship', '--once', '--json'], s.env);
     expect(r1.exitCode, r1.stderr).toBe(0);
     const { serverUuid, lastShipped } = JSON.parse(r1.stdout) as { serverUuid: string; lastShipped: string };
@@ -325,6 +330,12 @@ describe('a full spool filesystem', () => {
       await waitFor('the heartbeat to carry the problem', async () => (await readShipperState(s.repo, sourceId))?.problem?.kind === 'spool-full');
       const status = JSON.parse((await runCli(['binlog', 'status', '--json'], s.env)).stdout) as { sources: Array<{ shipper: { problem: { kind: string; message: string } | null } }> };
       expect(status.sources[0]!.shipper.problem).toMatchObject({ kind: 'spool-full', message: expect.stringContaining('ENOSPC') });
+      // What the daemon reads: a /healthz reason and a metric, from the repository alone.
+      const facts = await collectStatus(s.repo, 7 * 86_400_000);
+      const reasons = evaluateHealth(facts, { backupStaleAfterMs: 1e12, restoreTestStaleAfterMs: 1e12, shippingLagLimitSeconds: 1e9, pitrWindowMs: 7 * 86_400_000, expectShipping: true });
+      expect(reasons.map((r) => r.key)).toContain(`shipping-spool-full:${sourceId}`);
+      expect(reasons.find((r) => r.key === `shipping-spool-full:${sourceId}`)!.message).toMatch(/ENOSPC/);
+      expect(renderMetrics(facts, reasons, { format: 'horizn-dbops/daemon-state', version: 1, jobs: {} }, null)).toContain(`dbops_binlog_spool_full{source="${sourceId}"} 1`);
       // An operator removes the spool's copies (as older versions told them to): still no harm.
       for (const f of await readdir(join(mnt, sourceId))) if (f.startsWith('binlog.')) await rm(join(mnt, sourceId, f));
       await insertRows(5);
@@ -343,6 +354,7 @@ describe('a full spool filesystem', () => {
         return (await segments(s, sourceId)).at(-1)?.file === (await serverLogs()).at(-2);
       }, 30_000);
       await waitFor('the heartbeat to clear the problem', async () => (await readShipperState(s.repo, sourceId))?.problem === null);
+      expect(renderMetrics(await collectStatus(s.repo, 7 * 86_400_000), [], { format: 'horizn-dbops/daemon-state', version: 1, jobs: {} }, null)).toContain(`dbops_binlog_spool_full{source="${sourceId}"} 0`);
       shipper.kill('SIGTERM');
       const done = await shipper;
       expect(done.exitCode, stderr).toBe(0);
@@ -422,6 +434,36 @@ describe('two writers', () => {
     }
   });
 
+  it('on S3 (which ignores If-None-Match here) too; a shipper whose lease is taken over stops (exit 1) naming the new holder', async () => {
+    const s = await s3Setup();
+    const first = startCli(['binlog', 'ship'], s.env);
+    let stderr = '';
+    first.stderr?.on('data', (c: Buffer) => (stderr += String(c)));
+    try {
+      await waitFor('the dump connection', async () => (await dumpThreads()).length === 1, 30_000);
+      let sourceId = '';
+      await waitFor('the lease', async () => {
+        sourceId ||= await sourceIdOf(s);
+        return sourceId !== '' && (await newestLease(s.repo.storage, `binlogs/${sourceId}/state/`)) !== undefined;
+      });
+      const second = await runCli(['binlog', 'ship', '--once'], { ...s.env, DBOPS_BINLOG_SPOOL_DIR: await mkdtemp(join(tmpdir(), 'dbops-spool-')) });
+      expect(second.exitCode, second.stderr).toBe(1);
+      expect(second.stderr).toContain(`is held by host ${hostname()} pid ${first.pid}`);
+      // Another host decides the lease expired and takes it (as after a long pause of this one).
+      const held = (await newestLease(s.repo.storage, `binlogs/${sourceId}/state/`))!;
+      const now = new Date();
+      const taken = { ...held.doc, generation: held.doc.generation + 1, holder: { host: 'other-host', pid: 4242, token: 'forged' }, renewedAt: now.toISOString(), expiresAt: new Date(now.getTime() + 600_000).toISOString() };
+      await s.repo.storage.put(leaseKey(`binlogs/${sourceId}/state/`, taken.generation), Buffer.from(JSON.stringify(taken)));
+      const done = await first;
+      expect(done.exitCode, stderr).toBe(1);
+      expect(stderr).toMatch(/lease lost: taken over by host other-host pid 4242/);
+      await waitFor('its streamer to exit', async () => (await streamers(s.spool)) === 0, 10_000);
+    } finally {
+      first.kill('SIGKILL');
+      await first.catch(() => undefined);
+    }
+  });
+
   it('two shippers of one source to two repositories run at once (a replica id per repository)', async () => {
     const a = await shipSetup(server.url, keys, { DBOPS_BINLOG_MAX_LAG_SECONDS: '3' });
     const b = await shipSetup(server.url, keys, { DBOPS_BINLOG_MAX_LAG_SECONDS: '3' });
@@ -446,7 +488,7 @@ describe('two writers', () => {
         }, 20_000);
       }
       // Neither knocked the other off the source.
-      expect(await dumpThreads()).toEqual(threads);
+      expect(await dumpThreads(), stderr.join('\n').slice(-6000)).toEqual(threads);
       for (const p of shippers) p.kill('SIGTERM');
       for (const p of shippers) expect((await p).exitCode).toBe(0);
       for (const s of [a, b]) await expectWholeChain(s, (await readdir(join(s.repoDir, 'binlogs')))[0]!, target);

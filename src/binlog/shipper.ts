@@ -260,6 +260,7 @@ class Shipper {
     let nextStreamAt = 0;
     let streamStartedAt = 0;
     let lastHeartbeat = 0;
+    let beatCaughtUp = false;
     let lastWatch = 0;
     let active: { file: string; firstTransaction: Date | null } | undefined;
     let lastFlush = 0;
@@ -302,10 +303,17 @@ class Shipper {
           lastWatch = Date.now();
           await this.watchStream(newest);
         }
-        // The heartbeat goes out busy or idle (RPO is measured from it), and at once when a problem starts or ends.
-        if (this.heartbeatDue || Date.now() - lastHeartbeat >= heartbeatMs) {
-          lastHeartbeat = Date.now();
-          await this.heartbeat();
+        // The heartbeat goes out busy or idle (RPO is measured from it), at once when a problem
+        // starts or ends, and every poll while idle until it could say "caught up" (a restarted
+        // shipper would otherwise leave the lag of its predecessor's last beat standing).
+        const idle = newest !== undefined && active?.file === newest && active.firstTransaction === null;
+        const due = this.heartbeatDue || Date.now() - lastHeartbeat >= heartbeatMs;
+        if (due || (idle && !beatCaughtUp)) {
+          const beat = await this.heartbeat(due);
+          if (beat !== undefined) {
+            lastHeartbeat = Date.now();
+            beatCaughtUp = beat;
+          }
         }
       } catch (err) {
         if (this.aborted()) break;
@@ -559,12 +567,13 @@ class Shipper {
   }
 
   /**
-   * The heartbeat (`state/shipper.json`): written busy or idle. It says when the source last
+   * The heartbeat (`state/shipper.json`): written busy or idle (`always`), or only when it can
+   * say "caught up" (undefined: nothing written). It says when the source last
    * had nothing unshipped (its active position was the spool's end and the active file held
    * no transaction, every closed file shipped), the newest event offsite, and any problem.
    */
-  private async heartbeat(): Promise<void> {
-    this.heartbeatDue = false;
+  private async heartbeat(always = true): Promise<boolean | undefined> {
+    let caughtUpNow = false;
     const files = await this.spoolFiles();
     const activeFile = files.at(-1);
     if (this.last && activeFile && files.length === 1 && !this.spaceNeeded) {
@@ -572,8 +581,12 @@ class Shipper {
       const scan = await this.scanActive(activeFile);
       if (status && scan && scan.transactions === 0 && scan.partialBytes === 0 && status.file === activeFile && status.position === scan.size) {
         this.caughtUp = { at: new Date().toISOString(), file: activeFile, position: status.position };
+        caughtUpNow = true;
       }
     }
+    // Between regular beats only news is written: "caught up".
+    if (!always && !caughtUpNow) return undefined;
+    this.heartbeatDue = false;
     const state: Omit<ShipperState, 'signature'> = {
       format: 'horizn-dbops/binlog-shipper-state',
       version: 2,
@@ -591,6 +604,7 @@ class Shipper {
     // Rewritten every few seconds: a heartbeat, not backup data, so never locked
     // (each locked write would pin one more version for pitrWindow + margin).
     await this.o.repo.storage.put(shipperStateKey(this.sourceId), Buffer.from(`${JSON.stringify(signDocument(state, this.o.signingKey), null, 2)}\n`), { contentType: 'application/json', unlocked: true });
+    return caughtUpNow;
   }
 
   private startFollowing(start: string): void {

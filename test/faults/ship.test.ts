@@ -24,19 +24,19 @@ import { renderMetrics } from '../../src/daemon/metrics.js';
 import { leaseKey, newest as newestLease } from '../../src/storage/lease.js';
 import { runCli, startCli, makeKeys } from '../helpers/cli.js';
 import { startS3Server, s3TestEnv, type S3TestServer } from '../helpers/s3-server.js';
-import { startStallProxy, type StallProxy } from '../helpers/stall-proxy.js';
+import { startHoldProxy, type HoldProxy, type HeldRequest } from '../helpers/s3-hold-proxy.js';
 import { shipSetup, segments, sha256, waitFor, expectContiguous, dumpThreads as dumpThreadsOf, type ShipSetup } from '../helpers/binlog-ship.js';
 
 let server: SandboxServer;
 let db: MysqlClient;
 let keys: Awaited<ReturnType<typeof makeKeys>>;
 let s3: S3TestServer;
-let proxy: StallProxy;
+let proxy: HoldProxy;
 let row = 0;
 
 beforeAll(async () => {
   [server, keys, s3] = await Promise.all([startSandboxServer({ binlog: true }), makeKeys(), startS3Server()]);
-  proxy = await startStallProxy(s3);
+  proxy = await startHoldProxy(s3);
   db = await MysqlClient.connect(server.conn);
   await db.exec('CREATE DATABASE faults');
   await db.exec('CREATE TABLE faults.t (id INT PRIMARY KEY, v VARCHAR(2000))');
@@ -59,6 +59,15 @@ async function serverLogs(): Promise<string[]> {
 
 function dumpThreads(): Promise<number[]> {
   return dumpThreadsOf(db);
+}
+
+/**
+ * A killed client's dump thread lingers on the server until it next sends an event: end
+ * those of earlier cases, so that counting connections counts this case's shippers only.
+ */
+async function endLeftoverDumps(): Promise<void> {
+  for (const id of await dumpThreads()) await db.exec(`KILL ${id}`).catch(() => undefined);
+  await waitFor('no dump connection left', async () => (await dumpThreads()).length === 0);
 }
 
 interface LogLine {
@@ -134,6 +143,7 @@ describe('kill -9 and SIGTERM of binlog ship in each phase', () => {
     let stderr = '';
     first.stderr?.on('data', (c: Buffer) => (stderr += String(c)));
     let sourceId = '';
+    let held: HeldRequest | undefined;
     try {
       await waitFor('the dump connection', async () => (await dumpThreads()).length === 1, 30_000);
       await waitFor('a first segment', async () => {
@@ -147,19 +157,19 @@ describe('kill -9 and SIGTERM of binlog ship in each phase', () => {
         await insertRows(2);
         await waitFor('the rows in the spool copy', async () => ((await stat(join(s.spool, sourceId, active)).catch(() => undefined))?.size ?? 0) > before);
       } else {
-        const held = proxy.hold((r) => r.method === 'PUT' && r.key.startsWith(`${s.prefix}/binlogs/`) && (phase === 'uploading' ? r.key.endsWith('.zst.age') : /binlog\.\d+\.json$/.test(r.key)));
+        const holding = proxy.hold((r) => r.method === 'PUT' && r.key !== null && r.key.startsWith(`${s.prefix}/binlogs/`) && (phase === 'uploading' ? r.key.endsWith('.zst.age') : /binlog\.\d+\.json$/.test(r.key)));
         await insertRows(2);
         await db.exec('FLUSH BINARY LOGS');
-        await held;
+        held = await holding;
       }
       first.kill(signal);
-      if (signal === 'SIGKILL') proxy.drop();
-      else proxy.release();
+      // Killed: the request never reaches the store. Stopped: it goes through and the shipper finishes.
+      if (signal === 'SIGKILL') held?.drop();
+      else held?.release();
       const done = await first;
       if (signal === 'SIGTERM') expect(done.exitCode, stderr).toBe(0);
       else expect(done.signal).toBe('SIGKILL');
     } finally {
-      proxy.release();
       first.kill('SIGKILL');
       await first.catch(() => undefined);
     }
@@ -397,6 +407,7 @@ describe('a full spool filesystem', () => {
 
 describe('two writers', () => {
   it('a second shipper on one repository and source exits 1 naming the holder, and the first is not disturbed', async () => {
+    await endLeftoverDumps();
     const s = await shipSetup(server.url, keys, { DBOPS_BINLOG_MAX_LAG_SECONDS: '3' });
     const first = startCli(['binlog', 'ship'], s.env);
     try {
@@ -465,6 +476,7 @@ describe('two writers', () => {
   });
 
   it('two shippers of one source to two repositories run at once (a replica id per repository)', async () => {
+    await endLeftoverDumps();
     const a = await shipSetup(server.url, keys, { DBOPS_BINLOG_MAX_LAG_SECONDS: '3' });
     const b = await shipSetup(server.url, keys, { DBOPS_BINLOG_MAX_LAG_SECONDS: '3' });
     const shippers = [startCli(['binlog', 'ship'], a.env), startCli(['binlog', 'ship'], b.env)];

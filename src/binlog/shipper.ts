@@ -38,7 +38,7 @@ import { binlogSeq, compareBinlogNames, isBinlogName, shiftBinlogName } from './
 import { assertSourceId, gapKey, gapsPrefix, shipperLeasePrefix, shipperStateKey } from './source-keys.js';
 import { endsWithCloseEvent, scanBinlogFile, type BinlogScan } from './event-scan.js';
 import { shipFile, type ShipFileOptions } from './ship-file.js';
-import { listShippedFiles, readSegment, readShipperState, type ShipperProblem, type ShipperState } from './repo-binlogs.js';
+import { listShippedFiles, readGaps, readSegment, readShipperState, type ShipperProblem, type ShipperState } from './repo-binlogs.js';
 import { GAP_FORMAT, type GapRecord, type UnsignedGapRecord } from './gap-record.js';
 import { startStream, isPurgedError, type RunningStream } from './binlog-stream.js';
 import { sourceWarnings } from './source-checks.js';
@@ -225,6 +225,7 @@ class Shipper {
 
   /** `--once`: catch up to the end of the source's binlogs, rotate if the active file holds transactions, ship. */
   async runOnce(): Promise<void> {
+    await this.healGaps();
     // A lost or damaged spool copy is streamed again; a full spool ends the run (exit 1, ENOSPC named).
     for (let attempt = 0; attempt < 3 && !this.aborted(); attempt++) {
       this.restartStream = false;
@@ -267,6 +268,7 @@ class Shipper {
     const rotateAfterMs = rotateAfterSeconds(this.o.maxLagSeconds) * 1000;
     const heartbeatMs = Math.min(this.o.maxLagSeconds * 500, 30_000);
     const watchMs = Math.min(heartbeatMs, 5000);
+    await this.healGaps();
     while (!this.aborted()) {
       try {
         if (this.stream && (this.streamEnded || this.restartStream)) {
@@ -455,6 +457,52 @@ class Shipper {
       return;
     }
     log.warn({ file, why }, 'binlog spool copy is incomplete or missing; streaming it again');
+  }
+
+  /**
+   * Gaps the source can still fill: earlier versions recorded a gap when their spool lost
+   * files (a full disk) although the source had them. Each such file is streamed alone,
+   * shipped, and the record removed; a gap the source cannot fill stays. Never fatal: the
+   * shipper goes on shipping new files either way.
+   */
+  private async healGaps(): Promise<void> {
+    if (this.knownGaps.size === 0) return;
+    try {
+      const onSource = new Map((await this.withDb((db) => listBinaryLogs(db, this.profile))).map((l) => [l.file, l.size]));
+      for (const gap of await readGaps(this.o.repo, this.sourceId)) {
+        const files: string[] = [];
+        for (let f = gap.from; binlogSeq(f) <= binlogSeq(gap.to); f = shiftBinlogName(f, 1)) files.push(f);
+        if (files.some((f) => !onSource.has(f) || this.shipped.has(f))) continue;
+        for (const f of files) await this.backfill(f, onSource.get(f)!);
+        const key = gapKey(this.sourceId, gap.from, gap.to);
+        await this.o.repo.storage.remove(key);
+        this.knownGaps.delete(key);
+        log.info({ serverUuid: this.sourceId, from: gap.from, to: gap.to, files }, 'binlog gap healed: the source still had the files; shipped them');
+      }
+    } catch (err) {
+      if (this.aborted()) return;
+      log.warn({ err: (err as Error).message }, 'could not fill a recorded binlog gap from the source; it stays recorded');
+    }
+  }
+
+  /** Stream one closed file alone into `<spool>/backfill/`, check it against the source's size, ship it. */
+  private async backfill(file: string, size: number): Promise<void> {
+    const dir = join(this.spool, 'backfill');
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const path = join(dir, file);
+    try {
+      await startStream({ ...this.streamOptions(file, false), spoolDir: dir, single: true }).done;
+      const scan = await scanBinlogFile(path);
+      if (scan.size !== size || !endsWithCloseEvent(scan)) throw new OperationError(`backfill of ${file}: got ${scan.size} bytes, the source's file has ${size}`);
+      this.lease?.assertHeld();
+      const previous = shiftBinlogName(file, -1);
+      const m = await shipFile(this.shipOptions(), path, file, scan, this.shipped.has(previous) ? previous : null);
+      this.shipped.add(file);
+      this.result.shipped.push(file);
+      log.info({ file, rawBytes: m.rawBytes, storedBytes: m.storedBytes, transactions: m.transactions }, 'binlog shipped (backfill of a recorded gap)');
+    } finally {
+      await rm(path, { force: true });
+    }
   }
 
   /** Room to stream: when space ran out, wait until `spaceNeeded` is free again. */

@@ -14,12 +14,14 @@ import { startSandboxServer, type SandboxServer } from '../../src/sandbox/proces
 import { MysqlClient } from '../../src/mysql/client.js';
 import { openStorage } from '../../src/storage/open-storage.js';
 import { initRepository, openRepository } from '../../src/repo/repository.js';
-import { loadSigningKey } from '../../src/crypto/signing.js';
 import { resolveRecipients } from '../../src/crypto/age.js';
 import { readSegments, readShipperState } from '../../src/binlog/repo-binlogs.js';
 import { shippingStatus } from '../../src/binlog/shipping-status.js';
 import type { SegmentManifest } from '../../src/binlog/segment-manifest.js';
 import { collectStatus, evaluateHealth } from '../../src/daemon/health.js';
+import { GAP_FORMAT } from '../../src/binlog/gap-record.js';
+import { gapKey } from '../../src/binlog/source-keys.js';
+import { loadSigningKey, signDocument } from '../../src/crypto/signing.js';
 import { renderMetrics } from '../../src/daemon/metrics.js';
 import { leaseKey, newest as newestLease } from '../../src/storage/lease.js';
 import { runCli, startCli, makeKeys } from '../helpers/cli.js';
@@ -230,6 +232,36 @@ describe('source faults', () => {
     } finally {
       shipper.kill('SIGKILL');
     }
+  });
+
+  it('a gap an older version recorded while the source still had the files is healed: shipped, record removed', async () => {
+    const s = await shipSetup(server.url, keys);
+    await insertRows(1);
+    const r1 = await runCli(['binlog', 'ship', '--once', '--json'], s.env);
+    expect(r1.exitCode, r1.stderr).toBe(0);
+    const { serverUuid, lastShipped } = JSON.parse(r1.stdout) as { serverUuid: string; lastShipped: string };
+    for (let i = 0; i < 3; i++) {
+      await insertRows(1);
+      await db.exec('FLUSH BINARY LOGS');
+    }
+    const r2 = await runCli(['binlog', 'ship', '--once'], s.env);
+    expect(r2.exitCode, r2.stderr).toBe(0);
+    // What the old shipper left after its spool filled: two files never shipped, a signed gap record for them.
+    const [f1, f2, after] = (await segments(s, serverUuid)).map((m) => m.file).filter((f) => f > lastShipped);
+    for (const f of [f1!, f2!]) {
+      await rm(join(s.repoDir, 'binlogs', serverUuid, `${f}.json`));
+      await rm(join(s.repoDir, 'binlogs', serverUuid, `${f}.zst.age`));
+    }
+    const record = { format: GAP_FORMAT, version: 1 as const, repositoryId: s.repo.config.id, serverUuid, from: f1!, to: f2!, after: lastShipped, before: after!, reason: 'missing-from-sequence' as const, detectedAt: new Date().toISOString() };
+    await s.repo.storage.put(gapKey(serverUuid, f1!, f2!), Buffer.from(JSON.stringify(signDocument(record, await loadSigningKey(keys.env.DBOPS_SIGNING_KEY_FILE)))));
+    expect((await shippingStatus(s.repo, serverUuid)).gaps).toHaveLength(1);
+
+    const r3 = await runCli(['binlog', 'ship', '--once', '--json'], s.env);
+    expect(r3.exitCode, r3.stderr).toBe(0);
+    expect((JSON.parse(r3.stdout) as { shipped: string[] }).shipped).toEqual(expect.arrayContaining([f1, f2]));
+    expect(logLines(r3.stderr).some((l) => l.msg === 'binlog gap healed: the source still had the files; shipped them')).toBe(true);
+    expect(await readdir(join(s.repoDir, 'binlogs', serverUuid, 'gaps'))).toEqual([]);
+    await expectWholeChain(s, serverUuid, (await serverLogs()).at(-2)!);
   });
 
   it('binlogs purged before shipping: a true gap, recorded loudly, and pitr across it refuses naming the window', async () => {

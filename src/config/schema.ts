@@ -85,8 +85,10 @@ export const configSchema = z.strictObject({
       maxLagSeconds: z.coerce.number().int().min(2).max(86_400).default(60),
       /** Local spool for streamed binlogs (a cache: lost files are streamed again). Default: <tmpdir>/dbops-binlog-spool. */
       spoolDir: z.string().min(1).optional(),
-      /** Replica server_id of the dump connection; default derived from host and source. */
+      /** Replica server_id of the dump connection; default derived from the repository id and the source. */
       connectionServerId: z.coerce.number().int().min(1).max(4_294_967_295).optional(),
+      /** A content restore test waits this long for the binlog holding its checksum point to be shipped (default: maxLagSeconds + 30 s). */
+      waitForShipping: duration.optional(),
     })
     .default({ maxLagSeconds: 60 }),
   /** Date-partitioned tables: rows older than this (a number of days, e.g. 400d) are archived to the
@@ -199,6 +201,7 @@ export const SETTABLE_KEYS: Record<string, 'string' | 'list' | 'number' | 'boole
   'binlog.maxLagSeconds': 'number',
   'binlog.spoolDir': 'string',
   'binlog.connectionServerId': 'number',
+  'binlog.waitForShipping': 'string',
   'retention.daily': 'number',
   'retention.weekly': 'number',
   'retention.monthly': 'number',

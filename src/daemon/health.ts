@@ -4,6 +4,8 @@
 import type { Repository } from '../repo/repository.js';
 import type { Config } from '../config/schema.js';
 import { shippingStatus } from '../binlog/shipping-status.js';
+import type { ShipperProblem } from '../binlog/shipper-state.js';
+import type { ShipperStatus } from './shipper-supervisor.js';
 import { collectBackupFacts, collectSegmentFacts } from '../retention/collect.js';
 import { windowGaps, type WindowGap } from '../retention/pitr-keep.js';
 import { formatDuration } from '../retention/plan.js';
@@ -21,7 +23,7 @@ export interface StatusFacts {
     rawBytesTotal: number;
     storedBytesTotal: number;
   };
-  sources: Array<{ serverUuid: string; files: number; storedBytes: number; newestEventTime: string | null; caughtUpTo: string | null; lagSeconds: number | null; gaps: number }>;
+  sources: Array<{ serverUuid: string; files: number; storedBytes: number; newestEventTime: string | null; caughtUpTo: string | null; lagSeconds: number | null; gaps: number; problem: ShipperProblem | null }>;
   /** Points from `start` to `end` can be restored (null: nothing yet); `gaps` are holes inside the PITR window. */
   window: { start: string | null; end: string | null; gaps: WindowGap[] };
   restoreTest: { id: string; createdAt: string; ageSeconds: number; verdict: string; rtoSeconds: number | null; backupId: string } | null;
@@ -60,7 +62,7 @@ export async function collectStatus(repo: Repository, pitrWindowMs: number, now 
   const sources: StatusFacts['sources'] = [];
   for (const id of await repo.binlogs.sources()) {
     const s = await shippingStatus(repo, id, now);
-    sources.push({ serverUuid: id, files: s.files, storedBytes: s.storedBytes, newestEventTime: s.newestEventTime, caughtUpTo: s.caughtUpTo, lagSeconds: s.lagSeconds, gaps: s.gaps.length });
+    sources.push({ serverUuid: id, files: s.files, storedBytes: s.storedBytes, newestEventTime: s.newestEventTime, caughtUpTo: s.caughtUpTo, lagSeconds: s.lagSeconds, gaps: s.gaps.length, problem: s.shipper?.problem ?? null });
   }
   const windowStart = new Date(now.getTime() - pitrWindowMs).toISOString();
   const { backups } = await collectBackupFacts(repo);
@@ -99,6 +101,8 @@ export function evaluateHealth(facts: StatusFacts, limits: HealthLimits): Health
     out.push({ key: 'backup-stale', message: `newest good backup ${b.id} is ${fmt(b.ageSeconds)} old; its schedule allows ${formatDuration(limits.backupStaleAfterMs)}` });
   }
   for (const s of facts.sources) {
+    // What the shipper's heartbeat says is wrong (a full spool): the cause, before the lag shows it.
+    if (s.problem) out.push({ key: `shipping-${s.problem.kind}:${s.serverUuid}`, message: `binlog shipping of ${s.serverUuid} is stuck since ${s.problem.since}: ${s.problem.message}` });
     if (s.lagSeconds !== null && s.lagSeconds > limits.shippingLagLimitSeconds) {
       out.push({ key: `shipping-lag:${s.serverUuid}`, message: `binlog shipping lag for ${s.serverUuid} is ${s.lagSeconds} s (limit ${limits.shippingLagLimitSeconds} s)` });
     }
@@ -117,4 +121,10 @@ export function evaluateHealth(facts: StatusFacts, limits: HealthLimits): Health
     out.push({ key: 'restore-test-missing', message: `no restore test in ${formatDuration(limits.restoreTestStaleAfterMs)} of backups: run "dbops restore-test"` });
   }
   return out;
+}
+
+/** The daemon's own shipper keeps failing (e.g. another writer holds the repository's lease). */
+export function shipperReasons(status: ShipperStatus | null): HealthReason[] {
+  if (!status?.failing || !status.lastError) return [];
+  return [{ key: 'shipper-failing', message: `the binlog shipper of this daemon keeps failing (${status.restarts} restarts): ${status.lastError}` }];
 }

@@ -9,6 +9,7 @@ import { runBackup } from '../backup/run-backup.js';
 import { runRestoreTest, type Depth } from '../restore-test/run-restore-test.js';
 import { checkIdentityFile } from '../crypto/age.js';
 import { restoreTestDependencies } from '../restore-test/sandbox-factory.js';
+import { shippingWaitMs } from '../binlog/wait-shipped.js';
 import { runPrune } from '../retention/prune.js';
 import { retentionPolicy } from '../retention/policy.js';
 import { takeChecksums } from '../checksum/take-checksums.js';
@@ -44,7 +45,7 @@ export function backupJob(c: JobContext): JobFn {
 export function restoreTestJob(c: JobContext): JobFn {
   return async (signal) => {
     const identityFile = await checkIdentityFile(c.config.age.identityFile);
-    const deps = await restoreTestDependencies(c.repo, identityFile, c.config.sandbox);
+    const deps = await restoreTestDependencies(c.repo, identityFile, c.config.sandbox, shippingWaitMs(c.config));
     const { report } = await runRestoreTest({
       ...deps,
       repo: c.repo,

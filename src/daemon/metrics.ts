@@ -52,6 +52,7 @@ export function renderMetrics(facts: StatusFacts, reasons: HealthReason[], state
     m.gauge('dbops_binlog_shipping_lag_seconds', 'Seconds since everything the source wrote was in the repository', s.lagSeconds, { source: s.serverUuid });
     m.gauge('dbops_binlog_files', 'Shipped binlog files', s.files, { source: s.serverUuid });
     m.gauge('dbops_binlog_stored_bytes', 'Stored bytes of shipped binlogs', s.storedBytes, { source: s.serverUuid });
+    m.gauge('dbops_binlog_spool_full', '1 while the shipper cannot stream because its spool filesystem is full (ENOSPC)', s.problem?.kind === 'spool-full' ? 1 : 0, { source: s.serverUuid });
   }
   m.gauge('dbops_recoverable_window_start_timestamp_seconds', 'Oldest restorable point (unix time)', seconds(facts.window.start));
   m.gauge('dbops_recoverable_window_end_timestamp_seconds', 'Newest restorable point (unix time)', seconds(facts.window.end));
@@ -63,6 +64,7 @@ export function renderMetrics(facts: StatusFacts, reasons: HealthReason[], state
   if (shipper) {
     m.gauge('dbops_shipper_up', '1 while the supervised binlog shipper runs', shipper.running ? 1 : 0);
     m.gauge('dbops_shipper_restarts_total', 'Restarts of the supervised binlog shipper', shipper.restarts, {}, 'counter');
+    m.gauge('dbops_shipper_failing', '1 while the supervised binlog shipper keeps failing (e.g. another writer holds the lease)', shipper.failing ? 1 : 0);
   }
   return m.toString();
 }

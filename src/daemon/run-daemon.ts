@@ -12,7 +12,7 @@ import type { Config } from '../config/schema.js';
 import { parseDuration } from '../util/duration.js';
 import { log } from '../util/logger.js';
 import { Alerter } from './alerts.js';
-import { collectStatus, evaluateHealth, healthLimits, type HealthReason, type StatusFacts } from './health.js';
+import { collectStatus, evaluateHealth, healthLimits, shipperReasons, type HealthReason, type StatusFacts } from './health.js';
 import { startHttpServer } from './http-server.js';
 import { JobRunner } from './job-runner.js';
 import { backupJob, checksumJob, partitionsJob, pruneJob, restoreTestJob, type JobContext } from './jobs.js';
@@ -58,7 +58,8 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
     );
     return inflight;
   };
-  const reasons = async (): Promise<HealthReason[]> => evaluateHealth(await facts(), limits);
+  // `shipper` is defined below; these run only once the daemon is up.
+  const reasons = async (): Promise<HealthReason[]> => [...evaluateHealth(await facts(), limits), ...shipperReasons(shipper?.status ?? null)];
   const checkAlerts = async (): Promise<void> => {
     try {
       const problems = new Map(jobProblems);

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { CommandContext, type GlobalOptions } from '../../context.js';
 import { runRestoreTest, type Depth } from '../../../restore-test/run-restore-test.js';
 import { restoreTestDependencies } from '../../../restore-test/sandbox-factory.js';
+import { shippingWaitMs } from '../../../binlog/wait-shipped.js';
 import { checkIdentityFile } from '../../../crypto/age.js';
 import { OperationError, UsageError, VerificationError } from '../../../errors.js';
 import { seconds } from '../../../report/html.js';
@@ -29,7 +30,7 @@ export function registerRestoreTest(program: Command, globals: () => GlobalOptio
       const ctx = await CommandContext.create(globals(), { 'sandbox.driver': opts.sandbox });
       const repo = await ctx.writableRepository();
       const identityFile = await checkIdentityFile(ctx.config.age.identityFile);
-      const deps = await restoreTestDependencies(repo, identityFile, ctx.config.sandbox);
+      const deps = await restoreTestDependencies(repo, identityFile, ctx.config.sandbox, shippingWaitMs(ctx.config));
       try {
         const { report, keys } = await runRestoreTest({ repo, identityFile, backup: opts.backup, skipDamaged: opts.skipDamaged ?? false, depth: opts.depth as Depth, ...deps, parallel: ctx.config.restore.parallel, signal: ctx.signal });
         const failed = report.checks.filter((c) => !c.ok);

@@ -17,7 +17,7 @@ import { dumpArgs } from './dump-args.js';
 import { CommitBlock, ignoreTableArgs, pickTableDumps, tableDumpArgs, type StartedTableDump, type TableDump } from './parallel-dump.js';
 import { withDefaultsFile, defaultsFileArg } from '../mysql/defaults-file.js';
 import type { MysqlConn } from '../mysql/connection-url.js';
-import { newBackupId, backupManifestKey, backupPartKey } from '../storage/layout.js';
+import { newBackupId, backupManifestKey, backupPartKey, backupPrefix } from '../storage/layout.js';
 import { withEvidence } from '../repo/evidence-log.js';
 import { documentBytes, sha256Hex } from '../repo/signed-document.js';
 import { recipientFingerprint } from '../crypto/age.js';
@@ -205,14 +205,24 @@ async function takeBackup(options: BackupOptions): Promise<BackupManifest> {
   } catch (err) {
     const error = options.signal?.aborted && !(err instanceof InterruptedError) ? new InterruptedError(String(options.signal.reason ?? 'signal')) : (err as Error);
     splitter.abort(error);
-    await sink.abortAll(error);
-    await storage.remove(accountsKey).catch(() => undefined);
-    log.error(
-      { backupId: id, err: error.message },
-      storage.lock
-        ? 'backup failed; no manifest was written (parts already uploaded stay until their Object Lock ends, then prune removes them as an unfinished backup)'
-        : 'backup failed; its parts were removed and no manifest was written',
+    const cleanup = await sink.abortAll(error);
+    const accountsLeft = await storage.remove(accountsKey).then(
+      () => null,
+      (e: unknown) => (e instanceof Error ? e.message : String(e)),
     );
+    const notRemoved = [...cleanup.notRemoved, ...(accountsLeft === null ? [] : [accountsKey])];
+    if (storage.lock) {
+      log.error({ backupId: id, err: error.message }, 'backup failed; no manifest was written (parts already uploaded stay until their Object Lock ends, then prune removes them as an unfinished backup)');
+    } else if (notRemoved.length === 0) {
+      log.error({ backupId: id, err: error.message }, 'backup failed; its parts were removed and no manifest was written');
+    } else {
+      // A removal can fail for a key that was never written (the store is unreachable), so
+      // this is what MAY be left; prune finds what is actually there.
+      log.error(
+        { backupId: id, err: error.message, notRemoved: notRemoved.length, prefix: backupPrefix(id), removeError: cleanup.problem ?? accountsLeft },
+        `backup failed; no manifest was written, but ${notRemoved.length} of its objects could not be removed (${cleanup.problem ?? accountsLeft}) and may be left under ${backupPrefix(id)}: it is not a backup, and "dbops prune --apply" removes them as an unfinished backup once they are older than retention.graceForIncomplete`,
+      );
+    }
     throw error;
   } finally {
     options.signal?.removeEventListener('abort', interrupt);

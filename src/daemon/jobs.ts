@@ -71,12 +71,13 @@ export function restoreTestJob(c: JobContext): JobFn {
 }
 
 export function pruneJob(c: JobContext): JobFn {
-  return async () => {
-    const r = await runPrune({ repo: c.repo, storageUrl: c.storageUrl, policy: retentionPolicy(c.config), apply: true });
+  return async (signal) => {
+    const r = await runPrune({ repo: c.repo, storageUrl: c.storageUrl, policy: retentionPolicy(c.config), apply: true, source: c.source, signal });
     const a = r.applied!;
     const locked = a.locked.length ? `; ${a.locked.length} item(s) still under Object Lock left for later` : '';
     const raised = a.extended.length ? `; raised the lock of ${a.extended.length} kept backup(s)` : '';
-    return `pruned ${a.backups.length} backup(s), ${a.segments} binlog file(s), ${a.debris.length} debris item(s)${raised}${locked}${r.problems.length ? `; ${r.problems.join('; ')}` : ''}`;
+    const uncovered = r.plan.uncovered.length ? `; no backup holds ${r.plan.uncovered.map((u) => u.database).join(', ')}` : '';
+    return `pruned ${a.backups.length} backup(s), ${a.segments} binlog file(s), ${a.debris.length} debris item(s)${raised}${locked}${uncovered}${r.problems.length ? `; ${r.problems.join('; ')}` : ''}`;
   };
 }
 

@@ -26,7 +26,7 @@ export async function collectBackupFacts(repo: Repository): Promise<Pick<Collect
       continue;
     }
     const m = b.manifest;
-    backups.push({ id: m.id, serverUuid: m.source.serverUuid, completedAt: m.completedAt, cpFile: m.consistentPoint.binlogFile, labels: m.labels, storedBytes: m.totals.storedBytes });
+    backups.push({ id: m.id, serverUuid: m.source.serverUuid, databases: m.databases, accounts: m.parts.some((p) => p.kind === 'accounts'), completedAt: m.completedAt, cpFile: m.consistentPoint.binlogFile, labels: m.labels, storedBytes: m.totals.storedBytes });
   }
   return { backups, unverified };
 }

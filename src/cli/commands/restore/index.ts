@@ -6,6 +6,8 @@ import { checkIdentityFile } from '../../../crypto/age.js';
 import { parseConnectionUrl } from '../../../mysql/connection-url.js';
 import { requireSetting } from '../../../config/load-config.js';
 import { withEvidence } from '../../../repo/evidence-log.js';
+import { withPartialTarget } from '../../../restore/partial-target.js';
+import { planRestore } from '../../../restore/select-parts.js';
 
 interface RestoreFlags {
   target?: string;
@@ -17,6 +19,7 @@ interface RestoreFlags {
   accounts?: boolean;
   parallel?: string;
   skipDamaged?: boolean;
+  keepPartial?: boolean;
 }
 
 export function registerRestore(program: Command, globals: () => GlobalOptions): void {
@@ -33,6 +36,7 @@ export function registerRestore(program: Command, globals: () => GlobalOptions):
     .option('--accounts', 'also apply user accounts and grants from the backup')
     .option('--parallel <n>', 'tables loaded at once')
     .option('--skip-damaged', 'with latest: use the newest backup whose manifest verifies instead of failing (exit 3) on a damaged newest one')
+    .option('--keep-partial', 'when the restore fails, leave what it created on the target (default: drop it)')
     .addHelpText(
       'after',
       '\nExamples:\n  DBOPS_AGE_IDENTITY_FILE=./keys/age.key dbops restore latest --target mysql://root:pw@127.0.0.1:3307\n  dbops restore latest --target … --table horizn.sites --into-schema scratch',
@@ -43,21 +47,27 @@ export function registerRestore(program: Command, globals: () => GlobalOptions):
       const identityFile = await checkIdentityFile(ctx.config.age.identityFile);
       const repo = await ctx.repositoryForEvidence();
       const manifest = await repo.backups.resolve(ref, { skipDamaged: opts.skipDamaged ?? false });
+      const scope = {
+        ...(opts.database !== undefined ? { database: opts.database } : {}),
+        ...(opts.table !== undefined ? { table: opts.table } : {}),
+        ...(opts.intoSchema !== undefined ? { intoSchema: opts.intoSchema } : {}),
+      };
+      // What a failed restore created is dropped again (unless --keep-partial), and its message says what is left.
+      const partial = { target, operation: 'restore' as const, databases: planRestore(manifest, scope).createDatabases.map((d) => d.name), keepPartial: opts.keepPartial ?? false, binlog: opts.binlog ?? false, backupId: manifest.id };
       try {
-        const result = await withEvidence(repo, { action: 'restore', subject: manifest.id }, () => runRestore({
+        const result = await withEvidence(repo, { action: 'restore', subject: manifest.id }, () => withPartialTarget(partial, (p) => runRestore({
           repo,
           manifest,
           target,
           identityFile,
-          ...(opts.database !== undefined ? { database: opts.database } : {}),
-          ...(opts.table !== undefined ? { table: opts.table } : {}),
-          ...(opts.intoSchema !== undefined ? { intoSchema: opts.intoSchema } : {}),
+          ...scope,
           force: opts.force ?? false,
           binlog: opts.binlog ?? false,
           accounts: opts.accounts ?? false,
           parallel: ctx.config.restore.parallel,
           signal: ctx.signal,
-        }), (r) => ({
+          onPart: p.onPart,
+        })), (r) => ({
           outcome: 'ok',
           summary: `restored backup ${manifest.id} (${r.databases.join(', ')}) into ${target.socket ?? `${target.host}:${target.port}`}`,
           details: { databases: r.databases, parts: r.parts.length, seconds: r.seconds, scope: { database: opts.database ?? null, table: opts.table ?? null, intoSchema: opts.intoSchema ?? null } },

@@ -115,6 +115,12 @@ export const configSchema = z.strictObject({
       aheadDays: z.coerce.number().int().min(1).max(366).default(7),
     })
     .default({ aheadDays: 7 }),
+  /** Restore-test coverage: every backup must pass a content-depth restore test within this many days of completing. */
+  verify: z
+    .strictObject({
+      maxUntestedDays: z.coerce.number().int().min(1).max(3660).default(7),
+    })
+    .default({ maxUntestedDays: 7 }),
   /** Throwaway servers for restore tests. */
   sandbox: z
     .strictObject({
@@ -132,12 +138,13 @@ export const configSchema = z.strictObject({
   schedule: z
     .strictObject({
       backup: cron.default('0 2 * * *'),
-      restoreTest: cron.default('0 4 * * 0'),
+      /** Daily: coverage asks every backup to pass a content-depth test within verify.maxUntestedDays. */
+      restoreTest: cron.default('0 4 * * *'),
       prune: cron.default('30 3 * * *'),
       checksum: cron.optional(),
       partitions: cron.optional(),
     })
-    .default({ backup: '0 2 * * *', restoreTest: '0 4 * * 0', prune: '30 3 * * *' }),
+    .default({ backup: '0 2 * * *', restoreTest: '0 4 * * *', prune: '30 3 * * *' }),
   daemon: z
     .strictObject({
       /** host:port of /healthz and /metrics. */
@@ -148,11 +155,12 @@ export const configSchema = z.strictObject({
       stateFile: z.string().min(1).optional(),
       /** Run the binlog shipper as part of the daemon. */
       shipBinlogs: z.coerce.boolean().default(true),
-      restoreTestDepth: z.enum(['integrity', 'restore', 'content']).default('restore'),
+      /** content: the job takes the source's checksums first, then proves the backup restores equal to them. */
+      restoreTestDepth: z.enum(['integrity', 'restore', 'content']).default('content'),
       /** SIGTERM: running work gets this long to stop before the daemon exits anyway. */
       shutdownTimeout: duration.default('60s'),
     })
-    .default({ listen: '127.0.0.1:9187', jitterSeconds: 0, shipBinlogs: true, restoreTestDepth: 'restore', shutdownTimeout: '60s' }),
+    .default({ listen: '127.0.0.1:9187', jitterSeconds: 0, shipBinlogs: true, restoreTestDepth: 'content', shutdownTimeout: '60s' }),
   alerts: z
     .strictObject({
       /** POSTed a generic JSON body on failure, staleness and recovery. */
@@ -190,6 +198,7 @@ export const SETTABLE_KEYS: Record<string, 'string' | 'list' | 'number' | 'boole
   'backup.accounts': 'boolean',
   'restore.parallel': 'number',
   'restore.targetUrl': 'string',
+  'verify.maxUntestedDays': 'number',
   'sandbox.driver': 'string',
   'sandbox.engine': 'string',
   'sandbox.image': 'string',

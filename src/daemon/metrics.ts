@@ -61,6 +61,14 @@ export function renderMetrics(facts: StatusFacts, reasons: HealthReason[], state
   m.gauge('dbops_restore_test_last_pass', '1 when the last restore test passed', t ? (t.verdict === 'pass' ? 1 : 0) : null);
   m.gauge('dbops_restore_test_last_timestamp_seconds', 'Time of the last restore test (unix time)', seconds(t?.createdAt));
   m.gauge('dbops_restore_test_rto_seconds', 'Measured RTO of the last restore test', t?.rtoSeconds);
+  for (const [depth, run] of Object.entries(facts.tests.newestByDepth)) {
+    m.gauge('dbops_restore_test_newest_timestamp_seconds', 'Time of the newest restore test per depth (unix time)', seconds(run?.at), { depth });
+    m.gauge('dbops_restore_test_newest_pass', '1 when the newest restore test at this depth passed (error and interrupted are not failures)', run ? (run.outcome === 'fail' ? 0 : 1) : null, { depth });
+  }
+  m.gauge('dbops_restore_test_open_failure', '1 while a failed restore test has not been followed by a pass at the same or a deeper depth', facts.tests.openFailure ? 1 : 0);
+  m.gauge('dbops_backups_untested', 'Backups past verify.maxUntestedDays without a content-depth pass', facts.tests.coverage.untested.length);
+  m.gauge('dbops_evidence_entries', 'Entries in the evidence log', facts.evidence.entries);
+  m.gauge('dbops_evidence_chain_ok', '1 when the evidence log verifies', facts.evidence.problems.length ? 0 : 1);
   if (shipper) {
     m.gauge('dbops_shipper_up', '1 while the supervised binlog shipper runs', shipper.running ? 1 : 0);
     m.gauge('dbops_shipper_restarts_total', 'Restarts of the supervised binlog shipper', shipper.restarts, {}, 'counter');

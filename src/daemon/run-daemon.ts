@@ -45,7 +45,7 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
   let inflight: Promise<StatusFacts> | undefined;
   const facts = async (): Promise<StatusFacts> => {
     if (cached && Date.now() - cached.at < 2000) return cached.facts;
-    inflight ??= collectStatus(o.repo, limits.pitrWindowMs).then(
+    inflight ??= collectStatus(o.repo, limits).then(
       (f) => {
         cached = { at: Date.now(), facts: f };
         inflight = undefined;

@@ -372,8 +372,8 @@ describe('a full spool filesystem', () => {
       const status = JSON.parse((await runCli(['binlog', 'status', '--json'], s.env)).stdout) as { sources: Array<{ shipper: { problem: { kind: string; message: string } | null } }> };
       expect(status.sources[0]!.shipper.problem).toMatchObject({ kind: 'spool-full', message: expect.stringContaining('ENOSPC') });
       // What the daemon reads: a /healthz reason and a metric, from the repository alone.
-      const facts = await collectStatus(s.repo, 7 * 86_400_000);
-      const reasons = evaluateHealth(facts, { backupStaleAfterMs: 1e12, restoreTestStaleAfterMs: 1e12, shippingLagLimitSeconds: 1e9, pitrWindowMs: 7 * 86_400_000, expectShipping: true });
+      const facts = await collectStatus(s.repo, { pitrWindowMs: 7 * 86_400_000, maxUntestedDays: 7 });
+      const reasons = evaluateHealth(facts, { backupStaleAfterMs: 1e12, restoreTestStaleAfterMs: 1e12, shippingLagLimitSeconds: 1e9, pitrWindowMs: 7 * 86_400_000, maxUntestedDays: 7, expectShipping: true });
       expect(reasons.map((r) => r.key)).toContain(`shipping-spool-full:${sourceId}`);
       expect(reasons.find((r) => r.key === `shipping-spool-full:${sourceId}`)!.message).toMatch(/ENOSPC/);
       expect(renderMetrics(facts, reasons, { format: 'horizn-dbops/daemon-state', version: 1, jobs: {} }, null)).toContain(`dbops_binlog_spool_full{source="${sourceId}"} 1`);
@@ -395,7 +395,7 @@ describe('a full spool filesystem', () => {
         return (await segments(s, sourceId)).at(-1)?.file === (await serverLogs()).at(-2);
       }, 30_000);
       await waitFor('the heartbeat to clear the problem', async () => (await s.repo.binlogs.shipperState(sourceId))?.problem === null);
-      expect(renderMetrics(await collectStatus(s.repo, 7 * 86_400_000), [], { format: 'horizn-dbops/daemon-state', version: 1, jobs: {} }, null)).toContain(`dbops_binlog_spool_full{source="${sourceId}"} 0`);
+      expect(renderMetrics(await collectStatus(s.repo, { pitrWindowMs: 7 * 86_400_000, maxUntestedDays: 7 }), [], { format: 'horizn-dbops/daemon-state', version: 1, jobs: {} }, null)).toContain(`dbops_binlog_spool_full{source="${sourceId}"} 0`);
       shipper.kill('SIGTERM');
       const done = await shipper;
       expect(done.exitCode, stderr).toBe(0);

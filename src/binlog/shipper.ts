@@ -418,7 +418,11 @@ class Shipper {
       if (scan.partialBytes !== 0 && !newest) return this.spoolLost(file, `it ends inside an event (${scan.partialBytes} stray bytes)`);
       if (newest && !endsWithCloseEvent(scan)) return;
       // A closed copy must be as long as the source's file (a full disk can tear a copy at an event boundary).
-      sizes ??= new Map((await this.withDb((db) => listBinaryLogs(db, this.profile))).map((l) => [l.file, l.size]));
+      // The listing is read once per pass; a file that closed after it was read is listed
+      // shorter than its closed copy, so a mismatch is judged on a fresh listing.
+      const listSizes = async (): Promise<Map<string, number>> => new Map((await this.withDb((db) => listBinaryLogs(db, this.profile))).map((l) => [l.file, l.size]));
+      sizes ??= await listSizes();
+      if (sizes.get(file) !== undefined && sizes.get(file) !== scan.size) sizes = await listSizes();
       const onSource = sizes.get(file);
       if (onSource !== undefined && onSource !== scan.size) return this.spoolLost(file, `the copy has ${scan.size} bytes, the source's file ${onSource}`);
       this.lease?.assertHeld();

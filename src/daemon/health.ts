@@ -69,8 +69,9 @@ export async function collectStatus(repo: Repository, pitrWindowMs: number, now 
   const oldest = good[0];
   const caught = newest ? sources.find((s) => s.serverUuid === newest.source.serverUuid)?.caughtUpTo ?? null : null;
   const end = newest ? (caught && caught > newest.completedAt ? caught : newest.completedAt) : null;
-  const reports = (await repo.reports.list()).filter((r) => r.report);
-  const last = reports.at(-1)?.report;
+  // Only pass and fail decide anything: an interrupted or errored run proved nothing either
+  // way, so it neither fails health nor counts as a recent test.
+  const last = (await repo.reports.list()).flatMap((r) => (r.report?.verdict === 'pass' || r.report?.verdict === 'fail' ? [r.report] : [])).at(-1);
   const age = (iso: string): number => Math.max(0, Math.round((now.getTime() - Date.parse(iso)) / 1000));
   return {
     now: now.toISOString(),
@@ -111,7 +112,7 @@ export function evaluateHealth(facts: StatusFacts, limits: HealthLimits): Health
     out.push({ key: `window-gap:${g.serverUuid}:${g.from}`, message: `gap in the recoverable window: ${g.from} … ${g.to} of ${g.serverUuid} are missing (points from ${g.fromTime ?? '?'} to ${g.toTime ?? '?'} cannot be restored)` });
   }
   const t = facts.restoreTest;
-  if (t && t.verdict !== 'pass') out.push({ key: 'restore-test-failed', message: `last restore test ${t.id} (backup ${t.backupId}) ended ${t.verdict}` });
+  if (t && t.verdict === 'fail') out.push({ key: 'restore-test-failed', message: `last restore test ${t.id} (backup ${t.backupId}) ended ${t.verdict}` });
   else if (t && t.ageSeconds * 1000 > limits.restoreTestStaleAfterMs) out.push({ key: 'restore-test-stale', message: `last restore test ${t.id} is ${fmt(t.ageSeconds)} old; its schedule allows ${formatDuration(limits.restoreTestStaleAfterMs)}` });
   else if (!t && facts.backups.oldestCompletedAt && Date.parse(facts.now) - Date.parse(facts.backups.oldestCompletedAt) > limits.restoreTestStaleAfterMs) {
     out.push({ key: 'restore-test-missing', message: `no restore test in ${formatDuration(limits.restoreTestStaleAfterMs)} of backups: run "dbops restore-test"` });

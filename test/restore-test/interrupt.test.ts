@@ -1,5 +1,6 @@
-// SIGTERM at any phase of a restore test leaves nothing behind: no server process, no
-// temp datadir, no credentials file, no listening port.
+// SIGTERM at any phase of a restore test leaves nothing behind (no server process, no temp
+// datadir, no credentials file, no listening port) and ends with a signed verdict
+// `interrupted` (exit 130) in the evidence log, which health does not count as a failure.
 import { describe, it, expect, beforeAll } from 'vitest';
 import { readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,8 +8,12 @@ import { execa } from 'execa';
 import { mariadb } from '../helpers/mariadb.js';
 import { loadSakila } from '../helpers/fixtures.js';
 import { runCli, startCli, makeKeys, tempRepoUrl } from '../helpers/cli.js';
+import { openStorage } from '../../src/storage/open-storage.js';
+import { openRepository, type Repository } from '../../src/repo/repository.js';
+import { collectStatus, evaluateHealth } from '../../src/daemon/health.js';
 
 let env: Record<string, string>;
+let repo: Repository;
 
 /** Every descendant of `pid` with its command line (other tests may run servers too: only ours count). */
 async function descendants(pid: number): Promise<Array<{ pid: number; args: string }>> {
@@ -41,16 +46,17 @@ function alive(pid: number): boolean {
 beforeAll(async () => {
   await loadSakila(mariadb().url, 'sakila_int');
   const keys = await makeKeys();
-  const repo = await tempRepoUrl();
-  env = { ...keys.env, DBOPS_STORAGE_URL: repo.url, DBOPS_SOURCE_URL: mariadb().url, DBOPS_SOURCE_DATABASES: 'sakila_int' };
+  const r = await tempRepoUrl();
+  env = { ...keys.env, DBOPS_STORAGE_URL: r.url, DBOPS_SOURCE_URL: mariadb().url, DBOPS_SOURCE_DATABASES: 'sakila_int' };
   expect((await runCli(['init'], env)).exitCode).toBe(0);
   expect((await runCli(['backup'], env)).exitCode).toBe(0);
   expect((await runCli(['checksum'], env)).exitCode).toBe(0);
+  repo = await openRepository(await openStorage(r.url));
 });
 
 describe('SIGTERM during a restore test', () => {
   it.each(['integrity', 'sandbox', 'restore', 'verify'])('in phase %s leaves nothing behind', async (phase) => {
-    const child = startCli(['restore-test'], { ...env, DBOPS_LOG_LEVEL: 'info' });
+    const child = startCli(['restore-test', '--json'], { ...env, DBOPS_LOG_LEVEL: 'info' });
     let seen = false;
     let ours: Array<{ pid: number; args: string }> = [];
     child.stderr!.on('data', (chunk: Buffer) => {
@@ -65,8 +71,22 @@ describe('SIGTERM during a restore test', () => {
     });
     const r = await child;
     expect(seen, `phase ${phase} was reached`).toBe(true);
-    expect(r.exitCode === 0 ? 'completed' : 'interrupted').toBe('interrupted');
     expect(r.signal ?? null).toBeNull();
+    expect(r.exitCode, String(r.stderr).slice(-1500)).toBe(130);
+    // A signed report says so, with no failed check, and the evidence log records it.
+    const report = JSON.parse(String(r.stdout)) as { id: string; verdict: string; error: string; checks: Array<{ ok: boolean }>; rpo: { basis: string } | null };
+    expect(report.verdict).toBe('interrupted');
+    expect(report.error).toMatch(new RegExp(`interrupted by SIGTERM during the ${phase} phase`));
+    expect(report.checks.filter((c) => !c.ok)).toEqual([]);
+    expect(report.rpo?.basis).toBe('backup-start'); // no binlogs shipped here
+    expect((await repo.reports.get(report.id)).verdict).toBe('interrupted');
+    const chain = await repo.evidence.verify();
+    expect(chain.problems).toEqual([]);
+    expect(chain.entries.find((e) => e.subject === report.id)?.outcome).toBe('interrupted');
+    // Health: not a failed restore test.
+    const facts = await collectStatus(repo, 7 * 86_400_000);
+    const reasons = evaluateHealth(facts, { backupStaleAfterMs: 86_400_000, restoreTestStaleAfterMs: 86_400_000, shippingLagLimitSeconds: 60, pitrWindowMs: 7 * 86_400_000, expectShipping: false });
+    expect(reasons.map((x) => x.key)).not.toContain('restore-test-failed');
     await new Promise((res) => setTimeout(res, 300));
     // tsx's own esbuild helper (a dev-time loader, not part of dbops) exits on its own.
     expect(ours.filter((p) => alive(p.pid) && !p.args.includes('esbuild')).map((p) => p.args)).toEqual([]);

@@ -2,7 +2,8 @@
 // datadir, no credentials file, no listening port) and ends with a signed verdict
 // `interrupted` (exit 130) in the evidence log, which health does not count as a failure.
 import { describe, it, expect, beforeAll } from 'vitest';
-import { readdir } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { execa } from 'execa';
 import { mariadb } from '../helpers/mariadb.js';
@@ -94,5 +95,38 @@ describe('SIGTERM during a restore test', () => {
     const dirs = new Set(ours.flatMap((p) => [...p.args.matchAll(/\/tmp\/(dbops-(?:sbx|cred)-[A-Za-z0-9]+)/g)].map((m) => m[1]!)));
     const remaining = new Set(await readdir(tmpdir()));
     expect([...dirs].filter((d) => remaining.has(d))).toEqual([]);
+  });
+});
+
+describe('report html after interrupted runs', () => {
+  it('marks them, numbers their evidence entries, says the chain verifies; a deleted report breaks the banner', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'dbops-report-html-'));
+    try {
+      const r = await runCli(['report', 'html', '--out', out, '--json'], env);
+      expect(r.exitCode, r.stderr).toBe(0);
+      const index = await readFile(join(out, 'index.html'), 'utf8');
+      expect(index).toContain('Evidence chain verifies');
+      expect(index).toMatch(/0 passed, 0 failed, 4 interrupted, 0 could not run \(4 reports\)/);
+      expect((index.match(/class="run interrupted"/g) ?? []).length).toBeGreaterThanOrEqual(4);
+      const reports = (await repo.reports.list()).map((l) => l.report!);
+      const entries = (await repo.evidence.verify()).entries;
+      for (const rep of reports) {
+        const page = await readFile(join(out, `${rep.id}.html`), 'utf8');
+        expect(page).toContain(`#${entries.find((e) => e.subject === rep.id)!.sequence}</b>`);
+        expect(page).toContain('id="verdict">INTERRUPTED<');
+      }
+      // The page stored beside the JSON names its entry too.
+      const stored = await repo.storage.getBuffer(`reports/${reports[0]!.id.slice(0, 4)}/${reports[0]!.id}.html`);
+      expect(stored.toString()).toContain(`#${entries.find((e) => e.subject === reports[0]!.id)!.sequence}</b>`);
+
+      await repo.storage.remove(`reports/${reports[1]!.id.slice(0, 4)}/${reports[1]!.id}.json`);
+      const again = await runCli(['report', 'html', '--out', out], env);
+      expect(again.exitCode, again.stderr).toBe(3);
+      const broken = await readFile(join(out, 'index.html'), 'utf8');
+      expect(broken).toContain('Evidence chain does NOT verify');
+      expect(broken).toMatch(new RegExp(`NOT VERIFIED: reports/\\d{4}/${reports[1]!.id}\\.json, recorded by evidence entry \\d+ \\(restore-test`));
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
   });
 });

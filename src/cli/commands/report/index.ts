@@ -89,7 +89,7 @@ export function registerReport(program: Command, globals: () => GlobalOptions): 
 
   report
     .command('html')
-    .description('write every report as HTML plus an index: evidence chain banner, runs and RTO over time per depth, coverage per backup')
+    .description('write every report as HTML plus an index: evidence chain banner, runs and RTO over time per depth, coverage per backup (exit 3 when a report or the chain does not verify)')
     .requiredOption('--out <dir>', 'output directory')
     .action(async (opts: { out: string }) => {
       const ctx = await CommandContext.create(globals());
@@ -109,5 +109,8 @@ export function registerReport(program: Command, globals: () => GlobalOptions): 
       ctx.print({ out: opts.out, reports: reports.length, invalid: problems.length, chainVerifies: chain.problems.length === 0 }, () =>
         [`wrote ${reports.length} report page(s) and index.html to ${opts.out}`, ...(chain.problems.length ? [`evidence chain does NOT verify (${chain.problems.length} problem(s)), first: ${chain.problems[0]!.problem}`] : [])].join('\n'),
       );
+      // The pages are written either way (they show the damage); the exit code says it too.
+      const first = problems[0] ?? (chain.problems[0] ? { id: chain.problems[0].key, problem: chain.problems[0].problem } : undefined);
+      if (first) throw new VerificationError(`the index shows ${problems.length} report(s) missing or failing verification and ${chain.problems.length} evidence problem(s); first: ${first.problem}`, first.id);
     });
 }

@@ -28,15 +28,15 @@ export function registerReport(program: Command, globals: () => GlobalOptions): 
       const listed = await repo.reports.list(since);
       const rows = listed.filter((l) => l.report).map((l) => {
         const r = l.report!;
-        return { id: r.id, createdAt: r.createdAt, verdict: r.verdict, depth: r.depth, backupId: r.backup.id, rtoSeconds: r.rtoSeconds, rpoSeconds: r.rpoSeconds, failedChecks: r.checks.filter((c) => !c.ok).length };
+        return { id: r.id, createdAt: r.createdAt, verdict: r.verdict, depth: r.depth, backupId: r.backup.id, rtoSeconds: r.rtoSeconds, rpoSeconds: r.rpoSeconds, backupAgeSeconds: r.backupAgeSeconds, failedChecks: r.checks.filter((c) => !c.ok).length };
       });
       const invalid = listed.filter((l) => l.problem).map((l) => ({ id: l.id, problem: l.problem }));
       // A report the evidence log pins but that is gone or changed (a deleted FAIL) counts too.
       for (const p of (await repo.evidence.verify()).problems) if (p.key.startsWith('reports/')) invalid.push({ id: p.key, problem: p.problem });
       ctx.print({ reports: rows, invalid }, () => {
         if (!rows.length && !invalid.length) return 'no restore-test reports yet';
-        const t = [['ID', 'TESTED AT', 'VERDICT', 'DEPTH', 'BACKUP', 'RTO', 'RPO']];
-        for (const r of rows) t.push([r.id, r.createdAt.replace(/\.\d+Z$/, 'Z'), r.verdict.toUpperCase(), r.depth, r.backupId, seconds(r.rtoSeconds), seconds(r.rpoSeconds)]);
+        const t = [['ID', 'TESTED AT', 'VERDICT', 'DEPTH', 'BACKUP', 'RTO', 'RPO', 'BACKUP AGE']];
+        for (const r of rows) t.push([r.id, r.createdAt.replace(/\.\d+Z$/, 'Z'), r.verdict.toUpperCase(), r.depth, r.backupId, seconds(r.rtoSeconds), seconds(r.rpoSeconds), seconds(r.backupAgeSeconds)]);
         return [table(t), ...invalid.map((i) => `! ${i.id}: ${i.problem}`)].join('\n');
       });
       if (invalid.length) throw new VerificationError(`${invalid.length} report(s) missing or failing verification, first: ${invalid[0]!.problem}`, invalid[0]!.id);

@@ -88,7 +88,7 @@ function numbers(r: RestoreReport): string {
       : 'not measured (no source known)';
   return `<section id="numbers"><h2>RTO and RPO</h2>
 <dl>
-<dt>RTO</dt><dd><b id="rto">${seconds(r.rtoSeconds)}</b>${r.rtoSeconds === null ? ' <span class="muted">(data never became usable)</span>' : ` <span class="muted">(${r.rtoPhases.map(esc).join(' + ')})</span>`}<p class="def">${esc(DEFINITIONS.rto)}</p></dd>
+<dt>RTO</dt><dd><b id="rto">${seconds(r.rtoSeconds)}</b>${r.rtoSeconds === null ? ` <span class="muted">(${r.depth === 'integrity' ? 'an integrity test restores nothing' : 'data never became usable'})</span>` : ` <span class="muted">(${r.rtoPhases.map(esc).join(' + ')})</span>`}<p class="def">${esc(DEFINITIONS.rto)}</p></dd>
 <dt>RPO at report time</dt><dd><b id="rpo">${seconds(r.rpoSeconds)}</b> <span class="muted">${basis}</span><p class="def">${esc(DEFINITIONS.rpo)}</p></dd>
 <dt>Backup age</dt><dd><b id="backup-age">${seconds(r.backupAgeSeconds)}</b><p class="def">${esc(DEFINITIONS.backupAge)}</p></dd>
 </dl>

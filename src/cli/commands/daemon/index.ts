@@ -9,7 +9,7 @@ import { daemonConfigProblems, storageUrlGiven } from '../../../daemon/daemon-co
 import { runDaemon } from '../../../daemon/run-daemon.js';
 import { loadSigningKey } from '../../../crypto/signing.js';
 import { resolveRecipients } from '../../../crypto/age.js';
-import { parseConnectionUrl } from '../../../mysql/connection-url.js';
+import { sourceConnection } from '../../../config/connections.js';
 
 export function registerDaemon(program: Command, globals: () => GlobalOptions): void {
   program
@@ -50,7 +50,7 @@ export function registerDaemon(program: Command, globals: () => GlobalOptions): 
           config,
           repo,
           storageUrl: config.storage.url!,
-          source: parseConnectionUrl(config.source.url!),
+          source: sourceConnection(config),
           signingKey,
           recipients,
           cli: { file: process.execPath, args: [...process.execArgv, process.argv[1]!, ...(g.config ? ['--config', g.config] : []), ...(g.storage ? ['--storage', g.storage] : [])] },

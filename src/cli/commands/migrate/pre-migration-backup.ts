@@ -9,6 +9,7 @@ import { UsageError } from '../../../errors.js';
 import type { Repository } from '../../../repo/repository.js';
 import type { CommandContext } from '../../context.js';
 import type { DatabaseTarget } from './target.js';
+import { sourceConnection } from '../../../config/connections.js';
 
 export interface BackupPlan {
   repo: Repository;
@@ -37,7 +38,8 @@ export async function prepareBackup(ctx: CommandContext): Promise<BackupPlan> {
 export async function takeBackup(ctx: CommandContext, plan: BackupPlan, target: DatabaseTarget, reason: string): Promise<string> {
   const manifest = await runBackup({
     repo: plan.repo,
-    source: target.server,
+    // The backup account, not the admin one: a dump needs global privileges the admin lacks.
+    source: { ...sourceConnection(ctx.config), database: undefined },
     signingKey: plan.signingKey,
     recipients: plan.recipients,
     databases: [target.database],

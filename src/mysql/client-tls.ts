@@ -42,6 +42,16 @@ export function mysql2Ssl(conn: MysqlConn): SslOptions | undefined {
   return ssl;
 }
 
+/** TLS for the probe after a refused plaintext login: nothing verified, the client certificate if one is set (REQUIRE X509 accounts). */
+export function probeSsl(conn: MysqlConn): SslOptions {
+  const ssl: SslOptions = { rejectUnauthorized: false };
+  if (conn.tls?.cert && conn.tls.key) {
+    ssl.cert = readPem(conn.tls.cert, 'ssl-cert');
+    ssl.key = readPrivateFile(conn.tls.key, 'ssl-key');
+  }
+  return ssl;
+}
+
 /** VERIFY_IDENTITY to an IP address: the certificate must list that address. */
 export function checkPeerIdentity(conn: MysqlConn, cert: PeerCertificate | undefined): void {
   if (effectiveMode(conn.tls) !== 'VERIFY_IDENTITY' || conn.socket || !isIP(conn.host)) return;

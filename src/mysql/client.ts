@@ -7,8 +7,8 @@ import type { Connection, ConnectionOptions } from 'mysql2/promise';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { DbopsError, OperationError } from '../errors.js';
 import type { MysqlConn } from './connection-url.js';
-import { checkPeerIdentity, mayBeTlsRequired, mysql2Ssl, tlsConnectError, usesTls } from './client-tls.js';
-import { effectiveMode } from './tls-settings.js';
+import { checkPeerIdentity, mayBeTlsRequired, mysql2Ssl, probeSsl, tlsConnectError, usesTls } from './client-tls.js';
+import { effectiveMode, verifiesCertificate } from './tls-settings.js';
 
 export const SYSTEM_DATABASES = ['mysql', 'information_schema', 'performance_schema', 'sys'] as const;
 
@@ -95,7 +95,7 @@ export class MysqlClient {
         raw.destroy();
         throw err;
       }
-      return new MysqlClient(raw, usesTls(conn) && (effectiveMode(conn.tls) === 'VERIFY_CA' || effectiveMode(conn.tls) === 'VERIFY_IDENTITY'));
+      return new MysqlClient(raw, usesTls(conn) && verifiesCertificate(effectiveMode(conn.tls)));
     } catch (err) {
       if (err instanceof DbopsError) throw err;
       const tlsError = tlsConnectError(err, conn, mayBeTlsRequired(err, conn) && (await MysqlClient.acceptsOverTls(conn, opts)));
@@ -116,7 +116,7 @@ export class MysqlClient {
   /** After a refused plaintext login: would the same login over TLS be accepted? Then TLS is what the server wants. */
   private static async acceptsOverTls(conn: MysqlConn, opts: ConnectOptions): Promise<boolean> {
     try {
-      const probe = await mysql.createConnection({ ...MysqlClient.options(conn, opts), ssl: { rejectUnauthorized: false } });
+      const probe = await mysql.createConnection({ ...MysqlClient.options(conn, opts), ssl: probeSsl(conn) });
       probe.on('error', () => {});
       probe.destroy();
       return true;

@@ -37,7 +37,6 @@ export function tlsProblems(tls: TlsSettings | undefined, where: string): string
   if (!tls) return [];
   const out: string[] = [];
   if (Boolean(tls.cert) !== Boolean(tls.key)) out.push(`${where}: ssl-cert and ssl-key go together (the client certificate and its private key)`);
-  if (tls.mode === 'DISABLED' && (tls.ca || tls.cert || tls.key)) out.push(`${where}: ssl-mode=DISABLED with ssl-ca/ssl-cert/ssl-key set: drop the files or choose another ssl-mode`);
   return out;
 }
 

@@ -15,10 +15,11 @@
 // (RELOAD) and SHOW MASTER STATUS (REPLICATION CLIENT), and since 8.0.21 reads tablespaces
 // (PROCESS); `checksum` on MySQL takes FLUSH TABLES WITH READ LOCK too.
 //
-// admin (migrate, partitions, seed): DDL and DML on the horizn_ database only. `seed`
-// without --binlog also turns off its session's binary log (BINLOG ADMIN / MySQL
-// SESSION_VARIABLES_ADMIN), a global privilege an admin account should not hold: seed with
-// --binlog as that account. The backup taken before a migration uses the backup account.
+// admin (migrate, partitions, seed): DDL and DML on the horizn_ database only. `seed
+// --no-binlog` also turns off its session's binary log (BINLOG ADMIN / MySQL
+// SESSION_VARIABLES_ADMIN), a global privilege an admin account should not hold (BINLOG
+// ADMIN can purge the binlogs shipping still needs). The backup taken before a migration
+// uses the backup account.
 //
 // restore (the target of restore and pitr): the objects of any database (the target is a
 // server to recover into), sql_log_bin=0 for the session (BINLOG ADMIN; MySQL
@@ -87,7 +88,7 @@ export function roleNeeds(role: Role, info: Version, opts: RoleOptions): RoleNee
       role,
       purpose: `migrate, partitions, seed on ${opts.database}`,
       grants: [{ privileges: OBJECT_DDL, database: opts.database }],
-      notes: [`seed without --binlog also needs ${binlogOff} ON *.*; run seed with --binlog as this account`],
+      notes: [`seed --no-binlog also needs ${binlogOff} ON *.*; this account seeds with the binlog on`],
     };
   }
   const global = [...OBJECT_DDL];

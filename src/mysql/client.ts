@@ -77,7 +77,7 @@ export class MysqlClient {
    * (never the password).
    */
   static async connect(conn: MysqlConn, opts: ConnectOptions = {}): Promise<MysqlClient> {
-    const options = MysqlClient.options(conn, opts);
+    const options = MysqlClient.connectionOptions(conn, opts);
     try {
       let raw: Connection;
       try {
@@ -116,7 +116,7 @@ export class MysqlClient {
   /** After a refused plaintext login: would the same login over TLS be accepted? Then TLS is what the server wants. */
   private static async acceptsOverTls(conn: MysqlConn, opts: ConnectOptions): Promise<boolean> {
     try {
-      const probe = await mysql.createConnection({ ...MysqlClient.options(conn, opts), ssl: probeSsl(conn) });
+      const probe = await mysql.createConnection({ ...MysqlClient.connectionOptions(conn, opts), ssl: probeSsl(conn) });
       probe.on('error', () => {});
       probe.destroy();
       return true;
@@ -125,7 +125,8 @@ export class MysqlClient {
     }
   }
 
-  private static options(conn: MysqlConn, opts: ConnectOptions): ConnectionOptions {
+  /** The mysql2 options for `conn` (see checkedConnectionOptions for code that connects by itself). */
+  static connectionOptions(conn: MysqlConn, opts: ConnectOptions): ConnectionOptions {
     const options: ConnectionOptions = {
       user: conn.user,
       password: conn.password,
@@ -203,6 +204,22 @@ export class MysqlClient {
     } catch {
       this.raw.destroy();
     }
+  }
+}
+
+/**
+ * mysql2 options for code that opens its own connections (the seed's parallel loaders),
+ * with the TLS this account gets: one connection through connect() first settles
+ * PREFERRED (TLS or not), checks the certificate and turns failures into our errors.
+ */
+export async function checkedConnectionOptions(conn: MysqlConn, opts: ConnectOptions = {}): Promise<ConnectionOptions> {
+  const db = await MysqlClient.connect(conn, opts);
+  try {
+    const options = MysqlClient.connectionOptions(conn, opts);
+    if (!(await db.tlsStatus()).encrypted) delete options.ssl;
+    return options;
+  } finally {
+    await db.close();
   }
 }
 

@@ -58,6 +58,12 @@ function wrapQueryError(err: unknown, sensitive: boolean): MysqlQueryError {
   return new MysqlQueryError(message, e.code, e.errno, e.sqlState);
 }
 
+/**
+ * Servers that offered no TLS to a PREFERRED connection: mysql2 ends such a handshake with an
+ * error, so PREFERRED costs a second connect; remembered for the process's later connections.
+ */
+const WITHOUT_TLS = new Set<string>();
+
 function describe(conn: MysqlConn): string {
   return conn.socket ? `socket ${conn.socket}` : `${conn.host}:${conn.port}`;
 }
@@ -78,12 +84,16 @@ export class MysqlClient {
    */
   static async connect(conn: MysqlConn, opts: ConnectOptions = {}): Promise<MysqlClient> {
     const options = MysqlClient.connectionOptions(conn, opts);
+    const preferred = effectiveMode(conn.tls) === 'PREFERRED';
+    const server = `${conn.host}:${conn.port}`;
+    if (preferred && WITHOUT_TLS.has(server)) delete options.ssl;
     try {
       let raw: Connection;
       try {
         raw = await mysql.createConnection(options);
       } catch (err) {
-        if ((err as MysqlErrorShape).code !== 'HANDSHAKE_NO_SSL_SUPPORT' || effectiveMode(conn.tls) !== 'PREFERRED') throw err;
+        if ((err as MysqlErrorShape).code !== 'HANDSHAKE_NO_SSL_SUPPORT' || !preferred) throw err;
+        WITHOUT_TLS.add(server);
         const { ssl: _ssl, ...plain } = options;
         raw = await mysql.createConnection(plain);
       }

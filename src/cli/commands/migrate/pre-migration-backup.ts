@@ -9,7 +9,7 @@ import { UsageError } from '../../../errors.js';
 import type { Repository } from '../../../repo/repository.js';
 import type { CommandContext } from '../../context.js';
 import type { DatabaseTarget } from './target.js';
-import { sourceConnection } from '../../../config/connections.js';
+import { roleConfigured, sourceConnection } from '../../../config/connections.js';
 
 export interface BackupPlan {
   repo: Repository;
@@ -39,7 +39,7 @@ export async function takeBackup(ctx: CommandContext, plan: BackupPlan, target: 
   const manifest = await runBackup({
     repo: plan.repo,
     // The backup account, not the admin one: a dump needs global privileges the admin lacks.
-    source: { ...sourceConnection(ctx.config), database: undefined },
+    source: roleConfigured(ctx.config, 'backup') ? { ...sourceConnection(ctx.config), database: undefined } : target.server,
     signingKey: plan.signingKey,
     recipients: plan.recipients,
     databases: [target.database],

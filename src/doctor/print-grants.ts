@@ -1,6 +1,6 @@
 // `dbops doctor --print-grants`: CREATE USER and GRANT statements for the three roles, ready
-// to run as an administrator. Users are the configured ones (else dbops_backup, dbops_admin,
-// dbops_restore at any host); an account whose settings ask for TLS is created REQUIRE SSL
+// to run as an administrator. Users are the configured ones (else, and instead of root,
+// dbops_backup, dbops_admin, dbops_restore at any host); an account whose settings ask for TLS is created REQUIRE SSL
 // (REQUIRE X509 with a client certificate), so the server refuses it in plaintext too.
 import type { Config } from '../config/schema.js';
 import { ROLES, roleConfigured, roleConnection, type Role } from '../config/connections.js';
@@ -45,7 +45,9 @@ export function grantsText(config: Config, target: GrantsTarget): string {
     const needs = roleNeeds(role, target, { database });
     lines.push('', `-- ${role}: ${needs.purpose}`);
     for (const note of needs.notes) lines.push(`-- (${note})`);
-    lines.push(...createUserStatements(needs, conn?.user || DEFAULT_USER[role], requirement(conn)));
+    // root is an administrator already: suggest the role's own account instead.
+    const user = conn?.user && conn.user !== 'root' ? conn.user : DEFAULT_USER[role];
+    lines.push(...createUserStatements(needs, user, requirement(conn)));
   }
   return lines.join('\n');
 }

@@ -2,7 +2,7 @@
 // through execa, stdout as a stream (never buffered whole), stderr kept for the error
 // message, and any failure turned into a ToolError that says which program failed.
 import { execa, type Options, type ResultPromise } from 'execa';
-import { ToolError } from '../errors.js';
+import { ToolError, ToolTlsError } from '../errors.js';
 import { findTool, isExecutableFile } from '../mysql/find-tool.js';
 import { openToolCredentials, CREDENTIALS_FD } from '../mysql/defaults-file.js';
 import type { MysqlConn } from '../mysql/connection-url.js';
@@ -100,7 +100,12 @@ export function toToolError(err: unknown, name: string): ToolError {
   const e = err as { signal?: string; exitCode?: number; stderr?: unknown; code?: string; isTerminated?: boolean; shortMessage?: string };
   if (e.code === 'ENOENT') return new ToolError(name, `not found on PATH; install it (Debian: apt-get install ${packageFor(name)})`);
   const how = e.signal ? `killed by ${e.signal}` : e.exitCode !== undefined ? `exited with code ${e.exitCode}` : (e.shortMessage ?? String(err));
-  return new ToolError(name, how, stderrTail(e.stderr), { cause: err });
+  const tail = stderrTail(e.stderr);
+  // The client library's TLS failures ("TLS/SSL error: …", "SSL connection error: …").
+  if (/TLS\/SSL error|SSL connection error/i.test(tail)) {
+    return new ToolTlsError(name, `${how}, refusing the server's TLS`, `${tail}: check ssl-ca and that the host is one the server certificate lists (MariaDB's clients check the name under VERIFY_CA too)`, { cause: err });
+  }
+  return new ToolError(name, how, tail, { cause: err });
 }
 
 function packageFor(tool: string): string {

@@ -78,3 +78,27 @@ describe('createUserStatements', () => {
     expect(createUserStatements(needs, 'a@10.0.0.%', 'NONE')[0]).toBe("CREATE USER IF NOT EXISTS 'a'@'10.0.0.%' IDENTIFIED BY 'change-me';");
   });
 });
+
+describe('grantsText (doctor --print-grants)', () => {
+  it('prints each role for MySQL 8.4, with the configured users, TLS requirements and the admin database', async () => {
+    const { loadConfig } = await import('../../src/config/load-config.js');
+    const { grantsText, CURRENT } = await import('../../src/doctor/print-grants.js');
+    const config = await loadConfig({
+      env: {
+        DBOPS_SOURCE_URL: 'mysql://backup:pw@db.example:3306/shop?ssl-mode=VERIFY_IDENTITY',
+        DBOPS_RESTORE_TARGET_URL: 'mysql://root:pw@scratch:3306',
+      },
+    });
+    const text = grantsText(config, CURRENT.mysql);
+    expect(text.split('\n').filter((l) => !l.startsWith('--') && l)).toEqual([
+      "CREATE USER IF NOT EXISTS 'backup'@'%' IDENTIFIED BY 'change-me' REQUIRE SSL;",
+      "GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, RELOAD, REPLICATION CLIENT, PROCESS, REPLICATION SLAVE ON *.* TO 'backup'@'%';",
+      "CREATE USER IF NOT EXISTS 'dbops_admin'@'%' IDENTIFIED BY 'change-me';",
+      "GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX, REFERENCES, CREATE TEMPORARY TABLES, LOCK TABLES, CREATE VIEW, SHOW VIEW, TRIGGER, EVENT, CREATE ROUTINE, ALTER ROUTINE, EXECUTE ON `shop`.* TO 'dbops_admin'@'%';",
+      "CREATE USER IF NOT EXISTS 'dbops_restore'@'%' IDENTIFIED BY 'change-me';",
+      "GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX, REFERENCES, CREATE TEMPORARY TABLES, LOCK TABLES, CREATE VIEW, SHOW VIEW, TRIGGER, EVENT, CREATE ROUTINE, ALTER ROUTINE, EXECUTE, SESSION_VARIABLES_ADMIN, REPLICATION_APPLIER, SET_ANY_DEFINER ON *.* TO 'dbops_restore'@'%';",
+    ]);
+    expect(text).toMatch(/^-- MySQL 8\.4: /);
+    expect(text).toContain('-- (seed --no-binlog also needs SESSION_VARIABLES_ADMIN ON *.*; this account seeds with the binlog on)');
+  });
+});

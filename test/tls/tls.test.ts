@@ -13,7 +13,8 @@ import { tempDir } from '../helpers/temp-dirs.js';
 import { withConnection } from '../../src/mysql/client.js';
 import { roleNeeds } from '../../src/doctor/required-grants.js';
 import { findTool } from '../../src/mysql/find-tool.js';
-import { startTool } from '../../src/util/tool-process.js';
+import { startTool, waitTool } from '../../src/util/tool-process.js';
+import { ToolTlsError, type ToolError } from '../../src/errors.js';
 import type { MysqlConn } from '../../src/mysql/connection-url.js';
 
 const USER = 'dbops_tls';
@@ -189,23 +190,27 @@ describe('TLS with ssl-mode=VERIFY_IDENTITY against require_secure_transport=ON'
     }
   });
 
-  it('the tools check the certificate themselves (their option file carries the CA and ssl-verify-server-cert)', async () => {
+  it('the tools check the certificate themselves (their option file carries the CA and ssl-verify-server-cert); a refusal is exit 2', async () => {
     const conn: MysqlConn = { user: USER, password: PASSWORD, host: '127.0.0.1', port: t.server.port, tls: { mode: 'VERIFY_IDENTITY', ca: t.certs.ca, cert: t.certs.clientCert, key: t.certs.clientKey } };
     const client = findTool('mariadb')!;
-    const run = async (c: MysqlConn): Promise<string> => {
+    const run = async (c: MysqlConn): Promise<string | ToolError> => {
       const proc = startTool(client, ['-N', '-e', "SHOW SESSION STATUS LIKE 'Ssl_cipher'"], { credentials: c });
       proc.stdin.end();
       let out = '';
       proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
       try {
-        await proc;
+        await waitTool(proc, 'mariadb');
         return out;
       } catch (err) {
-        return `failed: ${String((err as { stderr?: unknown }).stderr)}`;
+        return err as ToolError;
       }
     };
     expect(await run(conn)).toMatch(/^Ssl_cipher\t\S+/);
-    expect(await run({ ...conn, tls: { ...conn.tls, ca: t.certs.otherCa } })).toMatch(/^failed: .*TLS\/SSL error/);
-    expect(await run({ ...conn, host: 'localhost' })).toMatch(/^failed: .*TLS\/SSL error/);
+    for (const bad of [{ ...conn, tls: { ...conn.tls, ca: t.certs.otherCa } }, { ...conn, host: 'localhost' }]) {
+      const err = await run(bad);
+      expect(err).toBeInstanceOf(ToolTlsError);
+      expect((err as ToolError).exitCode).toBe(2);
+      expect((err as ToolError).message).toMatch(/TLS\/SSL error: .*check ssl-ca and that the host is one the server certificate lists/);
+    }
   });
 });

@@ -1,6 +1,7 @@
 // A MariaDB that accepts TLS only (require_secure_transport=ON) with a certificate chain
-// made here by openssl: a CA, a server certificate for 127.0.0.1 only (so `localhost` is a
-// wrong host name), a client certificate, and a second CA that signed nothing of ours.
+// made here by openssl: a CA, a server certificate for the name `localhost` only (so the
+// address 127.0.0.1 is a wrong host: the case mysql2 does not check by itself), a client
+// certificate, and a second CA that signed nothing of ours.
 // The server's own word on dbops's connections: every login records its transport
 // (performance_schema.threads.CONNECTION_TYPE) and client program into tls_audit.conn
 // (init_connect; kept out of the binlog so replays never see it), and a sampler reads the
@@ -28,14 +29,14 @@ async function openssl(dir: string, args: string[]): Promise<void> {
   await execa('openssl', args, { cwd: dir, stdin: 'ignore' });
 }
 
-/** Makes the CA, server (IP:127.0.0.1 only), client and unrelated-CA files; keys are 0600. */
+/** Makes the CA, server (DNS:localhost only), client and unrelated-CA files; keys are 0600. */
 export async function makeCerts(): Promise<TestCerts> {
   const dir = await tempDir('dbops-tls-certs-');
   const days = ['-days', '2'];
   await openssl(dir, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', ...days, '-subj', '/CN=dbops test CA']);
   await openssl(dir, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'other-ca.key', '-out', 'other-ca.pem', ...days, '-subj', '/CN=unrelated CA']);
-  await writeFile(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
-  await openssl(dir, ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1']);
+  await writeFile(join(dir, 'server.ext'), 'subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n');
+  await openssl(dir, ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost']);
   await openssl(dir, ['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', ...days, '-extfile', 'server.ext']);
   await writeFile(join(dir, 'client.ext'), 'extendedKeyUsage=clientAuth\n');
   await openssl(dir, ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'client.key', '-out', 'client.csr', '-subj', '/CN=dbops-client']);
@@ -84,17 +85,18 @@ export async function recordedLogins(t: TlsServer, user: string): Promise<Array<
 }
 
 /** Samples the Ssl_cipher of every live session of `user` (the name, no host) until stopped: connection id → cipher.
- *  Sessions still logging in (command Connect: init_connect runs then) are skipped. */
+ *  Sessions still logging in (command Connect) or running init_connect's INSERT are skipped: the TLS state is hidden then. */
 export function sampleCiphers(t: TlsServer, user: string): { stop(): Promise<Map<number, string>> } {
   const seen = new Map<number, string>();
   let running = true;
   const loop = withConnection(t.root, async (db) => {
     while (running) {
       const rows = await db.query<{ id: number; cipher: string | null }>(
-        "SELECT t.PROCESSLIST_ID AS id, s.VARIABLE_VALUE AS cipher FROM performance_schema.threads t LEFT JOIN performance_schema.status_by_thread s ON s.THREAD_ID = t.THREAD_ID AND s.VARIABLE_NAME = 'Ssl_cipher' WHERE t.PROCESSLIST_USER = ? AND t.PROCESSLIST_COMMAND <> 'Connect'",
+        "SELECT t.PROCESSLIST_ID AS id, s.VARIABLE_VALUE AS cipher FROM performance_schema.threads t LEFT JOIN performance_schema.status_by_thread s ON s.THREAD_ID = t.THREAD_ID AND s.VARIABLE_NAME = 'Ssl_cipher' WHERE t.PROCESSLIST_USER = ? AND t.PROCESSLIST_COMMAND <> 'Connect' AND IFNULL(t.PROCESSLIST_INFO, '') NOT LIKE 'INSERT INTO tls_audit.%'",
         [user],
       );
-      for (const r of rows) if (!seen.get(Number(r.id))) seen.set(Number(r.id), r.cipher ?? '');
+      // No status row (null) is a session between two states: not read, unlike '' (plaintext).
+      for (const r of rows) if (r.cipher !== null && !seen.get(Number(r.id))) seen.set(Number(r.id), r.cipher);
       await new Promise((r) => setTimeout(r, 10));
     }
   });

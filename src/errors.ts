@@ -55,6 +55,11 @@ export class ToolError extends OperationError {
   }
 }
 
+/** A MySQL/MariaDB tool refused the server's TLS (certificate, host name): a setting to fix (exit 2). */
+export class ToolTlsError extends ToolError {
+  override readonly exitCode = ExitCode.usage;
+}
+
 /** Storage failures. `permanent` ones (access denied, no space) must never be retried. */
 export class StorageError extends OperationError {
   constructor(

@@ -12,6 +12,7 @@ import { formatDuration } from '../retention/plan.js';
 import { parseDuration } from '../util/duration.js';
 import { listBackups } from '../repo/repository.js';
 import { scheduleIntervalMs } from './schedule.js';
+import type { JobState } from './state-file.js';
 
 export interface StatusFacts {
   now: string;
@@ -120,4 +121,12 @@ export function evaluateHealth(facts: StatusFacts, limits: HealthLimits): Health
     out.push({ key: 'restore-test-missing', message: `no restore test in ${formatDuration(limits.restoreTestStaleAfterMs)} of backups: run "dbops restore-test"` });
   }
   return out;
+}
+
+/** A job whose last finished run failed keeps the installation unhealthy until a run succeeds:
+ *  a failing partitions job means data outliving its retention and inserts heading for pmax. */
+export function jobReasons(jobs: Record<string, JobState>): HealthReason[] {
+  return Object.entries(jobs)
+    .filter(([, s]) => s.outcome === 'failed')
+    .map(([name, s]) => ({ key: `job:${name}`, message: `${name} failed${s.lastEnd ? ` at ${s.lastEnd}` : ''}: ${s.error ?? 'no error recorded'}` }));
 }

@@ -53,7 +53,6 @@ export function registerDaemon(program: Command, globals: () => GlobalOptions): 
           source: parseConnectionUrl(config.source.url!),
           signingKey,
           recipients,
-          cli: { file: process.execPath, args: [...process.execArgv, process.argv[1]!, ...(g.config ? ['--config', g.config] : []), ...(g.storage ? ['--storage', g.storage] : [])] },
           shutdown: shutdown.signal,
         });
       } finally {

@@ -8,7 +8,7 @@ import { runBackup } from '../../../backup/run-backup.js';
 import { UsageError } from '../../../errors.js';
 import type { Repository } from '../../../repo/repository.js';
 import type { CommandContext } from '../../context.js';
-import type { DatabaseTarget } from './target.js';
+import type { DatabaseTarget } from '../../../migrate/target.js';
 
 export interface BackupPlan {
   repo: Repository;

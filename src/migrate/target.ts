@@ -1,12 +1,12 @@
-// Which server and database the schema commands (migrate, seed, partitions) work on: source.url
-// for the server, and --database, else the database in source.url's path, else `horizn`.
-// One place so the three commands can never disagree about their target.
+// Which server and database the schema commands (migrate, seed, partitions) and the daemon's
+// partitions job work on: source.url for the server, and --database, else the database in
+// source.url's path, else `horizn`. One place so they can never disagree about their target.
 import type { Connection } from 'mysql2/promise';
-import { requireSetting } from '../../../config/load-config.js';
-import type { Config } from '../../../config/schema.js';
-import { UsageError } from '../../../errors.js';
-import { connect, type MysqlClient } from '../../../mysql/client.js';
-import { parseConnectionUrl, type MysqlConn } from '../../../mysql/connection-url.js';
+import { requireSetting } from '../config/load-config.js';
+import type { Config } from '../config/schema.js';
+import { UsageError } from '../errors.js';
+import { connect, type MysqlClient } from '../mysql/client.js';
+import { parseConnectionUrl, type MysqlConn } from '../mysql/connection-url.js';
 
 export const DEFAULT_DATABASE = 'horizn';
 
@@ -30,6 +30,17 @@ export interface OpenDatabase {
   client: MysqlClient;
   conn: Connection;
   close(): Promise<void>;
+}
+
+/** Whether the target database exists (asked over a connection without a default database). */
+export async function databaseExists(target: DatabaseTarget): Promise<boolean> {
+  const admin = await connect(target.server);
+  try {
+    const rows = await admin.query<{ n: number }>('SELECT COUNT(*) AS n FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [target.database]);
+    return Number(rows[0]?.n ?? 0) > 0;
+  } finally {
+    await admin.close();
+  }
 }
 
 /** Connects to the target database; with `create`, creates it first when it does not exist. */

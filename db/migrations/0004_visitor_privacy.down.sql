@@ -39,9 +39,13 @@ ALTER TABLE sessions
   DROP CONSTRAINT sessions_user_hash_len,
   DROP CONSTRAINT sessions_ip_hash_len,
   DROP PRIMARY KEY,
+  DROP INDEX sessions_id,
   DROP COLUMN id,
   CHANGE old_id id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT FIRST,
   ADD PRIMARY KEY (id),
+  ADD KEY sessions_site_started (site_id, started_at),
+  DROP INDEX sessions_user_hash,
+  ADD KEY sessions_user_hash (user_hash),
   MODIFY user_hash BINARY(32) NOT NULL COMMENT 'sha256(daily salt, site, ip, user agent)',
   MODIFY ip_hash BINARY(32) NOT NULL COMMENT 'sha256 of the client IP; the IP itself is never stored';
 

@@ -25,6 +25,12 @@
 -- same new id everywhere); links across days and the way back do not. realtime_visitors only holds
 -- the last minutes' presence and is emptied instead; the next hits fill it again.
 --
+-- sessions is clustered on (site_id, started_at, id), with a unique key on id: random ids as the
+-- clustered key would put every new session on a random page of the table (measured with the seed
+-- at 100 MB on a 32 MB buffer pool: load 17 s → 33 s, aggregates 10 s → 60 s), while new sessions
+-- start now, at the end of their site's range. The old (site_id, started_at) index is that key's
+-- prefix, so it goes.
+--
 -- Cost: pageviews and events are rebuilt (their session_id changes type); plan a maintenance window
 -- in proportion to their size, and take the pre-migration backup `dbops migrate up` takes.
 
@@ -48,7 +54,9 @@ ALTER TABLE sessions
   DROP PRIMARY KEY,
   DROP COLUMN id,
   CHANGE new_id id VARBINARY(16) NOT NULL COMMENT '16 random bytes (CSPRNG)' FIRST,
-  ADD PRIMARY KEY (id),
+  DROP INDEX sessions_site_started,
+  ADD PRIMARY KEY (site_id, started_at, id),
+  ADD UNIQUE KEY sessions_id (id),
   MODIFY user_hash VARBINARY(32) NOT NULL COMMENT 'HMAC-SHA-256(daily salt, site|ip|user agent)',
   MODIFY ip_hash VARBINARY(32) NOT NULL COMMENT 'HMAC-SHA-256(daily salt, ip); the IP itself is never stored',
   ADD CONSTRAINT sessions_id_len CHECK (LENGTH(id) = 16),

@@ -186,8 +186,8 @@ describe('seed', () => {
     await c.conn.query('SET SESSION foreign_key_checks = 0');
     const dropped = await dropSecondaryIndexes(c.conn, ['sessions', 'pageviews', 'events']);
     expect(Object.keys(dropped).sort()).toEqual(['events', 'pageviews', 'sessions']);
-    // The FK on sessions.site_id needs sessions_site_started: it is never dropped.
-    expect(dropped.sessions).toEqual(['KEY `sessions_user_hash` (`user_hash`)']);
+    // The FK on sessions.site_id is served by the primary key (site_id, started_at, id).
+    expect(dropped.sessions).toEqual(['UNIQUE KEY `sessions_id` (`id`)', 'KEY `sessions_user_hash` (`user_hash`)']);
     expect(await createTables(c.conn)).not.toEqual(migratedSchema);
     await seed(c.conn, { ...OPTIONS, seed: 7, truncate: true });
     expect(await createTables(c.conn)).toEqual(migratedSchema);

@@ -186,6 +186,10 @@ describe('dbops migrate on a fresh server, and refusals that change nothing', ()
     expect(ok.exitCode, ok.stderr).toBe(0);
     const actions = ok.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { adminAction?: string; target?: string });
     expect(actions.map((a) => a.adminAction).filter(Boolean)).toEqual(['migrate.backup-skipped', 'migrate.up']);
+    // The server's hostname can say so too (any hostname matches '.').
+    const byHost = await runCli(['migrate', 'down', '--database', d.name, '--no-backup'], env({ DBOPS_PRODUCTION_HOSTNAME_PATTERN: '.' }));
+    expect(byHost.exitCode).toBe(2);
+    expect(byHost.stderr).toMatch(/^dbops: server \S+ matches production\.hostnamePattern: refusing to migrate down database mc_marker without --confirm-production$/m);
   });
 });
 

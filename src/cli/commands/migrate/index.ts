@@ -133,6 +133,7 @@ async function change(globals: GlobalOptions, flags: ChangeFlags, direction: 'up
   if (to !== undefined && steps !== undefined) throw new UsageError('pass either --to or --steps, not both');
   if (flags.confirmNoBackup && flags.backup) throw new UsageError('--confirm-no-backup goes with --no-backup');
   let db = await openIfExists(target);
+  if (!db && direction === 'down') throw new UsageError(`database ${target.database} does not exist on the server: nothing to revert (check --database)`);
   const action = `migrate ${direction}`;
   let backupId: string | undefined;
   let attempted = false;

@@ -13,6 +13,7 @@ import type { Config } from '../config/schema.js';
 import type { Repository } from '../repo/repository.js';
 import { addDays, datePartitionName, ensureDatePartitions, listDatePartitions, partitionDaysToAdd } from '../migrate/partitions.js';
 import { recordAdminAction } from '../audit/admin-action.js';
+import { OperationError, UsageError } from '../errors.js';
 import { parseDuration } from '../util/duration.js';
 import { log } from '../util/logger.js';
 import { archivePartition, countPartitionRows, type ArchiveKeys, type ArchiveTarget, type PartitionRange } from './archive-partition.js';
@@ -161,13 +162,13 @@ export async function applySafeSteps(plan: MaintenancePlan, conn: Connection): P
 
 async function expirePartitions(plan: MaintenancePlan, t: TablePlan, result: MaintenanceResult, target: ArchiveTarget, keys: ArchiveKeys | undefined): Promise<void> {
   for (const range of t.expire) {
-    if (!keys) throw new Error('expired partitions are archived before they are dropped, but no repository is configured (storage.url)');
+    if (!keys) throw new UsageError('expired partitions are archived before they are dropped, but no repository is configured (storage.url)');
     const { manifest, reused } = await archivePartition(target, keys, range);
     result.archived.push({ partition: range.partition, rows: manifest.rows, key: manifest.part.key, storedBytes: manifest.part.storedBytes, reused });
     // Rows that arrived after the archive was taken would be lost by the drop: refuse instead.
     const now = await countPartitionRows(target.conn, range.table, range.partition);
     if (now !== manifest.rows) {
-      throw new Error(`partition ${range.partition} now holds ${now} rows but its archive has ${manifest.rows}; not dropped — run maintenance again to re-archive it`);
+      throw new OperationError(`partition ${range.partition} now holds ${now} rows but its archive has ${manifest.rows}; not dropped — run maintenance again to re-archive it`);
     }
     await target.conn.query(`ALTER TABLE \`${range.table}\` DROP PARTITION \`${range.partition}\``);
     result.dropped.push(range.partition);

@@ -3,7 +3,7 @@
 // salt older than yesterday deleted. Once a day's salt is gone its hashes can no longer be
 // recomputed, which is what makes them unlinkable across days and irreversible.
 import { randomBytes } from 'node:crypto';
-import type { Connection, RowDataPacket } from 'mysql2/promise';
+import type { Connection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { addDays } from '../migrate/partitions.js';
 
 export const SALTS_TABLE = 'visitor_salts';
@@ -24,7 +24,7 @@ export async function expiredSaltDays(conn: Connection, today: string): Promise<
 export async function rotateVisitorSalts(conn: Connection, today: string): Promise<{ created: string[]; destroyed: string[] }> {
   const created: string[] = [];
   for (const day of [today, addDays(today, 1)]) {
-    const [res] = await conn.query<import('mysql2/promise').ResultSetHeader>(`INSERT IGNORE INTO ${SALTS_TABLE} (day, salt) VALUES (?, ?)`, [day, randomBytes(32)]);
+    const [res] = await conn.query<ResultSetHeader>(`INSERT IGNORE INTO ${SALTS_TABLE} (day, salt) VALUES (?, ?)`, [day, randomBytes(32)]);
     if (res.affectedRows > 0) created.push(day);
   }
   const destroyed = await expiredSaltDays(conn, today);

@@ -14,7 +14,6 @@ import { startSandboxServer } from '../../src/sandbox/process-server.js';
 import { localRestoreTuningArgs } from '../../src/sandbox/restore-tuning.js';
 import { openStorage } from '../../src/storage/open-storage.js';
 import { openRepository } from '../../src/repo/repository.js';
-import { listBinlogSources, readSegments } from '../../src/binlog/repo-binlogs.js';
 import { binlogTool } from '../../src/pitr/binlog-find.js';
 import { baseEnv, cliCommand, dbopsRunner, makeFileRepository, median, shellQuote } from './backup-cases.js';
 import { measureCommand, type Measurement } from './measure-command.js';
@@ -278,9 +277,9 @@ async function dropDatabase(conn: MysqlConn): Promise<void> {
 async function copyChain(binlogDir: string, into: string, repoUrl: string, files: string[]): Promise<string[]> {
   await mkdir(into, { recursive: true });
   const repo = await openRepository(await openStorage(repoUrl));
-  const sources = await listBinlogSources(repo);
+  const sources = await repo.binlogs.sources();
   if (sources.length !== 1) throw new Error(`expected one binlog source in ${repoUrl}, found ${sources.length}`);
-  const { segments } = await readSegments(repo, sources[0]!);
+  const { segments } = await repo.binlogs.segments(sources[0]!);
   const out: string[] = [];
   for (const file of files) {
     const seg = segments.find((s) => s.file === file);

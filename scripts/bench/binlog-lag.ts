@@ -11,7 +11,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { MysqlClient } from '../../src/mysql/client.js';
 import { openStorage } from '../../src/storage/open-storage.js';
 import { openRepository } from '../../src/repo/repository.js';
-import { listBinlogSources, readSegments } from '../../src/binlog/repo-binlogs.js';
 import { shippingStatus } from '../../src/binlog/shipping-status.js';
 import { rotateAfterSeconds } from '../../src/binlog/shipper.js';
 import type { Dataset } from './dataset.js';
@@ -84,7 +83,7 @@ async function dumpThreads(db: MysqlClient): Promise<number> {
 export async function runLagBench(o: LagOptions): Promise<LagResult> {
   const env = { ...o.env, ...o.cli.env, DBOPS_BINLOG_MAX_LAG_SECONDS: String(o.maxLagSeconds) };
   const repo = await openRepository(await openStorage(o.repoUrl));
-  const sources = await listBinlogSources(repo);
+  const sources = await repo.binlogs.sources();
   if (sources.length !== 1) throw new Error(`expected one binlog source in ${o.repoUrl}, found ${sources.length}`);
   const sourceId = sources[0]!;
   const status = async (): Promise<{ lagSeconds: number; exactSeconds: number } | null> => {
@@ -190,7 +189,7 @@ export async function runLagBench(o: LagOptions): Promise<LagResult> {
     const drainStart = performance.now();
     let drainSeconds: number | null = null;
     while (performance.now() - drainStart < (o.maxLagSeconds * 3 + 30) * 1000 && !o.interrupted()) {
-      const { segments } = await readSegments(repo, sourceId);
+      const { segments } = await repo.binlogs.segments(sourceId);
       if (segments.at(-1)?.gtid.atEnd === gtid) {
         drainSeconds = (performance.now() - drainStart) / 1000;
         break;

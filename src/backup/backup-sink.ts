@@ -150,11 +150,19 @@ export class BackupSink implements PartSink {
     for (const entry of [...this.started, ...this.produced]) entry.upload.abort(err);
   }
 
-  /** Abort running uploads and remove every object this backup wrote (best effort). */
-  async abortAll(err: Error): Promise<void> {
+  /**
+   * Abort running uploads and remove every object this backup wrote (best effort). Returns
+   * the keys whose removal failed, and the first reason: the caller must not claim a clean
+   * slate when the store refused or could not be reached.
+   */
+  async abortAll(err: Error): Promise<{ notRemoved: string[]; problem: string | null }> {
     const all = [...this.started, ...this.produced];
     this.interrupt(err);
     await Promise.allSettled(all.map((e) => e.done ?? Promise.resolve()));
-    await Promise.allSettled(all.map((e) => this.options.storage.remove(backupPartKey(this.options.backupId, `${e.name}.sql.zst.age`))));
+    const keys = all.map((e) => backupPartKey(this.options.backupId, `${e.name}.sql.zst.age`));
+    const results = await Promise.allSettled(keys.map((key) => this.options.storage.remove(key)));
+    const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ key: keys[i]!, reason: r.reason as unknown }] : []));
+    const first = failed[0]?.reason;
+    return { notRemoved: failed.map((f) => f.key), problem: first === undefined ? null : first instanceof Error ? first.message : String(first) };
   }
 }

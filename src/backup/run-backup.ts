@@ -17,10 +17,11 @@ import { dumpArgs } from './dump-args.js';
 import { CommitBlock, ignoreTableArgs, pickTableDumps, tableDumpArgs, type StartedTableDump, type TableDump } from './parallel-dump.js';
 import { withDefaultsFile, defaultsFileArg } from '../mysql/defaults-file.js';
 import type { MysqlConn } from '../mysql/connection-url.js';
-import { newBackupId, backupManifestKey, backupPartKey } from '../storage/layout.js';
-import { signDocument, type SigningKey } from '../crypto/signing.js';
+import { newBackupId, backupManifestKey, backupPartKey, backupPrefix } from '../storage/layout.js';
+import { withEvidence } from '../repo/evidence-log.js';
+import { documentBytes, sha256Hex } from '../repo/signed-document.js';
 import { recipientFingerprint } from '../crypto/age.js';
-import { MANIFEST_FORMAT, MANIFEST_VERSION, PART_ORDER, type BackupManifest, type ManifestPart, type UnsignedManifest } from '../manifest/backup-manifest.js';
+import { PART_ORDER, type BackupManifest, type ManifestPart, type UnsignedManifest } from '../manifest/backup-manifest.js';
 import type { Repository } from '../repo/repository.js';
 import { startTool, waitTool } from '../util/tool-process.js';
 import { InterruptedError, OperationError, UsageError } from '../errors.js';
@@ -31,7 +32,6 @@ import { VERSION } from '../version.js';
 export interface BackupOptions {
   repo: Repository;
   source: MysqlConn;
-  signingKey: SigningKey;
   recipients: readonly string[];
   databases: readonly string[];
   compressionLevel: number;
@@ -46,7 +46,18 @@ export interface BackupOptions {
 /** Dump bytes handed to the splitter at a time (see coalesce.ts). */
 const DUMP_BLOCK_BYTES = 1 << 20;
 
+/** Take a backup and record it (committed, failed or interrupted) in the evidence log. */
 export async function runBackup(options: BackupOptions): Promise<BackupManifest> {
+  return withEvidence(options.repo, { action: 'backup' }, () => takeBackup(options), (m) => ({
+    subject: m.id,
+    outcome: 'ok',
+    summary: `backup ${m.id} committed: ${m.databases.join(', ')}, ${m.parts.length} parts, ${m.totals.storedBytes} bytes stored`,
+    details: { databases: m.databases, consistentPoint: m.consistentPoint, storedBytes: m.totals.storedBytes, labels: m.labels },
+    refs: [{ key: backupManifestKey(m.id), sha256: sha256Hex(documentBytes(m)) }],
+  }));
+}
+
+async function takeBackup(options: BackupOptions): Promise<BackupManifest> {
   const startedAt = new Date();
   const { info, databases, warnings, accounts, objects, tableDumps } = await inspectSource(options);
   const profile = flavorProfile(info);
@@ -155,8 +166,6 @@ export async function runBackup(options: BackupOptions): Promise<BackupManifest>
 
     if (!split.coordinates.binlogFile) warnings.push('the dump recorded no binlog position (is log_bin on?): point-in-time recovery from this backup is not possible');
     const unsigned: UnsignedManifest = {
-      format: MANIFEST_FORMAT,
-      version: MANIFEST_VERSION,
       id,
       repositoryId: options.repo.config.id,
       startedAt: startedAt.toISOString(),
@@ -188,23 +197,32 @@ export async function runBackup(options: BackupOptions): Promise<BackupManifest>
       objects,
       labels: options.labels ?? {},
     };
-    const manifest = signDocument(unsigned, options.signingKey) as BackupManifest;
     if (options.signal?.aborted) throw new InterruptedError(String(options.signal.reason ?? 'signal'));
     // The commit point: before this put the backup does not exist.
-    await storage.put(backupManifestKey(id), Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`), { contentType: 'application/json' });
+    const manifest = await options.repo.backups.commit(unsigned);
     log.info({ backupId: id, rawBytes: manifest.totals.rawBytes, storedBytes: manifest.totals.storedBytes, parts: parts.length }, 'backup committed');
     return manifest;
   } catch (err) {
     const error = options.signal?.aborted && !(err instanceof InterruptedError) ? new InterruptedError(String(options.signal.reason ?? 'signal')) : (err as Error);
     splitter.abort(error);
-    await sink.abortAll(error);
-    await storage.remove(accountsKey).catch(() => undefined);
-    log.error(
-      { backupId: id, err: error.message },
-      storage.lock
-        ? 'backup failed; no manifest was written (parts already uploaded stay until their Object Lock ends, then prune removes them as an unfinished backup)'
-        : 'backup failed; its parts were removed and no manifest was written',
+    const cleanup = await sink.abortAll(error);
+    const accountsLeft = await storage.remove(accountsKey).then(
+      () => null,
+      (e: unknown) => (e instanceof Error ? e.message : String(e)),
     );
+    const notRemoved = [...cleanup.notRemoved, ...(accountsLeft === null ? [] : [accountsKey])];
+    if (storage.lock) {
+      log.error({ backupId: id, err: error.message }, 'backup failed; no manifest was written (parts already uploaded stay until their Object Lock ends, then prune removes them as an unfinished backup)');
+    } else if (notRemoved.length === 0) {
+      log.error({ backupId: id, err: error.message }, 'backup failed; its parts were removed and no manifest was written');
+    } else {
+      // A removal can fail for a key that was never written (the store is unreachable), so
+      // this is what MAY be left; prune finds what is actually there.
+      log.error(
+        { backupId: id, err: error.message, notRemoved: notRemoved.length, prefix: backupPrefix(id), removeError: cleanup.problem ?? accountsLeft },
+        `backup failed; no manifest was written, but ${notRemoved.length} of its objects could not be removed (${cleanup.problem ?? accountsLeft}) and may be left under ${backupPrefix(id)}: it is not a backup, and "dbops prune --apply" removes them as an unfinished backup once they are older than retention.graceForIncomplete`,
+      );
+    }
     throw error;
   } finally {
     options.signal?.removeEventListener('abort', interrupt);

@@ -3,9 +3,7 @@
 // point-in-time recovery to plan a chain without downloading data: what the file
 // covers (times, positions, GTIDs), where it sits in the chain, and the hashes to check.
 import { z } from 'zod';
-import { parseSignedJson } from '../crypto/signed-json.js';
-import type { KeyObject } from 'node:crypto';
-import { VerificationError } from '../errors.js';
+import { documentType, type SignedDoc, type UnsignedDoc } from '../repo/signed-document.js';
 
 export const SEGMENT_FORMAT = 'horizn-dbops/binlog-segment';
 export const SEGMENT_VERSION = 1;
@@ -13,9 +11,7 @@ export const SEGMENT_VERSION = 1;
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
 const isoTime = z.string().datetime();
 
-export const segmentManifestSchema = z.object({
-  format: z.literal(SEGMENT_FORMAT),
-  version: z.literal(SEGMENT_VERSION),
+export const segmentManifestDoc = documentType(SEGMENT_FORMAT, SEGMENT_VERSION, 'binlog segment manifest', {
   repositoryId: z.string(),
   /** Source id (MySQL server_uuid, MariaDB `mariadb-<server_id>-<hash>`): the directory name. */
   serverUuid: z.string(),
@@ -69,17 +65,6 @@ export const segmentManifestSchema = z.object({
   encryption: z.object({ format: z.literal('age'), recipients: z.array(z.string()) }),
   shippedAt: isoTime,
   tools: z.record(z.string(), z.string()),
-  signature: z.object({ alg: z.literal('ed25519'), keyId: z.string(), value: z.string() }),
 });
-export type SegmentManifest = z.infer<typeof segmentManifestSchema>;
-export type UnsignedSegmentManifest = Omit<SegmentManifest, 'signature'>;
-
-/** Parse + verify signature and schema; any problem is a VerificationError naming the key. */
-export function parseVerifiedSegment(bytes: Buffer, key: string, publicKey: KeyObject, expect: { repositoryId: string; serverUuid: string; file: string }): SegmentManifest {
-  const m = parseSignedJson(bytes, key, publicKey, segmentManifestSchema, `binlog segment manifest of format ${SEGMENT_VERSION}`);
-  if (m.file !== expect.file || m.serverUuid !== expect.serverUuid) {
-    throw new VerificationError(`${key} describes ${m.serverUuid}/${m.file}: the manifest was moved or swapped`, key);
-  }
-  if (m.repositoryId !== expect.repositoryId) throw new VerificationError(`${key} belongs to repository ${m.repositoryId}, not ${expect.repositoryId}`, key);
-  return m;
-}
+export type SegmentManifest = SignedDoc<typeof segmentManifestDoc>;
+export type UnsignedSegmentManifest = UnsignedDoc<typeof segmentManifestDoc>;

@@ -3,20 +3,17 @@
 // manifest as the commit marker. The caller removes the spool file afterwards.
 import { createReadStream } from 'node:fs';
 import type { Repository } from '../repo/repository.js';
-import type { SigningKey } from '../crypto/signing.js';
-import { signDocument } from '../crypto/signing.js';
 import { recipientFingerprint } from '../crypto/age.js';
 import { PartUpload } from '../pipeline/part-upload.js';
 import type { Flavor } from '../mysql/server-info.js';
 import { OperationError } from '../errors.js';
 import { binlogSeq } from './file-names.js';
-import { segmentDataKey, segmentManifestKey } from './source-keys.js';
+import { segmentDataKey } from '../storage/layout.js';
 import { EventType, type BinlogScan } from './event-scan.js';
-import { SEGMENT_FORMAT, SEGMENT_VERSION, type SegmentManifest, type UnsignedSegmentManifest } from './segment-manifest.js';
+import { type SegmentManifest, type UnsignedSegmentManifest } from './segment-manifest.js';
 
 export interface ShipFileOptions {
   repo: Repository;
-  signingKey: SigningKey;
   recipients: readonly string[];
   compressionLevel: number;
   compressionThreads: number;
@@ -44,8 +41,6 @@ export async function shipFile(o: ShipFileOptions, path: string, file: string, s
   }
   const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
   const unsigned: UnsignedSegmentManifest = {
-    format: SEGMENT_FORMAT,
-    version: SEGMENT_VERSION,
     repositoryId: o.repo.config.id,
     serverUuid: o.sourceId,
     flavor: o.flavor,
@@ -74,7 +69,5 @@ export async function shipFile(o: ShipFileOptions, path: string, file: string, s
     shippedAt: new Date().toISOString(),
     tools: o.tools,
   };
-  const manifest = signDocument(unsigned, o.signingKey) as SegmentManifest;
-  await o.repo.storage.put(segmentManifestKey(o.sourceId, file), Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`), { contentType: 'application/json' });
-  return manifest;
+  return o.repo.binlogs.commitSegment(unsigned);
 }

@@ -16,8 +16,6 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import type { Repository } from '../repo/repository.js';
-import type { SigningKey } from '../crypto/signing.js';
-import { signDocument } from '../crypto/signing.js';
 import type { MysqlConn } from '../mysql/connection-url.js';
 import { MysqlClient } from '../mysql/client.js';
 import { readServerInfo, type ServerInfo } from '../mysql/server-info.js';
@@ -28,11 +26,10 @@ import { OperationError, ToolError } from '../errors.js';
 import { log } from '../util/logger.js';
 import { VERSION } from '../version.js';
 import { binlogSeq, compareBinlogNames, isBinlogName, shiftBinlogName } from './file-names.js';
-import { assertSourceId, gapKey, gapsPrefix, shipperStateKey } from './source-keys.js';
+import { assertSourceId, gapKey, gapsPrefix } from '../storage/layout.js';
 import { endsWithCloseEvent, scanBinlogFile } from './event-scan.js';
 import { shipFile, type ShipFileOptions } from './ship-file.js';
-import { listShippedFiles, type ShipperState } from './repo-binlogs.js';
-import { GAP_FORMAT, type GapRecord, type UnsignedGapRecord } from './gap-record.js';
+import { type GapRecord, type UnsignedGapRecord } from './gap-record.js';
 import { startStream, isPurgedError, type RunningStream } from './binlog-stream.js';
 import { sourceWarnings } from './source-checks.js';
 import { acquireSpoolLock } from './spool-lock.js';
@@ -40,7 +37,6 @@ import { acquireSpoolLock } from './spool-lock.js';
 export interface ShipOptions {
   repo: Repository;
   source: MysqlConn;
-  signingKey: SigningKey;
   recipients: readonly string[];
   compressionLevel: number;
   compressionThreads: number;
@@ -133,7 +129,7 @@ class Shipper {
     this.spool = join(this.o.spoolRoot, this.sourceId);
     await mkdir(this.spool, { recursive: true, mode: 0o700 });
     this.releaseLock = await acquireSpoolLock(this.spool);
-    const files = await listShippedFiles(this.o.repo, this.sourceId);
+    const files = await this.o.repo.binlogs.shippedFiles(this.sourceId);
     this.shipped = new Set(files);
     this.last = files.at(-1) ?? null;
     this.result.lastShipped = this.last;
@@ -317,7 +313,6 @@ class Shipper {
   private shipOptions(): ShipFileOptions {
     return {
       repo: this.o.repo,
-      signingKey: this.o.signingKey,
       recipients: this.o.recipients,
       compressionLevel: this.o.compressionLevel,
       compressionThreads: this.o.compressionThreads,
@@ -347,13 +342,11 @@ class Shipper {
 
   private async recordGap(from: string, to: string, reason: GapRecord['reason'], before: string): Promise<void> {
     const key = gapKey(this.sourceId, from, to);
-    if (this.knownGaps.has(key) || (await this.o.repo.storage.stat(key))) {
+    if (this.knownGaps.has(key) || (await this.o.repo.binlogs.hasGap(this.sourceId, from, to))) {
       this.knownGaps.add(key);
       return;
     }
     const unsigned: UnsignedGapRecord = {
-      format: GAP_FORMAT,
-      version: 1,
       repositoryId: this.o.repo.config.id,
       serverUuid: this.sourceId,
       from,
@@ -363,7 +356,7 @@ class Shipper {
       reason,
       detectedAt: new Date().toISOString(),
     };
-    await this.o.repo.storage.put(key, Buffer.from(`${JSON.stringify(signDocument(unsigned, this.o.signingKey), null, 2)}\n`), { contentType: 'application/json' });
+    await this.o.repo.binlogs.recordGap(unsigned);
     this.knownGaps.add(key);
     this.result.gaps.push({ from, to, reason });
     log.error(
@@ -378,19 +371,14 @@ class Shipper {
     const status = await this.withDb((db) => readBinlogStatus(db, this.profile));
     const size = (await stat(join(this.spool, activeFile)).catch(() => undefined))?.size;
     if (status.file !== activeFile || status.position !== spoolSize || size !== spoolSize) return false;
-    const state: Omit<ShipperState, 'signature'> = {
-      format: 'horizn-dbops/binlog-shipper-state',
-      version: 1,
+    await this.o.repo.binlogs.putShipperState({
       serverUuid: this.sourceId,
       caughtUpAt: new Date().toISOString(),
       activeFile,
       activePosition: status.position,
       host: hostname(),
       pid: process.pid,
-    };
-    // Rewritten every few seconds while idle: a heartbeat, not backup data, so never locked
-    // (each locked write would pin one more version for pitrWindow + margin).
-    await this.o.repo.storage.put(shipperStateKey(this.sourceId), Buffer.from(`${JSON.stringify(signDocument(state, this.o.signingKey), null, 2)}\n`), { contentType: 'application/json', unlocked: true });
+    });
     return true;
   }
 

@@ -3,8 +3,8 @@
 // the lag, the files and every gap, recorded or merely visible as a hole in the sequence.
 import type { Repository } from '../repo/repository.js';
 import { binlogSeq, shiftBinlogName } from './file-names.js';
-import { readGaps, readSegments, readShipperState, type ShipperState } from './repo-binlogs.js';
 import type { GapRecord } from './gap-record.js';
+import { type ShipperState } from './shipper-state.js';
 
 export interface StatusGap {
   from: string;
@@ -40,9 +40,9 @@ export interface ShippingStatus {
 }
 
 export async function shippingStatus(repo: Repository, serverUuid: string, now: Date = new Date()): Promise<ShippingStatus> {
-  const { segments, problems } = await readSegments(repo, serverUuid);
-  const recorded = await readGaps(repo, serverUuid);
-  const shipper = await readShipperState(repo, serverUuid);
+  const { segments, problems } = await repo.binlogs.segments(serverUuid);
+  const recorded = await repo.binlogs.gaps(serverUuid);
+  const shipper = await repo.binlogs.shipperState(serverUuid);
   const gaps: StatusGap[] = recorded.map((g) => ({ from: g.from, to: g.to, reason: g.reason, recorded: true, detectedAt: g.detectedAt }));
   const covered = (seq: number): boolean => recorded.some((g) => binlogSeq(g.from) <= seq && seq <= binlogSeq(g.to));
   for (let i = 1; i < segments.length; i++) {

@@ -7,7 +7,9 @@ import { openStorage } from '../storage/open-storage.js';
 import { objectLockOptions } from '../storage/object-lock.js';
 import type { Storage } from '../storage/storage.js';
 import { openRepository, type Repository } from '../repo/repository.js';
-import { loadPublicKeyFile } from '../crypto/signing.js';
+import type { KeyObject } from 'node:crypto';
+import { loadPublicKeyFile, loadSigningKey } from '../crypto/signing.js';
+import { resolveRecipients } from '../crypto/age.js';
 
 export interface GlobalOptions {
   config?: string;
@@ -37,9 +39,35 @@ export class CommandContext {
     return openStorage(requireSetting(this.config.storage.url, 'storage.url', '--storage'), objectLock ? { objectLock } : {});
   }
 
+  /** Open for reading: everything is checked against repo.json's key, or the pinned one. */
   async repository(): Promise<Repository> {
-    const pinned = this.config.signing.publicKeyFile ? await loadPublicKeyFile(this.config.signing.publicKeyFile) : undefined;
-    return openRepository(await this.storage(), pinned);
+    return openRepository(await this.storage(), { pinned: await this.pinnedKey() });
+  }
+
+  /**
+   * Open for writing with this host's signing key: refused (exit 3) when that key did not
+   * sign repo.json, and (exit 2) when configured age recipients differ from repo.json's.
+   * New archives are encrypted to repo.json's recipients, so age.recipients may be left unset.
+   */
+  async writableRepository(): Promise<Repository> {
+    const [storage, pinned, signer] = await Promise.all([this.storage(), this.pinnedKey(), loadSigningKey(this.config.signing.keyFile)]);
+    const configured = this.config.age.recipients.length ? await resolveRecipients(this.config.age.recipients) : [];
+    const repo = await openRepository(storage, { pinned, signer });
+    if (configured.length) repo.checkRecipients(configured);
+    return repo;
+  }
+
+  /**
+   * For commands that read but leave evidence (verify, restore, pitr): with this host's signing
+   * key when one is configured (then held to the same checks as a writer), else read-only and
+   * the evidence log is not written (an auditor's machine).
+   */
+  async repositoryForEvidence(): Promise<Repository> {
+    return this.config.signing.keyFile ? this.writableRepository() : this.repository();
+  }
+
+  private async pinnedKey(): Promise<KeyObject | undefined> {
+    return this.config.signing.publicKeyFile ? loadPublicKeyFile(this.config.signing.publicKeyFile) : undefined;
   }
 
   /**

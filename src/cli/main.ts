@@ -31,6 +31,7 @@ const COMMANDS: Array<[string, () => Promise<Register>]> = [
   ['partitions', async () => (await import('./commands/partitions/index.js')).registerPartitions],
   ['binlog', async () => (await import('./commands/binlog/index.js')).registerBinlog],
   ['report', async () => (await import('./commands/report/index.js')).registerReport],
+  ['evidence', async () => (await import('./commands/evidence/index.js')).registerEvidence],
   ['restore-test', async () => (await import('./commands/restore-test/index.js')).registerRestoreTest],
   ['checksum', async () => (await import('./commands/checksum/index.js')).registerChecksum],
   ['pitr', async () => (await import('./commands/pitr/index.js')).registerPitr],

@@ -3,14 +3,11 @@
 // judgement (healthy, or the reasons not) against the limits the schedules imply.
 import type { Repository } from '../repo/repository.js';
 import type { Config } from '../config/schema.js';
-import { listBinlogSources } from '../binlog/repo-binlogs.js';
 import { shippingStatus } from '../binlog/shipping-status.js';
-import { listReports } from '../report/report-store.js';
 import { collectBackupFacts, collectSegmentFacts } from '../retention/collect.js';
 import { windowGaps, type WindowGap } from '../retention/pitr-keep.js';
 import { formatDuration } from '../retention/plan.js';
 import { parseDuration } from '../util/duration.js';
-import { listBackups } from '../repo/repository.js';
 import { scheduleIntervalMs } from './schedule.js';
 import type { JobState } from './state-file.js';
 
@@ -58,11 +55,11 @@ export function healthLimits(config: Config): HealthLimits {
 }
 
 export async function collectStatus(repo: Repository, pitrWindowMs: number, now = new Date()): Promise<StatusFacts> {
-  const listed = await listBackups(repo);
+  const listed = await repo.backups.list();
   const good = listed.filter((b) => b.manifest).map((b) => b.manifest!);
   const newest = good.at(-1);
   const sources: StatusFacts['sources'] = [];
-  for (const id of await listBinlogSources(repo)) {
+  for (const id of await repo.binlogs.sources()) {
     const s = await shippingStatus(repo, id, now);
     sources.push({ serverUuid: id, files: s.files, storedBytes: s.storedBytes, newestEventTime: s.newestEventTime, caughtUpTo: s.caughtUpTo, lagSeconds: s.lagSeconds, gaps: s.gaps.length });
   }
@@ -73,7 +70,7 @@ export async function collectStatus(repo: Repository, pitrWindowMs: number, now 
   const oldest = good[0];
   const caught = newest ? sources.find((s) => s.serverUuid === newest.source.serverUuid)?.caughtUpTo ?? null : null;
   const end = newest ? (caught && caught > newest.completedAt ? caught : newest.completedAt) : null;
-  const reports = (await listReports(repo)).filter((r) => r.report);
+  const reports = (await repo.reports.list()).filter((r) => r.report);
   const last = reports.at(-1)?.report;
   const age = (iso: string): number => Math.max(0, Math.round((now.getTime() - Date.parse(iso)) / 1000));
   return {

@@ -4,7 +4,6 @@
 import type { Config } from '../config/schema.js';
 import type { Repository } from '../repo/repository.js';
 import type { MysqlConn } from '../mysql/connection-url.js';
-import type { SigningKey } from '../crypto/signing.js';
 import { runBackup } from '../backup/run-backup.js';
 import { runRestoreTest, type Depth } from '../restore-test/run-restore-test.js';
 import { checkIdentityFile } from '../crypto/age.js';
@@ -12,7 +11,6 @@ import { restoreTestDependencies } from '../restore-test/sandbox-factory.js';
 import { runPrune } from '../retention/prune.js';
 import { retentionPolicy } from '../retention/policy.js';
 import { takeChecksums } from '../checksum/take-checksums.js';
-import { saveChecksums } from '../checksum/checksum-store.js';
 import { OperationError } from '../errors.js';
 import { maintainDatabase, summarizeMaintenance } from '../partitions/index.js';
 import { productionReason } from '../migrate/production.js';
@@ -24,7 +22,6 @@ export interface JobContext {
   repo: Repository;
   storageUrl: string;
   source: MysqlConn;
-  signingKey: SigningKey;
   recipients: string[];
 }
 
@@ -33,7 +30,6 @@ export function backupJob(c: JobContext): JobFn {
     const m = await runBackup({
       repo: c.repo,
       source: c.source,
-      signingKey: c.signingKey,
       recipients: c.recipients,
       databases: c.config.source.databases,
       compressionLevel: c.config.compression.level,
@@ -53,7 +49,6 @@ export function restoreTestJob(c: JobContext): JobFn {
       ...deps,
       repo: c.repo,
       identityFile,
-      signingKey: c.signingKey,
       backup: 'latest',
       depth: c.config.daemon.restoreTestDepth as Depth,
       parallel: c.config.restore.parallel,
@@ -68,18 +63,19 @@ export function restoreTestJob(c: JobContext): JobFn {
 }
 
 export function pruneJob(c: JobContext): JobFn {
-  return async () => {
-    const r = await runPrune({ repo: c.repo, storageUrl: c.storageUrl, policy: retentionPolicy(c.config), apply: true });
+  return async (signal) => {
+    const r = await runPrune({ repo: c.repo, storageUrl: c.storageUrl, policy: retentionPolicy(c.config), apply: true, source: c.source, signal });
     const a = r.applied!;
     const locked = a.locked.length ? `; ${a.locked.length} item(s) still under Object Lock left for later` : '';
     const raised = a.extended.length ? `; raised the lock of ${a.extended.length} kept backup(s)` : '';
-    return `pruned ${a.backups.length} backup(s), ${a.segments} binlog file(s), ${a.debris.length} debris item(s)${raised}${locked}${r.problems.length ? `; ${r.problems.join('; ')}` : ''}`;
+    const uncovered = r.plan.uncovered.length ? `; no backup holds ${r.plan.uncovered.map((u) => u.database).join(', ')}` : '';
+    return `pruned ${a.backups.length} backup(s), ${a.segments} binlog file(s), ${a.debris.length} debris item(s)${raised}${locked}${uncovered}${r.problems.length ? `; ${r.problems.join('; ')}` : ''}`;
   };
 }
 
 export function checksumJob(c: JobContext): JobFn {
   return async () => {
-    const stored = await saveChecksums(c.repo, await takeChecksums(c.source, c.config.source.databases), c.signingKey);
+    const stored = await c.repo.checksums.save(await takeChecksums(c.source, c.config.source.databases));
     return `checksums ${stored.id} at ${stored.point.binlogFile}:${stored.point.binlogPosition}`;
   };
 }
@@ -103,7 +99,6 @@ export function partitionsJob(c: JobContext): JobFn {
       repo: c.repo,
       keys: async () => ({
         repo: c.repo,
-        signingKey: c.signingKey,
         recipients: c.recipients,
         compressionLevel: c.config.compression.level,
         ...(c.config.age.identityFile ? { identityFile: await checkIdentityFile(c.config.age.identityFile) } : {}),

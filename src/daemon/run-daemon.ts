@@ -87,7 +87,6 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
     ? new ShipperSupervisor({
         repo: o.repo,
         source: o.source,
-        signingKey: o.signingKey,
         recipients: o.recipients,
         compressionLevel: config.compression.level,
         compressionThreads: config.compression.threads,

@@ -3,7 +3,6 @@
 import type { Config } from '../config/schema.js';
 import { parseConnectionUrl } from '../mysql/connection-url.js';
 import { shippingStatus } from '../binlog/shipping-status.js';
-import { listBinlogSources } from '../binlog/repo-binlogs.js';
 import { check, type DoctorCheck } from './check.js';
 import { sourceChecks } from './source-checks.js';
 import { toolChecks } from './tool-checks.js';
@@ -31,7 +30,7 @@ export async function runDoctor(config: Config): Promise<DoctorResult> {
     }
     if (conn) {
       const repo = storage.repo;
-      const shippingLag = async (id: string): Promise<number | null> => (repo && (await listBinlogSources(repo)).includes(id) ? (await shippingStatus(repo, id)).lagSeconds : null);
+      const shippingLag = async (id: string): Promise<number | null> => (repo && (await repo.binlogs.sources()).includes(id) ? (await shippingStatus(repo, id)).lagSeconds : null);
       const found = await sourceChecks(conn, { maxLagSeconds: config.binlog.maxLagSeconds, shipping, shippingLag });
       info = found.info;
       checks.push(...found.checks);

@@ -2,8 +2,7 @@
 // (format version, source, consistent point, tools, every part with sizes and hashes)
 // and signed. Readers accept a backup only through `parseVerifiedManifest`.
 import { z } from 'zod';
-import { parseSignedJson } from '../crypto/signed-json.js';
-import type { KeyObject } from 'node:crypto';
+import { documentType, type SignedDoc, type UnsignedDoc } from '../repo/signed-document.js';
 
 export const MANIFEST_FORMAT = 'horizn-dbops/backup-manifest';
 export const MANIFEST_VERSION = 1;
@@ -45,9 +44,7 @@ export const consistentPointSchema = z.object({
 });
 export type ConsistentPoint = z.infer<typeof consistentPointSchema>;
 
-export const manifestSchema = z.object({
-  format: z.literal(MANIFEST_FORMAT),
-  version: z.literal(MANIFEST_VERSION),
+export const backupManifestDoc = documentType(MANIFEST_FORMAT, MANIFEST_VERSION, 'backup manifest', {
   id: z.string(),
   repositoryId: z.string(),
   startedAt: z.string(),
@@ -77,15 +74,9 @@ export const manifestSchema = z.object({
     )
     .default({}),
   labels: z.record(z.string(), z.string()).default({}),
-  signature: z.object({ alg: z.literal('ed25519'), keyId: z.string(), value: z.string() }),
 });
-export type BackupManifest = z.infer<typeof manifestSchema>;
-export type UnsignedManifest = Omit<BackupManifest, 'signature'>;
-
-/** Parse + verify signature; any problem is a VerificationError naming the manifest key. */
-export function parseVerifiedManifest(bytes: Buffer, key: string, publicKey: KeyObject): BackupManifest {
-  return parseSignedJson(bytes, key, publicKey, manifestSchema, `backup manifest of format ${MANIFEST_VERSION}`);
-}
+export type BackupManifest = SignedDoc<typeof backupManifestDoc>;
+export type UnsignedManifest = UnsignedDoc<typeof backupManifestDoc>;
 
 /** Restore order: databases first, then tables/sequences, then objects that refer to them. */
 export const PART_ORDER: Record<ManifestPart['kind'], number> = {

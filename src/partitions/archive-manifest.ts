@@ -2,8 +2,8 @@
 // row count, CREATE TABLE), the stored object's sizes and hashes, signed like backup manifests.
 // Written LAST: an archive without a manifest does not exist, and nothing is dropped before it.
 import { z } from 'zod';
-import { parseSignedJson } from '../crypto/signed-json.js';
 import type { KeyObject } from 'node:crypto';
+import { decodeDocument, documentType, type SignedDoc, type UnsignedDoc } from '../repo/signed-document.js';
 
 export const ARCHIVE_FORMAT = 'horizn-dbops/partition-archive';
 export const ARCHIVE_VERSION = 1;
@@ -11,9 +11,7 @@ export const ARCHIVE_VERSION = 1;
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
 const day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/);
 
-export const archiveManifestSchema = z.object({
-  format: z.literal(ARCHIVE_FORMAT),
-  version: z.literal(ARCHIVE_VERSION),
+export const archiveManifestDoc = documentType(ARCHIVE_FORMAT, ARCHIVE_VERSION, 'partition archive manifest', {
   repositoryId: z.string(),
   createdAt: z.string(),
   database: z.string(),
@@ -33,12 +31,11 @@ export const archiveManifestSchema = z.object({
     storedBytes: z.number().int().nonnegative(),
     storedSha256: sha256,
   }),
-  signature: z.object({ alg: z.literal('ed25519'), keyId: z.string(), value: z.string() }),
 });
-export type ArchiveManifest = z.infer<typeof archiveManifestSchema>;
-export type UnsignedArchiveManifest = Omit<ArchiveManifest, 'signature'>;
+export type ArchiveManifest = SignedDoc<typeof archiveManifestDoc>;
+export type UnsignedArchiveManifest = UnsignedDoc<typeof archiveManifestDoc>;
 
 /** Parses, checks the signature against the repository key and the shape; VerificationError otherwise. */
 export function parseArchiveManifest(bytes: Buffer, key: string, publicKey: KeyObject): ArchiveManifest {
-  return parseSignedJson(bytes, key, publicKey, archiveManifestSchema, 'partition archive manifest');
+  return decodeDocument(archiveManifestDoc, bytes, key, publicKey);
 }

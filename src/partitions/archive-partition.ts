@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
 import { PartUpload } from '../pipeline/part-upload.js';
 import { MeasureStream } from '../pipeline/measure.js';
 import { openPartSource } from '../pipeline/part-download.js';
-import { signDocument, type SigningKey } from '../crypto/signing.js';
+import { encodeDocument } from '../repo/signed-document.js';
 import { recipientFingerprint } from '../crypto/age.js';
 import { withDefaultsFile, defaultsFileArg } from '../mysql/defaults-file.js';
 import type { MysqlConn } from '../mysql/connection-url.js';
@@ -20,7 +20,7 @@ import { startTool, waitTool } from '../util/tool-process.js';
 import { DbopsError, OperationError, VerificationError, isNotFound } from '../errors.js';
 import { recordAdminAction } from '../audit/admin-action.js';
 import { log } from '../util/logger.js';
-import { ARCHIVE_FORMAT, ARCHIVE_VERSION, parseArchiveManifest, type ArchiveManifest, type UnsignedArchiveManifest } from './archive-manifest.js';
+import { archiveManifestDoc, parseArchiveManifest, type ArchiveManifest, type UnsignedArchiveManifest } from './archive-manifest.js';
 
 export interface ArchiveTarget {
   conn: Connection;
@@ -34,7 +34,6 @@ export interface ArchiveTarget {
 export interface ArchiveKeys {
   repo: Repository;
   recipients: readonly string[];
-  signingKey: SigningKey;
   /** When set, verification also decrypts and checks the plaintext hash. */
   identityFile?: string;
   compressionLevel: number;
@@ -172,8 +171,6 @@ export async function archivePartition(target: ArchiveTarget, keys: ArchiveKeys,
     throw new OperationError(`archiving ${target.database}.${r.table} partition ${r.partition} failed: ${(err as Error).message}; nothing was dropped`, { cause: err });
   }
   const unsigned: UnsignedArchiveManifest = {
-    format: ARCHIVE_FORMAT,
-    version: ARCHIVE_VERSION,
     repositoryId: keys.repo.config.id,
     createdAt: new Date().toISOString(),
     database: target.database,
@@ -192,9 +189,9 @@ export async function archivePartition(target: ArchiveTarget, keys: ArchiveKeys,
     part: { key: object.key, rawBytes: object.raw.bytes, rawSha256: object.raw.sha256, storedBytes: object.stored.bytes, storedSha256: object.stored.sha256 },
   };
   const manifestKey = archiveManifestKey(target.database, r.table, r.partition);
-  const signed = signDocument(unsigned, keys.signingKey);
+  const manifestBytes = encodeDocument(archiveManifestDoc, unsigned, keys.repo.signer()).bytes;
   try {
-    await storage.put(manifestKey, Buffer.from(`${JSON.stringify(signed, null, 2)}\n`), { contentType: 'application/json' });
+    await storage.put(manifestKey, manifestBytes, { contentType: 'application/json' });
   } catch (err) {
     // Without its manifest the data object is an orphan nobody would ever read: take it away again.
     let removed = true;

@@ -7,8 +7,6 @@
 // The next file is fetched while the current one is decoded.
 import { createInterface } from 'node:readline';
 import type { Repository } from '../repo/repository.js';
-import { listBinlogSources, readSegments } from '../binlog/repo-binlogs.js';
-import { listBackups } from '../repo/repository.js';
 import { findFirstTool } from '../mysql/find-tool.js';
 import { startTool, waitTool } from '../util/tool-process.js';
 import { ToolError, UsageError } from '../errors.js';
@@ -75,7 +73,7 @@ export function binlogTool(flavor: Flavor): string {
 export async function findEvents(o: FindOptions): Promise<FindResult> {
   const t0 = performance.now();
   const sourceId = o.sourceId ?? (await onlySource(o.repo));
-  const { segments } = await readSegments(o.repo, sourceId);
+  const { segments } = await o.repo.binlogs.segments(sourceId);
   if (segments.length === 0) throw new UsageError(`no binlogs of source ${sourceId} in ${o.repo.storage.location}: run "dbops binlog ship"`);
   const wanted = segments.filter(
     (s) => !(o.since && Date.parse(s.lastEventTime) < o.since.getTime()) && !(o.until && Date.parse(s.firstEventTime) > o.until.getTime()) && segmentMayMatch(s.content, o),
@@ -120,10 +118,10 @@ export async function decodeFile(tool: string, flavor: Flavor, path: string, fil
 }
 
 async function onlySource(repo: Repository): Promise<string> {
-  const sources = await listBinlogSources(repo);
+  const sources = await repo.binlogs.sources();
   if (sources.length === 1) return sources[0]!;
   if (sources.length === 0) throw new UsageError(`no binlogs shipped to ${repo.storage.location}: run "dbops binlog ship"`);
-  const newest = (await listBackups(repo)).flatMap((b) => (b.manifest ? [b.manifest] : [])).sort((a, b) => b.id.localeCompare(a.id)).find((m) => sources.includes(m.source.serverUuid));
+  const newest = (await repo.backups.list()).flatMap((b) => (b.manifest ? [b.manifest] : [])).sort((a, b) => b.id.localeCompare(a.id)).find((m) => sources.includes(m.source.serverUuid));
   if (newest) return newest.source.serverUuid;
   throw new UsageError(`the repository holds binlogs of ${sources.length} sources (${sources.join(', ')}): choose one with --server-uuid`);
 }

@@ -20,6 +20,8 @@ export interface Operation {
   rows: number | null;
   /** Statement text (for row events: the original statement when the binlog carries it). */
   statement: string | null;
+  /** Statements only: the default database (`use`) it ran under, which qualifies its bare names. */
+  defaultDatabase?: string | null;
 }
 
 export interface DecodedTransaction {
@@ -197,7 +199,7 @@ export class BinlogTextParser {
   private finishQuery(ev: OpenEvent): void {
     const stmt = ev.lines.join('\n').trim();
     if (!stmt || /^(BEGIN|COMMIT|ROLLBACK|START TRANSACTION|XA (START|END|PREPARE|COMMIT))\b/i.test(stmt)) return;
-    this.tx?.operations.push({ position: ev.position, type: typeOfStatement(stmt), table: statementTable(stmt, this.defaultDb), rows: null, statement: stmt });
+    this.tx?.operations.push({ position: ev.position, type: typeOfStatement(stmt), table: statementTable(stmt, this.defaultDb), rows: null, statement: stmt, defaultDatabase: this.defaultDb });
   }
 
   private closeEvent(): void {

@@ -1,14 +1,14 @@
 // The PITR plan, built and checked entirely before the target is touched: the target as an
-// exact binlog point on a transaction boundary, the base backup (newest whose consistent
-// point is not after it), the chain of shipped files between them (refusing across a gap,
-// naming the file and what is recoverable), the bytes to fetch, and the point — position,
-// GTID state, time — the replay will reach. Only the first and the last file of the chain
-// are fetched to plan (to find boundaries and check the base's GTID state).
+// exact binlog point on a transaction boundary, the base backup (choose-base.ts), the chain
+// of shipped files between them (refusing across a gap, naming the file and what is
+// recoverable), for a --table/--database recovery that it still exists at the stop
+// (scope-existence.ts), the bytes to fetch, and the point — position, GTID state, time —
+// the replay will reach. Only the first and the last file of the chain are fetched to plan
+// (to find boundaries and check the base's GTID state), plus, for a scoped recovery, the
+// files whose content index shows statements (DDL can only be seen decoded).
 import type { Repository } from '../repo/repository.js';
-import { listBackups } from '../repo/repository.js';
 import type { BackupManifest } from '../manifest/backup-manifest.js';
 import type { SegmentManifest } from '../binlog/segment-manifest.js';
-import { listBinlogSources, readGaps, readSegments, readShipperState } from '../binlog/repo-binlogs.js';
 import { planRestore, type RestoreScope } from '../restore/select-parts.js';
 import type { Flavor } from '../mysql/server-info.js';
 import { UsageError, VerificationError } from '../errors.js';
@@ -17,6 +17,10 @@ import { eventStarts, scanTransactions, stateAt, transactionAt, type FileTransac
 import { comparePoint, cp, describeWindows, formatPoint, recoverableWindows, selectChain, type ChainPoint } from './chain.js';
 import { describeTarget, type PitrTarget } from './target-spec.js';
 import type { SegmentCache } from './segment-cache.js';
+import { chooseBase, type BaseRef } from './choose-base.js';
+import { ScopeExistence, describeRemoval, type ScopeObject } from './scope-existence.js';
+import { binlogTool, decodeFile, segmentMayMatch } from './binlog-find.js';
+import { parseTableRef } from '../restore/select-parts.js';
 
 export const PLAN_FORMAT = 'horizn-dbops/pitr-plan';
 
@@ -48,6 +52,8 @@ export interface PitrPlan {
   /** Adjustments the planner made (a position inside a transaction moved to its boundary…). */
   notes: string[];
   recoverable: Array<{ fromBackup: string; from: string; to: string; fromTime: string; toTime: string }>;
+  /** The newest good base older than `base` that reaches the target: what to use when `base` turns out damaged. */
+  previousBase: BaseRef | null;
 }
 
 export interface PlanOptions {
@@ -59,6 +65,8 @@ export interface PlanOptions {
   sourceId?: string;
   /** Use this backup as the base (restore tests); otherwise the newest that fits. */
   baseId?: string;
+  /** --base: `previous`, or a backup id or unique prefix. */
+  base?: string;
   now?: Date;
 }
 
@@ -81,11 +89,12 @@ async function scanOf(ctx: Context, seg: SegmentManifest): Promise<FileTransacti
 
 export async function planPitr(o: PlanOptions): Promise<PitrPlan> {
   const now = o.now ?? new Date();
-  const backups = (await listBackups(o.repo)).flatMap((b) => (b.manifest ? [b.manifest] : []));
+  const listed = await o.repo.backups.list();
+  const backups = listed.flatMap((b) => (b.manifest ? [b.manifest] : []));
   const sourceId = o.sourceId ?? (await defaultSource(o.repo, backups));
-  const { segments } = await readSegments(o.repo, sourceId);
+  const { segments } = await o.repo.binlogs.segments(sourceId);
   if (segments.length === 0) throw new UsageError(`no binlogs of source ${sourceId} in ${o.repo.storage.location}: run "dbops binlog ship" (point-in-time recovery replays shipped binlogs)`);
-  const gaps = await readGaps(o.repo, sourceId);
+  const gaps = await o.repo.binlogs.gaps(sourceId);
   const withCoordinates = backups.filter((b) => b.source.serverUuid === sourceId && b.consistentPoint.binlogFile && b.consistentPoint.binlogPosition !== null);
   const ctx: Context = { repo: o.repo, cache: o.cache, segments, flavor: segments[0]!.flavor, scans: new Map() };
   const notes: string[] = [];
@@ -94,28 +103,15 @@ export async function planPitr(o: PlanOptions): Promise<PitrPlan> {
   // 1. The target as an exact point on a transaction boundary.
   const stop = await resolveStop(ctx, o, now, notes, windows);
 
-  // 2. The base: newest backup whose consistent point is not after the target.
-  let base: BackupManifest | undefined;
-  if (o.baseId) {
-    base = withCoordinates.find((b) => b.id === o.baseId);
-    if (!base) throw new UsageError(`backup ${o.baseId} has no binlog coordinates of source ${sourceId}: it cannot be a PITR base`);
-    if (comparePoint(cp(base), stop) > 0) throw new UsageError(`the target ${formatPoint(stop)} is before backup ${base.id}'s consistent point ${formatPoint(cp(base))}`);
-  } else {
-    base = withCoordinates.filter((b) => comparePoint(cp(b), stop) <= 0).sort((a, b) => comparePoint(cp(b), cp(a)) || b.id.localeCompare(a.id))[0];
-    if (!base) {
-      const oldest = withCoordinates.sort((a, b) => comparePoint(cp(a), cp(b)))[0];
-      throw new UsageError(
-        oldest
-          ? `the target (${describeTarget(o.target)} = ${formatPoint(stop)}) is before the oldest backup of this source (${oldest.id}, consistent point ${formatPoint(cp(oldest))} at ${oldest.completedAt}): no full backup to start from`
-          : `no full backup of source ${sourceId} with binlog coordinates: run "dbops backup" (point-in-time recovery starts from one)`,
-      );
-    }
-  }
+  // 2. The base: the newest backup whose consistent point is not after the target, or the one asked for.
+  const choice = await chooseBase({ repo: o.repo, listed, candidates: withCoordinates, sourceId, target: o.target, stop, segments, gaps, ...(o.base !== undefined ? { ref: o.base } : {}), ...(o.baseId !== undefined ? { baseId: o.baseId } : {}) });
+  const base = choice.base;
+  notes.push(...choice.notes);
   planRestore(base, o.scope); // scope problems (unknown database/table) are usage errors now, not after the restore
 
   // 3. The chain between them, every file present.
   const from = cp(base);
-  const chain = selectChain(segments, gaps, withCoordinates, from, stop);
+  const chain = choice.given ? withBase(base.id, () => selectChain(segments, gaps, withCoordinates, from, stop)) : selectChain(segments, gaps, withCoordinates, from, stop);
   const first = chain[0]!;
   if (from.position > first.endPosition) throw new VerificationError(`backup ${base.id}'s consistent point ${formatPoint(from)} is past the end of the shipped ${first.file} (${first.endPosition} bytes): the binlogs are not this server's history`);
 
@@ -129,7 +125,11 @@ export async function planPitr(o: PlanOptions): Promise<PitrPlan> {
     }
   }
 
-  // 5. The point reached.
+  // 5. A table or database recovered alone must still exist there.
+  const scoped = scopeObject(o.scope);
+  if (scoped && comparePoint(stop, from) !== 0) await checkScopeExists(ctx, chain, from, stop, scoped, `${formatPoint(stop)} (${describeTarget(o.target)})`);
+
+  // 6. The point reached.
   const reached = await reachedPoint(ctx, chain, from, stop, base);
   const nothing = comparePoint(stop, from) === 0;
   const chainOut = nothing
@@ -151,11 +151,49 @@ export async function planPitr(o: PlanOptions): Promise<PitrPlan> {
     reached,
     notes,
     recoverable: windows.map((w) => ({ fromBackup: w.fromBackup, from: formatPoint(w.from), to: formatPoint(w.to), fromTime: w.fromTime, toTime: w.toTime })),
+    previousBase: choice.previous,
   };
 }
 
+/** A refusal about the chain from a base the responder chose names that base. */
+function withBase<T>(id: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof UsageError) throw new UsageError(`base ${id}: ${err.message}`, { cause: err });
+    throw err;
+  }
+}
+
+function scopeObject(scope: RestoreScope): ScopeObject | undefined {
+  if (scope.table) return parseTableRef(scope.table);
+  return scope.database !== undefined ? { database: scope.database } : undefined;
+}
+
+/**
+ * Decode the replayed range of every chain file that holds statements (the content index
+ * rules out the others) and follow what happens to the scope's table or database; a
+ * UsageError naming the event when it does not exist at the stop. The decoded files stay
+ * in the cache for the replay.
+ */
+async function checkScopeExists(ctx: Context, chain: SegmentManifest[], from: ChainPoint, stop: ChainPoint, scoped: ScopeObject, at: string): Promise<void> {
+  const existence = new ScopeExistence(scoped);
+  const tool = binlogTool(ctx.flavor);
+  const files = chain.filter((s) => segmentMayMatch(s.content, { type: 'ddl' }));
+  for (let i = 0; i < files.length; i++) {
+    const seg = files[i]!;
+    ctx.cache.prefetch(files[i + 1]);
+    await decodeFile(tool, ctx.flavor, await ctx.cache.fetch(seg), seg.file, (tx) => {
+      if (seg.file === from.file && tx.position < from.position) return;
+      if (seg.file === stop.file && tx.position >= stop.position) return;
+      existence.transaction(tx);
+    });
+  }
+  if (existence.removal) throw new UsageError(describeRemoval(scoped, at, existence.removal));
+}
+
 async function defaultSource(repo: Repository, backups: BackupManifest[]): Promise<string> {
-  const sources = await listBinlogSources(repo);
+  const sources = await repo.binlogs.sources();
   if (sources.length === 1) return sources[0]!;
   const newest = [...backups].sort((a, b) => b.id.localeCompare(a.id)).find((b) => sources.includes(b.source.serverUuid));
   if (newest) return newest.source.serverUuid;
@@ -202,7 +240,7 @@ async function resolveStop(ctx: Context, o: PlanOptions, now: Date, notes: strin
       if (t.time.getTime() > now.getTime()) throw new UsageError(`--to ${t.text} is in the future (now is ${now.toISOString()})`);
       const seg = ctx.segments.find((s) => Date.parse(s.lastEventTime) > t.time.getTime());
       if (!seg) {
-        const state = await readShipperState(ctx.repo, ctx.segments[0]!.serverUuid);
+        const state = await ctx.repo.binlogs.shipperState(ctx.segments[0]!.serverUuid);
         const caught = state && Date.parse(state.caughtUpAt) > Date.parse(last.lastEventTime) ? state.caughtUpAt : last.lastEventTime;
         if (t.time.getTime() > Date.parse(caught)) {
           throw new UsageError(`--to ${t.time.toISOString()} is after everything shipped so far (binlogs are complete up to ${caught}): wait for shipping to catch up, or use --to latest; ${describeWindows(windows)}`);

@@ -1,17 +1,22 @@
 // `dbops pitr`: plan (validated whole before the target is touched) → restore the base
 // backup (the spine's restore, same scope) → fetch and check the chain → replay it in one
 // client session up to the planned point. Reports the point reached and each phase's time.
-// The decrypted binlogs live in a private temp dir removed on every path.
+// The decrypted binlogs live in a private temp dir removed on every path. A failure after
+// the plan removes what the recovery created on the target (partial-target.ts) and says
+// what is left; a base found damaged while it is restored is answered with the flag that
+// starts from the previous good base.
 import type { Repository } from '../repo/repository.js';
-import { readManifest } from '../repo/repository.js';
 import type { MysqlConn } from '../mysql/connection-url.js';
 import { withConnection } from '../mysql/client.js';
 import { readServerInfo } from '../mysql/server-info.js';
 import { flavorProfile, resolveTools } from '../mysql/flavor.js';
 import { runRestore } from '../restore/run-restore.js';
 import type { RestoreScope } from '../restore/select-parts.js';
-import { readSegments } from '../binlog/repo-binlogs.js';
-import { InterruptedError } from '../errors.js';
+import { InterruptedError, OperationError, VerificationError } from '../errors.js';
+import { withPartialTarget } from '../restore/partial-target.js';
+import { parseTableRef, planRestore } from '../restore/select-parts.js';
+import { quoteIdent } from '../verify/quote-ident.js';
+import { baseFailedMessage } from './choose-base.js';
 import { log } from '../util/logger.js';
 import { planPitr, type PitrPlan, type ReachedPoint } from './plan.js';
 import { replayChain, type ReplayResult } from './replay.js';
@@ -33,6 +38,10 @@ export interface PitrOptions {
   parallel?: number;
   signal?: AbortSignal;
   now?: Date;
+  /** --base: `previous`, or a backup id or unique prefix. */
+  base?: string;
+  /** Leave what a failed recovery created on the target (default: drop it). */
+  keepPartial?: boolean;
 }
 
 export interface PitrResult {
@@ -56,18 +65,60 @@ export async function runPitr(o: PitrOptions): Promise<PitrResult> {
   };
   const cache = await SegmentCache.create(o.repo, o.identityFile);
   try {
-    const plan = await timed('plan', () => planPitr({ repo: o.repo, target: o.target, scope: o.scope ?? {}, cache, ...(o.sourceId ? { sourceId: o.sourceId } : {}), ...(o.now ? { now: o.now } : {}) }));
+    const plan = await timed('plan', () =>
+      planPitr({ repo: o.repo, target: o.target, scope: o.scope ?? {}, cache, ...(o.sourceId ? { sourceId: o.sourceId } : {}), ...(o.now ? { now: o.now } : {}), ...(o.base !== undefined ? { base: o.base } : {}) }),
+    );
     log.info({ base: plan.base.id, files: plan.chain.length, stop: plan.stop, reached: plan.reached }, 'pitr plan');
     if (o.dryRun || !o.conn) return { plan, dryRun: true, reached: null, phases, replay: null };
     const conn = o.conn;
     const tools = await replayTools(conn, plan);
-    const manifest = await readManifest(o.repo, plan.base.id);
-    await timed('restore', () => runRestore({ repo: o.repo, manifest, target: conn, identityFile: o.identityFile, ...(o.scope ?? {}), force: o.force ?? false, binlog: o.binlog ?? false, parallel: o.parallel ?? 2, ...(o.signal ? { signal: o.signal } : {}) }));
-    const replay = await replayPlan(o.repo, plan, cache, conn, tools, phases, o);
+    const manifest = await o.repo.backups.read(plan.base.id);
+    const scope = o.scope ?? {};
+    const scoped = scope.database !== undefined || scope.table !== undefined;
+    const partialOptions = {
+      target: conn,
+      operation: 'pitr' as const,
+      // A full recovery replays whatever databases the binlog creates; a scoped one writes only its own.
+      ...(scoped ? { databases: planRestore(manifest, scope).createDatabases.map((d) => d.name) } : {}),
+      keepPartial: o.keepPartial ?? false,
+      binlog: o.binlog ?? false,
+      backupId: manifest.id,
+    };
+    const replay = await withPartialTarget(partialOptions, async (partial) => {
+      await timed('restore', () =>
+        runRestore({ repo: o.repo, manifest, target: conn, identityFile: o.identityFile, ...scope, force: o.force ?? false, binlog: o.binlog ?? false, parallel: o.parallel ?? 2, onPart: partial.onPart, ...(o.signal ? { signal: o.signal } : {}) }).catch((err: unknown) => {
+          if (err instanceof VerificationError) throw new VerificationError(baseFailedMessage(manifest.id, err.message, plan.previousBase, plan.requested), err.object, { cause: err });
+          throw err;
+        }),
+      );
+      partial.replaying();
+      const r = await replayPlan(o.repo, plan, cache, conn, tools, phases, o);
+      if (scoped) await checkScopeOnTarget(conn, scope);
+      return r;
+    });
     log.info({ reached: plan.reached, phases }, 'pitr finished');
     return { plan, dryRun: false, reached: plan.reached, phases, replay };
   } finally {
     await cache.dispose();
+  }
+}
+
+/**
+ * The recovered table or database is on the target. The plan already refused a scope the
+ * binlog drops; this catches a removal its statement matching missed, so that an empty
+ * schema is never reported as recovered.
+ */
+async function checkScopeOnTarget(conn: MysqlConn, scope: RestoreScope): Promise<void> {
+  const { database, table } = scope.table ? parseTableRef(scope.table) : { database: scope.database!, table: undefined };
+  const into = scope.intoSchema ?? database;
+  const present = await withConnection(conn, async (db) =>
+    table === undefined
+      ? (await db.query('SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [into])).length > 0
+      : (await db.query('SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [into, table])).length > 0,
+  );
+  if (!present) {
+    const what = table === undefined ? `database ${quoteIdent(into)}` : `table ${quoteIdent(into)}.${quoteIdent(table)}`;
+    throw new OperationError(`the replay left no ${what} on the target: a statement in the replayed binlog removed it; find it with dbops binlog find --type ddl and recover with --before it`);
   }
 }
 
@@ -87,7 +138,7 @@ async function replayPlan(
   o: Pick<PitrOptions, 'binlog' | 'signal'>,
 ): Promise<ReplayResult & { bytesPerSecond: number }> {
   const t0 = performance.now();
-  const { segments } = await readSegments(repo, plan.sourceId);
+  const { segments } = await repo.binlogs.segments(plan.sourceId);
   const chain = plan.chain.map((c) => segments.find((s) => s.file === c.file)!);
   // Fetch two at a time (storage and age overlap), then decode the whole chain in one session.
   const paths: string[] = [];

@@ -2,6 +2,7 @@
 // how long each phase took, every check with expected and actual values, and the
 // verdict — signed, so an auditor can check it offline with only the public key.
 import { z } from 'zod';
+import { documentType, type SignedDoc, type UnsignedDoc } from '../repo/signed-document.js';
 
 export const REPORT_FORMAT = 'horizn-dbops/restore-report';
 export const REPORT_VERSION = 1;
@@ -22,9 +23,7 @@ export const checkSchema = z.object({
 });
 export type Check = z.infer<typeof checkSchema>;
 
-export const reportSchema = z.object({
-  format: z.literal(REPORT_FORMAT),
-  version: z.literal(REPORT_VERSION),
+export const reportDoc = documentType(REPORT_FORMAT, REPORT_VERSION, 'restore report', {
   id: z.string(),
   createdAt: z.string(),
   tool: z.object({ name: z.literal('horizn-dbops'), version: z.string() }),
@@ -54,7 +53,6 @@ export const reportSchema = z.object({
   rpoSeconds: z.number().nullable(),
   verdict: z.enum(['pass', 'fail', 'error']),
   error: z.string().optional(),
-  signature: z.object({ alg: z.literal('ed25519'), keyId: z.string(), value: z.string() }),
 });
-export type RestoreReport = z.infer<typeof reportSchema>;
-export type UnsignedReport = Omit<RestoreReport, 'signature'>;
+export type RestoreReport = SignedDoc<typeof reportDoc>;
+export type UnsignedReport = UnsignedDoc<typeof reportDoc>;

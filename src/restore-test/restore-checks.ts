@@ -8,7 +8,7 @@ import { withConnection } from '../mysql/client.js';
 import { schemaInventory } from '../backup/schema-inventory.js';
 import { quoteQualified } from '../verify/quote-ident.js';
 import { checksumsOn } from '../checksum/take-checksums.js';
-import type { StoredChecksums } from '../checksum/checksum-store.js';
+import { type StoredChecksums } from '../repo/checksum-store.js';
 
 export async function schemaObjectChecks(manifest: BackupManifest, target: MysqlConn): Promise<Check[]> {
   const databases = Object.keys(manifest.objects);

@@ -4,22 +4,19 @@
 // verdict decides the exit code. The sandbox is always torn down.
 import { createHash, randomInt } from 'node:crypto';
 import type { Repository } from '../repo/repository.js';
-import { listBackups, resolveBackup } from '../repo/repository.js';
 import type { BackupManifest } from '../manifest/backup-manifest.js';
-import { backupManifestKey, newReportId } from '../storage/layout.js';
+import { backupIdOfKey, backupManifestKey, newReportId } from '../storage/layout.js';
+import { recordEvidence } from '../repo/evidence-log.js';
 import { verifyBackup } from '../verify/verify-backup.js';
 import { runRestore, type RestoreResult } from '../restore/run-restore.js';
 import { schemaObjectChecks, rowCountChecks, contentChecks } from './restore-checks.js';
-import { listChecksums, type StoredChecksums } from '../checksum/checksum-store.js';
 import { comparePoints } from './compare-points.js';
 import type { Check, RestoreReport, UnsignedReport } from '../report/report-schema.js';
-import { REPORT_FORMAT, REPORT_VERSION } from '../report/report-schema.js';
-import { signReport, saveReport } from '../report/report-store.js';
-import type { SigningKey } from '../crypto/signing.js';
 import type { MysqlConn } from '../mysql/connection-url.js';
 import { DbopsError, InterruptedError, UsageError, VerificationError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { log } from '../util/logger.js';
+import { type StoredChecksums } from '../repo/checksum-store.js';
 
 export type Depth = 'integrity' | 'restore' | 'content';
 
@@ -44,8 +41,9 @@ export type Replayer = (request: {
 export interface RestoreTestOptions {
   repo: Repository;
   identityFile: string;
-  signingKey: SigningKey;
   backup: string;
+  /** With backup latest: step over backups whose manifest does not verify. */
+  skipDamaged?: boolean;
   depth: Depth;
   startSandbox: (manifest: BackupManifest) => Promise<TestSandbox>;
   replay?: Replayer;
@@ -75,7 +73,7 @@ export async function runRestoreTest(options: RestoreTestOptions): Promise<{ rep
     }
   };
 
-  const picked = await pickBackup(options.repo, options.backup, checks);
+  const picked = await pickBackup(options.repo, options.backup, options.skipDamaged ?? false, checks);
   const manifest = picked.manifest;
   let sandbox: TestSandbox | undefined;
   try {
@@ -143,8 +141,6 @@ export async function runRestoreTest(options: RestoreTestOptions): Promise<{ rep
   const verdict: RestoreReport['verdict'] = failed ? 'fail' : error ? 'error' : 'pass';
   const rto = phases.restore !== undefined ? (phases.restore ?? 0) + (phases.replay ?? 0) : null;
   const unsigned: UnsignedReport = {
-    format: REPORT_FORMAT,
-    version: REPORT_VERSION,
     id: newReportId(createdAt),
     createdAt: createdAt.toISOString(),
     tool: { name: 'horizn-dbops', version: VERSION },
@@ -167,21 +163,31 @@ export async function runRestoreTest(options: RestoreTestOptions): Promise<{ rep
     verdict,
     ...(error ? { error } : {}),
   };
-  const report = signReport(unsigned, options.signingKey);
-  const keys = await saveReport(options.repo, report);
+  const stored = await options.repo.reports.put(unsigned);
+  const report = stored.report;
+  const keys = { jsonKey: stored.jsonKey, htmlKey: stored.htmlKey };
+  await recordEvidence(options.repo, {
+    action: 'restore-test',
+    subject: report.id,
+    outcome: verdict,
+    summary: `restore test ${report.id} of backup ${report.backup.id} at depth ${report.depth}: ${verdict}`,
+    details: { backup: report.backup.id, depth: report.depth, checks: checks.length, failed: checks.filter((c) => !c.ok).length, rtoSeconds: report.rtoSeconds, rpoSeconds: report.rpoSeconds },
+    refs: [{ key: stored.jsonKey, sha256: stored.sha256 }],
+  });
   log.info({ report: report.id, verdict, checks: checks.length, failed: checks.filter((c) => !c.ok).length }, 'restore test finished');
   return { report, keys };
 }
 
-async function pickBackup(repo: Repository, ref: string, checks: Check[]): Promise<{ id: string; manifest?: BackupManifest; manifestSha256: string }> {
+async function pickBackup(repo: Repository, ref: string, skipDamaged: boolean, checks: Check[]): Promise<{ id: string; manifest?: BackupManifest; manifestSha256: string }> {
   let id = ref;
   if (ref === 'random') {
-    const valid = (await listBackups(repo)).filter((b) => b.manifest);
-    if (valid.length === 0) throw new UsageError(`no backup in ${repo.storage.location} yet: run "dbops backup" first`);
-    id = valid[randomInt(valid.length)]!.id;
+    // Among every committed backup, damaged ones included: finding those is the point.
+    const ids = await repo.backups.ids();
+    if (ids.length === 0) throw new UsageError(`no backup in ${repo.storage.location} yet: run "dbops backup" first`);
+    id = ids[randomInt(ids.length)]!;
   }
   try {
-    const manifest = await resolveBackup(repo, id);
+    const manifest = await repo.backups.resolve(id, { skipDamaged });
     const bytes = await repo.storage.getBuffer(backupManifestKey(manifest.id));
     checks.push({ name: 'manifest-signature', depth: 'integrity', object: backupManifestKey(manifest.id), ok: true });
     return { id: manifest.id, manifest, manifestSha256: createHash('sha256').update(bytes).digest('hex') };
@@ -190,7 +196,7 @@ async function pickBackup(repo: Repository, ref: string, checks: Check[]): Promi
     const key = err.object ?? backupManifestKey(id);
     const bytes = await repo.storage.getBuffer(key).catch(() => Buffer.alloc(0));
     checks.push({ name: 'manifest-signature', depth: 'integrity', object: key, ok: false, detail: err.message });
-    return { id, manifestSha256: createHash('sha256').update(bytes).digest('hex') };
+    return { id: backupIdOfKey(key) ?? id, manifestSha256: createHash('sha256').update(bytes).digest('hex') };
   }
 }
 
@@ -200,7 +206,7 @@ async function pickBackup(repo: Repository, ref: string, checks: Check[]): Promi
  * set taken exactly at the backup's point can be compared.
  */
 async function pickChecksums(repo: Repository, manifest: BackupManifest, canReplay: boolean): Promise<StoredChecksums | undefined> {
-  const sets = (await listChecksums(repo)).filter((s) => {
+  const sets = (await repo.checksums.list()).filter((s) => {
     if (s.source.serverUuid !== manifest.source.serverUuid) return false;
     const d = comparePoints(s.point, manifest.consistentPoint);
     return canReplay ? d >= 0 : d === 0;

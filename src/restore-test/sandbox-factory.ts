@@ -6,7 +6,6 @@ import type { BackupManifest } from '../manifest/backup-manifest.js';
 import type { TestSandbox, Replayer } from './run-restore-test.js';
 import type { Repository } from '../repo/repository.js';
 import { pitrReplayer } from '../pitr/replayer.js';
-import { listBinlogSources } from '../binlog/repo-binlogs.js';
 import { startSandbox } from '../sandbox/index.js';
 import { localRestoreTuningArgs, restoreTuningArgs } from '../sandbox/restore-tuning.js';
 import type { Sandbox } from '../sandbox/sandbox.js';
@@ -55,6 +54,6 @@ export async function restoreTestDependencies(
   identityFile: string,
   config: Config['sandbox'],
 ): Promise<{ startSandbox: (manifest: BackupManifest) => Promise<TestSandbox>; replay?: Replayer }> {
-  const replay = (await listBinlogSources(repo)).length > 0 ? pitrReplayer(repo, identityFile) : undefined;
+  const replay = (await repo.binlogs.sources()).length > 0 ? pitrReplayer(repo, identityFile) : undefined;
   return { startSandbox: sandboxFactory(config), ...(replay ? { replay } : {}) };
 }

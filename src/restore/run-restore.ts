@@ -34,6 +34,8 @@ export interface RestoreOptions extends RestoreScope {
   binlog?: boolean;
   parallel?: number;
   signal?: AbortSignal;
+  /** Told when a part begins writing to the target and when it is loaded (partial-target.ts reports a failure with it). */
+  onPart?: (step: PlannedPart, state: 'started' | 'loaded') => void;
 }
 
 export interface RestoreResult {
@@ -151,6 +153,7 @@ async function applyPart(step: PlannedPart, target: TargetSession, options: Rest
   }
   // One connection per table: loading one table over several was measured slower here
   // (2 cores: the server is the bottleneck and concurrent inserts into one table contend).
+  options.onPart?.(step, 'started');
   const load = loadSerially(input, spec, options.signal, fifo, (marker) => statementRuns(options.target, marker));
   try {
     const [loaded] = await Promise.all([load, source.done]);
@@ -170,6 +173,7 @@ async function applyPart(step: PlannedPart, target: TargetSession, options: Rest
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
   }
+  options.onPart?.(step, 'loaded');
   const seconds = (performance.now() - t0) / 1000;
   result.parts.push({ key: part.key, what: describePart(part), seconds, rawBytes: part.rawBytes });
   result.rawBytes += part.rawBytes;

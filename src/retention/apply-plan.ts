@@ -9,10 +9,14 @@
 // item is listed under `locked` with its date, and the run goes on (exit 0). A locked
 // manifest keeps its whole backup (or segment); binlog segments of a source stop at the
 // first locked one, so they still go from the front only.
+//
+// Before anything goes, the plan is checked on its own terms: no backup it deletes may be
+// the newest of a database (or of the accounts) of its source. A signal stops the run
+// between items, never inside one; what was left is what the next prune finishes.
 import type { Repository } from '../repo/repository.js';
 import { backupManifestKey, backupPrefix, repoJsonKey } from '../storage/layout.js';
-import { segmentDataKey, segmentManifestKey } from '../binlog/source-keys.js';
-import { ObjectLockedError, StorageError } from '../errors.js';
+import { segmentDataKey, segmentManifestKey } from '../storage/layout.js';
+import { ObjectLockedError, OperationError, StorageError } from '../errors.js';
 import { log } from '../util/logger.js';
 import { abortIncompleteUpload } from './incomplete-uploads.js';
 import type { RetentionPlan } from './types.js';
@@ -135,7 +139,32 @@ async function protectRepoJson(repo: Repository, plan: RetentionPlan, result: Ap
   }
 }
 
-export async function applyPlan(repo: Repository, plan: RetentionPlan, storageUrl: string): Promise<ApplyResult> {
+/** Refuses a plan that deletes the newest backup holding some database or the accounts of its source. */
+export function checkNewestKept(plan: RetentionPlan): void {
+  const newest = new Map<string, RetentionPlan['backups'][number]>();
+  for (const b of plan.backups) {
+    for (const scope of [...b.databases.map((d) => `database ${d}`), ...(b.accounts ? ['the accounts'] : [])]) {
+      const key = `${b.serverUuid}\n${scope}`;
+      const seen = newest.get(key);
+      if (!seen || b.completedAt > seen.completedAt || (b.completedAt === seen.completedAt && b.id > seen.id)) newest.set(key, b);
+    }
+  }
+  for (const [key, b] of newest) {
+    if (b.action !== 'delete') continue;
+    const [source, scope] = key.split('\n');
+    throw new OperationError(`refusing to apply the retention plan: it deletes backup ${b.id}, the newest that holds ${scope} of source ${source}; nothing was deleted (a planner defect: please report it)`);
+  }
+}
+
+function stopIfAborted(signal: AbortSignal | undefined, result: ApplyResult): void {
+  if (!signal?.aborted) return;
+  throw new OperationError(
+    `prune interrupted by ${String(signal.reason ?? 'a signal')} after deleting ${result.backups.length} backup(s), ${result.segments} binlog file(s) and ${result.debris.length} debris item(s); everything the plan keeps is intact: run "dbops prune --apply" again to finish`,
+  );
+}
+
+export async function applyPlan(repo: Repository, plan: RetentionPlan, storageUrl: string, signal?: AbortSignal): Promise<ApplyResult> {
+  checkNewestKept(plan);
   const result: ApplyResult = { backups: [], segments: 0, segmentsBySource: {}, gapRecords: 0, debris: [], locked: [], extended: [], problems: [] };
   const keepLocked = (item: LockedItem): void => {
     result.locked.push(item);
@@ -146,6 +175,7 @@ export async function applyPlan(repo: Repository, plan: RetentionPlan, storageUr
 
   for (const b of plan.backups) {
     if (b.action !== 'delete') continue;
+    stopIfAborted(signal, result);
     const [manifestLocked] = await removeKeys(repo, [backupManifestKey(b.id)]);
     if (manifestLocked) {
       keepLocked({ kind: 'backup', name: b.id, until: latest([manifestLocked]), note: `backup ${b.id} stays for now: its manifest is ${lockedNote(manifestLocked)}` });
@@ -162,6 +192,7 @@ export async function applyPlan(repo: Repository, plan: RetentionPlan, storageUr
     let removed = 0;
     let stopped = false;
     for (const [i, s] of source.deleted.entries()) {
+      stopIfAborted(signal, result);
       const [manifestLocked] = await removeKeys(repo, [segmentManifestKey(s.serverUuid, s.file)]);
       if (manifestLocked) {
         // Later files were shipped later, so they are locked at least as long: stop here.
@@ -183,6 +214,7 @@ export async function applyPlan(repo: Repository, plan: RetentionPlan, storageUr
       result.segments++;
     }
     for (const g of stopped ? [] : source.deletedGapRecords) {
+      stopIfAborted(signal, result);
       const [locked] = await removeKeys(repo, [g.key]);
       if (locked) {
         keepLocked({ kind: 'gap-record', name: g.key, until: latest([locked]), note: `gap record ${g.key} is ${lockedNote(locked)}` });
@@ -195,6 +227,7 @@ export async function applyPlan(repo: Repository, plan: RetentionPlan, storageUr
   }
   for (const d of plan.debris) {
     if (d.action !== 'delete') continue;
+    stopIfAborted(signal, result);
     if (d.kind === 'incomplete-upload') {
       const problem = await abortIncompleteUpload(storageUrl, d.name, d.uploadId!);
       if (problem) {

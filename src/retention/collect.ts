@@ -2,9 +2,7 @@
 // verified segment manifests and gap records per source, and the debris (objects
 // that no manifest commits). Only listings and small manifests are read.
 import type { Repository } from '../repo/repository.js';
-import { listBackups } from '../repo/repository.js';
-import { listBinlogSources, readGaps, readSegments } from '../binlog/repo-binlogs.js';
-import { gapKey, parseSourceKey, segmentDataKey, sourcePrefix } from '../binlog/source-keys.js';
+import { gapKey, parseSourceKey, segmentDataKey, sourcePrefix } from '../storage/layout.js';
 import { backupIdOfKey, backupsPrefix } from '../storage/layout.js';
 import type { BackupFacts, DebrisFacts, GapRecordFacts, SegmentFacts } from './types.js';
 import { listIncompleteUploads } from './incomplete-uploads.js';
@@ -22,13 +20,13 @@ export interface CollectedFacts {
 export async function collectBackupFacts(repo: Repository): Promise<Pick<CollectedFacts, 'backups' | 'unverified'>> {
   const backups: BackupFacts[] = [];
   const unverified: CollectedFacts['unverified'] = [];
-  for (const b of await listBackups(repo)) {
+  for (const b of await repo.backups.list()) {
     if (!b.manifest) {
       unverified.push({ id: b.id, problem: b.problem ?? 'unknown problem' });
       continue;
     }
     const m = b.manifest;
-    backups.push({ id: m.id, serverUuid: m.source.serverUuid, completedAt: m.completedAt, cpFile: m.consistentPoint.binlogFile, labels: m.labels, storedBytes: m.totals.storedBytes });
+    backups.push({ id: m.id, serverUuid: m.source.serverUuid, databases: m.databases, accounts: m.parts.some((p) => p.kind === 'accounts'), completedAt: m.completedAt, cpFile: m.consistentPoint.binlogFile, labels: m.labels, storedBytes: m.totals.storedBytes });
   }
   return { backups, unverified };
 }
@@ -36,11 +34,11 @@ export async function collectBackupFacts(repo: Repository): Promise<Pick<Collect
 export async function collectSegmentFacts(repo: Repository): Promise<Pick<CollectedFacts, 'segments' | 'gaps'>> {
   const segments: SegmentFacts[] = [];
   const gaps: GapRecordFacts[] = [];
-  for (const source of await listBinlogSources(repo)) {
-    for (const s of (await readSegments(repo, source)).segments) {
+  for (const source of await repo.binlogs.sources()) {
+    for (const s of (await repo.binlogs.segments(source)).segments) {
       segments.push({ serverUuid: source, file: s.file, sequence: s.sequence, firstEventTime: s.firstEventTime, lastEventTime: s.lastEventTime, storedBytes: s.storedBytes });
     }
-    for (const g of await readGaps(repo, source)) gaps.push({ serverUuid: source, from: g.from, to: g.to, key: gapKey(source, g.from, g.to) });
+    for (const g of await repo.binlogs.gaps(source)) gaps.push({ serverUuid: source, from: g.from, to: g.to, key: gapKey(source, g.from, g.to) });
   }
   return { segments, gaps };
 }
@@ -57,7 +55,7 @@ async function collectDebris(repo: Repository, committed: Set<string>): Promise<
     partial.set(id, d);
   }
   const out = [...partial.values()];
-  for (const source of await listBinlogSources(repo)) {
+  for (const source of await repo.binlogs.sources()) {
     const data = new Map<string, { key: string; size: number; modified: Date }>();
     const manifests = new Set<string>();
     for await (const obj of repo.storage.list(sourcePrefix(source))) {

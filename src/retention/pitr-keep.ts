@@ -13,6 +13,8 @@ export interface PitrKeep {
   keep: Map<string, string>;
   /** Segments with sequence ≥ this stay; null keeps every segment. */
   keepFromSeq: number | null;
+  /** The backup whose consistent point starts the kept chain (null with keepFromSeq). */
+  fromBackup: BackupFacts | null;
   keepReason: string;
 }
 
@@ -39,11 +41,11 @@ function byTime(a: BackupFacts, b: BackupFacts): number {
   return a.completedAt.localeCompare(b.completedAt) || a.id.localeCompare(b.id);
 }
 
-/** The fulls and binlogs of ONE source that the window needs (backups and segments of that source only). */
+/** The fulls and binlogs of ONE source that the window needs (backups and segments of that source only; for one database, the backups that hold it). */
 export function pitrKeep(backups: readonly BackupFacts[], segments: readonly SegmentFacts[], windowStart: string): PitrKeep {
   const keep = new Map<string, string>();
   const sorted = [...backups].sort(byTime);
-  if (sorted.length === 0) return { keep, keepFromSeq: null, keepReason: 'no full backup of this source: every binlog is kept' };
+  if (sorted.length === 0) return { keep, keepFromSeq: null, fromBackup: null, keepReason: 'no full backup of this source: every binlog is kept' };
   const chain = chainOf(segments);
   // The anchor must roll forward: a full without a binlog position reaches only its own point.
   const atOrBefore = sorted.filter((b) => b.completedAt <= windowStart);
@@ -61,10 +63,10 @@ export function pitrKeep(backups: readonly BackupFacts[], segments: readonly Seg
     coverEnd = Math.max(coverEnd, reachEnd(chain, seq));
   }
   const seqs = sorted.filter((b) => keep.has(b.id) && b.cpFile).map((b) => binlogSeq(b.cpFile!));
-  if (seqs.length === 0) return { keep, keepFromSeq: null, keepReason: 'no full in the window has a binlog position: every binlog is kept' };
+  if (seqs.length === 0) return { keep, keepFromSeq: null, fromBackup: null, keepReason: 'no full in the window has a binlog position: every binlog is kept' };
   const keepFromSeq = Math.min(...seqs);
   const from = sorted.find((b) => keep.has(b.id) && b.cpFile && binlogSeq(b.cpFile) === keepFromSeq)!;
-  return { keep, keepFromSeq, keepReason: `pitr: from ${from.cpFile}, the consistent point of ${from.id}, on` };
+  return { keep, keepFromSeq, fromBackup: from, keepReason: `pitr: from ${from.cpFile}, the consistent point of ${from.id}, on` };
 }
 
 export interface WindowGap {

@@ -1,11 +1,14 @@
 // The retention decision: a PURE function of (backups, segments, gap records, debris,
 // now, policy) → plan. No storage and no clock here, so it is tested over simulated
 // months. A backup goes only when no rule keeps it; the rules that keep things are
-// the newest good backup, legal hold, the GFS counts and the PITR window.
+// the newest good backup, legal hold, the GFS counts and the PITR window. All but legal
+// hold are decided per scope (scopes.ts: each database, and the accounts) over the
+// backups that hold it, so a backup of some databases never stands in for one of all.
 import { binlogSeq } from '../binlog/file-names.js';
 import { bucketOf, gfsRanks, gfsReason, type Period } from './gfs.js';
 import { gfsKeepUntil, pitrKeepUntil } from './keep-until.js';
-import { pitrKeep } from './pitr-keep.js';
+import { pitrKeep, type PitrKeep } from './pitr-keep.js';
+import { scopeKey, scopeKeysOf, scopeLabel, scopesOf, type Scope } from './scopes.js';
 import type { BackupFacts, Decision, RetentionInput, RetentionPlan, SegmentFacts } from './types.js';
 
 export function formatDuration(ms: number): string {
@@ -30,24 +33,53 @@ function decide(reasons: string[], deleteReason: string): Decision {
   return reasons.length ? { action: 'keep', reasons } : { action: 'delete', reasons: [deleteReason] };
 }
 
+/** Reasons of one backup: each rule's text → the scopes it keeps the backup for (empty: the whole backup). */
+type Reasons = Map<string, Set<string>>;
+
+/** "rule" when it holds for everything the backup holds, else "rule for a, b". */
+function reasonTexts(b: BackupFacts, reasons: Reasons, labels: ReadonlyMap<string, string>): string[] {
+  const all = scopeKeysOf(b);
+  return [...reasons].map(([why, keys]) => (keys.size === 0 || all.every((k) => keys.has(k)) ? why : `${why} for ${[...keys].map((k) => labels.get(k) ?? k).join(', ')}`));
+}
+
+/**
+ * Binlogs are per source but each database's window needs them from its own base on: the
+ * source keeps them from the earliest of those (every one, if any database needs every one).
+ */
+function binlogCut(cuts: ReadonlyArray<{ scope: Scope; pitr: PitrKeep }>): { seq: number | null; reason: string } {
+  const all = cuts.find((c) => c.pitr.keepFromSeq === null);
+  const why = (c: { scope: Scope; pitr: PitrKeep }, of: ReadonlyArray<{ scope: Scope }>): string =>
+    of.length === cuts.length ? c.pitr.keepReason : `${c.pitr.keepReason} (for ${of.map((x) => scopeLabel(x.scope)).join(', ')})`;
+  if (all) return { seq: null, reason: why(all, cuts.filter((c) => c.pitr.keepFromSeq === null)) };
+  const seq = Math.min(...cuts.map((c) => c.pitr.keepFromSeq!));
+  const at = cuts.filter((c) => c.pitr.keepFromSeq === seq);
+  return { seq, reason: why(at[0]!, at) };
+}
+
 export function planRetention(input: RetentionInput): RetentionPlan {
   const { policy } = input;
   const windowStart = new Date(input.now.getTime() - policy.pitrWindowMs).toISOString();
   const window = formatDuration(policy.pitrWindowMs);
-  const reasons = new Map<string, string[]>(input.backups.map((b) => [b.id, []]));
-  const add = (id: string, why: string): void => void reasons.get(id)!.push(why);
+  const reasons = new Map<string, Reasons>(input.backups.map((b) => [b.id, new Map()]));
+  const add = (id: string, why: string, scope?: Scope): void => {
+    const r = reasons.get(id)!;
+    const keys = r.get(why) ?? new Set<string>();
+    if (scope) keys.add(scopeKey(scope));
+    r.set(why, keys);
+  };
   // The earliest time the rules could let each kept backup go (keep-until.ts): prune raises
-  // its Object Lock to this. Legal hold has no end date and is tracked apart.
+  // its Object Lock to this. Legal hold has no end date and is tracked apart. Per scope
+  // each bound holds, so the latest of them holds for the backup.
   const until = new Map<string, number>();
   const bump = (id: string, at: Date): void => void until.set(id, Math.max(until.get(id) ?? -Infinity, at.getTime()));
   const held = new Set<string>();
   const segmentsBySource = groupBy(input.segments, (s) => s.serverUuid);
   const backupsBySource = groupBy(input.backups, (b) => b.serverUuid);
   const keepFrom = new Map<string, { seq: number | null; reason: string }>();
+  const scopes: Array<{ scope: Scope; newest: string; pitr: PitrKeep | null }> = [];
+  const labels = new Map<string, string>();
 
   for (const [source, backups] of backupsBySource) {
-    const newest = [...backups].sort((a, b) => b.completedAt.localeCompare(a.completedAt) || b.id.localeCompare(a.id))[0]!;
-    add(newest.id, 'newest good backup');
     for (const b of backups) {
       const hold = b.labels[policy.legalHoldLabel];
       if (hold !== undefined && hold !== 'false') {
@@ -55,27 +87,57 @@ export function planRetention(input: RetentionInput): RetentionPlan {
         held.add(b.id);
       }
     }
-    const buckets = Object.fromEntries((['daily', 'weekly', 'monthly'] as const).map((p) => [p, new Set(backups.map((b) => bucketOf(p, b.completedAt)))])) as Record<Period, Set<string>>;
-    for (const [id, ranks] of gfsRanks(backups, policy)) {
-      for (const r of ranks) {
-        add(id, gfsReason(r));
-        const at = gfsKeepUntil(r, backups.find((b) => b.id === id)!.completedAt, buckets[r.period], input.now);
-        if (at) bump(id, at);
+    const cuts: Array<{ scope: Scope; pitr: PitrKeep }> = [];
+    for (const scope of scopesOf(source, backups)) {
+      labels.set(scopeKey(scope), scopeLabel(scope));
+      const { holders } = scope;
+      const newest = [...holders].sort((a, b) => b.completedAt.localeCompare(a.completedAt) || b.id.localeCompare(a.id))[0]!;
+      add(newest.id, 'newest good backup', scope);
+      const buckets = Object.fromEntries((['daily', 'weekly', 'monthly'] as const).map((p) => [p, new Set(holders.map((b) => bucketOf(p, b.completedAt)))])) as Record<Period, Set<string>>;
+      for (const [id, ranks] of gfsRanks(holders, policy)) {
+        for (const r of ranks) {
+          add(id, gfsReason(r), scope);
+          const at = gfsKeepUntil(r, holders.find((b) => b.id === id)!.completedAt, buckets[r.period], input.now);
+          if (at) bump(id, at);
+        }
       }
+      // Point-in-time recovery rebuilds databases from a base that holds them; accounts are
+      // not rebuilt by it, so they pin no base and no binlog.
+      if (scope.kind === 'accounts') {
+        scopes.push({ scope, newest: newest.id, pitr: null });
+        continue;
+      }
+      const pitr = pitrKeep(holders, segmentsBySource.get(source) ?? [], windowStart);
+      for (const [id, why] of pitr.keep) {
+        add(id, `${why} (${window} window from ${windowStart})`, scope);
+        bump(id, pitrKeepUntil(holders.find((b) => b.id === id)!, holders, input.now, policy.pitrWindowMs));
+      }
+      scopes.push({ scope, newest: newest.id, pitr });
+      cuts.push({ scope, pitr });
     }
-    const pitr = pitrKeep(backups, segmentsBySource.get(source) ?? [], windowStart);
-    for (const [id, why] of pitr.keep) {
-      add(id, `${why} (${window} window from ${windowStart})`);
-      bump(id, pitrKeepUntil(backups.find((b) => b.id === id)!, backups, input.now, policy.pitrWindowMs));
-    }
-    keepFrom.set(source, { seq: pitr.keepFromSeq, reason: pitr.keepReason });
+    if (cuts.length) keepFrom.set(source, binlogCut(cuts));
   }
 
   const backups = input.backups.map((b: BackupFacts) => {
-    const decision = decide(reasons.get(b.id)!, `beyond the daily ${policy.daily} / weekly ${policy.weekly} / monthly ${policy.monthly} counts and not needed for the ${window} window`);
+    const texts = reasonTexts(b, reasons.get(b.id)!, labels);
+    const decision = decide(texts, `beyond the daily ${policy.daily} / weekly ${policy.weekly} / monthly ${policy.monthly} counts and not needed for the ${window} window`);
     const keep = decision.action === 'keep';
     const at = until.get(b.id);
     return { ...b, ...decision, keepAtLeastUntil: keep && at !== undefined ? new Date(at).toISOString() : null, legalHold: keep && held.has(b.id) };
+  });
+  const kept = new Set(backups.filter((b) => b.action === 'keep').map((b) => b.id));
+  const coverage: RetentionPlan['coverage'] = scopes.map(({ scope, newest, pitr }) => ({
+    serverUuid: scope.serverUuid,
+    scope: scope.kind,
+    database: scope.database,
+    newest,
+    kept: scope.holders.filter((b) => kept.has(b.id)).map((b) => b.id).sort(),
+    pitrBase: pitr?.fromBackup?.id ?? null,
+    pitrFrom: pitr?.fromBackup?.cpFile ?? null,
+  }));
+  const uncovered = (input.sourceDatabases ?? []).flatMap((src) => {
+    const held = new Set((backupsBySource.get(src.serverUuid) ?? []).flatMap((b) => b.databases));
+    return [...src.databases].sort().filter((d) => !held.has(d)).map((database) => ({ serverUuid: src.serverUuid, database }));
   });
 
   const sources: RetentionPlan['sources'] = [];
@@ -110,6 +172,8 @@ export function planRetention(input: RetentionInput): RetentionPlan {
     unverified,
     sources,
     debris,
+    coverage,
+    uncovered,
     totals: {
       deleteBackups: gone.length,
       deleteSegments: goneSegs.length,

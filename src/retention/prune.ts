@@ -1,9 +1,14 @@
 // `dbops prune` as a library call (the CLI and the daemon share it): collect the facts,
-// plan with the pure planner, and apply only when asked.
+// plan with the pure planner, and apply only when asked. With a source, its databases
+// that no backup holds are named too.
 import type { Repository } from '../repo/repository.js';
 import { collectFacts } from './collect.js';
 import { planRetention } from './plan.js';
 import { applyPlan, type ApplyResult } from './apply-plan.js';
+import { withEvidence } from '../repo/evidence-log.js';
+import { readSourceDatabases } from './source-databases.js';
+import { log } from '../util/logger.js';
+import type { MysqlConn } from '../mysql/connection-url.js';
 import type { RetentionPlan, RetentionPolicy } from './types.js';
 
 export interface PruneOptions {
@@ -12,6 +17,10 @@ export interface PruneOptions {
   storageUrl: string;
   policy: RetentionPolicy;
   apply: boolean;
+  /** The configured source, if any: read only to list its databases. */
+  source?: MysqlConn;
+  /** Stops --apply between items (the item under way is finished). */
+  signal?: AbortSignal;
   now?: Date;
 }
 
@@ -24,7 +33,15 @@ export interface PruneResult {
 
 export async function runPrune(options: PruneOptions): Promise<PruneResult> {
   const facts = await collectFacts(options.repo, options.storageUrl);
-  const plan = planRetention({ ...facts, now: options.now ?? new Date(), policy: options.policy });
-  const applied = options.apply ? await applyPlan(options.repo, plan, options.storageUrl) : null;
-  return { plan, applied, problems: [...facts.problems, ...(applied?.problems ?? [])] };
+  const live = options.source ? await readSourceDatabases(options.source) : { source: null, problem: null };
+  const plan = planRetention({ ...facts, sourceDatabases: live.source ? [live.source] : [], now: options.now ?? new Date(), policy: options.policy });
+  for (const u of plan.uncovered) log.warn({ serverUuid: u.serverUuid, database: u.database }, `database ${u.database} has no backup: nothing can restore it`);
+  const applied = options.apply
+    ? await withEvidence(options.repo, { action: 'prune' }, () => applyPlan(options.repo, plan, options.storageUrl, options.signal), (a) => ({
+        outcome: 'ok',
+        summary: `prune deleted ${a.backups.length} backup(s), ${a.segments} binlog file(s), ${a.debris.length} debris item(s)`,
+        details: { backups: a.backups, segmentsBySource: a.segmentsBySource, gapRecords: a.gapRecords, debris: a.debris, locked: a.locked.length, problems: a.problems },
+      }))
+    : null;
+  return { plan, applied, problems: [...facts.problems, ...(live.problem ? [live.problem] : []), ...(applied?.problems ?? [])] };
 }

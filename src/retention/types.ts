@@ -17,6 +17,10 @@ export interface RetentionPolicy {
 export interface BackupFacts {
   id: string;
   serverUuid: string;
+  /** The databases it holds: it counts for these only (retention is per database). */
+  databases: string[];
+  /** It holds the accounts part (users and grants), which counts as a scope of its own. */
+  accounts: boolean;
   /** Upper bound of the consistent point's time (the dump's snapshot was taken before it). */
   completedAt: string;
   /** Binlog file of the consistent point; null when binary logging was off. */
@@ -55,8 +59,16 @@ export interface DebrisFacts {
   uploadId?: string;
 }
 
+/** The databases a live source has now (read when the source is reachable). */
+export interface SourceDatabases {
+  serverUuid: string;
+  databases: string[];
+}
+
 export interface RetentionInput {
   backups: BackupFacts[];
+  /** Databases of live sources, to name the ones no backup holds (optional: prune works without the source). */
+  sourceDatabases?: SourceDatabases[];
   /** Backups whose manifest exists but does not verify: never deleted automatically. */
   unverified: Array<{ id: string; problem: string }>;
   segments: SegmentFacts[];
@@ -92,5 +104,22 @@ export interface RetentionPlan {
     deletedGapRecords: Array<GapRecordFacts & Decision>;
   }>;
   debris: Array<DebrisFacts & Decision>;
+  /**
+   * Per source and scope (a database, or the accounts): the newest backup that holds it,
+   * every kept backup that holds it, and where its point-in-time recovery starts (the
+   * oldest backup the window keeps for it and that backup's binlog file; null when none
+   * has a binlog position, and always for the accounts, which PITR does not rebuild).
+   */
+  coverage: Array<{
+    serverUuid: string;
+    scope: 'database' | 'accounts';
+    database: string | null;
+    newest: string;
+    kept: string[];
+    pitrBase: string | null;
+    pitrFrom: string | null;
+  }>;
+  /** Databases of a live source that no backup holds: nothing can restore them. */
+  uncovered: Array<{ serverUuid: string; database: string }>;
   totals: { deleteBackups: number; deleteSegments: number; deleteDebris: number; freedBytes: number };
 }

@@ -3,13 +3,13 @@
 // either absent or complete even after a crash; readers never see half a file.
 import { randomBytes } from 'node:crypto';
 import type { Dirent } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { DbopsError, NotFoundError, StorageError } from '../errors.js';
 import { assertValidKey, assertValidPrefix, compareKeys, TEMP_FILE_PREFIX } from './keys.js';
-import type { ObjectInfo, PutOptions, PutResult, Storage } from './storage.js';
+import type { ConditionalCreate, ObjectInfo, PutOptions, PutResult, Storage } from './storage.js';
 
 /** errno codes that retrying cannot fix: the operator must act (permissions, disk space). */
 const PERMANENT_CODES = new Set(['EACCES', 'EPERM', 'ENOSPC', 'EROFS', 'EDQUOT', 'ENOTDIR', 'EISDIR', 'ENAMETOOLONG']);
@@ -17,6 +17,11 @@ const PERMANENT_CODES = new Set(['EACCES', 'EPERM', 'ENOSPC', 'EROFS', 'EDQUOT',
 export class FileStorage implements Storage {
   readonly location: string;
   readonly root: string;
+  /** link(2) of a complete temp file fails with EEXIST when the key exists: atomic on every local filesystem and NFSv3+. */
+  readonly conditional: ConditionalCreate = {
+    createIfAbsent: (key, body) => this.createIfAbsent(key, body),
+    enforced: async () => true,
+  };
 
   constructor(root: string) {
     this.root = path.resolve(root);
@@ -24,6 +29,21 @@ export class FileStorage implements Storage {
   }
 
   async put(key: string, body: Readable | Buffer, _options?: PutOptions): Promise<PutResult> {
+    return this.write(key, body, 'replace');
+  }
+
+  private async createIfAbsent(key: string, body: Buffer): Promise<boolean> {
+    try {
+      await this.write(key, body, 'create');
+      return true;
+    } catch (err) {
+      if (((err as StorageError).cause as NodeJS.ErrnoException | undefined)?.code !== 'EEXIST') throw err;
+      return (await this.getBuffer(key)).equals(body);
+    }
+  }
+
+  /** Temp file beside the target, fsync, then rename (replace) or link (create: EEXIST when taken), fsync the directory. */
+  private async write(key: string, body: Readable | Buffer, mode: 'replace' | 'create'): Promise<PutResult> {
     const target = this.pathOf(key);
     const dir = path.dirname(target);
     const temp = path.join(dir, `${TEMP_FILE_PREFIX}${path.basename(target)}-${randomBytes(6).toString('hex')}`);
@@ -47,7 +67,12 @@ export class FileStorage implements Storage {
       await fsCall(key, 'write', () => fh.sync());
       await fsCall(key, 'write', () => fh.close());
       handle = undefined;
-      await fsCall(key, 'write', () => rename(temp, target));
+      if (mode === 'replace') {
+        await fsCall(key, 'write', () => rename(temp, target));
+      } else {
+        await fsCall(key, 'write', () => link(temp, target));
+        await rm(temp, { force: true });
+      }
       await fsyncDir(dir);
       return { key, size };
     } catch (err) {

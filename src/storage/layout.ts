@@ -1,14 +1,19 @@
 // The repository's object-key layout (BRIEF.md "Storage repository"), in one place so
-// that no other module builds keys by hand (restic's internal/backend/layout):
+// that no other module builds or parses keys by hand (restic's internal/backend/layout):
 //   repo.json
-//   backups/<backup-id>/parts/<part>      data objects
-//   backups/<backup-id>/manifest.json     the commit marker, written last
-//   binlogs/<server-uuid>/<file>.zst.age  one object per closed binlog
-//   binlogs/<server-uuid>/<file>.json     its segment manifest
-//   reports/<yyyy>/<report-id>.json|.html restore-test reports
-//   archive/<database>/<table>/<partition>.sql.zst.age|.json   archived date partitions
+//   backups/<backup-id>/parts/<part>            data objects
+//   backups/<backup-id>/manifest.json           the commit marker, written last
+//   binlogs/<source-id>/<file>.zst.age          one object per closed binlog
+//   binlogs/<source-id>/<file>.json             its segment manifest
+//   binlogs/<source-id>/gaps/<from>-<to>.json   files the repository will never have
+//   binlogs/<source-id>/state/shipper.json      the shipper's heartbeat (unlocked)
+//   checksums/<id>.json                         source content checksums
+//   reports/<yyyy>/<report-id>.json|.html       restore-test reports
+//   archive/<database>/<table>/<partition>.sql.zst.age|.json  archived partitions
+//   evidence/<sequence>-<hash>.json             the hash-chained evidence log
 import { randomBytes } from 'node:crypto';
 import { UsageError } from '../errors.js';
+import { isBinlogName } from '../binlog/file-names.js';
 import { assertValidKey } from './keys.js';
 
 export const repoJsonKey = 'repo.json';
@@ -17,8 +22,6 @@ export const binlogsPrefix = 'binlogs/';
 export const reportsPrefix = 'reports/';
 
 const ID_RE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z-([a-z2-7]{6})$/;
-// Keys under binlogs/<source-id>/ are built in src/binlog/source-keys.ts: the source id
-// forms (MySQL server_uuid, MariaDB's synthesised id) are the binlog module's business.
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
 export const BINLOG_DATA_SUFFIX = '.zst.age';
 export const BINLOG_MANIFEST_SUFFIX = '.json';
@@ -176,4 +179,103 @@ export function parseArchiveKey(key: string): ArchiveKeyParts | undefined {
   const names = [...segs.slice(0, -1), partition];
   if (!names.every((n) => ARCHIVE_NAME_RE.test(n))) return undefined;
   return segs.length === 3 ? { database: segs[0]!, table: segs[1]!, partition, kind } : { table: segs[0]!, partition, kind };
+}
+
+// Binlog sources: a MySQL server_uuid, or MariaDB's synthesised `mariadb-<server_id>-<hash>`
+// (see mysql/server-info.ts). Gaps and the heartbeat live one level deeper so that a reader
+// looking for `<file>.json` segment manifests never mistakes them for one.
+export const SOURCE_ID_RE = /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mariadb-\d+-[0-9a-f]{12})$/;
+
+export function assertSourceId(sourceId: string): void {
+  if (!SOURCE_ID_RE.test(sourceId)) {
+    throw new UsageError(`source id "${sourceId}" is not valid: expected a MySQL server_uuid or a MariaDB id like mariadb-1-0123456789ab (see dbops binlog status)`);
+  }
+}
+
+function assertBinlogFile(file: string): void {
+  if (!isBinlogName(file)) throw new UsageError(`binlog file name "${file}" is not valid: expected a name like binlog.000042`);
+}
+
+export function sourcePrefix(sourceId: string): string {
+  assertSourceId(sourceId);
+  return `${binlogsPrefix}${sourceId}/`;
+}
+
+export function segmentDataKey(sourceId: string, file: string): string {
+  assertBinlogFile(file);
+  return `${sourcePrefix(sourceId)}${file}${BINLOG_DATA_SUFFIX}`;
+}
+
+export function segmentManifestKey(sourceId: string, file: string): string {
+  assertBinlogFile(file);
+  return `${sourcePrefix(sourceId)}${file}${BINLOG_MANIFEST_SUFFIX}`;
+}
+
+export function gapsPrefix(sourceId: string): string {
+  return `${sourcePrefix(sourceId)}gaps/`;
+}
+
+/** `binlogs/<id>/gaps/<from>-<to>.json`: the missing files, inclusive. */
+export function gapKey(sourceId: string, from: string, to: string): string {
+  assertBinlogFile(from);
+  assertBinlogFile(to);
+  return `${gapsPrefix(sourceId)}${from}-${to}.json`;
+}
+
+/** The shipper's heartbeat (see binlog/shipping-status.ts). */
+export function shipperStateKey(sourceId: string): string {
+  return `${sourcePrefix(sourceId)}state/shipper.json`;
+}
+
+export type SourceKey =
+  | { sourceId: string; kind: 'data' | 'manifest'; file: string }
+  | { sourceId: string; kind: 'gap' | 'state' | 'other' };
+
+/** Classify a key under `binlogs/`; undefined for keys outside it or with a bad source id. */
+export function parseSourceKey(key: string): SourceKey | undefined {
+  if (!key.startsWith(binlogsPrefix)) return undefined;
+  const parts = key.slice(binlogsPrefix.length).split('/');
+  const sourceId = parts[0] ?? '';
+  if (!SOURCE_ID_RE.test(sourceId)) return undefined;
+  if (parts.length === 2) {
+    const name = parts[1]!;
+    for (const [suffix, kind] of [[BINLOG_DATA_SUFFIX, 'data'], [BINLOG_MANIFEST_SUFFIX, 'manifest']] as const) {
+      if (name.endsWith(suffix) && isBinlogName(name.slice(0, -suffix.length))) return { sourceId, kind, file: name.slice(0, -suffix.length) };
+    }
+  }
+  if (parts.length === 3 && parts[1] === 'gaps' && parts[2]!.endsWith('.json')) return { sourceId, kind: 'gap' };
+  if (parts.length === 3 && parts[1] === 'state') return { sourceId, kind: 'state' };
+  return { sourceId, kind: 'other' };
+}
+
+// Source content checksums: checksums/<id>.json, ids in the backup id form (time-sortable).
+export const checksumsPrefix = 'checksums/';
+
+export function checksumKey(id: string): string {
+  assertId(id);
+  return `${checksumsPrefix}${id}.json`;
+}
+
+/** Id of `checksums/<id>.json`, else undefined. */
+export function parseChecksumKey(key: string): string | undefined {
+  const m = /^checksums\/([^/]+)\.json$/.exec(key);
+  return m && isBackupId(m[1]!) ? m[1] : undefined;
+}
+
+// The evidence log: evidence/<sequence, 12 digits>.json, each entry created only where its
+// key is free (storage/conditional-create.ts), so two writers cannot both append entry N;
+// evidence/head.json points at the newest entry so a truncated tail is noticed.
+export const evidencePrefix = 'evidence/';
+export const evidenceHeadKey = 'evidence/head.json';
+const EVIDENCE_RE = /^evidence\/(\d{12})\.json$/;
+
+export function evidenceKey(sequence: number): string {
+  if (!Number.isSafeInteger(sequence) || sequence < 1 || sequence >= 1e12) throw new UsageError(`evidence sequence ${sequence} is out of range`);
+  return `${evidencePrefix}${String(sequence).padStart(12, '0')}.json`;
+}
+
+/** Sequence number of `evidence/<n>.json`, else undefined. */
+export function parseEvidenceKey(key: string): number | undefined {
+  const m = EVIDENCE_RE.exec(key);
+  return m ? Number(m[1]) : undefined;
 }

@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import { StorageError } from '../errors.js';
 import { log } from '../util/logger.js';
 import { compareKeys } from './keys.js';
-import type { ObjectInfo, ObjectLocking, PutOptions, PutResult, Storage } from './storage.js';
+import type { ConditionalCreate, ObjectInfo, ObjectLocking, PutOptions, PutResult, Storage } from './storage.js';
 
 export interface RetryOptions {
   /** Total tries per operation, including the first (default 4). */
@@ -51,9 +51,17 @@ export function withRetry(storage: Storage, options: RetryOptions = {}): Storage
     bucketState: () => run('bucketState', '(bucket)', () => lock.bucketState()),
   };
 
+  const cond = storage.conditional;
+  // Safe to repeat: a create that had succeeded before its answer was lost finds its own bytes and answers true.
+  const conditional: ConditionalCreate | undefined = cond && {
+    createIfAbsent: (key, body, putOptions) => run('createIfAbsent', key, () => cond.createIfAbsent(key, body, putOptions)),
+    enforced: () => run('enforced', '(probe)', () => cond.enforced()),
+  };
+
   return {
     location: storage.location,
     ...(locking ? { lock: locking } : {}),
+    ...(conditional ? { conditional } : {}),
     put(key: string, body: Readable | Buffer, putOptions?: PutOptions): Promise<PutResult> {
       if (!Buffer.isBuffer(body)) return storage.put(key, body, putOptions);
       return run('put', key, () => storage.put(key, body, putOptions));

@@ -32,7 +32,7 @@ import {
   type CompletedPart,
   type HeadObjectCommandOutput,
 } from '@aws-sdk/client-s3';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { ObjectLockedError, StorageError } from '../errors.js';
 import { log } from '../util/logger.js';
@@ -40,7 +40,8 @@ import { assertValidKey, assertValidPrefix } from './keys.js';
 import { s3LockMode, type ObjectLockOptions } from './object-lock.js';
 import { initialPartSize, MAX_PART_SIZE, MAX_PARTS, partSizeFor } from './part-size.js';
 import { mapS3Error, s3ErrorName, s3ErrorStatus } from './s3-errors.js';
-import type { BucketLockState, LockMode, ObjectInfo, ObjectLocking, ObjectRetention, PutOptions, PutResult, Storage } from './storage.js';
+import type { BucketLockState, ConditionalCreate, LockMode, ObjectInfo, ObjectLocking, ObjectRetention, PutOptions, PutResult, Storage } from './storage.js';
+import { emulatedCreate } from './conditional-create.js';
 
 export interface S3StorageOptions {
   bucket: string;
@@ -78,6 +79,19 @@ export class S3Storage implements Storage {
   private readonly pageSize: number;
   private readonly lockOptions: ObjectLockOptions | undefined;
   readonly lock?: ObjectLocking;
+  /**
+   * PutObject with `If-None-Match: *` inside a check-and-read-back (conditional-create.ts):
+   * AWS S3 and MinIO answer 412 to the second create; s3rver ignores the header and
+   * overwrites, which the read-back and enforced()'s probe tell apart.
+   */
+  readonly conditional: ConditionalCreate = {
+    createIfAbsent: (key, body, options) => {
+      assertValidKey(key);
+      return emulatedCreate(this, key, body, options, (k, b, o) => this.putObject(k, b, o, true));
+    },
+    enforced: () => (this.enforcedProbe ??= this.probeEnforced()),
+  };
+  private enforcedProbe: Promise<boolean> | undefined;
 
   constructor(options: S3StorageOptions) {
     this.bucket = options.bucket;
@@ -194,20 +208,42 @@ export class S3Storage implements Storage {
     }
   }
 
-  private async putObject(key: string, body: Buffer, options?: PutOptions): Promise<void> {
-    await this.call(key, 'put', () =>
-      this.client.send(
-        new PutObjectCommand({
-          Bucket: this.bucket,
-          Key: this.root + key,
-          Body: body,
-          ContentLength: body.length,
-          ContentType: options?.contentType ?? 'application/octet-stream',
-          ...this.lockFields(options),
-          ...this.md5(body),
-        }),
-      ),
-    );
+  /** One PutObject; `ifAbsent` sends If-None-Match: * and returns quietly when the store answers 412 (the key exists). */
+  private async putObject(key: string, body: Buffer, options?: PutOptions, ifAbsent = false): Promise<void> {
+    try {
+      await this.call(key, 'put', () =>
+        this.client.send(
+          new PutObjectCommand({
+            Bucket: this.bucket,
+            Key: this.root + key,
+            Body: body,
+            ContentLength: body.length,
+            ContentType: options?.contentType ?? 'application/octet-stream',
+            ...(ifAbsent ? { IfNoneMatch: '*' } : {}),
+            ...this.lockFields(options),
+            ...this.md5(body),
+          }),
+        ),
+      );
+    } catch (err) {
+      // 409 ConditionalRequestConflict: another conditional write of the key is in flight; it wins.
+      const status = (err as StorageError).cause === undefined ? undefined : s3ErrorStatus((err as StorageError).cause);
+      if (ifAbsent && (status === 412 || status === 409)) return;
+      throw err;
+    }
+  }
+
+  /** Does the store refuse a second If-None-Match create? A probe object, created twice, then removed. */
+  private async probeEnforced(): Promise<boolean> {
+    const key = `doctor/conditional-probe-${randomBytes(8).toString('hex')}`;
+    const first = Buffer.from('first\n');
+    try {
+      await this.putObject(key, first, { unlocked: true }, true);
+      await this.putObject(key, Buffer.from('second\n'), { unlocked: true }, true);
+      return (await this.getBuffer(key)).equals(first);
+    } finally {
+      await this.remove(key).catch((err: unknown) => log.warn({ key, err: (err as Error).message }, 'could not remove the conditional-write probe object'));
+    }
   }
 
   /** Lock mode and retain-until for an object written now (nothing when unlocked). */

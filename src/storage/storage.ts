@@ -64,11 +64,38 @@ export interface ObjectLocking {
   bucketState(): Promise<BucketLockState>;
 }
 
+/**
+ * Create-only writes (an optional capability, like `lock`): an object is written only
+ * where its key is free, so that of two writers racing for one key at most one is told
+ * it wrote it. Leases (src/storage/lease.ts) and append-only logs are built on it;
+ * callers reach it through `createIfAbsent` (conditional-create.ts), which falls back to
+ * a check, put and read-back for a storage without it.
+ */
+export interface ConditionalCreate {
+  /**
+   * Write `body` at `key` unless an object is there. True when `key` now holds exactly
+   * `body` (written by this call, or by an identical earlier write: a retried call that
+   * had in fact succeeded still answers true); false when it holds anything else, which
+   * is left as it is. Small bodies only (one request).
+   */
+  createIfAbsent(key: string, body: Buffer, options?: PutOptions): Promise<boolean>;
+  /**
+   * Whether the store itself refuses a second create (file: link(2); S3: `If-None-Match: *`
+   * answered with 412). False when it had to be emulated (s3rver and older S3-compatible
+   * stores ignore the header): then two writers racing within one round trip can both be
+   * told true, and a caller must detect that afterwards (a lease re-reads what it holds).
+   * Learnt once per storage (S3: a probe object, written twice and removed).
+   */
+  enforced(): Promise<boolean>;
+}
+
 export interface Storage {
   /** Human description without secrets, e.g. `s3://bucket/prefix` or `file:///var/backups`. */
   readonly location: string;
   /** Present when this repository is configured to lock its objects (storage.objectLock). */
   readonly lock?: ObjectLocking;
+  /** Create-only writes; both drivers have it (see ConditionalCreate). */
+  readonly conditional?: ConditionalCreate;
   /**
    * Store an object. A Buffer may be re-sent on retry; a stream is consumed once and
    * is never retried whole (drivers retry per multipart part). The object becomes

@@ -41,7 +41,7 @@ describe('bad input is refused with exit 2 and one line', () => {
     expect(r.exitCode).toBe(2);
     expect(r.stderr).not.toContain('Sup3rS3cret');
   });
-  it('missing recipients', () => expectUsageError(['backup'], { DBOPS_AGE_RECIPIENTS: undefined }, /no age recipients configured/));
+  it('missing recipients at init (later commands use repo.json\'s)', () => expectUsageError(['init'], { DBOPS_AGE_RECIPIENTS: undefined, DBOPS_STORAGE_URL: `${repo.url}-other` }, /no age recipients configured/));
   it('missing signing key', () => expectUsageError(['backup'], { DBOPS_SIGNING_KEY_FILE: undefined }, /no signing key configured/));
   it('unreadable key file', async () => {
     await expectUsageError(['backup'], { DBOPS_SIGNING_KEY_FILE: join(scratch, 'missing.key') }, /cannot read signing key file .*ENOENT/);

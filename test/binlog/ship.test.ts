@@ -9,7 +9,6 @@ import { existsSync } from 'node:fs';
 import { execa } from 'execa';
 import { startSandboxServer, type SandboxServer } from '../../src/sandbox/process-server.js';
 import { MysqlClient } from '../../src/mysql/client.js';
-import { readSegments } from '../../src/binlog/repo-binlogs.js';
 import { shippingStatus } from '../../src/binlog/shipping-status.js';
 import { runCli, startCli, makeKeys } from '../helpers/cli.js';
 import { fakeBin, withPath } from '../helpers/fake-tools.js';
@@ -176,7 +175,7 @@ describe('binlog ship (continuous)', () => {
         await insertRows(2);
         const ids = await readdir(join(s.repoDir, 'binlogs')).catch(() => [] as string[]);
         sourceId = ids[0] ?? '';
-        return sourceId !== '' && (await readSegments(s.repo, sourceId)).segments.length >= 2;
+        return sourceId !== '' && (await s.repo.binlogs.segments(sourceId)).segments.length >= 2;
       });
       await insertRows(3);
     } finally {
@@ -260,7 +259,7 @@ describe('binlog ship (continuous)', () => {
       await waitFor('the rows written while disconnected to be shipped', async () => {
         const ids = await readdir(join(s.repoDir, 'binlogs')).catch(() => [] as string[]);
         if (!ids[0]) return false;
-        return (await readSegments(s.repo, ids[0])).segments.some((m) => m.gtid.atEnd === marker);
+        return (await s.repo.binlogs.segments(ids[0])).segments.some((m) => m.gtid.atEnd === marker);
       }, 15_000);
       expect(shipper.exitCode).toBeNull();
       shipper.kill('SIGTERM');

@@ -17,7 +17,7 @@ import { MysqlClient } from '../../src/mysql/client.js';
 import { findTool } from '../../src/mysql/find-tool.js';
 import { freePort } from '../../src/sandbox/free-port.js';
 import { openStorage } from '../../src/storage/open-storage.js';
-import { initRepository, openRepository, listBackups, type Repository } from '../../src/repo/repository.js';
+import { initRepository, openRepository, type Repository } from '../../src/repo/repository.js';
 import { loadSigningKey } from '../../src/crypto/signing.js';
 import { resolveRecipients } from '../../src/crypto/age.js';
 
@@ -63,8 +63,9 @@ beforeAll(async () => {
   const r = await tempRepoUrl();
   repoUrl = r.url;
   const storage = await openStorage(repoUrl);
-  await initRepository(storage, await loadSigningKey(keys.env.DBOPS_SIGNING_KEY_FILE), await resolveRecipients([keys.env.DBOPS_AGE_RECIPIENTS!]));
-  repo = await openRepository(storage);
+  const signer = await loadSigningKey(keys.env.DBOPS_SIGNING_KEY_FILE);
+  await initRepository(storage, signer, await resolveRecipients([keys.env.DBOPS_AGE_RECIPIENTS!]));
+  repo = await openRepository(storage, { signer });
   // The slow dump: the real one, its first 4 KiB, a pause, the rest (exit status kept).
   const bin = await mkdtemp(join(tmpdir(), 'dbops-slowdump-'));
   binDir = bin;
@@ -222,7 +223,7 @@ describe('dbops daemon', () => {
     expect(result.exitCode, result.stderr.slice(-2000)).toBe(0);
     expect(Date.now() - t0).toBeLessThan(25_000);
     expect(finished('backup').at(-1)!.outcome).toBe('interrupted');
-    const ids = (await listBackups(repo)).map((b) => b.id);
+    const ids = (await repo.backups.list()).map((b) => b.id);
     expect(ids).not.toContain(running.backupId);
     const left: string[] = [];
     for await (const o of repo.storage.list(`backups/${running.backupId}/`)) left.push(o.key);
@@ -230,7 +231,7 @@ describe('dbops daemon', () => {
   });
 
   it('phase 2+3: kill -9 mid-backup, restart catches up; /healthz follows the shipper; alerts once; /metrics matches list', async () => {
-    const before = (await listBackups(repo)).map((b) => b.id);
+    const before = (await repo.backups.list()).map((b) => b.id);
     const b = startDaemon({ ...yearly, DBOPS_BINLOG_SPOOL_DIR: join(spoolBase, 'b') });
     // The run SIGTERM cut short is caught up at start; kill -9 in the middle of it.
     await b.waitFor('catch-up backup', (l) => l.msg === 'job started' && l.job === 'backup' && /^catch-up/.test(l.reason ?? ''), 60_000);
@@ -239,7 +240,7 @@ describe('dbops daemon', () => {
     b.proc.kill('SIGKILL');
     await b.proc;
     await killOrphans();
-    expect((await listBackups(repo)).map((x) => x.id)).toEqual(before);
+    expect((await repo.backups.list()).map((x) => x.id)).toEqual(before);
     const state = JSON.parse(await readFile(env.DBOPS_DAEMON_STATE_FILE!, 'utf8')) as { jobs: Record<string, { outcome: string }> };
     expect(state.jobs.backup!.outcome).toBe('running');
 
@@ -247,7 +248,7 @@ describe('dbops daemon', () => {
     await c.waitFor('caught-up backup', (l) => l.msg === 'job finished' && l.job === 'backup', 60_000);
     expect(c.logs.find((l) => l.msg === 'job started' && l.job === 'backup')!.reason).toMatch(/^catch-up: the run started .* did not finish/);
     expect(c.logs.find((l) => l.msg === 'job finished' && l.job === 'backup')!.outcome).toBe('ok');
-    const after = (await listBackups(repo)).map((x) => x.id);
+    const after = (await repo.backups.list()).map((x) => x.id);
     expect(after.length).toBe(before.length + 1);
 
     const ok = await until('healthy', async () => ((await health()).status === 200 ? true : undefined), 60_000);

@@ -76,13 +76,13 @@ describe('dbops doctor', () => {
 
     // The grant really suffices: a backup (views, triggers, events) and binlog shipping as that account.
     const storage = await openStorage(env.DBOPS_STORAGE_URL!);
-    const repo = await openRepository(storage);
     const signingKey = await loadSigningKey(keys.env.DBOPS_SIGNING_KEY_FILE);
+    const repo = await openRepository(storage, { signer: signingKey });
     const recipients = await resolveRecipients([keys.env.DBOPS_AGE_RECIPIENTS!]);
     const source = parseConnectionUrl(userUrl);
-    const m = await runBackup({ repo, source, signingKey, recipients, databases: [db.name], compressionLevel: 1, compressionThreads: 1, includeAccounts: false });
+    const m = await runBackup({ repo, source, recipients, databases: [db.name], compressionLevel: 1, compressionThreads: 1, includeAccounts: false });
     expect(m.consistentPoint.binlogFile).toMatch(/^binlog\.\d+$/);
-    const shipped = await shipBinlogs({ repo, source, signingKey, recipients, compressionLevel: 1, compressionThreads: 1, spoolRoot: join(tmpdir(), `dbops-doctor-spool-${process.pid}`), maxLagSeconds: 60, once: true });
+    const shipped = await shipBinlogs({ repo, source, recipients, compressionLevel: 1, compressionThreads: 1, spoolRoot: join(tmpdir(), `dbops-doctor-spool-${process.pid}`), maxLagSeconds: 60, once: true });
     expect(shipped.shipped.length).toBeGreaterThan(0);
   });
 

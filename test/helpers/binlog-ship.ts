@@ -9,7 +9,6 @@ import { openStorage } from '../../src/storage/open-storage.js';
 import { initRepository, openRepository, type Repository } from '../../src/repo/repository.js';
 import { loadSigningKey } from '../../src/crypto/signing.js';
 import { resolveRecipients } from '../../src/crypto/age.js';
-import { readSegments } from '../../src/binlog/repo-binlogs.js';
 import type { SegmentManifest } from '../../src/binlog/segment-manifest.js';
 import type { MysqlClient } from '../../src/mysql/client.js';
 import { tempRepoUrl, type makeKeys } from './cli.js';
@@ -28,13 +27,14 @@ export async function shipSetup(sourceUrl: string, keys: Awaited<ReturnType<type
   const env = { ...keys.env, DBOPS_STORAGE_URL: r.url, DBOPS_SOURCE_URL: sourceUrl, DBOPS_BINLOG_SPOOL_DIR: spool, ...extra };
   // In-process init: each CLI start costs seconds of tsx compilation.
   const storage = await openStorage(r.url);
-  await initRepository(storage, await loadSigningKey(keys.env.DBOPS_SIGNING_KEY_FILE), await resolveRecipients([keys.env.DBOPS_AGE_RECIPIENTS!]));
-  return { env, repo: await openRepository(storage), repoDir: r.dir, spool };
+  const signer = await loadSigningKey(keys.env.DBOPS_SIGNING_KEY_FILE);
+  await initRepository(storage, signer, await resolveRecipients([keys.env.DBOPS_AGE_RECIPIENTS!]));
+  return { env, repo: await openRepository(storage, { signer }), repoDir: r.dir, spool };
 }
 
 /** The verified segment manifests of one source, in order; every one must verify. */
 export async function segments(s: ShipSetup, sourceId: string): Promise<SegmentManifest[]> {
-  const { segments: list, problems } = await readSegments(s.repo, sourceId);
+  const { segments: list, problems } = await s.repo.binlogs.segments(sourceId);
   expect(problems).toEqual([]);
   return list;
 }

@@ -53,7 +53,7 @@ beforeAll(async () => {
   recipients = await resolveRecipients([keys.env.DBOPS_AGE_RECIPIENTS!]);
   const storage = await openStorage(r.url);
   await initRepository(storage, signingKey, recipients);
-  repo = await openRepository(storage);
+  repo = await openRepository(storage, { signer: signingKey });
   env = { ...keys.env, DBOPS_STORAGE_URL: r.url, DBOPS_RESTORE_TARGET_URL: target.url };
 }, 120_000);
 
@@ -98,12 +98,12 @@ class Workload {
 }
 
 async function ship(): Promise<void> {
-  const r = await shipBinlogs({ repo, source: source.conn, signingKey, recipients, compressionLevel: 3, compressionThreads: 1, spoolRoot: spool, maxLagSeconds: 60, once: true });
+  const r = await shipBinlogs({ repo, source: source.conn, recipients, compressionLevel: 3, compressionThreads: 1, spoolRoot: spool, maxLagSeconds: 60, once: true });
   sourceId = r.serverUuid;
 }
 
 async function backup(): Promise<string> {
-  const m = await runBackup({ repo, source: source.conn, signingKey, recipients, databases: [DB], compressionLevel: 3, compressionThreads: 1, includeAccounts: false });
+  const m = await runBackup({ repo, source: source.conn, recipients, databases: [DB], compressionLevel: 3, compressionThreads: 1, includeAccounts: false });
   return m.id;
 }
 
@@ -255,8 +255,7 @@ describe('pitr drills', () => {
   }, 90_000);
 
   it('--table with --into-schema recovers one table side by side', async () => {
-    const { readSegments } = await import('../../src/binlog/repo-binlogs.js');
-    const last = (await readSegments(repo, sourceId)).segments.at(-1)!;
+    const last = (await repo.binlogs.segments(sourceId)).segments.at(-1)!;
     const r = await pitrInto({ kind: 'position', file: last.file, position: last.endPosition }, { scope: { table: `${DB}.audit`, intoSchema: 'rescue' } });
     expect(r.plan.scope).toEqual({ table: `${DB}.audit`, intoSchema: 'rescue' });
     const src = await checksums(source.conn);
@@ -281,7 +280,7 @@ describe('pitr drills', () => {
     });
     const identityFile = keys.env.DBOPS_AGE_IDENTITY_FILE!;
     const { file } = await binlogStatus();
-    const shipped = (await import('../../src/binlog/repo-binlogs.js')).readSegments;
+    const shipped = (r: Repository, source: string) => r.binlogs.segments(source);
     const last = (await shipped(repo, sourceId)).segments.at(-1)!;
     const bad: Array<[PitrTarget, RegExp]> = [
       [{ kind: 'position', file: last.file, position: last.endPosition + 10 }, /past the end of/],
@@ -302,8 +301,7 @@ describe('pitr drills', () => {
 
   it('a binlog purged before shipping: pitr across it refuses naming the file; a point before it still works', async () => {
     await ship();
-    const { readSegments } = await import('../../src/binlog/repo-binlogs.js');
-    const lastShipped = (await readSegments(repo, sourceId)).segments.at(-1)!;
+    const lastShipped = (await repo.binlogs.segments(sourceId)).segments.at(-1)!;
     const atBefore = await checksums(source.conn);
     const lost = (await binlogStatus()).file; // the active file: it will be purged unshipped
     for (let i = 0; i < 2; i++) {

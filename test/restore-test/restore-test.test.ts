@@ -13,9 +13,9 @@ import { openRepository } from '../../src/repo/repository.js';
 import { loadSigningKey } from '../../src/crypto/signing.js';
 import { runRestoreTest, type TestSandbox } from '../../src/restore-test/run-restore-test.js';
 import { startSandboxServer } from '../../src/sandbox/process-server.js';
-import { verifyReportBytes } from '../../src/report/report-store.js';
 import { loadPublicKeyFile } from '../../src/crypto/signing.js';
 import { containerEngineStatus } from '../../src/sandbox/container-engine.js';
+import { verifyReportBytes } from '../../src/repo/report-store.js';
 
 const engine = await containerEngineStatus();
 const noContainers = !engine.usable && !process.env.CI;
@@ -125,11 +125,10 @@ describe('restore-test catches damage (exit 3, the failed check says why)', () =
     await conn.query("UPDATE sakila_rt.actor SET last_name = 'CHANGED', last_update = '2020-01-01 00:00:00' WHERE actor_id = 1");
     await conn.end();
     expect((await runCli(['checksum'], env)).exitCode).toBe(0);
-    const repository = await openRepository(await openStorage(repo.url));
+    const repository = await openRepository(await openStorage(repo.url), { signer: await loadSigningKey(keys.env.DBOPS_SIGNING_KEY_FILE) });
     const { report } = await runRestoreTest({
       repo: repository,
       identityFile: keys.env.DBOPS_AGE_IDENTITY_FILE!,
-      signingKey: await loadSigningKey(keys.env.DBOPS_SIGNING_KEY_FILE),
       backup: backupId,
       depth: 'content',
       startSandbox: async (): Promise<TestSandbox> => {

@@ -17,12 +17,11 @@ import { runCli, makeKeys } from '../helpers/cli.js';
 import { startS3Server, type S3TestServer } from '../helpers/s3-server.js';
 import { startObjectLockProxy, type ObjectLockProxy } from '../helpers/object-lock-proxy.js';
 import { openStorage } from '../../src/storage/open-storage.js';
-import { openRepository, listBackups, type Repository } from '../../src/repo/repository.js';
+import { openRepository, type Repository } from '../../src/repo/repository.js';
 import { loadSigningKey, type SigningKey } from '../../src/crypto/signing.js';
 import { resolveRecipients } from '../../src/crypto/age.js';
 import { runBackup } from '../../src/backup/run-backup.js';
 import { shipBinlogs } from '../../src/binlog/shipper.js';
-import { readSegments } from '../../src/binlog/repo-binlogs.js';
 import { withConnection } from '../../src/mysql/client.js';
 import { runPrune } from '../../src/retention/prune.js';
 import type { ApplyResult } from '../../src/retention/apply-plan.js';
@@ -49,7 +48,7 @@ afterAll(async () => {
 });
 
 async function backup(repo: Repository, database: string, labels: Record<string, string> = {}): Promise<string> {
-  const m = await runBackup({ repo, source: mariadb().conn, signingKey, recipients, databases: [database], compressionLevel: 1, compressionThreads: 1, includeAccounts: false, labels });
+  const m = await runBackup({ repo, source: mariadb().conn, recipients, databases: [database], compressionLevel: 1, compressionThreads: 1, includeAccounts: false, labels });
   await writeAndRotate(database, m.id);
   return m.id;
 }
@@ -96,11 +95,11 @@ describe('Object Lock on an S3 repository, end to end', () => {
 
     // 2. Two more backups (one under legal hold) and the binlogs, through a locking repository.
     const storage = await openStorage(url, { objectLock: { mode: 'compliance', uploadPeriodMs: PERIOD } });
-    const repo = await openRepository(storage);
+    const repo = await openRepository(storage, { signer: signingKey });
     const b2 = await backup(repo, db.name, { 'legal-hold': 'case-11' });
     const b3 = await backup(repo, db.name);
     const shipStart = proxy.requests.length;
-    const shipped = await shipBinlogs({ repo, source: mariadb().conn, signingKey, recipients, compressionLevel: 1, compressionThreads: 1, spoolRoot: join(tmpdir(), `dbops-lock-spool-${process.pid}`), maxLagSeconds: 60, once: true });
+    const shipped = await shipBinlogs({ repo, source: mariadb().conn, recipients, compressionLevel: 1, compressionThreads: 1, spoolRoot: join(tmpdir(), `dbops-lock-spool-${process.pid}`), maxLagSeconds: 60, once: true });
     const source = shipped.serverUuid;
     const shipPuts = proxy.requests.slice(shipStart).filter((r) => r.method === 'PUT' && r.query.length === 0 && r.key?.startsWith(`repo/binlogs/${source}/`));
     const segmentPuts = shipPuts.filter((r) => !r.key!.includes('/state/'));
@@ -116,7 +115,7 @@ describe('Object Lock on an S3 repository, end to end', () => {
     // 3. Prune: b1 is beyond the counts but locked; the binlogs before b3's point too; the debris too.
     const pruneEnv = { ...env, DBOPS_RETENTION_DAILY: '1', DBOPS_RETENTION_WEEKLY: '0', DBOPS_RETENTION_MONTHLY: '0', DBOPS_RETENTION_PITR_WINDOW: '1s', DBOPS_RETENTION_GRACE_FOR_INCOMPLETE: '1s' };
     const before = proxy.keys('repo/');
-    const segsBefore = (await readSegments(repo, source)).segments;
+    const segsBefore = (await repo.binlogs.segments(source)).segments;
     const first = await runCli(['prune', '--apply', '--json'], pruneEnv);
     expect(first.exitCode, first.stderr).toBe(0);
     const out1 = JSON.parse(first.stdout) as { objectLock: string; plan: { backups: Array<{ id: string; action: string }> }; applied: ApplyResult; problems: string[] };
@@ -141,7 +140,7 @@ describe('Object Lock on an S3 repository, end to end', () => {
     expect(b2Keys.every((k) => proxy.versions(k).at(-1)!.legalHold)).toBe(true);
     // Nothing was lost: every object is still there and b1 still lists and verifies.
     expect(proxy.keys('repo/')).toEqual(before);
-    expect((await listBackups(repo)).map((b) => b.id).sort()).toEqual([b1, b2, b3].sort());
+    expect((await repo.backups.list()).map((b) => b.id).sort()).toEqual([b1, b2, b3].sort());
     const verify1 = await runCli(['verify', b1], env);
     expect(verify1.exitCode, verify1.stderr + verify1.stdout).toBe(0);
 
@@ -153,8 +152,8 @@ describe('Object Lock on an S3 repository, end to end', () => {
     expect(second.stdout).toMatch(/still locked: incomplete-backup 20200101T000000Z-aaaaaa: 1 of 1 object\(s\) is refused \(AccessDenied\) with no readable retention, so treated as locked; a later prune tries again/);
     expect(second.stdout).toMatch(/deleted 1 backup\(s\), \d+ binlog file\(s\), 0 debris item\(s\); 1 item\(s\) still under Object Lock were left in place/);
     expect(proxy.keys(`repo/backups/${b1}/`)).toEqual([]);
-    expect((await listBackups(repo)).map((b) => b.id).sort()).toEqual([b2, b3].sort());
-    const segsAfter = (await readSegments(repo, source)).segments;
+    expect((await repo.backups.list()).map((b) => b.id).sort()).toEqual([b2, b3].sort());
+    const segsAfter = (await repo.binlogs.segments(source)).segments;
     expect(segsAfter.length).toBeLessThan(segsBefore.length);
     expect(proxy.keys('repo/backups/20200101T000000Z-aaaaaa/')).toHaveLength(1);
     // Deletes were version by version only: nothing hidden behind a delete marker.

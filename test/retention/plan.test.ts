@@ -13,6 +13,8 @@ const DAY = 24 * HOUR;
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 const policy: RetentionPolicy = { daily: 7, weekly: 4, monthly: 3, pitrWindowMs: 7 * DAY, graceForIncompleteMs: DAY, legalHoldLabel: 'legal-hold' };
 const iso = (ms: number): string => new Date(ms).toISOString();
+/** What a backup of every database holds (one database, no accounts part). */
+const ALL = { databases: ['app'], accounts: false };
 const file = (seq: number): string => `binlog.${String(seq).padStart(6, '0')}`;
 
 /** Segment n holds the events of hour n (from T0); closed and shipped when the hour ends. */
@@ -81,7 +83,7 @@ describe('retention planner over 120 simulated days', () => {
         // Hour `seq` is shipped when it ends; the backup of the day runs at 02:00 in file of hour 2.
         if (h === 3 && day !== 50) {
           const id = `${iso(T0 + day * DAY + 2 * HOUR).replace(/[-:]|\.\d{3}/g, '')}-aaaaaa`;
-          const b: BackupFacts = { id, serverUuid: SRC, completedAt: iso(T0 + day * DAY + 2 * HOUR + 10 * 60_000), cpFile: day === 70 ? null : file(day * 24 + 2), labels: {}, storedBytes: 10_000 };
+          const b: BackupFacts = { id, serverUuid: SRC, ...ALL, completedAt: iso(T0 + day * DAY + 2 * HOUR + 10 * 60_000), cpFile: day === 70 ? null : file(day * 24 + 2), labels: {}, storedBytes: 10_000 };
           if (day === 20) {
             b.labels = { 'legal-hold': 'case-42' };
             held = id;
@@ -129,7 +131,7 @@ describe('retention planner over 120 simulated days', () => {
   it('the checker is not vacuous: dropping the anchor the plan keeps breaks the window start', () => {
     const world: World = { backups: [], segments: [] };
     for (let day = 0; day < 10; day++) {
-      world.backups.push({ id: `d${day}`, serverUuid: SRC, completedAt: iso(T0 + day * DAY + 2 * HOUR + 600_000), cpFile: file(day * 24 + 2), labels: {}, storedBytes: 1 });
+      world.backups.push({ id: `d${day}`, serverUuid: SRC, ...ALL, completedAt: iso(T0 + day * DAY + 2 * HOUR + 600_000), cpFile: file(day * 24 + 2), labels: {}, storedBytes: 1 });
     }
     for (let seq = 0; seq < 10 * 24; seq++) world.segments.push(segment(seq));
     const now = T0 + 9 * DAY + 12 * HOUR;
@@ -146,7 +148,7 @@ describe('retention planner over 120 simulated days', () => {
   });
 
   it('keeps the first full after a gap inside the window, and debris only after the grace', () => {
-    const backups: BackupFacts[] = [0, 1, 2, 3].map((day) => ({ id: `d${day}`, serverUuid: SRC, completedAt: iso(T0 + day * DAY + 2 * HOUR + 600_000), cpFile: file(day * 24 + 2), labels: {}, storedBytes: 1 }));
+    const backups: BackupFacts[] = [0, 1, 2, 3].map((day) => ({ id: `d${day}`, serverUuid: SRC, ...ALL, completedAt: iso(T0 + day * DAY + 2 * HOUR + 600_000), cpFile: file(day * 24 + 2), labels: {}, storedBytes: 1 }));
     const segments = Array.from({ length: 4 * 24 }, (_, s) => segment(s)).filter((s) => s.sequence !== 30);
     const now = T0 + 3 * DAY + 12 * HOUR;
     const plan = planRetention({
@@ -189,7 +191,7 @@ describe('retention planner over 120 simulated days', () => {
           if (h === 3) {
             for (let k = 0; k < takes; k++) {
               const at = T0 + day * DAY + (2 + k * 10) * HOUR;
-              world.backups.push({ id: `${iso(at).replace(/[-:]|\.\d{3}/g, '')}-aaaaaa`, serverUuid: SRC, completedAt: iso(at + 600_000), cpFile: day === 70 ? null : file(day * 24 + 2 + k * 10), labels: {}, storedBytes: 1 });
+              world.backups.push({ id: `${iso(at).replace(/[-:]|\.\d{3}/g, '')}-aaaaaa`, serverUuid: SRC, ...ALL, completedAt: iso(at + 600_000), cpFile: day === 70 ? null : file(day * 24 + 2 + k * 10), labels: {}, storedBytes: 1 });
             }
           }
           if (seq >= 1 && !missing.has(seq - 1)) world.segments.push(segment(seq - 1));
@@ -222,7 +224,7 @@ describe('retention planner over 120 simulated days', () => {
   it('states the keep-until bounds a kept backup gets, and legal hold apart', () => {
     const day = (d: number, h = 2): string => iso(T0 + d * DAY + h * HOUR);
     // 2026-01-01 is a Thursday. Backups on Jan 1…5; now = Jan 5 (Monday) 12:00.
-    const backups: BackupFacts[] = [0, 1, 2, 3, 4].map((d) => ({ id: `d${d}`, serverUuid: SRC, completedAt: day(d), cpFile: file(d * 24 + 2), labels: (d === 1 ? { 'legal-hold': 'case-9' } : {}) as Record<string, string>, storedBytes: 1 }));
+    const backups: BackupFacts[] = [0, 1, 2, 3, 4].map((d) => ({ id: `d${d}`, serverUuid: SRC, ...ALL, completedAt: day(d), cpFile: file(d * 24 + 2), labels: (d === 1 ? { 'legal-hold': 'case-9' } : {}) as Record<string, string>, storedBytes: 1 }));
     const segments = Array.from({ length: 5 * 24 }, (_, s) => segment(s));
     const now = new Date(T0 + 4 * DAY + 12 * HOUR);
     const plan = planRetention({ backups, unverified: [], segments, gaps: [], debris: [], now, policy: { ...policy, daily: 3, weekly: 2, monthly: 1, pitrWindowMs: 2 * DAY } });
@@ -239,6 +241,111 @@ describe('retention planner over 120 simulated days', () => {
     // d1: legal hold only: no date, a hold. d0: superseded in its week by d3, beyond the counts.
     expect(by.d1).toMatchObject({ action: 'keep', keepAtLeastUntil: null, legalHold: true });
     expect(by.d0).toMatchObject({ action: 'delete', keepAtLeastUntil: null, legalHold: false });
+  });
+
+  it('with mixed scopes, every database keeps its newest backup and its window, prune after prune, over 120 simulated days', () => {
+    // Daily backups of `a` only; `b` on its own every fifth day; every database (and the
+    // accounts every other time) once a week. `c` is only ever in the weekly ones, so a
+    // planner that counted backups rather than databases would delete c's only copies.
+    const world: World = { backups: [], segments: [] };
+    const missing = new Set([40 * 24 + 11, 40 * 24 + 12]);
+    const scopes = ['a', 'b', 'c', 'accounts'] as const;
+    const holds = (b: BackupFacts, scope: (typeof scopes)[number]): boolean => (scope === 'accounts' ? b.accounts : b.databases.includes(scope));
+    const promised = new Map<string, number>();
+    let deleted = 0;
+    let checkedPoints = 0;
+    for (let day = 0; day < 120; day++) {
+      for (let h = 0; h < 24; h++) {
+        const seq = day * 24 + h;
+        if (seq >= 1 && !missing.has(seq - 1)) world.segments.push(segment(seq - 1));
+        const take = (hour: number, databases: string[], accounts: boolean): void => {
+          const at = T0 + day * DAY + hour * HOUR;
+          world.backups.push({ id: `${iso(at).replace(/[-:]|\.\d{3}/g, '')}-${databases.join('')}`, serverUuid: SRC, databases, accounts, completedAt: iso(at + 600_000), cpFile: file(day * 24 + hour), labels: {}, storedBytes: 1 });
+        };
+        if (h === 3 && day !== 50) take(2, ['a'], false);
+        if (h === 5 && day % 7 === 3) take(4, ['a', 'b', 'c'], day % 14 === 3);
+        if (h === 7 && day % 5 === 1) take(6, ['b'], false);
+        if (h !== 8) continue;
+        const now = T0 + day * DAY + 7 * HOUR + 30 * 60_000;
+        const points = windowPoints(now, world);
+        const before = scopes.map((scope) => {
+          const holders = world.backups.filter((b) => holds(b, scope));
+          const newest = holders.sort((x, y) => x.completedAt.localeCompare(y.completedAt)).at(-1)?.id;
+          return { scope, newest, restorable: scope === 'accounts' ? [] : points.filter(checker(holders, world.segments)) };
+        });
+        const plan = planRetention({ backups: world.backups, unverified: [], segments: world.segments, gaps: [], debris: [], now: new Date(now), policy });
+        for (const b of plan.backups) {
+          if (b.action === 'delete') {
+            expect(now, `${b.id} deleted on day ${day} before the lock an earlier plan promised`).toBeGreaterThanOrEqual(promised.get(b.id) ?? 0);
+            deleted++;
+          } else if (b.keepAtLeastUntil) promised.set(b.id, Math.max(promised.get(b.id) ?? 0, Date.parse(b.keepAtLeastUntil)));
+        }
+        const beforeSegs = world.segments.map((s) => s.sequence);
+        prune(world, now);
+        const ids = new Set(world.backups.map((b) => b.id));
+        for (const { scope, newest, restorable } of before) {
+          if (newest) expect(ids.has(newest), `day ${day}: the newest backup of ${scope} (${newest}) was deleted`).toBe(true);
+          const after = restorable.filter(checker(world.backups.filter((b) => holds(b, scope)), world.segments));
+          expect(after.map(iso), `day ${day}: points of ${scope} that lost their restore plan`).toEqual(restorable.map(iso));
+          checkedPoints += restorable.length;
+        }
+        for (const { scope, newest } of before) {
+          const entry = plan.coverage.find((c) => (scope === 'accounts' ? c.scope === 'accounts' : c.database === scope));
+          if (newest) expect(entry?.newest, `day ${day}: coverage of ${scope}`).toBe(newest);
+        }
+        const left = world.segments.map((s) => s.sequence);
+        const lost = beforeSegs.filter((s) => !new Set(left).has(s));
+        if (left.length && lost.length) expect(Math.max(...lost)).toBeLessThan(Math.min(...left));
+      }
+    }
+    expect(checkedPoints).toBeGreaterThan(3 * 100 * 600);
+    expect(deleted).toBeGreaterThan(100);
+    // Each scope has the GFS shape of its own backups, and the total stays bounded.
+    for (const scope of ['a', 'b', 'c'] as const) {
+      const mine = world.backups.filter((b) => holds(b, scope));
+      expect(new Set(mine.map((b) => bucketOf('monthly', b.completedAt))).size, scope).toBeGreaterThanOrEqual(3);
+      expect(new Set(mine.map((b) => bucketOf('weekly', b.completedAt))).size, scope).toBeGreaterThanOrEqual(4);
+    }
+    expect(world.backups.length).toBeLessThanOrEqual(3 * (policy.daily + policy.weekly + policy.monthly + 2));
+    // c is in the weekly backups only: PITR of c needs the binlogs from the weekly full at or
+    // before the window start, about a week more than a's daily backups need.
+    expect(world.segments.length).toBeGreaterThan(8 * 24);
+    expect(world.segments.length).toBeLessThan(15 * 24);
+  });
+
+  it('the issue\'s case: a backup of one database after a full one does not replace it; coverage and uncovered databases are reported', () => {
+    const at = (h: number): string => iso(T0 + h * HOUR);
+    const backups: BackupFacts[] = [
+      { id: 'b1', serverUuid: SRC, databases: ['sakila'], accounts: false, completedAt: at(1), cpFile: file(1), labels: {}, storedBytes: 1 },
+      { id: 'b2', serverUuid: SRC, databases: ['sakila', 'shop', 'world'], accounts: true, completedAt: at(2), cpFile: file(2), labels: {}, storedBytes: 1 },
+      { id: 'b3', serverUuid: SRC, databases: ['sakila'], accounts: false, completedAt: at(3), cpFile: file(3), labels: {}, storedBytes: 1 },
+    ];
+    const segments = Array.from({ length: 5 }, (_, s) => segment(s));
+    const plan = planRetention({
+      backups,
+      sourceDatabases: [{ serverUuid: SRC, databases: ['world', 'sakila', 'shop', 'new_db'] }],
+      unverified: [],
+      segments,
+      gaps: [],
+      debris: [],
+      now: new Date(T0 + 4 * HOUR),
+      policy: { ...policy, daily: 1, weekly: 0, monthly: 0, pitrWindowMs: 1000 },
+    });
+    const by = Object.fromEntries(plan.backups.map((b) => [b.id, b]));
+    expect(by.b1!.action).toBe('delete');
+    expect(by.b2!.action).toBe('keep');
+    expect(by.b2!.reasons).toContain('newest good backup for shop, world, accounts (users and grants)');
+    expect(by.b3!.reasons).toContain('newest good backup');
+    expect(plan.coverage.map((c) => [c.database ?? c.scope, c.newest, c.pitrBase])).toEqual([
+      ['sakila', 'b3', 'b3'],
+      ['shop', 'b2', 'b2'],
+      ['world', 'b2', 'b2'],
+      ['accounts', 'b2', null],
+    ]);
+    // PITR of shop and world starts at b2: the binlogs from b2's file stay.
+    expect(plan.sources[0]!.keepFrom).toBe(file(2));
+    expect(plan.sources[0]!.keepReason).toMatch(/consistent point of b2.*\(for shop, world\)/);
+    expect(plan.uncovered).toEqual([{ serverUuid: SRC, database: 'new_db' }]);
   });
 
   it('buckets weeks the ISO way across a year end', () => {

@@ -12,12 +12,11 @@ import { runCli, makeKeys, tempRepoUrl } from '../helpers/cli.js';
 import { startS3Server } from '../helpers/s3-server.js';
 import { openStorage } from '../../src/storage/open-storage.js';
 import { S3Storage } from '../../src/storage/s3-storage.js';
-import { initRepository, openRepository, listBackups, type Repository } from '../../src/repo/repository.js';
+import { initRepository, openRepository, type Repository } from '../../src/repo/repository.js';
 import { loadSigningKey, type SigningKey } from '../../src/crypto/signing.js';
 import { resolveRecipients } from '../../src/crypto/age.js';
 import { runBackup } from '../../src/backup/run-backup.js';
 import { shipBinlogs } from '../../src/binlog/shipper.js';
-import { readSegments } from '../../src/binlog/repo-binlogs.js';
 import { binlogSeq } from '../../src/binlog/file-names.js';
 import { withConnection } from '../../src/mysql/client.js';
 import { runPrune } from '../../src/retention/prune.js';
@@ -35,7 +34,7 @@ beforeAll(async () => {
 });
 
 async function backup(repo: Repository, database: string, labels: Record<string, string> = {}): Promise<BackupManifest> {
-  const m = await runBackup({ repo, source: mariadb().conn, signingKey, recipients, databases: [database], compressionLevel: 1, compressionThreads: 1, includeAccounts: false, labels });
+  const m = await runBackup({ repo, source: mariadb().conn, recipients, databases: [database], compressionLevel: 1, compressionThreads: 1, includeAccounts: false, labels });
   await withConnection(mariadb().conn, async (db) => {
     await db.exec(`INSERT INTO \`${database}\`.t (v) VALUES ('after ${m.id}')`);
     await db.exec('FLUSH BINARY LOGS');
@@ -50,11 +49,11 @@ describe('dbops prune on a file:// repository', () => {
     const { url, dir } = await tempRepoUrl();
     const storage = await openStorage(url);
     await initRepository(storage, signingKey, recipients);
-    const repo = await openRepository(storage);
+    const repo = await openRepository(storage, { signer: signingKey });
     const b1 = await backup(repo, db.name);
     const b2 = await backup(repo, db.name, { 'legal-hold': 'case-7' });
     const b3 = await backup(repo, db.name);
-    const shipped = await shipBinlogs({ repo, source: mariadb().conn, signingKey, recipients, compressionLevel: 1, compressionThreads: 1, spoolRoot: join(tmpdir(), `dbops-prune-spool-${process.pid}`), maxLagSeconds: 60, once: true });
+    const shipped = await shipBinlogs({ repo, source: mariadb().conn, recipients, compressionLevel: 1, compressionThreads: 1, spoolRoot: join(tmpdir(), `dbops-prune-spool-${process.pid}`), maxLagSeconds: 60, once: true });
     const source = shipped.serverUuid;
     expect(b3.source.serverUuid).toBe(source);
     // Debris: an unfinished backup from three days ago and one still being written.
@@ -73,8 +72,8 @@ describe('dbops prune on a file:// repository', () => {
     expect(dry.stdout).toMatch(/keep   incomplete-backup 20990101T000000Z-bbbbbb .*in progress/);
     expect(dry.stdout).toMatch(/dry run: nothing deleted/);
     // Ids sort by second: backups of the same second list in random-suffix order.
-    expect((await listBackups(repo)).map((b) => b.id).sort()).toEqual([b1.id, b2.id, b3.id].sort());
-    const segsBefore = (await readSegments(repo, source)).segments;
+    expect((await repo.backups.list()).map((b) => b.id).sort()).toEqual([b1.id, b2.id, b3.id].sort());
+    const segsBefore = (await repo.binlogs.segments(source)).segments;
     const cut = binlogSeq(b3.consistentPoint.binlogFile!);
     expect(segsBefore.some((s) => s.sequence < cut)).toBe(true);
 
@@ -83,8 +82,8 @@ describe('dbops prune on a file:// repository', () => {
     const out = JSON.parse(applied.stdout) as { applied: { backups: string[]; segments: number; debris: string[] } };
     expect(out.applied.backups).toEqual([b1.id]);
     expect(out.applied.debris).toEqual(['20200101T000000Z-aaaaaa']);
-    expect((await listBackups(repo)).map((b) => b.id).sort()).toEqual([b2.id, b3.id].sort());
-    const segsAfter = (await readSegments(repo, source)).segments;
+    expect((await repo.backups.list()).map((b) => b.id).sort()).toEqual([b2.id, b3.id].sort());
+    const segsAfter = (await repo.binlogs.segments(source)).segments;
     expect(out.applied.segments).toBe(segsBefore.length - segsAfter.length);
     expect(segsAfter.length).toBeGreaterThan(0);
     expect(Math.min(...segsAfter.map((s) => s.sequence))).toBe(cut);
@@ -106,7 +105,7 @@ describe('unfinished uploads on the S3 protocol server', () => {
       const url = s3.url('prune');
       const storage = await openStorage(url);
       await initRepository(storage, signingKey, recipients);
-      const repo = await openRepository(storage);
+      const repo = await openRepository(storage, { signer: signingKey });
       const r = await runPrune({ repo, storageUrl: url, policy: { daily: 1, weekly: 0, monthly: 0, pitrWindowMs: 1000, graceForIncompleteMs: 1000, legalHoldLabel: 'legal-hold' }, apply: true });
       expect(r.problems.join()).toMatch(/does not support ListMultipartUploads \(501\).*lifecycle rule/);
       const driver = new S3Storage({ bucket: s3.bucket, endpoint: s3.endpoint, region: 'us-east-1' });

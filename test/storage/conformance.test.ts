@@ -206,6 +206,31 @@ describe.each(drivers)('storage conformance: $name', ({ name, make }) => {
     await expect(storage.getBuffer('gone')).rejects.toBeInstanceOf(NotFoundError);
   });
 
+  it('creates only where the key is free: one of many racing creates wins, the others see it taken', async () => {
+    const cond = storage.conditional!;
+    expect(cond).toBeDefined();
+    expect(await cond.createIfAbsent('locks/a.json', Buffer.from('mine'))).toBe(true);
+    // Repeating an identical create (a retry whose first answer was lost) still answers true.
+    expect(await cond.createIfAbsent('locks/a.json', Buffer.from('mine'))).toBe(true);
+    expect(await cond.createIfAbsent('locks/a.json', Buffer.from('theirs'))).toBe(false);
+    expect((await storage.getBuffer('locks/a.json')).toString()).toBe('mine');
+    // Sequential racers: each sees the first one's object and leaves it.
+    const results = await Promise.all(['w1', 'w2', 'w3', 'w4'].map((w) => cond.createIfAbsent('locks/b.json', Buffer.from(w))));
+    const winners = results.filter(Boolean).length;
+    expect(winners).toBeGreaterThanOrEqual(1);
+    const held = (await storage.getBuffer('locks/b.json')).toString();
+    expect(results[['w1', 'w2', 'w3', 'w4'].indexOf(held)]).toBe(true);
+    if (await cond.enforced()) expect(winners).toBe(1);
+    // The file driver leaves no temp file behind.
+    if (name === 'file') expect(await readdir(path.join((storage as FileStorage).root, 'locks'))).toEqual(['a.json', 'b.json']);
+  });
+
+  it('says whether the store itself enforces create-only writes', async () => {
+    // link(2) on a local filesystem; s3rver ignores If-None-Match (so the driver emulates it, and its probe says so).
+    expect(await storage.conditional!.enforced()).toBe(name === 'file');
+    expect(await keysOf(storage, '')).toEqual([]);
+  });
+
   it('rejects keys that escape the repository', async () => {
     for (const bad of ['../x', '/abs', 'a//b', 'a/./b', '', 'a/', 'a/../b']) {
       await expect(storage.put(bad, Buffer.from('x'))).rejects.toBeInstanceOf(UsageError);

@@ -2,8 +2,6 @@
 import type { Command } from 'commander';
 import { CommandContext, type GlobalOptions } from '../../context.js';
 import { runBackup } from '../../../backup/run-backup.js';
-import { loadSigningKey } from '../../../crypto/signing.js';
-import { resolveRecipients } from '../../../crypto/age.js';
 import { parseConnectionUrl } from '../../../mysql/connection-url.js';
 import { requireSetting } from '../../../config/load-config.js';
 import { bytes } from '../../format.js';
@@ -23,17 +21,14 @@ export function registerBackup(program: Command, globals: () => GlobalOptions): 
         'source.databases': opts.databases,
         ...(opts.accounts === false ? { 'backup.accounts': false } : {}),
       });
-      const repo = await ctx.repository();
+      const repo = await ctx.writableRepository();
       const source = parseConnectionUrl(requireSetting(ctx.config.source.url, 'source.url', '--source'));
-      const signingKey = await loadSigningKey(ctx.config.signing.keyFile);
-      const recipients = await resolveRecipients(ctx.config.age.recipients);
       const progress = new Progress('dump');
       try {
         const manifest = await runBackup({
           repo,
           source,
-          signingKey,
-          recipients,
+          recipients: repo.recipients,
           databases: ctx.config.source.databases,
           compressionLevel: ctx.config.compression.level,
           compressionThreads: ctx.config.compression.threads,

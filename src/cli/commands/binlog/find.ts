@@ -5,7 +5,7 @@ import { CommandContext, type GlobalOptions } from '../../context.js';
 import { findEvents, OP_TYPES, type FindResult } from '../../../pitr/binlog-find.js';
 import { parseTime } from '../../../pitr/target-spec.js';
 import { parseTableRef } from '../../../restore/select-parts.js';
-import { assertSourceId } from '../../../binlog/source-keys.js';
+import { assertSourceId } from '../../../storage/layout.js';
 import { checkIdentityFile } from '../../../crypto/age.js';
 import type { OpType } from '../../../pitr/decode-events.js';
 import { UsageError } from '../../../errors.js';

@@ -6,10 +6,7 @@ import { join, resolve } from 'node:path';
 import { CommandContext, type GlobalOptions } from '../../context.js';
 import { shipBinlogs } from '../../../binlog/shipper.js';
 import { shippingStatus, type ShippingStatus } from '../../../binlog/shipping-status.js';
-import { listBinlogSources } from '../../../binlog/repo-binlogs.js';
-import { assertSourceId } from '../../../binlog/source-keys.js';
-import { loadSigningKey } from '../../../crypto/signing.js';
-import { resolveRecipients } from '../../../crypto/age.js';
+import { assertSourceId } from '../../../storage/layout.js';
 import { parseConnectionUrl } from '../../../mysql/connection-url.js';
 import { requireSetting } from '../../../config/load-config.js';
 import { bytes, table } from '../../format.js';
@@ -35,10 +32,8 @@ export function registerBinlog(program: Command, globals: () => GlobalOptions): 
         'binlog.maxLagSeconds': opts.maxLag,
         'binlog.spoolDir': opts.spoolDir,
       });
-      const repo = await ctx.repository();
+      const repo = await ctx.writableRepository();
       const source = parseConnectionUrl(requireSetting(ctx.config.source.url, 'source.url', '--source'));
-      const signingKey = await loadSigningKey(ctx.config.signing.keyFile);
-      const recipients = await resolveRecipients(ctx.config.age.recipients);
       const signal = ctx.signal;
       // Keep a listener installed while we wind down: with none left, execa's signal-exit
       // re-raises the first SIGTERM and the process dies before closed files are shipped.
@@ -52,8 +47,7 @@ export function registerBinlog(program: Command, globals: () => GlobalOptions): 
         const result = await shipBinlogs({
           repo,
           source,
-          signingKey,
-          recipients,
+          recipients: repo.recipients,
           compressionLevel: ctx.config.compression.level,
           compressionThreads: ctx.config.compression.threads,
           spoolRoot: resolve(ctx.config.binlog.spoolDir ?? join(tmpdir(), 'dbops-binlog-spool')),
@@ -82,7 +76,7 @@ export function registerBinlog(program: Command, globals: () => GlobalOptions): 
       const ctx = await CommandContext.create(globals());
       const repo = await ctx.repository();
       if (opts.serverUuid) assertSourceId(opts.serverUuid);
-      const ids = opts.serverUuid ? [opts.serverUuid] : await listBinlogSources(repo);
+      const ids = opts.serverUuid ? [opts.serverUuid] : await repo.binlogs.sources();
       const sources: ShippingStatus[] = [];
       for (const id of ids) sources.push(await shippingStatus(repo, id));
       ctx.print({ repositoryId: repo.config.id, sources }, () => human(sources, repo.storage.location));

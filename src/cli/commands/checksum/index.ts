@@ -3,8 +3,6 @@
 import type { Command } from 'commander';
 import { CommandContext, type GlobalOptions } from '../../context.js';
 import { takeChecksums } from '../../../checksum/take-checksums.js';
-import { saveChecksums } from '../../../checksum/checksum-store.js';
-import { loadSigningKey } from '../../../crypto/signing.js';
 import { parseConnectionUrl } from '../../../mysql/connection-url.js';
 import { requireSetting } from '../../../config/load-config.js';
 
@@ -17,10 +15,9 @@ export function registerChecksum(program: Command, globals: () => GlobalOptions)
     .addHelpText('after', '\nExample:\n  dbops checksum && dbops restore-test --depth content')
     .action(async (opts: { source?: string; databases?: string }) => {
       const ctx = await CommandContext.create(globals(), { 'source.url': opts.source, 'source.databases': opts.databases });
-      const repo = await ctx.repository();
-      const key = await loadSigningKey(ctx.config.signing.keyFile);
+      const repo = await ctx.writableRepository();
       const set = await takeChecksums(parseConnectionUrl(requireSetting(ctx.config.source.url, 'source.url', '--source')), ctx.config.source.databases);
-      const stored = await saveChecksums(repo, set, key);
+      const stored = await repo.checksums.save(set);
       const tables = Object.values(stored.tables).reduce((n, t) => n + Object.keys(t).length, 0);
       ctx.print({ id: stored.id, point: stored.point, tables, seconds: stored.seconds }, () => `checksums ${stored.id}: ${tables} tables at ${stored.point.binlogFile}:${stored.point.binlogPosition} (${stored.seconds.toFixed(1)} s)`);
     });

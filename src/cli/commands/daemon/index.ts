@@ -7,8 +7,6 @@ import { ConfigError } from '../../../errors.js';
 import type { Config } from '../../../config/schema.js';
 import { daemonConfigProblems, storageUrlGiven } from '../../../daemon/daemon-config.js';
 import { runDaemon } from '../../../daemon/run-daemon.js';
-import { loadSigningKey } from '../../../crypto/signing.js';
-import { resolveRecipients } from '../../../crypto/age.js';
 import { parseConnectionUrl } from '../../../mysql/connection-url.js';
 
 export function registerDaemon(program: Command, globals: () => GlobalOptions): void {
@@ -35,9 +33,7 @@ export function registerDaemon(program: Command, globals: () => GlobalOptions): 
       if (config) problems.push(...daemonConfigProblems(config));
       if (problems.length || !ctx || !config) throw new ConfigError(problems);
 
-      const repo = await ctx.repository();
-      const signingKey = await loadSigningKey(config.signing.keyFile);
-      const recipients = await resolveRecipients(config.age.recipients);
+      const repo = await ctx.writableRepository();
       const shutdown = new AbortController();
       let signals = 0;
       const onSignal = (sig: NodeJS.Signals): void => {
@@ -51,8 +47,7 @@ export function registerDaemon(program: Command, globals: () => GlobalOptions): 
           repo,
           storageUrl: config.storage.url!,
           source: parseConnectionUrl(config.source.url!),
-          signingKey,
-          recipients,
+          recipients: repo.recipients,
           shutdown: shutdown.signal,
         });
       } finally {

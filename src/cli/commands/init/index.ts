@@ -3,7 +3,8 @@
 // (exit 2) when it cannot: every later upload would be rejected or left unprotected.
 import type { Command } from 'commander';
 import { CommandContext, type GlobalOptions } from '../../context.js';
-import { initRepository } from '../../../repo/repository.js';
+import { initRepository, openRepository } from '../../../repo/repository.js';
+import { recordEvidence } from '../../../repo/evidence-log.js';
 import { loadSigningKey } from '../../../crypto/signing.js';
 import { resolveRecipients } from '../../../crypto/age.js';
 import { UsageError } from '../../../errors.js';
@@ -26,6 +27,7 @@ export function registerInit(program: Command, globals: () => GlobalOptions): vo
       const key = await loadSigningKey(ctx.config.signing.keyFile);
       const recipients = await resolveRecipients(ctx.config.age.recipients);
       const repo = await initRepository(storage, key, recipients);
+      await recordEvidence(await openRepository(storage, { signer: key }), { action: 'init', subject: repo.id, outcome: 'ok', summary: `repository ${repo.id} created at ${storage.location}`, details: { signingKeyId: repo.signingKeyId, recipients: repo.recipients.map((r) => r.fingerprint), objectLock: storage.lock?.mode ?? null } });
       const lock = storage.lock ? ` (Object Lock ${storage.lock.mode})` : '';
       ctx.print({ repositoryId: repo.id, location: storage.location, signingKeyId: repo.signingKeyId, recipients: repo.recipients.map((r) => r.fingerprint), objectLock: storage.lock?.mode ?? null }, () => `initialised repository ${repo.id} at ${storage.location}${lock} (signing key ${repo.signingKeyId})`);
     });

@@ -6,7 +6,9 @@ import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { generateSigningKeyPair, publicKeyFromPem, keyIdOf } from '../../../crypto/signing.js';
 import { UsageError, ToolError } from '../../../errors.js';
-import type { GlobalOptions } from '../../context.js';
+import { CommandContext, type GlobalOptions } from '../../context.js';
+import { recipientFingerprint, resolveRecipients } from '../../../crypto/age.js';
+import { recordEvidence } from '../../../repo/evidence-log.js';
 
 export function registerKeys(program: Command, globals: () => GlobalOptions): void {
   const keys = program.command('keys').description('manage encryption and signing keys');
@@ -43,4 +45,26 @@ export function registerKeys(program: Command, globals: () => GlobalOptions): vo
           `age recipient   ${recipient}\nsigning key id  ${keyId}\n\nexport DBOPS_AGE_RECIPIENTS=${files[1]}\nexport DBOPS_SIGNING_KEY_FILE=${files[2]}\n# to verify content or restore: export DBOPS_AGE_IDENTITY_FILE=${files[0]}\n`,
         );
     });
+
+  for (const [name, adding] of [['add-recipient', true], ['remove-recipient', false]] as const) {
+    keys
+      .command(name)
+      .description(`${adding ? 'add an age recipient to' : 'remove an age recipient from'} the repository (re-signs repo.json); new backups are encrypted to the new list, old ones keep theirs`)
+      .argument('<recipient>', 'an age1… public key, or a file holding one')
+      .addHelpText('after', `\nExample:\n  dbops keys ${name} ./escrow/age.pub\n  # then set age.recipients to the same list (or leave it unset: repo.json's list is used)`)
+      .action(async (ref: string) => {
+        const ctx = await CommandContext.create(globals(), { 'age.recipients': [] });
+        const repo = await ctx.writableRepository();
+        const [recipient] = await resolveRecipients([ref]);
+        const fp = recipientFingerprint(recipient!);
+        const current = repo.recipients;
+        const has = current.some((r) => recipientFingerprint(r) === fp);
+        if (adding && has) throw new UsageError(`recipient ${fp} is already one of the repository's recipients; nothing to change`);
+        if (!adding && !has) throw new UsageError(`recipient ${fp} is not one of the repository's recipients (${current.map(recipientFingerprint).join(', ')}); nothing to change`);
+        const next = adding ? [...current, recipient!] : current.filter((r) => recipientFingerprint(r) !== fp);
+        const updated = await repo.updateRecipients(next);
+        await recordEvidence(repo, { action: 'recipients', subject: fp, outcome: 'ok', summary: `${adding ? 'added' : 'removed'} age recipient ${fp}`, details: { recipients: updated.recipients.map((r) => r.fingerprint) } });
+        ctx.print({ repositoryId: updated.id, recipients: updated.recipients.map((r) => r.fingerprint) }, () => `${adding ? 'added' : 'removed'} recipient ${fp}; the repository's recipients are now ${updated.recipients.map((r) => r.fingerprint).join(', ')}`);
+      });
+  }
 }

@@ -1,7 +1,6 @@
 // `dbops list`: backups with a valid manifest (the only ones that exist), oldest first.
 import type { Command } from 'commander';
 import { CommandContext, type GlobalOptions } from '../../context.js';
-import { listBackups } from '../../../repo/repository.js';
 import { bytes, table } from '../../format.js';
 
 export function registerList(program: Command, globals: () => GlobalOptions): void {
@@ -12,7 +11,7 @@ export function registerList(program: Command, globals: () => GlobalOptions): vo
     .action(async () => {
       const ctx = await CommandContext.create(globals());
       const repo = await ctx.repository();
-      const listed = await listBackups(repo);
+      const listed = await repo.backups.list();
       const backups = listed.filter((b) => b.manifest).map((b) => {
         const m = b.manifest!;
         return {

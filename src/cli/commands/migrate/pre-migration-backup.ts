@@ -1,9 +1,6 @@
 // The backup taken before a migration touches anything: a full `runBackup` of the one database into
 // the configured repository, so that a migration that fails half-way (MySQL DDL is not
 // transactional) can always be undone by `dbops restore <id>`.
-import type { SigningKey } from '../../../crypto/signing.js';
-import { loadSigningKey } from '../../../crypto/signing.js';
-import { resolveRecipients } from '../../../crypto/age.js';
 import { runBackup } from '../../../backup/run-backup.js';
 import { UsageError } from '../../../errors.js';
 import type { Repository } from '../../../repo/repository.js';
@@ -12,25 +9,17 @@ import type { DatabaseTarget } from '../../../migrate/target.js';
 
 export interface BackupPlan {
   repo: Repository;
-  signingKey: SigningKey;
-  recipients: string[];
 }
 
 /** Loads what the backup needs before anything is locked; refuses clearly when it is not configured. */
 export async function prepareBackup(ctx: CommandContext): Promise<BackupPlan> {
   const missing: string[] = [];
   if (!ctx.config.storage.url) missing.push('storage.url (DBOPS_STORAGE_URL)');
-  if (ctx.config.age.recipients.length === 0) missing.push('age.recipients (DBOPS_AGE_RECIPIENTS)');
   if (!ctx.config.signing.keyFile) missing.push('signing.keyFile (DBOPS_SIGNING_KEY_FILE)');
   if (missing.length > 0) {
     throw new UsageError(`a backup is taken before every migration but ${missing.join(', ')} is not configured: configure it, or pass --no-backup to migrate without one`);
   }
-  const [repo, signingKey, recipients] = await Promise.all([
-    ctx.repository(),
-    loadSigningKey(ctx.config.signing.keyFile),
-    resolveRecipients(ctx.config.age.recipients),
-  ]);
-  return { repo, signingKey, recipients };
+  return { repo: await ctx.writableRepository() };
 }
 
 /** Backs up `target.database`; returns the backup id. */
@@ -38,8 +27,7 @@ export async function takeBackup(ctx: CommandContext, plan: BackupPlan, target: 
   const manifest = await runBackup({
     repo: plan.repo,
     source: target.server,
-    signingKey: plan.signingKey,
-    recipients: plan.recipients,
+    recipients: plan.repo.recipients,
     databases: [target.database],
     compressionLevel: ctx.config.compression.level,
     compressionThreads: ctx.config.compression.threads,

@@ -5,8 +5,7 @@
 import type { Command } from 'commander';
 import { CommandContext, type GlobalOptions } from '../../context.js';
 import { maintainDatabase, restoreArchive, type ArchiveKeys, type MaintainResult, type MaintenancePlan } from '../../../partitions/index.js';
-import { loadSigningKey } from '../../../crypto/signing.js';
-import { checkIdentityFile, resolveRecipients } from '../../../crypto/age.js';
+import { checkIdentityFile } from '../../../crypto/age.js';
 import { readServerInfo } from '../../../mysql/server-info.js';
 import { flavorProfile, resolveTools } from '../../../mysql/flavor.js';
 import { recordAdminAction } from '../../../audit/admin-action.js';
@@ -98,8 +97,8 @@ Examples:
         const repo = ctx.config.storage.url ? await ctx.repository() : undefined;
         const keys = async (): Promise<ArchiveKeys> => {
           if (!repo) throw new UsageError('expired partitions are archived before they are dropped, but storage.url is not configured: set DBOPS_STORAGE_URL');
-          const [signingKey, recipients] = await Promise.all([loadSigningKey(ctx.config.signing.keyFile), resolveRecipients(ctx.config.age.recipients)]);
-          return { repo, signingKey, recipients, compressionLevel: ctx.config.compression.level, ...(ctx.config.age.identityFile ? { identityFile: await checkIdentityFile(ctx.config.age.identityFile) } : {}) };
+          const writable = await ctx.writableRepository();
+          return { repo: writable, recipients: writable.recipients, compressionLevel: ctx.config.compression.level, ...(ctx.config.age.identityFile ? { identityFile: await checkIdentityFile(ctx.config.age.identityFile) } : {}) };
         };
         const r = await maintainDatabase({ config: ctx.config, target, now, apply: flags.apply ?? false, keys, ...(repo ? { repo } : {}) });
         if (r.skipped) throw new UsageError(`${r.skipped}; run \`dbops migrate up\` first`);

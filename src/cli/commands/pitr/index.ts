@@ -5,12 +5,13 @@ import type { Command } from 'commander';
 import { CommandContext, type GlobalOptions } from '../../context.js';
 import { runPitr, type PitrResult } from '../../../pitr/run-pitr.js';
 import { parseTarget } from '../../../pitr/target-spec.js';
-import { assertSourceId } from '../../../binlog/source-keys.js';
+import { assertSourceId } from '../../../storage/layout.js';
 import { checkIdentityFile } from '../../../crypto/age.js';
 import { parseConnectionUrl } from '../../../mysql/connection-url.js';
 import { requireSetting } from '../../../config/load-config.js';
 import { UsageError } from '../../../errors.js';
 import { bytes } from '../../format.js';
+import { withEvidence } from '../../../repo/evidence-log.js';
 
 interface PitrFlags {
   to?: string;
@@ -26,6 +27,8 @@ interface PitrFlags {
   force?: boolean;
   binlog?: boolean;
   parallel?: string;
+  base?: string;
+  keepPartial?: boolean;
 }
 
 export function registerPitr(program: Command, globals: () => GlobalOptions): void {
@@ -45,20 +48,23 @@ export function registerPitr(program: Command, globals: () => GlobalOptions): vo
     .option('--force', 'allow recovering over existing tables')
     .option('--binlog', 'write the recovery into the target binlog (default: off)')
     .option('--parallel <n>', 'tables restored at once')
+    .option('--base <id|previous>', 'start from this full backup (id or unique prefix), or "previous": the one before the newest that fits')
+    .option('--keep-partial', 'when the recovery fails, leave what it created on the target (default: drop it)')
     .addHelpText(
       'after',
-      '\nExamples:\n  dbops binlog find --type ddl --grep "DROP TABLE"          # pick the bad event\n  dbops pitr --before binlog.000042:1234 --target mysql://root:pw@127.0.0.1:3307\n  dbops pitr --to 2026-11-27T14:02:59+01:00 --dry-run --json\n  dbops pitr --to latest --table shop.orders --into-schema rescue --target …',
+      '\nExamples:\n  dbops binlog find --type ddl --grep "DROP TABLE"          # pick the bad event\n  dbops pitr --before binlog.000042:1234 --target mysql://root:pw@127.0.0.1:3307\n  dbops pitr --to 2026-11-27T14:02:59+01:00 --dry-run --json\n  dbops pitr --to latest --table shop.orders --into-schema rescue --target …\n  dbops pitr --to latest --base previous --target …          # the newest base is damaged',
     )
     .action(async (opts: PitrFlags) => {
       const target = parseTarget(opts);
       if (opts.serverUuid) assertSourceId(opts.serverUuid);
       if (opts.database && opts.table) throw new UsageError('give either --database or --table, not both');
+      if (opts.base !== undefined && !opts.base.trim()) throw new UsageError('--base is empty: give a backup id from "dbops list", or previous');
       const ctx = await CommandContext.create(globals(), { 'restore.parallel': opts.parallel, 'restore.targetUrl': opts.target });
       const conn = opts.dryRun ? undefined : parseConnectionUrl(requireSetting(ctx.config.restore.targetUrl, 'restore.targetUrl', '--target'));
       const identityFile = await checkIdentityFile(ctx.config.age.identityFile);
-      const repo = await ctx.repository();
+      const repo = opts.dryRun ? await ctx.repository() : await ctx.repositoryForEvidence();
       try {
-        const result = await runPitr({
+        const pitr = (): Promise<PitrResult> => runPitr({
           repo,
           identityFile,
           target,
@@ -70,7 +76,16 @@ export function registerPitr(program: Command, globals: () => GlobalOptions): vo
           binlog: opts.binlog ?? false,
           parallel: ctx.config.restore.parallel,
           signal: ctx.signal,
+          ...(opts.base !== undefined ? { base: opts.base } : {}),
+          keepPartial: opts.keepPartial ?? false,
         });
+        const result = opts.dryRun
+          ? await pitr()
+          : await withEvidence(repo, { action: 'pitr', subject: target.kind === 'latest' ? 'latest' : opts.to ?? opts.toPosition ?? opts.toGtid ?? opts.before ?? null }, pitr, (r) => ({
+              outcome: 'ok',
+              summary: `pitr from backup ${r.plan.base.id} to ${r.plan.reached.file}:${r.plan.reached.position} into ${conn ? `${conn.host ?? conn.socket}:${conn.port ?? ''}` : '?'}`,
+              details: { requested: r.plan.requested, base: r.plan.base.id, reached: r.plan.reached, scope: r.plan.scope, phases: r.phases },
+            }));
         ctx.print(result, () => human(result));
       } finally {
         ctx.releaseSignals();

@@ -5,7 +5,6 @@ import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CommandContext, type GlobalOptions } from '../../context.js';
-import { listReports, loadReport, verifyReportBytes } from '../../../report/report-store.js';
 import { renderReportHtml } from '../../../report/report-html.js';
 import { renderReportIndexHtml } from '../../../report/report-index-html.js';
 import { loadPublicKeyFile } from '../../../crypto/signing.js';
@@ -13,6 +12,7 @@ import { parseDuration } from '../../../util/duration.js';
 import { table } from '../../format.js';
 import { seconds } from '../../../report/html.js';
 import { VerificationError } from '../../../errors.js';
+import { verifyReportBytes } from '../../../repo/report-store.js';
 
 export function registerReport(program: Command, globals: () => GlobalOptions): void {
   const report = program.command('report').description('restore-test reports: list, show, verify (offline), html');
@@ -25,19 +25,21 @@ export function registerReport(program: Command, globals: () => GlobalOptions): 
       const ctx = await CommandContext.create(globals());
       const repo = await ctx.repository();
       const since = opts.since ? new Date(Date.now() - parseDuration(opts.since, '--since')) : undefined;
-      const listed = await listReports(repo, since);
+      const listed = await repo.reports.list(since);
       const rows = listed.filter((l) => l.report).map((l) => {
         const r = l.report!;
         return { id: r.id, createdAt: r.createdAt, verdict: r.verdict, depth: r.depth, backupId: r.backup.id, rtoSeconds: r.rtoSeconds, rpoSeconds: r.rpoSeconds, failedChecks: r.checks.filter((c) => !c.ok).length };
       });
       const invalid = listed.filter((l) => l.problem).map((l) => ({ id: l.id, problem: l.problem }));
+      // A report the evidence log pins but that is gone or changed (a deleted FAIL) counts too.
+      for (const p of (await repo.evidence.verify()).problems) if (p.key.startsWith('reports/')) invalid.push({ id: p.key, problem: p.problem });
       ctx.print({ reports: rows, invalid }, () => {
         if (!rows.length && !invalid.length) return 'no restore-test reports yet';
         const t = [['ID', 'TESTED AT', 'VERDICT', 'DEPTH', 'BACKUP', 'RTO', 'RPO']];
         for (const r of rows) t.push([r.id, r.createdAt.replace(/\.\d+Z$/, 'Z'), r.verdict.toUpperCase(), r.depth, r.backupId, seconds(r.rtoSeconds), seconds(r.rpoSeconds)]);
         return [table(t), ...invalid.map((i) => `! ${i.id}: ${i.problem}`)].join('\n');
       });
-      if (invalid.length) throw new VerificationError(`${invalid.length} report(s) failed signature verification, first: ${invalid[0]!.problem}`, invalid[0]!.id);
+      if (invalid.length) throw new VerificationError(`${invalid.length} report(s) missing or failing verification, first: ${invalid[0]!.problem}`, invalid[0]!.id);
     });
 
   report
@@ -47,7 +49,7 @@ export function registerReport(program: Command, globals: () => GlobalOptions): 
     .action(async (id: string) => {
       const ctx = await CommandContext.create(globals());
       const repo = await ctx.repository();
-      const r = await loadReport(repo, id);
+      const r = await repo.reports.get(id);
       ctx.print(r, () => {
         const lines = [
           `report   ${r.id}  ${r.verdict.toUpperCase()} (depth ${r.depth})`,
@@ -79,7 +81,7 @@ export function registerReport(program: Command, globals: () => GlobalOptions): 
         const key = keyFile ? await loadPublicKeyFile(keyFile) : (await ctx.repository()).publicKey;
         r = verifyReportBytes(await readFile(ref), key, ref);
       } else {
-        r = await loadReport(await ctx.repository(), ref);
+        r = await (await ctx.repository()).reports.get(ref);
       }
       ctx.print({ id: r.id, verdict: r.verdict, signatureValid: true, keyId: r.signature.keyId }, () => `report ${r.id}: signature valid (key ${r.signature.keyId}); verdict ${r.verdict.toUpperCase()}`);
     });
@@ -91,7 +93,7 @@ export function registerReport(program: Command, globals: () => GlobalOptions): 
     .action(async (opts: { out: string }) => {
       const ctx = await CommandContext.create(globals());
       const repo = await ctx.repository();
-      const listed = await listReports(repo);
+      const listed = await repo.reports.list();
       await mkdir(opts.out, { recursive: true });
       const reports = listed.flatMap((l) => (l.report ? [l.report] : []));
       for (const r of reports) await writeFile(join(opts.out, `${r.id}.html`), renderReportHtml(r));

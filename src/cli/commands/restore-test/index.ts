@@ -5,7 +5,6 @@ import { CommandContext, type GlobalOptions } from '../../context.js';
 import { runRestoreTest, type Depth } from '../../../restore-test/run-restore-test.js';
 import { restoreTestDependencies } from '../../../restore-test/sandbox-factory.js';
 import { checkIdentityFile } from '../../../crypto/age.js';
-import { loadSigningKey } from '../../../crypto/signing.js';
 import { OperationError, UsageError, VerificationError } from '../../../errors.js';
 import { seconds } from '../../../report/html.js';
 
@@ -13,6 +12,7 @@ interface Flags {
   backup: string;
   depth: string;
   sandbox?: string;
+  skipDamaged?: boolean;
 }
 
 export function registerRestoreTest(program: Command, globals: () => GlobalOptions): void {
@@ -21,17 +21,17 @@ export function registerRestoreTest(program: Command, globals: () => GlobalOptio
     .description('prove a backup restores: into a throwaway server, checked, with a signed report')
     .option('--backup <ref>', 'latest, random (catches bit rot in older backups) or a backup id', 'latest')
     .option('--depth <depth>', 'integrity | restore | content', 'content')
+    .option('--skip-damaged', 'with latest: use the newest backup whose manifest verifies instead of failing (exit 3) on a damaged newest one')
     .option('--sandbox <driver>', 'process (local mariadbd in a temp datadir) | container (default: sandbox.driver)')
     .addHelpText('after', '\nExamples:\n  dbops restore-test                      # latest backup, content equality\n  dbops restore-test --backup random --depth restore')
     .action(async (opts: Flags) => {
       if (!['integrity', 'restore', 'content'].includes(opts.depth)) throw new UsageError(`--depth must be integrity, restore or content, not "${opts.depth}"`);
       const ctx = await CommandContext.create(globals(), { 'sandbox.driver': opts.sandbox });
-      const repo = await ctx.repository();
+      const repo = await ctx.writableRepository();
       const identityFile = await checkIdentityFile(ctx.config.age.identityFile);
-      const signingKey = await loadSigningKey(ctx.config.signing.keyFile);
       const deps = await restoreTestDependencies(repo, identityFile, ctx.config.sandbox);
       try {
-        const { report, keys } = await runRestoreTest({ repo, identityFile, signingKey, backup: opts.backup, depth: opts.depth as Depth, ...deps, parallel: ctx.config.restore.parallel, signal: ctx.signal });
+        const { report, keys } = await runRestoreTest({ repo, identityFile, backup: opts.backup, skipDamaged: opts.skipDamaged ?? false, depth: opts.depth as Depth, ...deps, parallel: ctx.config.restore.parallel, signal: ctx.signal });
         const failed = report.checks.filter((c) => !c.ok);
         ctx.print({ ...report, stored: keys }, () =>
           [

@@ -1,11 +1,13 @@
 // `dbops restore`: a backup (whole, one database, or one table) into a target server.
 import type { Command } from 'commander';
 import { CommandContext, type GlobalOptions } from '../../context.js';
-import { resolveBackup } from '../../../repo/repository.js';
 import { runRestore } from '../../../restore/run-restore.js';
 import { checkIdentityFile } from '../../../crypto/age.js';
 import { parseConnectionUrl } from '../../../mysql/connection-url.js';
 import { requireSetting } from '../../../config/load-config.js';
+import { withEvidence } from '../../../repo/evidence-log.js';
+import { withPartialTarget } from '../../../restore/partial-target.js';
+import { planRestore } from '../../../restore/select-parts.js';
 
 interface RestoreFlags {
   target?: string;
@@ -16,6 +18,8 @@ interface RestoreFlags {
   binlog?: boolean;
   accounts?: boolean;
   parallel?: string;
+  skipDamaged?: boolean;
+  keepPartial?: boolean;
 }
 
 export function registerRestore(program: Command, globals: () => GlobalOptions): void {
@@ -31,6 +35,8 @@ export function registerRestore(program: Command, globals: () => GlobalOptions):
     .option('--binlog', 'write the restore into the target binlog (default: off for speed)')
     .option('--accounts', 'also apply user accounts and grants from the backup')
     .option('--parallel <n>', 'tables loaded at once')
+    .option('--skip-damaged', 'with latest: use the newest backup whose manifest verifies instead of failing (exit 3) on a damaged newest one')
+    .option('--keep-partial', 'when the restore fails, leave what it created on the target (default: drop it)')
     .addHelpText(
       'after',
       '\nExamples:\n  DBOPS_AGE_IDENTITY_FILE=./keys/age.key dbops restore latest --target mysql://root:pw@127.0.0.1:3307\n  dbops restore latest --target … --table horizn.sites --into-schema scratch',
@@ -39,23 +45,33 @@ export function registerRestore(program: Command, globals: () => GlobalOptions):
       const ctx = await CommandContext.create(globals(), { 'restore.parallel': opts.parallel, 'restore.targetUrl': opts.target });
       const target = parseConnectionUrl(requireSetting(ctx.config.restore.targetUrl, 'restore.targetUrl', '--target'));
       const identityFile = await checkIdentityFile(ctx.config.age.identityFile);
-      const repo = await ctx.repository();
-      const manifest = await resolveBackup(repo, ref);
+      const repo = await ctx.repositoryForEvidence();
+      const manifest = await repo.backups.resolve(ref, { skipDamaged: opts.skipDamaged ?? false });
+      const scope = {
+        ...(opts.database !== undefined ? { database: opts.database } : {}),
+        ...(opts.table !== undefined ? { table: opts.table } : {}),
+        ...(opts.intoSchema !== undefined ? { intoSchema: opts.intoSchema } : {}),
+      };
+      // What a failed restore created is dropped again (unless --keep-partial), and its message says what is left.
+      const partial = { target, operation: 'restore' as const, databases: planRestore(manifest, scope).createDatabases.map((d) => d.name), keepPartial: opts.keepPartial ?? false, binlog: opts.binlog ?? false, backupId: manifest.id };
       try {
-        const result = await runRestore({
+        const result = await withEvidence(repo, { action: 'restore', subject: manifest.id }, () => withPartialTarget(partial, (p) => runRestore({
           repo,
           manifest,
           target,
           identityFile,
-          ...(opts.database !== undefined ? { database: opts.database } : {}),
-          ...(opts.table !== undefined ? { table: opts.table } : {}),
-          ...(opts.intoSchema !== undefined ? { intoSchema: opts.intoSchema } : {}),
+          ...scope,
           force: opts.force ?? false,
           binlog: opts.binlog ?? false,
           accounts: opts.accounts ?? false,
           parallel: ctx.config.restore.parallel,
           signal: ctx.signal,
-        });
+          onPart: p.onPart,
+        })), (r) => ({
+          outcome: 'ok',
+          summary: `restored backup ${manifest.id} (${r.databases.join(', ')}) into ${target.socket ?? `${target.host}:${target.port}`}`,
+          details: { databases: r.databases, parts: r.parts.length, seconds: r.seconds, scope: { database: opts.database ?? null, table: opts.table ?? null, intoSchema: opts.intoSchema ?? null } },
+        }));
         ctx.print(result, () => `restored backup ${manifest.id} (${result.parts.length} parts, databases ${result.databases.join(', ')}) in ${result.seconds.toFixed(1)} s${result.strippedTriggers ? `; ${result.strippedTriggers} trigger block(s) left out of the renamed copy` : ''}`);
       } finally {
         ctx.releaseSignals();

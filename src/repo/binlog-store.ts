@@ -1,0 +1,122 @@
+// Binlogs in a repository, per source: the shipped files (from the listing alone, cheap,
+// used by the shipper to resume), their verified segment manifests (status, PITR), the gap
+// records and the shipper heartbeat. A segment manifest is a segment's commit marker:
+// written after its data object, as a backup manifest is after its parts.
+import type { Repository } from './repository.js';
+import { binlogsPrefix, gapKey, gapsPrefix, parseSourceKey, segmentManifestKey, shipperStateKey, sourcePrefix, SOURCE_ID_RE } from '../storage/layout.js';
+import { VerificationError, isNotFound } from '../errors.js';
+import { log } from '../util/logger.js';
+import { compareBinlogNames } from '../binlog/file-names.js';
+import { segmentManifestDoc, type SegmentManifest, type UnsignedSegmentManifest } from '../binlog/segment-manifest.js';
+import { gapRecordDoc, type GapRecord, type UnsignedGapRecord } from '../binlog/gap-record.js';
+import { shipperStateDoc, type ShipperState, type UnsignedShipperState } from '../binlog/shipper-state.js';
+import { decodeDocument, encodeDocument } from './signed-document.js';
+
+export interface SegmentListing {
+  /** Verified manifests in sequence order. */
+  segments: SegmentManifest[];
+  /** Manifests that did not verify (named in the message); their files count as missing. */
+  problems: string[];
+}
+
+export class BinlogStore {
+  constructor(private readonly repo: Repository) {}
+
+  /** Source ids with anything under `binlogs/`, sorted. */
+  async sources(): Promise<string[]> {
+    const ids = new Set<string>();
+    for await (const obj of this.repo.storage.list(binlogsPrefix)) {
+      const id = obj.key.slice(binlogsPrefix.length).split('/')[0] ?? '';
+      if (SOURCE_ID_RE.test(id)) ids.add(id);
+    }
+    return [...ids].sort();
+  }
+
+  /** Files with a segment manifest (shipped = committed), in sequence order; no verification. */
+  async shippedFiles(sourceId: string): Promise<string[]> {
+    const files: string[] = [];
+    for await (const obj of this.repo.storage.list(sourcePrefix(sourceId))) {
+      const k = parseSourceKey(obj.key);
+      if (k?.kind === 'manifest') files.push(k.file);
+    }
+    return files.sort(compareBinlogNames);
+  }
+
+  async segment(sourceId: string, file: string): Promise<SegmentManifest> {
+    const key = segmentManifestKey(sourceId, file);
+    const m = decodeDocument(segmentManifestDoc, await this.repo.storage.getBuffer(key), key, this.repo.publicKey);
+    if (m.file !== file || m.serverUuid !== sourceId) throw new VerificationError(`${key} describes ${m.serverUuid}/${m.file}: the manifest was moved or swapped`, key);
+    if (m.repositoryId !== this.repo.config.id) throw new VerificationError(`${key} belongs to repository ${m.repositoryId}, not ${this.repo.config.id}`, key);
+    return m;
+  }
+
+  /** Every verified segment manifest of a source; bad ones are reported, never used. */
+  async segments(sourceId: string): Promise<SegmentListing> {
+    const out: SegmentListing = { segments: [], problems: [] };
+    for (const file of await this.shippedFiles(sourceId)) {
+      try {
+        out.segments.push(await this.segment(sourceId, file));
+      } catch (err) {
+        if (!(err instanceof VerificationError) && !isNotFound(err)) throw err;
+        log.error({ sourceId, file, err: (err as Error).message }, 'binlog segment manifest does not verify; treating the file as missing');
+        out.problems.push((err as Error).message);
+      }
+    }
+    return out;
+  }
+
+  /** Commit a shipped file: its data object must already be stored. */
+  async commitSegment(unsigned: UnsignedSegmentManifest): Promise<SegmentManifest> {
+    const { doc, bytes } = encodeDocument(segmentManifestDoc, unsigned, this.repo.signer());
+    await this.repo.storage.put(segmentManifestKey(doc.serverUuid, doc.file), bytes, { contentType: 'application/json' });
+    return doc;
+  }
+
+  async gaps(sourceId: string): Promise<GapRecord[]> {
+    const gaps: GapRecord[] = [];
+    for await (const obj of this.repo.storage.list(gapsPrefix(sourceId))) {
+      if (!obj.key.endsWith('.json')) continue;
+      try {
+        gaps.push(decodeDocument(gapRecordDoc, await this.repo.storage.getBuffer(obj.key), obj.key, this.repo.publicKey));
+      } catch (err) {
+        if (!(err instanceof VerificationError)) throw err;
+        // A gap record that does not verify still says something is wrong: keep it loud.
+        log.error({ key: obj.key, err: err.message }, 'binlog gap record does not verify');
+      }
+    }
+    return gaps.sort((a, b) => compareBinlogNames(a.from, b.from));
+  }
+
+  async hasGap(sourceId: string, from: string, to: string): Promise<boolean> {
+    return (await this.repo.storage.stat(gapKey(sourceId, from, to))) !== undefined;
+  }
+
+  async recordGap(unsigned: UnsignedGapRecord): Promise<GapRecord> {
+    const { doc, bytes } = encodeDocument(gapRecordDoc, unsigned, this.repo.signer());
+    await this.repo.storage.put(gapKey(doc.serverUuid, doc.from, doc.to), bytes, { contentType: 'application/json' });
+    return doc;
+  }
+
+  /** The shipper's heartbeat; null when absent or not verifiable (a warning, not an error: it is advisory). */
+  async shipperState(sourceId: string): Promise<ShipperState | null> {
+    const key = shipperStateKey(sourceId);
+    try {
+      const doc = decodeDocument(shipperStateDoc, await this.repo.storage.getBuffer(key), key, this.repo.publicKey);
+      return doc.serverUuid === sourceId ? doc : null;
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      if (err instanceof VerificationError) {
+        log.warn({ key, err: err.message }, 'binlog shipper state does not verify; ignoring it');
+        return null;
+      }
+      throw err;
+    }
+  }
+
+  /** Rewritten every few seconds: a heartbeat, not backup data, so never locked (each locked
+   *  write would pin one more version for pitrWindow + margin). */
+  async putShipperState(unsigned: UnsignedShipperState): Promise<void> {
+    const { bytes } = encodeDocument(shipperStateDoc, unsigned, this.repo.signer());
+    await this.repo.storage.put(shipperStateKey(unsigned.serverUuid), bytes, { contentType: 'application/json', unlocked: true });
+  }
+}

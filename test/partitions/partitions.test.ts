@@ -4,7 +4,7 @@
 // within their windows, an archive restored with identical rows, consecutive archived days restored
 // oldest first, a second database archiving into the same repository while two runs race, and
 // archive retention.
-import { mkdir, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, statfs, utimes, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
@@ -128,16 +128,18 @@ describe('dbops partitions', () => {
   });
 
   it('a manifest that cannot be written (disk full) leaves no orphan object, and says so', async () => {
-    // A real full disk: a 8 KiB tmpfs holds repo.json and an empty partition's archive object, not
-    // its manifest as well (tests run as root).
+    // A real full disk: a tmpfs (tests run as root) shrunk after `init` to what it holds plus one
+    // page, which takes an empty partition's archive object but not its manifest as well.
     const o = await openFreshDb('pt_orphan');
     const mnt = await tempDir('dbops-full-repo-');
-    await execa('mount', ['-t', 'tmpfs', '-o', 'size=8k', 'tmpfs', mnt]);
+    await execa('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt]);
     try {
       await up(o.conn);
       for (const t of ['pageviews', 'events']) await ensureDatePartitions(o.conn, t, '2026-11-20', '2026-11-22');
       const full = { ...env, DBOPS_STORAGE_URL: `file://${mnt}`, DBOPS_RETENTION_PAGEVIEWS: '1d', DBOPS_RETENTION_EVENTS: '1d' };
       expect((await runCli(['init'], full)).exitCode).toBe(0);
+      const fs = await statfs(mnt);
+      await execa('mount', ['-o', `remount,size=${(fs.blocks - fs.bfree + 1) * fs.bsize}`, mnt]);
       const r = await runCli(['partitions', 'maintain', '--apply', '--database', 'pt_orphan', '--today', TODAY], full);
       expect(r.exitCode).toBe(1);
       expect(r.stderr).toMatch(

@@ -32,6 +32,8 @@ export interface StreamOptions {
   connectionServerId: number;
   /** true: follow the source until stopped (--stop-never); false: stop at the end of the last log. */
   follow: boolean;
+  /** Only `startFile` (not following, not to the last log): a backfill of one closed file. */
+  single?: boolean;
 }
 
 export interface RunningStream {
@@ -47,7 +49,7 @@ export function streamArgs(o: StreamOptions, defaultsFile: string): string[] {
     // MariaDB's tool names the replica id after --stop-never; MySQL's has --connection-server-id.
     args.push('--stop-never', o.flavor === 'mariadb' ? `--stop-never-slave-server-id=${o.connectionServerId}` : `--connection-server-id=${o.connectionServerId}`);
   } else {
-    args.push('--to-last-log');
+    if (!o.single) args.push('--to-last-log');
     if (o.flavor === 'mysql') args.push(`--connection-server-id=${o.connectionServerId}`);
   }
   args.push(o.startFile);

@@ -5,10 +5,11 @@ import { createReadStream } from 'node:fs';
 import type { Repository } from '../repo/repository.js';
 import { recipientFingerprint } from '../crypto/age.js';
 import { PartUpload } from '../pipeline/part-upload.js';
+import { createIfAbsent } from '../storage/conditional-create.js';
 import type { Flavor } from '../mysql/server-info.js';
 import { OperationError } from '../errors.js';
 import { binlogSeq } from './file-names.js';
-import { segmentDataKey } from '../storage/layout.js';
+import { segmentDataKey, segmentManifestKey } from '../storage/layout.js';
 import { EventType, type BinlogScan } from './event-scan.js';
 import { type SegmentManifest, type UnsignedSegmentManifest } from './segment-manifest.js';
 
@@ -20,6 +21,8 @@ export interface ShipFileOptions {
   sourceId: string;
   flavor: Flavor;
   tools: Record<string, string>;
+  /** Throws when this process may no longer write (its lease was lost); asked before each write. */
+  assertWriter?: () => void;
 }
 
 export async function shipFile(o: ShipFileOptions, path: string, file: string, scan: BinlogScan, previousFile: string | null): Promise<SegmentManifest> {
@@ -27,6 +30,11 @@ export async function shipFile(o: ShipFileOptions, path: string, file: string, s
     throw new OperationError(`spool file ${path} ends inside an event (${scan.partialBytes} stray bytes): it is not complete; it will be streamed again`);
   }
   const key = segmentDataKey(o.sourceId, file);
+  // Never replace a committed segment (its data object is what the signed manifest describes).
+  if (await o.repo.storage.stat(segmentManifestKey(o.sourceId, file))) {
+    throw new OperationError(`segment ${file} is already in the repository (${segmentManifestKey(o.sourceId, file)}): is another shipper writing to it? Only one may`);
+  }
+  o.assertWriter?.();
   const upload = await PartUpload.start({ storage: o.repo.storage, key, recipients: o.recipients, compressionLevel: o.compressionLevel, compressionThreads: o.compressionThreads, sizeHint: scan.size });
   try {
     for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) await upload.write(chunk as Buffer);
@@ -69,5 +77,6 @@ export async function shipFile(o: ShipFileOptions, path: string, file: string, s
     shippedAt: new Date().toISOString(),
     tools: o.tools,
   };
+  o.assertWriter?.();
   return o.repo.binlogs.commitSegment(unsigned);
 }

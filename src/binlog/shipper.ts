@@ -9,6 +9,13 @@
 // Bounded lag: when the active file holds a transaction older than the rotation budget
 // the shipper runs FLUSH BINARY LOGS (needs RELOAD). That keeps every object a whole
 // binlog file, byte-identical to the source's, instead of shipping partial segments.
+//
+// The spool is a cache: a copy that is torn, empty, missing or stops growing is streamed
+// again, and only the source (SHOW BINARY LOGS) can make a missing file a gap. A full
+// spool filesystem is reported as such (log, heartbeat, daemon health) and shipping
+// resumes by itself once there is room.
+//
+// One writer per repository and source: a lease in the repository (storage/lease.ts).
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -26,13 +33,16 @@ import { OperationError, ToolError } from '../errors.js';
 import { log } from '../util/logger.js';
 import { VERSION } from '../version.js';
 import { binlogSeq, compareBinlogNames, isBinlogName, shiftBinlogName } from './file-names.js';
-import { assertSourceId, gapKey, gapsPrefix } from '../storage/layout.js';
-import { endsWithCloseEvent, scanBinlogFile } from './event-scan.js';
+import { endsWithCloseEvent, scanBinlogFile, type BinlogScan } from './event-scan.js';
 import { shipFile, type ShipFileOptions } from './ship-file.js';
 import { type GapRecord, type UnsignedGapRecord } from './gap-record.js';
 import { startStream, isPurgedError, type RunningStream } from './binlog-stream.js';
 import { sourceWarnings } from './source-checks.js';
 import { acquireSpoolLock } from './spool-lock.js';
+import { freeBytes, SPOOL_HEADROOM, spoolFullMessage } from './spool-space.js';
+import { Lease } from '../storage/lease.js';
+import { assertSourceId, gapKey, gapsPrefix, shipperLeasePrefix } from '../storage/layout.js';
+import type { ShipperProblem, ShipperState } from './shipper-state.js';
 
 export interface ShipOptions {
   repo: Repository;
@@ -43,13 +53,15 @@ export interface ShipOptions {
   /** Root of the spool; each source gets `<spoolRoot>/<source-id>/`. */
   spoolRoot: string;
   maxLagSeconds: number;
-  /** Replica server_id of the dump connection (default: derived from host and source). */
+  /** Replica server_id of the dump connection (default: derived from the repository and the source). */
   connectionServerId?: number;
   /** Rotate, ship everything closed, return. Otherwise run until `signal` aborts. */
   once: boolean;
   signal?: AbortSignal;
   /** How often the continuous loop looks at the spool (default 500 ms). */
   pollMs?: number;
+  /** Called once the shipper holds its lease and is about to stream (the daemon's health). */
+  onStarted?: () => void;
 }
 
 export interface ShipResult {
@@ -67,6 +79,7 @@ export async function shipBinlogs(options: ShipOptions): Promise<ShipResult> {
   const shipper = new Shipper(options);
   try {
     await shipper.init();
+    options.onStarted?.();
     if (options.once) await shipper.runOnce();
     else await shipper.runContinuous();
     return shipper.result;
@@ -80,10 +93,21 @@ export function rotateAfterSeconds(maxLagSeconds: number): number {
   return maxLagSeconds <= 20 ? maxLagSeconds / 2 : maxLagSeconds - 10;
 }
 
-/** A stable replica id per (host, source), in the upper half of the 32-bit range real servers rarely use. */
-export function defaultConnectionServerId(sourceId: string): number {
-  return 0x80000000 + (createHash('sha256').update(`${hostname()}|${sourceId}`).digest().readUInt32BE(0) % 0x7ffffffe);
+/**
+ * A stable replica id per (repository, source), in the upper half of the 32-bit range real
+ * servers rarely use: shippers of one source to two repositories stream side by side (a
+ * source drops the older connection of a replica id that connects twice), and a second
+ * shipper to the same repository is refused by the lease before it connects.
+ */
+export function defaultConnectionServerId(repositoryId: string, sourceId: string): number {
+  return 0x80000000 + (createHash('sha256').update(`${repositoryId}|${sourceId}`).digest().readUInt32BE(0) % 0x7ffffffe);
 }
+
+/** The shipper's lease: long enough to ride out a slow storage call, short enough for a crashed host's replacement. */
+export const LEASE_TTL_MS = 60_000;
+
+/** The spool copy of the active file has not grown for this long while the source is ahead: the stream is stuck. */
+const STALL_MS = 10_000;
 
 class Shipper {
   result: ShipResult = { serverUuid: '', shipped: [], gaps: [], warnings: [], lastShipped: null };
@@ -96,16 +120,34 @@ class Shipper {
   private spool = '';
   private shipped = new Set<string>();
   private last: string | null = null;
+  /** The file the chain needs next (after `last`, or where streaming resumed after a gap). */
+  private nextToShip: string | null = null;
   private knownGaps = new Set<string>();
   private releaseLock: (() => Promise<void>) | undefined;
+  private lease: Lease | undefined;
+  private renewTimer: NodeJS.Timeout | undefined;
+  /** Aborted when the lease is lost: stop at once, ship nothing more. */
+  private readonly leaseLost = new AbortController();
+  private readonly signal: AbortSignal;
   private connectionServerId = 0;
   private stream: RunningStream | undefined;
   private streamError: unknown;
   private streamEnded = false;
   private restartStream = false;
   private flushDenied = false;
+  /** What the heartbeat says: the last time nothing was unshipped, the newest event offsite, what is wrong. */
+  private caughtUp: { at: string; file: string; position: number } | null = null;
+  private offsite: ShipperState['offsite'] = null;
+  private problem: ShipperProblem | null = null;
+  private heartbeatDue = false;
+  /** Bytes the spool filesystem must have free before streaming again (0: no known shortage). */
+  private spaceNeeded = 0;
+  /** The newest spool file's size when it last changed, for the stall check. */
+  private watch: { file: string; size: number; since: number } | undefined;
 
-  constructor(private readonly o: ShipOptions) {}
+  constructor(private readonly o: ShipOptions) {
+    this.signal = o.signal ? AbortSignal.any([o.signal, this.leaseLost.signal]) : this.leaseLost.signal;
+  }
 
   async init(): Promise<void> {
     this.info = await this.withDb(readServerInfo);
@@ -119,47 +161,92 @@ class Shipper {
     this.sourceId = this.info.serverUuid;
     assertSourceId(this.sourceId);
     this.result.serverUuid = this.sourceId;
-    this.connectionServerId = this.o.connectionServerId ?? defaultConnectionServerId(this.sourceId);
+    this.connectionServerId = this.o.connectionServerId ?? defaultConnectionServerId(this.o.repo.config.id, this.sourceId);
     if (this.connectionServerId === this.info.serverId) {
       throw new OperationError(`binlog.connectionServerId ${this.connectionServerId} equals the source's own server_id: choose another`);
     }
     this.result.warnings = sourceWarnings(this.info, this.o.maxLagSeconds);
     for (const w of this.result.warnings) log.warn({ serverUuid: this.sourceId }, w);
 
+    // The lease first: a second shipper is told who ships, before it touches spool or source.
+    this.lease = await Lease.acquire(this.o.repo.storage, { prefix: shipperLeasePrefix(this.sourceId), what: `binlog shipping of ${this.sourceId} to ${this.o.repo.storage.location}`, ttlMs: LEASE_TTL_MS });
+    this.renewTimer = setInterval(() => void this.renewLease(), LEASE_TTL_MS / 4);
     this.spool = join(this.o.spoolRoot, this.sourceId);
     await mkdir(this.spool, { recursive: true, mode: 0o700 });
-    this.releaseLock = await acquireSpoolLock(this.spool);
+    this.releaseLock = await acquireSpoolLock(this.spool).catch(async (err: unknown) => {
+      // Even the lock file does not fit: say why, not "unexpected error".
+      if ((err as NodeJS.ErrnoException).code === 'ENOSPC') throw new OperationError(spoolFullMessage(this.spool, await freeBytes(this.spool), SPOOL_HEADROOM, null), { cause: err });
+      throw err;
+    });
     const files = await this.o.repo.binlogs.shippedFiles(this.sourceId);
     this.shipped = new Set(files);
     this.last = files.at(-1) ?? null;
+    this.nextToShip = this.last ? shiftBinlogName(this.last, 1) : null;
     this.result.lastShipped = this.last;
     for await (const obj of this.o.repo.storage.list(gapsPrefix(this.sourceId))) this.knownGaps.add(obj.key);
-    log.info({ serverUuid: this.sourceId, lastShipped: this.last, spool: this.spool, once: this.o.once }, 'binlog shipper started');
+    // What the heartbeat carries over: the previous run's caught-up instant stays true.
+    const previous = await this.o.repo.binlogs.shipperState(this.sourceId);
+    if (previous?.caughtUpAt && previous.activeFile && previous.activePosition !== null) this.caughtUp = { at: previous.caughtUpAt, file: previous.activeFile, position: previous.activePosition };
+    if (this.last) {
+      const m = await this.o.repo.binlogs.segment(this.sourceId, this.last).catch(() => undefined);
+      if (m) this.offsite = { file: m.file, endPosition: m.endPosition, lastEventTime: m.lastEventTime };
+    }
+    log.info({ serverUuid: this.sourceId, lastShipped: this.last, spool: this.spool, once: this.o.once, connectionServerId: this.connectionServerId, lease: this.lease.key }, 'binlog shipper started');
   }
 
   async close(): Promise<void> {
+    clearInterval(this.renewTimer);
     this.stopStream();
     await this.stream?.done.catch(() => undefined);
     await this.db?.close();
     this.db = undefined;
     await this.releaseLock?.();
+    await this.lease?.release().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'could not release the shipping lease; it expires by itself'));
+    // Lost while winding down: say so (exit 1), whatever else happened.
+    if (this.lease?.lost) this.lease.assertHeld();
+  }
+
+  private async renewLease(): Promise<void> {
+    try {
+      await this.lease?.renew();
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'could not renew the shipping lease; retrying');
+    }
+    try {
+      this.lease?.assertHeld();
+    } catch {
+      this.leaseLost.abort('lease lost');
+      this.stopStream();
+    }
   }
 
   /** `--once`: catch up to the end of the source's binlogs, rotate if the active file holds transactions, ship. */
   async runOnce(): Promise<void> {
-    await this.shipClosed();
-    await this.streamToEnd(await this.resumePoint());
-    const active = (await this.spoolFiles()).at(-1);
-    if (active && !this.aborted()) {
-      const scan = await scanBinlogFile(join(this.spool, active));
-      if (scan.transactions > 0 && !endsWithCloseEvent(scan) && (await this.flush())) await this.streamToEnd(active);
+    await this.healGaps();
+    // A lost or damaged spool copy is streamed again; a full spool ends the run (exit 1, ENOSPC named).
+    for (let attempt = 0; attempt < 3 && !this.aborted(); attempt++) {
+      this.restartStream = false;
+      await this.shipClosed();
+      if (this.spaceNeeded || !(await this.spoolHasRoom())) return this.failFull();
+      if (this.restartStream) continue;
+      await this.streamToEnd(await this.resumePoint());
+      const active = (await this.spoolFiles()).at(-1);
+      if (active && !this.aborted()) {
+        const scan = await this.scanActive(active);
+        if (scan && scan.transactions > 0 && !endsWithCloseEvent(scan) && (await this.flush())) await this.streamToEnd(active);
+      }
+      await this.shipClosed();
+      if (this.spaceNeeded) return this.failFull();
+      if (!this.restartStream) break;
     }
-    await this.shipClosed();
     const rest = (await this.spoolFiles()).at(-1);
-    if (rest && !this.aborted()) {
-      const scan = await scanBinlogFile(join(this.spool, rest));
-      if (scan.transactions === 0) await this.heartbeat(rest, scan.size);
-    }
+    if (rest && !this.aborted()) await this.heartbeat();
+  }
+
+  /** --once on a full spool: the heartbeat tells status why, then the run fails naming ENOSPC. */
+  private async failFull(): Promise<never> {
+    await this.heartbeat().catch(() => undefined);
+    throw new OperationError(this.problem!.message);
   }
 
   async runContinuous(): Promise<void> {
@@ -171,10 +258,14 @@ class Shipper {
     let nextStreamAt = 0;
     let streamStartedAt = 0;
     let lastHeartbeat = 0;
+    let beatCaughtUp = false;
+    let lastWatch = 0;
     let active: { file: string; firstTransaction: Date | null } | undefined;
     let lastFlush = 0;
     const rotateAfterMs = rotateAfterSeconds(this.o.maxLagSeconds) * 1000;
     const heartbeatMs = Math.min(this.o.maxLagSeconds * 500, 30_000);
+    const watchMs = Math.min(heartbeatMs, 5000);
+    await this.healGaps();
     while (!this.aborted()) {
       try {
         if (this.stream && (this.streamEnded || this.restartStream)) {
@@ -188,29 +279,43 @@ class Shipper {
             nextStreamAt = Date.now() + backoffMs;
             backoffMs = Math.min(backoffMs * 2, 30_000);
           }
-          this.restartStream = false;
         }
+        this.restartStream = false;
         await this.shipClosed();
-        if (!this.stream && Date.now() >= nextStreamAt) {
+        if (!this.stream && !this.restartStream && Date.now() >= nextStreamAt && (await this.spoolHasRoom())) {
           const start = await this.resumePoint();
           this.startFollowing(start);
           streamStartedAt = Date.now();
+          this.watch = undefined;
         }
         // Bounded lag: rotate once the oldest unshipped transaction nears the budget.
         const newest = (await this.spoolFiles()).at(-1);
         if (newest && this.stream) {
           if (active?.file !== newest) active = { file: newest, firstTransaction: null };
-          if (!active.firstTransaction) {
-            const scan = await scanBinlogFile(join(this.spool, newest));
-            active.firstTransaction = scan.firstTransactionTime;
-            if (!scan.firstTransactionTime && Date.now() - lastHeartbeat >= heartbeatMs && (await this.heartbeat(newest, scan.size))) lastHeartbeat = Date.now();
-          }
+          if (!active.firstTransaction) active.firstTransaction = (await this.scanActive(newest))?.firstTransactionTime ?? null;
           if (active.firstTransaction && Date.now() - active.firstTransaction.getTime() >= rotateAfterMs && Date.now() - lastFlush >= Math.max(1000, rotateAfterMs / 2)) {
             lastFlush = Date.now();
             await this.flush();
           }
         }
+        if (this.stream && Date.now() - lastWatch >= watchMs) {
+          lastWatch = Date.now();
+          await this.watchStream(newest);
+        }
+        // The heartbeat goes out busy or idle (RPO is measured from it), at once when a problem
+        // starts or ends, and every poll while idle until it could say "caught up" (a restarted
+        // shipper would otherwise leave the lag of its predecessor's last beat standing).
+        const idle = newest !== undefined && active?.file === newest && active.firstTransaction === null;
+        const due = this.heartbeatDue || Date.now() - lastHeartbeat >= heartbeatMs;
+        if (due || (idle && !beatCaughtUp)) {
+          const beat = await this.heartbeat(due);
+          if (beat !== undefined) {
+            lastHeartbeat = Date.now();
+            beatCaughtUp = beat;
+          }
+        }
       } catch (err) {
+        if (this.aborted()) break;
         const unreachableS = Math.round((Date.now() - this.sourceReachedAt) / 1000);
         const level = unreachableS >= this.o.maxLagSeconds ? 'error' : 'warn';
         log[level]({ err: (err as Error).message, sourceLastReachedSecondsAgo: unreachableS }, 'binlog shipping step failed; retrying');
@@ -223,15 +328,15 @@ class Shipper {
     this.stopStream();
     await this.stream?.done.catch(() => undefined);
     this.stream = undefined;
-    await this.shipClosed();
+    if (!this.leaseLost.signal.aborted) await this.shipClosed();
   }
 
   private aborted(): boolean {
-    return this.o.signal?.aborted ?? false;
+    return this.signal.aborted;
   }
 
   private async pause(ms: number): Promise<void> {
-    await sleep(ms, undefined, this.o.signal ? { signal: this.o.signal } : {}).catch(() => undefined);
+    await sleep(ms, undefined, { signal: this.signal }).catch(() => undefined);
   }
 
   /** Last time a query on the source succeeded. */
@@ -275,39 +380,174 @@ class Shipper {
     return (await readdir(this.spool)).filter(isBinlogName).sort(compareBinlogNames);
   }
 
-  /** Ship every closed spool file in order; remove shipped ones. */
+  /** The active file's scan, or null while it is too new to hold the binlog header (its first bytes are on their way). */
+  private async scanActive(file: string): Promise<BinlogScan | null> {
+    const path = join(this.spool, file);
+    if (((await stat(path).catch(() => undefined))?.size ?? 0) < 4) return null;
+    return scanBinlogFile(path).catch((err: unknown) => {
+      if (err instanceof OperationError) return null;
+      throw err;
+    });
+  }
+
+  /** Ship every closed spool file in order; remove shipped ones. A bad copy is streamed again, never shipped. */
   private async shipClosed(): Promise<void> {
     const files = await this.spoolFiles();
+    let sizes: Map<string, number> | undefined;
     for (const [i, file] of files.entries()) {
       const path = join(this.spool, file);
       if (this.shipped.has(file)) {
         await rm(path, { force: true });
         continue;
       }
-      const scan = await scanBinlogFile(path);
-      const newest = i === files.length - 1;
-      if (scan.partialBytes !== 0 && !newest) {
-        // The streamer moved on, so this copy was torn (e.g. by a crash): fetch it again.
-        log.warn({ file, partialBytes: scan.partialBytes }, 'spool file is incomplete; streaming it again');
-        for (const f of files.slice(i)) await rm(join(this.spool, f), { force: true });
-        this.restartStream = true;
-        return;
-      }
-      if (newest && !endsWithCloseEvent(scan)) return;
       if (this.last && binlogSeq(file) <= binlogSeq(this.last)) {
         throw new OperationError(`spool file ${file} is not newer than the last shipped file ${this.last}: was RESET MASTER run on the source? Ship it to a new repository prefix`);
       }
-      if (this.last && binlogSeq(file) > binlogSeq(this.last) + 1) {
-        await this.recordGap(shiftBinlogName(this.last, 1), shiftBinlogName(file, -1), 'missing-from-sequence', file);
+      // The spool is a cache: a file it lacks before this one was lost here (a full disk,
+      // removed by hand), not on the source. resumePoint asks the source what it still has.
+      if (this.nextToShip && file !== this.nextToShip) return this.spoolLost(this.nextToShip, `the spool holds ${file} but not ${this.nextToShip}`);
+      const newest = i === files.length - 1;
+      let scan: BinlogScan;
+      try {
+        scan = await scanBinlogFile(path);
+      } catch (err) {
+        if (!(err instanceof OperationError)) throw err;
+        if (newest && (await stat(path)).size < 4) return;
+        return this.spoolLost(file, err.message);
       }
+      if (scan.partialBytes !== 0 && !newest) return this.spoolLost(file, `it ends inside an event (${scan.partialBytes} stray bytes)`);
+      if (newest && !endsWithCloseEvent(scan)) return;
+      // A closed copy must be as long as the source's file (a full disk can tear a copy at an event boundary).
+      // The listing is read once per pass; a file that closed after it was read is listed
+      // shorter than its closed copy, so a mismatch is judged on a fresh listing.
+      const listSizes = async (): Promise<Map<string, number>> => new Map((await this.withDb((db) => listBinaryLogs(db, this.profile))).map((l) => [l.file, l.size]));
+      sizes ??= await listSizes();
+      if (sizes.get(file) !== undefined && sizes.get(file) !== scan.size) sizes = await listSizes();
+      const onSource = sizes.get(file);
+      if (onSource !== undefined && onSource !== scan.size) return this.spoolLost(file, `the copy has ${scan.size} bytes, the source's file ${onSource}`);
+      this.lease?.assertHeld();
       const m = await shipFile(this.shipOptions(), path, file, scan, this.last);
       this.shipped.add(file);
       this.last = file;
+      this.nextToShip = shiftBinlogName(file, 1);
+      this.offsite = { file: m.file, endPosition: m.endPosition, lastEventTime: m.lastEventTime };
       this.result.lastShipped = file;
       this.result.shipped.push(file);
       await rm(path, { force: true });
       log.info({ file, rawBytes: m.rawBytes, storedBytes: m.storedBytes, transactions: m.transactions, lastEventTime: m.lastEventTime }, 'binlog shipped');
     }
+  }
+
+  /**
+   * A spool copy is missing, torn or stuck: stop the stream (it may be writing a deleted
+   * file), drop the copy and everything after it, and stream again from the repository's
+   * next file. When the spool filesystem lacks the room, that is the reason: report it
+   * and hold streaming until there is room.
+   */
+  private async spoolLost(file: string, why: string, needed?: number): Promise<void> {
+    await this.endStream();
+    for (const f of await this.spoolFiles()) if (binlogSeq(f) >= binlogSeq(file)) await rm(join(this.spool, f), { force: true });
+    this.restartStream = true;
+    this.watch = undefined;
+    const onSource = needed ?? (await this.withDb((db) => listBinaryLogs(db, this.profile)).catch(() => [])).find((l) => l.file === file)?.size ?? 0;
+    const want = onSource + SPOOL_HEADROOM;
+    const free = await freeBytes(this.spool);
+    if (free < want) {
+      this.spaceNeeded = want;
+      this.setProblem({ kind: 'spool-full', message: spoolFullMessage(this.spool, free, want, file), since: new Date().toISOString() }, { file, why });
+      return;
+    }
+    log.warn({ file, why }, 'binlog spool copy is incomplete or missing; streaming it again');
+  }
+
+  /**
+   * Gaps the source can still fill: earlier versions recorded a gap when their spool lost
+   * files (a full disk) although the source had them. Each such file is streamed alone,
+   * shipped, and the record removed; a gap the source cannot fill stays. Never fatal: the
+   * shipper goes on shipping new files either way.
+   */
+  private async healGaps(): Promise<void> {
+    if (this.knownGaps.size === 0) return;
+    try {
+      const onSource = new Map((await this.withDb((db) => listBinaryLogs(db, this.profile))).map((l) => [l.file, l.size]));
+      for (const gap of await this.o.repo.binlogs.gaps(this.sourceId)) {
+        const files: string[] = [];
+        for (let f = gap.from; binlogSeq(f) <= binlogSeq(gap.to); f = shiftBinlogName(f, 1)) files.push(f);
+        if (files.some((f) => !onSource.has(f) || this.shipped.has(f))) continue;
+        for (const f of files) await this.backfill(f, onSource.get(f)!);
+        const key = gapKey(this.sourceId, gap.from, gap.to);
+        await this.o.repo.storage.remove(key);
+        this.knownGaps.delete(key);
+        log.info({ serverUuid: this.sourceId, from: gap.from, to: gap.to, files }, 'binlog gap healed: the source still had the files; shipped them');
+      }
+    } catch (err) {
+      if (this.aborted()) return;
+      log.warn({ err: (err as Error).message }, 'could not fill a recorded binlog gap from the source; it stays recorded');
+    }
+  }
+
+  /** Stream one closed file alone into `<spool>/backfill/`, check it against the source's size, ship it. */
+  private async backfill(file: string, size: number): Promise<void> {
+    const dir = join(this.spool, 'backfill');
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const path = join(dir, file);
+    try {
+      await startStream({ ...this.streamOptions(file, false), spoolDir: dir, single: true }).done;
+      const scan = await scanBinlogFile(path);
+      if (scan.size !== size || !endsWithCloseEvent(scan)) throw new OperationError(`backfill of ${file}: got ${scan.size} bytes, the source's file has ${size}`);
+      this.lease?.assertHeld();
+      const previous = shiftBinlogName(file, -1);
+      const m = await shipFile(this.shipOptions(), path, file, scan, this.shipped.has(previous) ? previous : null);
+      this.shipped.add(file);
+      this.result.shipped.push(file);
+      log.info({ file, rawBytes: m.rawBytes, storedBytes: m.storedBytes, transactions: m.transactions }, 'binlog shipped (backfill of a recorded gap)');
+    } finally {
+      await rm(path, { force: true });
+    }
+  }
+
+  /** Room to stream: when space ran out, wait until `spaceNeeded` is free again. */
+  private async spoolHasRoom(): Promise<boolean> {
+    const free = await freeBytes(this.spool);
+    const want = Math.max(this.spaceNeeded, SPOOL_HEADROOM);
+    if (free >= want) {
+      if (this.spaceNeeded) {
+        this.spaceNeeded = 0;
+        log.info({ spool: this.spool, freeBytes: free }, 'binlog spool has room again; shipping resumes');
+        this.setProblem(null);
+      }
+      return true;
+    }
+    if (!this.spaceNeeded) {
+      this.spaceNeeded = want;
+      this.setProblem({ kind: 'spool-full', message: spoolFullMessage(this.spool, free, want, null), since: new Date().toISOString() });
+    }
+    return false;
+  }
+
+  private setProblem(problem: ShipperProblem | null, detail: Record<string, unknown> = {}): void {
+    if (problem && this.problem?.kind !== problem.kind) log.error({ serverUuid: this.sourceId, spool: this.spool, ...detail }, problem.message);
+    this.problem = problem;
+    this.heartbeatDue = true;
+  }
+
+  /**
+   * The stream is stuck when the spool copy of the active file stops growing while the
+   * source is ahead (a full disk; a copy removed by hand that the stream keeps writing).
+   */
+  private async watchStream(newest: string | undefined): Promise<void> {
+    const file = newest ?? this.nextToShip;
+    if (!file) return;
+    const size = (await stat(join(this.spool, file)).catch(() => undefined))?.size ?? 0;
+    const status = await this.withDb((db) => readBinlogStatus(db, this.profile));
+    const behind = binlogSeq(status.file) > binlogSeq(file) || (status.file === file && status.position > size);
+    if (!behind || this.watch?.file !== file || this.watch.size !== size) {
+      this.watch = { file, size, since: Date.now() };
+      return;
+    }
+    if (Date.now() - this.watch.since < STALL_MS) return;
+    const needed = status.file === file ? status.position : undefined;
+    await this.spoolLost(file, `the spool copy stopped growing at ${size} bytes while the source is at ${status.file}:${status.position}`, needed);
   }
 
   private shipOptions(): ShipFileOptions {
@@ -319,6 +559,7 @@ class Shipper {
       sourceId: this.sourceId,
       flavor: this.info.flavor,
       tools: this.tools,
+      assertWriter: () => this.lease?.assertHeld(),
     };
   }
 
@@ -329,14 +570,19 @@ class Shipper {
     if (!oldest) throw new OperationError('the source lists no binary logs: is log_bin on?');
     if (!this.last) return oldest;
     const next = shiftBinlogName(this.last, 1);
-    if (logs.includes(next)) return next;
+    if (logs.includes(next)) {
+      this.nextToShip = next;
+      return next;
+    }
     const later = logs.filter((f) => binlogSeq(f) > binlogSeq(next));
     if (later.length === 0) {
       throw new OperationError(`the source's binlogs (${oldest} … ${logs.at(-1)}) are all older than ${next}, the next file to ship: was RESET MASTER run, or is this another server? Ship it to a new repository prefix`);
     }
     const first = later[0]!;
+    // The only place a gap is recorded: the source itself no longer has these files.
     await this.recordGap(next, shiftBinlogName(first, -1), 'purged-on-source', first);
     for (const f of await this.spoolFiles()) if (binlogSeq(f) < binlogSeq(first)) await rm(join(this.spool, f), { force: true });
+    this.nextToShip = first;
     return first;
   }
 
@@ -346,6 +592,7 @@ class Shipper {
       this.knownGaps.add(key);
       return;
     }
+    this.lease?.assertHeld();
     const unsigned: UnsignedGapRecord = {
       repositoryId: this.o.repo.config.id,
       serverUuid: this.sourceId,
@@ -365,21 +612,41 @@ class Shipper {
     );
   }
 
-  /** Record "nothing unshipped at this instant" when the source's position is the active spool file's end. */
-  private async heartbeat(activeFile: string, spoolSize: number): Promise<boolean> {
-    if (!this.last) return false;
-    const status = await this.withDb((db) => readBinlogStatus(db, this.profile));
-    const size = (await stat(join(this.spool, activeFile)).catch(() => undefined))?.size;
-    if (status.file !== activeFile || status.position !== spoolSize || size !== spoolSize) return false;
-    await this.o.repo.binlogs.putShipperState({
+  /**
+   * The heartbeat (`state/shipper.json`): written busy or idle (`always`), or only when it can
+   * say "caught up" (undefined: nothing written). It says when the source last
+   * had nothing unshipped (its active position was the spool's end and the active file held
+   * no transaction, every closed file shipped), the newest event offsite, and any problem.
+   */
+  private async heartbeat(always = true): Promise<boolean | undefined> {
+    let caughtUpNow = false;
+    const files = await this.spoolFiles();
+    const activeFile = files.at(-1);
+    if (this.last && activeFile && files.length === 1 && !this.spaceNeeded) {
+      const status = await this.withDb((db) => readBinlogStatus(db, this.profile)).catch(() => undefined);
+      const scan = await this.scanActive(activeFile);
+      if (status && scan && scan.transactions === 0 && scan.partialBytes === 0 && status.file === activeFile && status.position === scan.size) {
+        this.caughtUp = { at: new Date().toISOString(), file: activeFile, position: status.position };
+        caughtUpNow = true;
+      }
+    }
+    // Between regular beats only news is written: "caught up".
+    if (!always && !caughtUpNow) return undefined;
+    this.heartbeatDue = false;
+    const state = {
       serverUuid: this.sourceId,
-      caughtUpAt: new Date().toISOString(),
-      activeFile,
-      activePosition: status.position,
+      writtenAt: new Date().toISOString(),
+      caughtUpAt: this.caughtUp?.at ?? null,
+      activeFile: this.caughtUp?.file ?? null,
+      activePosition: this.caughtUp?.position ?? null,
+      offsite: this.offsite,
+      problem: this.problem,
       host: hostname(),
       pid: process.pid,
-    });
-    return true;
+    };
+    this.lease?.assertHeld();
+    await this.o.repo.binlogs.putShipperState(state);
+    return caughtUpNow;
   }
 
   private startFollowing(start: string): void {
@@ -405,11 +672,11 @@ class Shipper {
     const stream = startStream(this.streamOptions(start, false));
     this.stream = stream;
     const onAbort = (): void => stream.stop();
-    this.o.signal?.addEventListener('abort', onAbort, { once: true });
+    this.signal.addEventListener('abort', onAbort, { once: true });
     try {
       await stream.done;
     } finally {
-      this.o.signal?.removeEventListener('abort', onAbort);
+      this.signal.removeEventListener('abort', onAbort);
       this.stream = undefined;
     }
   }
@@ -420,5 +687,14 @@ class Shipper {
 
   private stopStream(): void {
     this.stream?.stop();
+  }
+
+  /** Stop the stream and wait until its tool has exited (nothing writes the spool after this). */
+  private async endStream(): Promise<void> {
+    const stream = this.stream;
+    if (!stream) return;
+    stream.stop();
+    await stream.done.catch(() => undefined);
+    if (this.stream === stream) this.stream = undefined;
   }
 }

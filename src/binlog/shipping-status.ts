@@ -63,7 +63,7 @@ export async function shippingStatus(repo: Repository, serverUuid: string, now: 
     if (!oldest || s.firstEventTime < oldest) oldest = s.firstEventTime;
   }
   let caughtUpTo = newest;
-  if (shipper && (!caughtUpTo || shipper.caughtUpAt > caughtUpTo) && segments.length > 0) caughtUpTo = shipper.caughtUpAt;
+  if (shipper?.caughtUpAt && (!caughtUpTo || shipper.caughtUpAt > caughtUpTo) && segments.length > 0) caughtUpTo = shipper.caughtUpAt;
   const last = segments.at(-1);
   return {
     serverUuid,

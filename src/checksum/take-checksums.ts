@@ -52,6 +52,23 @@ async function snapshotPosition(db: MysqlClient, info: ServerInfo): Promise<{ fi
   }
 }
 
+/**
+ * Rotate the binlog when the point's file is still the active one: the shipper ships only
+ * closed files, so on a quiet source the point would otherwise stay unshipped until the
+ * next write, and a content restore test could never replay to it (issue: a false FAIL
+ * every night). Without RELOAD the test still waits for the shipper's own rotation.
+ */
+async function closeBinlogFile(db: MysqlClient, info: ServerInfo, file: string): Promise<void> {
+  const [status] = await db.query<Record<string, unknown>>(flavorProfile(info).binlogStatusSql);
+  if (String(status?.File ?? '') !== file) return;
+  try {
+    await db.exec('FLUSH BINARY LOGS');
+  } catch (err) {
+    if ((err as { errno?: number }).errno !== 1227) throw err;
+    log.warn({ file }, 'cannot rotate the binlog after taking checksums (the account lacks RELOAD): a content restore test waits for the shipper to rotate it (binlog.maxLagSeconds, and only once the source writes again); GRANT RELOAD to it');
+  }
+}
+
 export async function takeChecksums(source: MysqlConn, databases: readonly string[]): Promise<ChecksumSet> {
   const started = performance.now();
   return withConnection(source, async (db) => {
@@ -74,6 +91,7 @@ export async function takeChecksums(source: MysqlConn, databases: readonly strin
       await db.exec('ROLLBACK').catch(() => undefined);
       throw err instanceof OperationError || err instanceof UsageError ? err : new OperationError(`taking source checksums failed: ${(err as Error).message}`);
     }
+    await closeBinlogFile(db, info, pos.file);
     const seconds = (performance.now() - started) / 1000;
     log.info({ tables: tables.length, point: `${pos.file}:${pos.position}`, seconds: seconds.toFixed(1) }, 'source checksums taken');
     return {

@@ -85,8 +85,10 @@ export const configSchema = z.strictObject({
       maxLagSeconds: z.coerce.number().int().min(2).max(86_400).default(60),
       /** Local spool for streamed binlogs (a cache: lost files are streamed again). Default: <tmpdir>/dbops-binlog-spool. */
       spoolDir: z.string().min(1).optional(),
-      /** Replica server_id of the dump connection; default derived from host and source. */
+      /** Replica server_id of the dump connection; default derived from the repository id and the source. */
       connectionServerId: z.coerce.number().int().min(1).max(4_294_967_295).optional(),
+      /** A content restore test waits this long for the binlog holding its checksum point to be shipped (default: maxLagSeconds + 30 s). */
+      waitForShipping: duration.optional(),
     })
     .default({ maxLagSeconds: 60 }),
   /** Visitor data of the horizn_ database (partition maintenance, `dbops daemon`'s partitions job):
@@ -142,6 +144,12 @@ export const configSchema = z.strictObject({
         .optional(),
     })
     .default({ setting: 'environment' }),
+  /** Restore-test coverage: every backup must pass a content-depth restore test within this many days of completing. */
+  verify: z
+    .strictObject({
+      maxUntestedDays: z.coerce.number().int().min(1).max(3660).default(7),
+    })
+    .default({ maxUntestedDays: 7 }),
   /** Throwaway servers for restore tests. */
   sandbox: z
     .strictObject({
@@ -159,13 +167,14 @@ export const configSchema = z.strictObject({
   schedule: z
     .strictObject({
       backup: cron.default('0 2 * * *'),
-      restoreTest: cron.default('0 4 * * 0'),
+      /** Daily: coverage asks every backup to pass a content-depth test within verify.maxUntestedDays. */
+      restoreTest: cron.default('0 4 * * *'),
       prune: cron.default('30 3 * * *'),
       checksum: cron.optional(),
       /** Partition maintenance and visitor-data retention of the horizn_ database (hourly: realtime_visitors). */
       partitions: cron.default('5 * * * *'),
     })
-    .default({ backup: '0 2 * * *', restoreTest: '0 4 * * 0', prune: '30 3 * * *', partitions: '5 * * * *' }),
+    .default({ backup: '0 2 * * *', restoreTest: '0 4 * * *', prune: '30 3 * * *', partitions: '5 * * * *' }),
   daemon: z
     .strictObject({
       /** host:port of /healthz and /metrics. */
@@ -176,11 +185,12 @@ export const configSchema = z.strictObject({
       stateFile: z.string().min(1).optional(),
       /** Run the binlog shipper as part of the daemon. */
       shipBinlogs: z.coerce.boolean().default(true),
-      restoreTestDepth: z.enum(['integrity', 'restore', 'content']).default('restore'),
+      /** content: the job takes the source's checksums first, then proves the backup restores equal to them. */
+      restoreTestDepth: z.enum(['integrity', 'restore', 'content']).default('content'),
       /** SIGTERM: running work gets this long to stop before the daemon exits anyway. */
       shutdownTimeout: duration.default('60s'),
     })
-    .default({ listen: '127.0.0.1:9187', jitterSeconds: 0, shipBinlogs: true, restoreTestDepth: 'restore', shutdownTimeout: '60s' }),
+    .default({ listen: '127.0.0.1:9187', jitterSeconds: 0, shipBinlogs: true, restoreTestDepth: 'content', shutdownTimeout: '60s' }),
   alerts: z
     .strictObject({
       /** POSTed a generic JSON body on failure, staleness and recovery. */
@@ -218,6 +228,7 @@ export const SETTABLE_KEYS: Record<string, 'string' | 'list' | 'number' | 'boole
   'backup.accounts': 'boolean',
   'restore.parallel': 'number',
   'restore.targetUrl': 'string',
+  'verify.maxUntestedDays': 'number',
   'sandbox.driver': 'string',
   'sandbox.engine': 'string',
   'sandbox.image': 'string',
@@ -235,6 +246,7 @@ export const SETTABLE_KEYS: Record<string, 'string' | 'list' | 'number' | 'boole
   'binlog.maxLagSeconds': 'number',
   'binlog.spoolDir': 'string',
   'binlog.connectionServerId': 'number',
+  'binlog.waitForShipping': 'string',
   'retention.daily': 'number',
   'retention.weekly': 'number',
   'retention.monthly': 'number',

@@ -1,15 +1,19 @@
 // The health facts shared by /healthz, /metrics and `dbops status`: backups, shipping
-// lag per source, the recoverable window and its gaps, the last restore test; and the
-// judgement (healthy, or the reasons not) against the limits the schedules imply.
+// lag per source, the recoverable window and its gaps, the evidence chain and the restore
+// tests it records (test-health.ts); and the judgement (healthy, or the reasons not)
+// against the limits the schedules imply.
 import type { Repository } from '../repo/repository.js';
 import type { Config } from '../config/schema.js';
 import { shippingStatus } from '../binlog/shipping-status.js';
+import type { ShipperProblem } from '../binlog/shipper-state.js';
+import type { ShipperStatus } from './shipper-supervisor.js';
 import { collectBackupFacts, collectSegmentFacts } from '../retention/collect.js';
 import { windowGaps, type WindowGap } from '../retention/pitr-keep.js';
 import { formatDuration } from '../retention/plan.js';
 import { parseDuration } from '../util/duration.js';
 import { scheduleIntervalMs } from './schedule.js';
 import type { JobState } from './state-file.js';
+import { testHealth, testRuns, type TestHealth } from './test-health.js';
 
 export interface StatusFacts {
   now: string;
@@ -22,10 +26,16 @@ export interface StatusFacts {
     rawBytesTotal: number;
     storedBytesTotal: number;
   };
-  sources: Array<{ serverUuid: string; files: number; storedBytes: number; newestEventTime: string | null; caughtUpTo: string | null; lagSeconds: number | null; gaps: number }>;
+  sources: Array<{ serverUuid: string; files: number; storedBytes: number; newestEventTime: string | null; caughtUpTo: string | null; lagSeconds: number | null; gaps: number; problem: ShipperProblem | null }>;
   /** Points from `start` to `end` can be restored (null: nothing yet); `gaps` are holes inside the PITR window. */
   window: { start: string | null; end: string | null; gaps: WindowGap[] };
-  restoreTest: { id: string; createdAt: string; ageSeconds: number; verdict: string; rtoSeconds: number | null; backupId: string } | null;
+  /** The newest restore test the evidence log records (any depth, any verdict). */
+  restoreTest: { id: string; createdAt: string; ageSeconds: number; verdict: string; depth: string; rtoSeconds: number | null; backupId: string } | null;
+  /** The newest passing restore test (any depth): what staleness is measured from. */
+  lastPassAt: string | null;
+  tests: TestHealth;
+  /** The evidence chain: problems make the installation unhealthy (its proof is in doubt). */
+  evidence: { entries: number; lastSequence: number | null; problems: string[] };
 }
 
 export interface HealthLimits {
@@ -33,6 +43,7 @@ export interface HealthLimits {
   restoreTestStaleAfterMs: number;
   shippingLagLimitSeconds: number;
   pitrWindowMs: number;
+  maxUntestedDays: number;
   /** Binlogs are expected from the backups' source (the daemon ships them). */
   expectShipping: boolean;
 }
@@ -50,18 +61,20 @@ export function healthLimits(config: Config): HealthLimits {
     restoreTestStaleAfterMs: d(config.alerts.restoreTestStaleAfter, 2 * scheduleIntervalMs(config.schedule.restoreTest)),
     shippingLagLimitSeconds: config.alerts.shippingLagLimit ? parseDuration(config.alerts.shippingLagLimit) / 1000 : 3 * config.binlog.maxLagSeconds,
     pitrWindowMs: parseDuration(config.retention.pitrWindow),
+    maxUntestedDays: config.verify.maxUntestedDays,
     expectShipping: config.daemon.shipBinlogs,
   };
 }
 
-export async function collectStatus(repo: Repository, pitrWindowMs: number, now = new Date()): Promise<StatusFacts> {
+export async function collectStatus(repo: Repository, limits: Pick<HealthLimits, 'pitrWindowMs' | 'maxUntestedDays'>, now = new Date()): Promise<StatusFacts> {
+  const { pitrWindowMs } = limits;
   const listed = await repo.backups.list();
   const good = listed.filter((b) => b.manifest).map((b) => b.manifest!);
   const newest = good.at(-1);
   const sources: StatusFacts['sources'] = [];
   for (const id of await repo.binlogs.sources()) {
     const s = await shippingStatus(repo, id, now);
-    sources.push({ serverUuid: id, files: s.files, storedBytes: s.storedBytes, newestEventTime: s.newestEventTime, caughtUpTo: s.caughtUpTo, lagSeconds: s.lagSeconds, gaps: s.gaps.length });
+    sources.push({ serverUuid: id, files: s.files, storedBytes: s.storedBytes, newestEventTime: s.newestEventTime, caughtUpTo: s.caughtUpTo, lagSeconds: s.lagSeconds, gaps: s.gaps.length, problem: s.shipper?.problem ?? null });
   }
   const windowStart = new Date(now.getTime() - pitrWindowMs).toISOString();
   const { backups } = await collectBackupFacts(repo);
@@ -70,8 +83,12 @@ export async function collectStatus(repo: Repository, pitrWindowMs: number, now 
   const oldest = good[0];
   const caught = newest ? sources.find((s) => s.serverUuid === newest.source.serverUuid)?.caughtUpTo ?? null : null;
   const end = newest ? (caught && caught > newest.completedAt ? caught : newest.completedAt) : null;
-  const reports = (await repo.reports.list()).filter((r) => r.report);
-  const last = reports.at(-1)?.report;
+  const chain = await repo.evidence.verify();
+  const runs = testRuns(chain.entries);
+  const tests = testHealth(runs, good, now, limits.maxUntestedDays);
+  const last = runs.at(-1);
+  const lastEntry = last ? chain.entries.find((e) => e.sequence === last.sequence) : undefined;
+  const lastPass = runs.filter((r) => r.outcome === 'pass').at(-1);
   const age = (iso: string): number => Math.max(0, Math.round((now.getTime() - Date.parse(iso)) / 1000));
   return {
     now: now.toISOString(),
@@ -86,7 +103,12 @@ export async function collectStatus(repo: Repository, pitrWindowMs: number, now 
     },
     sources,
     window: { start: oldest?.completedAt ?? null, end, gaps },
-    restoreTest: last ? { id: last.id, createdAt: last.createdAt, ageSeconds: age(last.createdAt), verdict: last.verdict, rtoSeconds: last.rtoSeconds, backupId: last.backup.id } : null,
+    restoreTest: last
+      ? { id: last.reportId, createdAt: last.at, ageSeconds: age(last.at), verdict: last.outcome, depth: last.depth, rtoSeconds: (lastEntry?.details.rtoSeconds as number | null | undefined) ?? null, backupId: last.backupId }
+      : null,
+    lastPassAt: lastPass?.at ?? null,
+    tests,
+    evidence: { entries: chain.entries.length, lastSequence: chain.lastSequence, problems: chain.problems.map((p) => p.problem) },
   };
 }
 
@@ -100,6 +122,8 @@ export function evaluateHealth(facts: StatusFacts, limits: HealthLimits): Health
     out.push({ key: 'backup-stale', message: `newest good backup ${b.id} is ${fmt(b.ageSeconds)} old; its schedule allows ${formatDuration(limits.backupStaleAfterMs)}` });
   }
   for (const s of facts.sources) {
+    // What the shipper's heartbeat says is wrong (a full spool): the cause, before the lag shows it.
+    if (s.problem) out.push({ key: `shipping-${s.problem.kind}:${s.serverUuid}`, message: `binlog shipping of ${s.serverUuid} is stuck since ${s.problem.since}: ${s.problem.message}` });
     if (s.lagSeconds !== null && s.lagSeconds > limits.shippingLagLimitSeconds) {
       out.push({ key: `shipping-lag:${s.serverUuid}`, message: `binlog shipping lag for ${s.serverUuid} is ${s.lagSeconds} s (limit ${limits.shippingLagLimitSeconds} s)` });
     }
@@ -111,11 +135,18 @@ export function evaluateHealth(facts: StatusFacts, limits: HealthLimits): Health
   for (const g of facts.window.gaps) {
     out.push({ key: `window-gap:${g.serverUuid}:${g.from}`, message: `gap in the recoverable window: ${g.from} … ${g.to} of ${g.serverUuid} are missing (points from ${g.fromTime ?? '?'} to ${g.toTime ?? '?'} cannot be restored)` });
   }
-  const t = facts.restoreTest;
-  if (t && t.verdict !== 'pass') out.push({ key: 'restore-test-failed', message: `last restore test ${t.id} (backup ${t.backupId}) ended ${t.verdict}` });
-  else if (t && t.ageSeconds * 1000 > limits.restoreTestStaleAfterMs) out.push({ key: 'restore-test-stale', message: `last restore test ${t.id} is ${fmt(t.ageSeconds)} old; its schedule allows ${formatDuration(limits.restoreTestStaleAfterMs)}` });
-  else if (!t && facts.backups.oldestCompletedAt && Date.parse(facts.now) - Date.parse(facts.backups.oldestCompletedAt) > limits.restoreTestStaleAfterMs) {
-    out.push({ key: 'restore-test-missing', message: `no restore test in ${formatDuration(limits.restoreTestStaleAfterMs)} of backups: run "dbops restore-test"` });
+  for (const p of facts.evidence.problems.slice(0, 3)) out.push({ key: `evidence:${p.slice(0, 60)}`, message: `the evidence log does not verify: ${p}` });
+  const f = facts.tests.openFailure;
+  if (f) out.push({ key: `restore-test-failed:${f.reportId}`, message: `restore test ${f.reportId} of backup ${f.backupId} failed at depth ${f.depth}, and no passing test at that depth or deeper has followed` });
+  const sincePass = facts.lastPassAt ? Date.parse(facts.now) - Date.parse(facts.lastPassAt) : null;
+  if (sincePass !== null && sincePass > limits.restoreTestStaleAfterMs) {
+    out.push({ key: 'restore-test-stale', message: `last passing restore test is ${fmt(sincePass / 1000)} old; its schedule allows ${formatDuration(limits.restoreTestStaleAfterMs)}` });
+  } else if (sincePass === null && facts.backups.oldestCompletedAt && Date.parse(facts.now) - Date.parse(facts.backups.oldestCompletedAt) > limits.restoreTestStaleAfterMs) {
+    out.push({ key: 'restore-test-missing', message: `no passing restore test in ${formatDuration(limits.restoreTestStaleAfterMs)} of backups: run "dbops restore-test"` });
+  }
+  const untested = facts.tests.coverage.untested;
+  if (untested.length) {
+    out.push({ key: 'coverage', message: `${untested.length} backup(s) not restore-tested at content depth within ${limits.maxUntestedDays} days of completing: ${untested.slice(0, 5).join(', ')}${untested.length > 5 ? ', …' : ''} (dbops restore-test --backup ID --depth content)` });
   }
   return out;
 }
@@ -126,4 +157,10 @@ export function jobReasons(jobs: Record<string, JobState>): HealthReason[] {
   return Object.entries(jobs)
     .filter(([, s]) => s.outcome === 'failed')
     .map(([name, s]) => ({ key: `job:${name}`, message: `${name} failed${s.lastEnd ? ` at ${s.lastEnd}` : ''}: ${s.error ?? 'no error recorded'}` }));
+}
+
+/** The daemon's own shipper keeps failing (e.g. another writer holds the repository's lease). */
+export function shipperReasons(status: ShipperStatus | null): HealthReason[] {
+  if (!status?.failing || !status.lastError) return [];
+  return [{ key: 'shipper-failing', message: `the binlog shipper of this daemon keeps failing (${status.restarts} restarts): ${status.lastError}` }];
 }

@@ -8,6 +8,7 @@ import { runBackup } from '../backup/run-backup.js';
 import { runRestoreTest, type Depth } from '../restore-test/run-restore-test.js';
 import { checkIdentityFile } from '../crypto/age.js';
 import { restoreTestDependencies } from '../restore-test/sandbox-factory.js';
+import { shippingWaitMs } from '../binlog/wait-shipped.js';
 import { runPrune } from '../retention/prune.js';
 import { retentionPolicy } from '../retention/policy.js';
 import { takeChecksums } from '../checksum/take-checksums.js';
@@ -41,16 +42,24 @@ export function backupJob(c: JobContext): JobFn {
   };
 }
 
+/**
+ * The scheduled restore test takes the backup coverage needs next (`untested`: the oldest one
+ * not yet proven at content depth and still due), and at content depth takes the source's
+ * checksums first, so the content it compares is as fresh as the binlogs shipped since.
+ */
 export function restoreTestJob(c: JobContext): JobFn {
   return async (signal) => {
     const identityFile = await checkIdentityFile(c.config.age.identityFile);
-    const deps = await restoreTestDependencies(c.repo, identityFile, c.config.sandbox);
+    const depth = c.config.daemon.restoreTestDepth as Depth;
+    if (depth === 'content') await c.repo.checksums.save(await takeChecksums(c.source, c.config.source.databases));
+    const deps = await restoreTestDependencies(c.repo, identityFile, c.config.sandbox, shippingWaitMs(c.config));
     const { report } = await runRestoreTest({
       ...deps,
       repo: c.repo,
       identityFile,
-      backup: 'latest',
-      depth: c.config.daemon.restoreTestDepth as Depth,
+      backup: 'untested',
+      maxUntestedDays: c.config.verify.maxUntestedDays,
+      depth,
       parallel: c.config.restore.parallel,
       signal,
     });

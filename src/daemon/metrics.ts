@@ -52,6 +52,7 @@ export function renderMetrics(facts: StatusFacts, reasons: HealthReason[], state
     m.gauge('dbops_binlog_shipping_lag_seconds', 'Seconds since everything the source wrote was in the repository', s.lagSeconds, { source: s.serverUuid });
     m.gauge('dbops_binlog_files', 'Shipped binlog files', s.files, { source: s.serverUuid });
     m.gauge('dbops_binlog_stored_bytes', 'Stored bytes of shipped binlogs', s.storedBytes, { source: s.serverUuid });
+    m.gauge('dbops_binlog_spool_full', '1 while the shipper cannot stream because its spool filesystem is full (ENOSPC)', s.problem?.kind === 'spool-full' ? 1 : 0, { source: s.serverUuid });
   }
   m.gauge('dbops_recoverable_window_start_timestamp_seconds', 'Oldest restorable point (unix time)', seconds(facts.window.start));
   m.gauge('dbops_recoverable_window_end_timestamp_seconds', 'Newest restorable point (unix time)', seconds(facts.window.end));
@@ -60,9 +61,18 @@ export function renderMetrics(facts: StatusFacts, reasons: HealthReason[], state
   m.gauge('dbops_restore_test_last_pass', '1 when the last restore test passed', t ? (t.verdict === 'pass' ? 1 : 0) : null);
   m.gauge('dbops_restore_test_last_timestamp_seconds', 'Time of the last restore test (unix time)', seconds(t?.createdAt));
   m.gauge('dbops_restore_test_rto_seconds', 'Measured RTO of the last restore test', t?.rtoSeconds);
+  for (const [depth, run] of Object.entries(facts.tests.newestByDepth)) {
+    m.gauge('dbops_restore_test_newest_timestamp_seconds', 'Time of the newest restore test per depth (unix time)', seconds(run?.at), { depth });
+    m.gauge('dbops_restore_test_newest_pass', '1 when the newest restore test at this depth passed (error and interrupted are not failures)', run ? (run.outcome === 'fail' ? 0 : 1) : null, { depth });
+  }
+  m.gauge('dbops_restore_test_open_failure', '1 while a failed restore test has not been followed by a pass at the same or a deeper depth', facts.tests.openFailure ? 1 : 0);
+  m.gauge('dbops_backups_untested', 'Backups past verify.maxUntestedDays without a content-depth pass', facts.tests.coverage.untested.length);
+  m.gauge('dbops_evidence_entries', 'Entries in the evidence log', facts.evidence.entries);
+  m.gauge('dbops_evidence_chain_ok', '1 when the evidence log verifies', facts.evidence.problems.length ? 0 : 1);
   if (shipper) {
     m.gauge('dbops_shipper_up', '1 while the supervised binlog shipper runs', shipper.running ? 1 : 0);
     m.gauge('dbops_shipper_restarts_total', 'Restarts of the supervised binlog shipper', shipper.restarts, {}, 'counter');
+    m.gauge('dbops_shipper_failing', '1 while the supervised binlog shipper keeps failing (e.g. another writer holds the lease)', shipper.failing ? 1 : 0);
   }
   return m.toString();
 }

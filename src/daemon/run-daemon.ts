@@ -12,7 +12,7 @@ import type { Config } from '../config/schema.js';
 import { parseDuration } from '../util/duration.js';
 import { log } from '../util/logger.js';
 import { Alerter } from './alerts.js';
-import { collectStatus, evaluateHealth, healthLimits, jobReasons, type HealthReason, type StatusFacts } from './health.js';
+import { collectStatus, evaluateHealth, healthLimits, jobReasons, shipperReasons, type HealthReason, type StatusFacts } from './health.js';
 import { startHttpServer } from './http-server.js';
 import { JobRunner } from './job-runner.js';
 import { backupJob, checksumJob, partitionsJob, pruneJob, restoreTestJob, type JobContext } from './jobs.js';
@@ -44,7 +44,7 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
   let inflight: Promise<StatusFacts> | undefined;
   const facts = async (): Promise<StatusFacts> => {
     if (cached && Date.now() - cached.at < 2000) return cached.facts;
-    inflight ??= collectStatus(o.repo, limits.pitrWindowMs).then(
+    inflight ??= collectStatus(o.repo, limits).then(
       (f) => {
         cached = { at: Date.now(), facts: f };
         inflight = undefined;
@@ -57,7 +57,8 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
     );
     return inflight;
   };
-  const reasons = async (): Promise<HealthReason[]> => [...evaluateHealth(await facts(), limits), ...jobReasons(state.jobs)];
+  // `shipper` is defined below; these run only once the daemon is up.
+  const reasons = async (): Promise<HealthReason[]> => [...evaluateHealth(await facts(), limits), ...shipperReasons(shipper?.status ?? null), ...jobReasons(state.jobs)];
   const checkAlerts = async (): Promise<void> => {
     try {
       alerter.update(new Map((await reasons()).map((r) => [r.key, r.message])));

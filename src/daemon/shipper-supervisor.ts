@@ -8,18 +8,20 @@ import { log } from '../util/logger.js';
 
 export interface ShipperStatus {
   running: boolean;
+  /** The last run failed and none has started since: /healthz says so. */
+  failing: boolean;
   restarts: number;
   lastError: string | null;
   lastErrorAt: string | null;
 }
 
 export class ShipperSupervisor {
-  readonly status: ShipperStatus = { running: false, restarts: 0, lastError: null, lastErrorAt: null };
+  readonly status: ShipperStatus = { running: false, failing: false, restarts: 0, lastError: null, lastErrorAt: null };
   private readonly abort = new AbortController();
   private loop: Promise<void> | undefined;
 
   constructor(
-    private readonly options: Omit<ShipOptions, 'once' | 'signal'>,
+    private readonly options: Omit<ShipOptions, 'once' | 'signal' | 'onStarted'>,
     private readonly backoff = { firstMs: 1000, maxMs: 10_000 },
   ) {}
 
@@ -33,10 +35,11 @@ export class ShipperSupervisor {
       const started = Date.now();
       this.status.running = true;
       try {
-        await shipBinlogs({ ...this.options, once: false, signal: this.abort.signal });
+        await shipBinlogs({ ...this.options, once: false, signal: this.abort.signal, onStarted: () => (this.status.failing = false) });
       } catch (err) {
         this.status.lastError = (err as Error).message;
         this.status.lastErrorAt = new Date().toISOString();
+        this.status.failing = true;
         log.error({ err: this.status.lastError, retryInMs: delay }, 'binlog shipper failed; restarting');
       }
       this.status.running = false;

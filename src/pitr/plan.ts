@@ -241,7 +241,7 @@ async function resolveStop(ctx: Context, o: PlanOptions, now: Date, notes: strin
       const seg = ctx.segments.find((s) => Date.parse(s.lastEventTime) > t.time.getTime());
       if (!seg) {
         const state = await ctx.repo.binlogs.shipperState(ctx.segments[0]!.serverUuid);
-        const caught = state && Date.parse(state.caughtUpAt) > Date.parse(last.lastEventTime) ? state.caughtUpAt : last.lastEventTime;
+        const caught = state?.caughtUpAt && Date.parse(state.caughtUpAt) > Date.parse(last.lastEventTime) ? state.caughtUpAt : last.lastEventTime;
         if (t.time.getTime() > Date.parse(caught)) {
           throw new UsageError(`--to ${t.time.toISOString()} is after everything shipped so far (binlogs are complete up to ${caught}): wait for shipping to catch up, or use --to latest; ${describeWindows(windows)}`);
         }

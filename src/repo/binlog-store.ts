@@ -4,7 +4,8 @@
 // written after its data object, as a backup manifest is after its parts.
 import type { Repository } from './repository.js';
 import { binlogsPrefix, gapKey, gapsPrefix, parseSourceKey, segmentManifestKey, shipperStateKey, sourcePrefix, SOURCE_ID_RE } from '../storage/layout.js';
-import { VerificationError, isNotFound } from '../errors.js';
+import { OperationError, VerificationError, isNotFound } from '../errors.js';
+import { createIfAbsent } from '../storage/conditional-create.js';
 import { log } from '../util/logger.js';
 import { compareBinlogNames } from '../binlog/file-names.js';
 import { segmentManifestDoc, type SegmentManifest, type UnsignedSegmentManifest } from '../binlog/segment-manifest.js';
@@ -65,10 +66,13 @@ export class BinlogStore {
     return out;
   }
 
-  /** Commit a shipped file: its data object must already be stored. */
+  /** Commit a shipped file (its data object must already be stored). Create-only: a segment's commit marker is written once, by one shipper. */
   async commitSegment(unsigned: UnsignedSegmentManifest): Promise<SegmentManifest> {
     const { doc, bytes } = encodeDocument(segmentManifestDoc, unsigned, this.repo.signer());
-    await this.repo.storage.put(segmentManifestKey(doc.serverUuid, doc.file), bytes, { contentType: 'application/json' });
+    const key = segmentManifestKey(doc.serverUuid, doc.file);
+    if (!(await createIfAbsent(this.repo.storage, key, bytes, { contentType: 'application/json' }))) {
+      throw new OperationError(`segment manifest ${key} was written by another shipper meanwhile: only one may write; this one stops`);
+    }
     return doc;
   }
 

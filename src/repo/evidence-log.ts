@@ -222,13 +222,24 @@ export async function verifyChain(reader: ObjectReader, publicKey: Parameters<ty
     else if (entry.repositoryId !== repositoryId) problems.push({ sequence, key, problem: `${key} belongs to repository ${entry.repositoryId}, not ${repositoryId}` });
     else if (previous && entry.previous !== documentHash(previous)) problems.push({ sequence, key, problem: `${key} does not link to entry ${previous.sequence}: its previous hash is ${short(entry.previous)}, entry ${previous.sequence} hashes to ${short(documentHash(previous))} (an entry was edited, replaced or inserted)` });
     else if (!previous && sequence === 1 && entry.previous !== null) problems.push({ sequence, key, problem: `${key} is entry 1 but names a previous entry` });
-    for (const ref of entry.refs) {
-      const bytes = await reader.get(ref.key);
-      if (!bytes) problems.push({ sequence, key: ref.key, problem: `${ref.key}, recorded by evidence entry ${sequence} (${entry.action} ${entry.subject ?? ''}), is missing` });
-      else if (sha256Hex(bytes) !== ref.sha256) problems.push({ sequence, key: ref.key, problem: `${ref.key}, recorded by evidence entry ${sequence} (${entry.action} ${entry.subject ?? ''}), was changed: sha256 ${short(sha256Hex(bytes))}, recorded ${short(ref.sha256)}` });
-    }
     entries.push(entry);
     previous = entry;
+  }
+  // Pinned objects: present with the recorded sha256, or retired by a later entry (a prune
+  // records what it is about to delete before it deletes it, so even a killed prune is covered).
+  const retiredAt = new Map<string, number>();
+  for (const e of entries) for (const key of retiredKeys(e)) if (!retiredAt.has(key)) retiredAt.set(key, e.sequence);
+  for (const entry of entries) {
+    const sequence = entry.sequence;
+    for (const ref of entry.refs) {
+      const bytes = await reader.get(ref.key);
+      if (!bytes) {
+        if ((retiredAt.get(ref.key) ?? 0) > sequence) continue;
+        problems.push({ sequence, key: ref.key, problem: `${ref.key}, recorded by evidence entry ${sequence} (${entry.action} ${entry.subject ?? ''}), is missing` });
+      } else if (sha256Hex(bytes) !== ref.sha256) {
+        problems.push({ sequence, key: ref.key, problem: `${ref.key}, recorded by evidence entry ${sequence} (${entry.action} ${entry.subject ?? ''}), was changed: sha256 ${short(sha256Hex(bytes))}, recorded ${short(ref.sha256)}` });
+      }
+    }
   }
   const headBytes = await reader.get(evidenceHeadKey);
   const last = sequences.at(-1);
@@ -250,6 +261,12 @@ export async function verifyChain(reader: ObjectReader, publicKey: Parameters<ty
   }
   problems.sort((a, b) => (a.sequence ?? Infinity) - (b.sequence ?? Infinity));
   return { entries, firstSequence: sequences[0] ?? null, lastSequence: last ?? null, problems };
+}
+
+/** Objects an entry says are deleted on purpose from here on (details.retired: keys). */
+function retiredKeys(e: EvidenceEntry): string[] {
+  const r = e.details.retired;
+  return Array.isArray(r) ? r.filter((k): k is string => typeof k === 'string') : [];
 }
 
 function short(hash: string | null): string {

@@ -7,6 +7,7 @@ import type { Repository } from '../repo/repository.js';
 import type { BackupManifest } from '../manifest/backup-manifest.js';
 import { backupIdOfKey, backupManifestKey, newReportId } from '../storage/layout.js';
 import { recordEvidence } from '../repo/evidence-log.js';
+import { nextUntested, testHealth, testRuns } from '../daemon/test-health.js';
 import { verifyBackup } from '../verify/verify-backup.js';
 import { runRestore, type RestoreResult } from '../restore/run-restore.js';
 import { schemaObjectChecks, rowCountChecks, contentChecks } from './restore-checks.js';
@@ -44,6 +45,8 @@ export interface RestoreTestOptions {
   backup: string;
   /** With backup latest: step over backups whose manifest does not verify. */
   skipDamaged?: boolean;
+  /** With backup untested: how long a backup may wait for its content-depth test (verify.maxUntestedDays). */
+  maxUntestedDays?: number;
   depth: Depth;
   startSandbox: (manifest: BackupManifest) => Promise<TestSandbox>;
   replay?: Replayer;
@@ -73,7 +76,7 @@ export async function runRestoreTest(options: RestoreTestOptions): Promise<{ rep
     }
   };
 
-  const picked = await pickBackup(options.repo, options.backup, options.skipDamaged ?? false, checks);
+  const picked = await pickBackup(options.repo, options.backup, options.skipDamaged ?? false, options.maxUntestedDays ?? 7, checks);
   const manifest = picked.manifest;
   let sandbox: TestSandbox | undefined;
   try {
@@ -178,9 +181,13 @@ export async function runRestoreTest(options: RestoreTestOptions): Promise<{ rep
   return { report, keys };
 }
 
-async function pickBackup(repo: Repository, ref: string, skipDamaged: boolean, checks: Check[]): Promise<{ id: string; manifest?: BackupManifest; manifestSha256: string }> {
+async function pickBackup(repo: Repository, ref: string, skipDamaged: boolean, maxUntestedDays: number, checks: Check[]): Promise<{ id: string; manifest?: BackupManifest; manifestSha256: string }> {
   let id = ref;
-  if (ref === 'random') {
+  if (ref === 'untested') {
+    const backups = (await repo.backups.list()).flatMap((b) => (b.manifest ? [{ id: b.id, completedAt: b.manifest.completedAt }] : []));
+    const health = testHealth(testRuns((await repo.evidence.verify()).entries), backups, new Date(), maxUntestedDays);
+    id = nextUntested(health, new Date()) ?? 'latest';
+  } else if (ref === 'random') {
     // Among every committed backup, damaged ones included: finding those is the point.
     const ids = await repo.backups.ids();
     if (ids.length === 0) throw new UsageError(`no backup in ${repo.storage.location} yet: run "dbops backup" first`);

@@ -6,6 +6,7 @@ import type { BackupManifest } from '../manifest/backup-manifest.js';
 import type { TestSandbox, Replayer } from './run-restore-test.js';
 import type { Repository } from '../repo/repository.js';
 import { pitrReplayer } from '../pitr/replayer.js';
+import { waitForShipped } from '../binlog/wait-shipped.js';
 import { startSandbox } from '../sandbox/index.js';
 import { localRestoreTuningArgs, restoreTuningArgs } from '../sandbox/restore-tuning.js';
 import type { Sandbox } from '../sandbox/sandbox.js';
@@ -47,13 +48,19 @@ export function sandboxFactory(config: Config['sandbox']): (manifest: BackupMani
 /**
  * Everything a restore test needs besides its options, the same for the CLI and the daemon:
  * the sandbox from config, and binlog replay when the repository has shipped binlogs
- * (without, only checksums taken exactly at the backup's point can be compared).
+ * (without, only checksums taken exactly at the backup's point can be compared). Replay
+ * first waits up to `waitForShippingMs` for the file holding the point (see wait-shipped.ts).
  */
 export async function restoreTestDependencies(
   repo: Repository,
   identityFile: string,
   config: Config['sandbox'],
+  waitForShippingMs = 0,
 ): Promise<{ startSandbox: (manifest: BackupManifest) => Promise<TestSandbox>; replay?: Replayer }> {
-  const replay = (await repo.binlogs.sources()).length > 0 ? pitrReplayer(repo, identityFile) : undefined;
+  const pitr = (await repo.binlogs.sources()).length > 0 ? pitrReplayer(repo, identityFile) : undefined;
+  const replay: Replayer | undefined = pitr && (async (request) => {
+    await waitForShipped(repo, request.manifest.source.serverUuid, request.to.binlogFile, waitForShippingMs, request.signal);
+    return pitr(request);
+  });
   return { startSandbox: sandboxFactory(config), ...(replay ? { replay } : {}) };
 }

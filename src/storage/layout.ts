@@ -227,6 +227,11 @@ export function shipperStateKey(sourceId: string): string {
   return `${sourcePrefix(sourceId)}state/shipper.json`;
 }
 
+/** The shipping lease of a source (one writer per repository and source; see storage/lease.ts). */
+export function shipperLeasePrefix(sourceId: string): string {
+  return `${sourcePrefix(sourceId)}state/`;
+}
+
 export type SourceKey =
   | { sourceId: string; kind: 'data' | 'manifest'; file: string }
   | { sourceId: string; kind: 'gap' | 'state' | 'other' };

@@ -39,7 +39,11 @@ describe('a failing dump', () => {
     expect(r.stdout).toBe('');
     const list = await runCli(['list', '--json'], env);
     expect(JSON.parse(list.stdout).backups).toEqual([]);
-    expect((await walk(repo.dir)).map((f) => f.slice(repo.dir.length + 1))).toEqual(['repo.json']);
+    // No part is left; the evidence log records the init and the failed backup.
+    const left = (await walk(repo.dir)).map((f) => f.slice(repo.dir.length + 1));
+    expect(left.filter((f) => !f.startsWith('evidence/'))).toEqual(['repo.json']);
+    const entries = JSON.parse((await runCli(['evidence', 'list', '--json'], env)).stdout) as { entries: Array<{ action: string; outcome: string }> };
+    expect(entries.entries.map((e) => `${e.action}:${e.outcome}`)).toEqual(['init:ok', 'backup:error']);
   });
 });
 

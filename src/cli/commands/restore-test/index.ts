@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { CommandContext, type GlobalOptions } from '../../context.js';
 import { runRestoreTest, type Depth } from '../../../restore-test/run-restore-test.js';
 import { restoreTestDependencies } from '../../../restore-test/sandbox-factory.js';
+import { shippingWaitMs } from '../../../binlog/wait-shipped.js';
 import { checkIdentityFile } from '../../../crypto/age.js';
 import { OperationError, UsageError, VerificationError } from '../../../errors.js';
 import { seconds } from '../../../report/html.js';
@@ -19,7 +20,7 @@ export function registerRestoreTest(program: Command, globals: () => GlobalOptio
   program
     .command('restore-test')
     .description('prove a backup restores: into a throwaway server, checked, with a signed report')
-    .option('--backup <ref>', 'latest, random (catches bit rot in older backups) or a backup id', 'latest')
+    .option('--backup <ref>', 'latest, random (catches bit rot in older backups), untested (the backup coverage needs next: oldest without a content-depth pass) or a backup id', 'latest')
     .option('--depth <depth>', 'integrity | restore | content', 'content')
     .option('--skip-damaged', 'with latest: use the newest backup whose manifest verifies instead of failing (exit 3) on a damaged newest one')
     .option('--sandbox <driver>', 'process (local mariadbd in a temp datadir) | container (default: sandbox.driver)')
@@ -29,9 +30,9 @@ export function registerRestoreTest(program: Command, globals: () => GlobalOptio
       const ctx = await CommandContext.create(globals(), { 'sandbox.driver': opts.sandbox });
       const repo = await ctx.writableRepository();
       const identityFile = await checkIdentityFile(ctx.config.age.identityFile);
-      const deps = await restoreTestDependencies(repo, identityFile, ctx.config.sandbox);
+      const deps = await restoreTestDependencies(repo, identityFile, ctx.config.sandbox, shippingWaitMs(ctx.config));
       try {
-        const { report, keys } = await runRestoreTest({ repo, identityFile, backup: opts.backup, skipDamaged: opts.skipDamaged ?? false, depth: opts.depth as Depth, ...deps, parallel: ctx.config.restore.parallel, signal: ctx.signal });
+        const { report, keys } = await runRestoreTest({ repo, identityFile, backup: opts.backup, skipDamaged: opts.skipDamaged ?? false, maxUntestedDays: ctx.config.verify.maxUntestedDays, depth: opts.depth as Depth, ...deps, parallel: ctx.config.restore.parallel, signal: ctx.signal });
         const failed = report.checks.filter((c) => !c.ok);
         ctx.print({ ...report, stored: keys }, () =>
           [

@@ -19,7 +19,7 @@ export function registerStatus(program: Command, globals: () => GlobalOptions): 
       const ctx = await CommandContext.create(globals());
       const repo = await ctx.repository();
       const limits = healthLimits(ctx.config);
-      const facts = await collectStatus(repo, limits.pitrWindowMs);
+      const facts = await collectStatus(repo, limits);
       const statePath = defaultStatePath(ctx.config);
       const jobs = existsSync(statePath) ? (await loadState(statePath)).jobs : {};
       const reasons = [...evaluateHealth(facts, limits), ...jobReasons(jobs)];
@@ -30,7 +30,13 @@ export function registerStatus(program: Command, globals: () => GlobalOptions): 
           `newest: ${b ? `${b.id}, ${b.ageSeconds} s old, ${bytes(b.rawBytes)} raw → ${bytes(b.storedBytes)} stored` : 'none'}`,
           ...facts.sources.map((s) => `binlogs ${s.serverUuid}: ${s.files} files, lag ${s.lagSeconds ?? '-'} s, newest event ${s.newestEventTime ?? '-'}`),
           `recoverable window: ${facts.window.start ?? '-'} … ${facts.window.end ?? '-'}${facts.window.gaps.length ? ` (${facts.window.gaps.length} gap(s))` : ''}`,
-          `last restore test: ${facts.restoreTest ? `${facts.restoreTest.id} ${facts.restoreTest.verdict}, RTO ${facts.restoreTest.rtoSeconds ?? '-'} s, ${facts.restoreTest.ageSeconds} s ago` : 'none'}`,
+          `last restore test: ${facts.restoreTest ? `${facts.restoreTest.id} ${facts.restoreTest.verdict} at depth ${facts.restoreTest.depth}, RTO ${facts.restoreTest.rtoSeconds ?? '-'} s, ${facts.restoreTest.ageSeconds} s ago` : 'none'}`,
+          ...(['integrity', 'restore', 'content'] as const).map((d) => {
+            const t = facts.tests.newestByDepth[d];
+            return `  newest ${d} test: ${t ? `${t.reportId} ${t.outcome} (backup ${t.backupId}, ${t.at})` : 'none'}`;
+          }),
+          `coverage: ${facts.tests.coverage.backups.filter((b) => b.newestContentPass).length} of ${facts.tests.coverage.backups.length} backups passed a content-depth test${facts.tests.coverage.untested.length ? `; overdue (> ${facts.tests.coverage.maxUntestedDays} days): ${facts.tests.coverage.untested.join(', ')}` : ''}`,
+          `evidence log: ${facts.evidence.entries} entries${facts.evidence.problems.length ? `, DOES NOT VERIFY: ${facts.evidence.problems[0]}` : ', chain verifies'}`,
           ...Object.entries(jobs).map(([name, s]) => `job ${name}: last ${s.outcome ?? 'never run'}${s.lastEnd ? ` at ${s.lastEnd}` : ''}${s.error ? ` (${s.error})` : ''}`),
           reasons.length ? `UNHEALTHY:\n${reasons.map((r) => `  - ${r.message}`).join('\n')}` : 'healthy',
         ];

@@ -6,6 +6,8 @@ export const ExitCode = {
   failed: 1,
   usage: 2,
   verification: 3,
+  /** 128 + SIGINT, what shells report for a job stopped by a signal. */
+  interrupted: 130,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -53,6 +55,11 @@ export class ToolError extends OperationError {
   }
 }
 
+/** A MySQL/MariaDB tool refused the server's TLS (certificate, host name): a setting to fix (exit 2). */
+export class ToolTlsError extends ToolError {
+  override readonly exitCode = ExitCode.usage;
+}
+
 /** Storage failures. `permanent` ones (access denied, no space) must never be retried. */
 export class StorageError extends OperationError {
   constructor(
@@ -96,6 +103,11 @@ export class InterruptedError extends OperationError {
   constructor(signal: string) {
     super(`interrupted by ${signal}; nothing from this run was committed`);
   }
+}
+
+/** A restore test stopped by SIGINT/SIGTERM: its signed verdict is `interrupted` (exit 130). */
+export class TestInterruptedError extends DbopsError {
+  override readonly exitCode = ExitCode.interrupted;
 }
 
 export function isNotFound(err: unknown): err is NotFoundError {

@@ -10,7 +10,7 @@ import { withConnection } from '../../src/mysql/client.js';
 import { readServerInfo, type ServerInfo } from '../../src/mysql/server-info.js';
 import { flavorProfile, resolveTools } from '../../src/mysql/flavor.js';
 import { dumpArgs } from '../../src/backup/dump-args.js';
-import { withDefaultsFile, defaultsFileArg } from '../../src/mysql/defaults-file.js';
+import { withDefaultsFile, defaultsFileArg } from './defaults-file.js';
 import { startS3Server, s3TestEnv, type S3TestServer } from '../../test/helpers/s3-server.js';
 import { measureCommand, type Measurement } from './measure-command.js';
 import { DATABASE } from './dataset.js';
@@ -174,7 +174,7 @@ export async function runBackupBench(ctx: BackupBenchContext): Promise<BackupBen
   };
 
   // (1)–(3): shell pipelines with the dump flags dbops uses; credentials in a 0600 file.
-  await withDefaultsFile(ctx.dataset.conn, async (defaultsFile) => {
+  await withDefaultsFile(ctx.dataset.conn, tools.dump, async (defaultsFile) => {
     const dump = [tools.dump, defaultsFileArg(defaultsFile), ...flags].map(shellQuote).join(' ');
     const pipelines: Array<[string, string, string]> = [
       ['dump', 'mariadb-dump > /dev/null', `${dump} > /dev/null`],

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { withConnection } from '../../src/mysql/client.js';
 import { readServerInfo, type Flavor } from '../../src/mysql/server-info.js';
 import { flavorProfile, resolveTools } from '../../src/mysql/flavor.js';
-import { withDefaultsFile, defaultsFileArg } from '../../src/mysql/defaults-file.js';
+import { withDefaultsFile, defaultsFileArg } from './defaults-file.js';
 import { formatConnectionUrl, type MysqlConn } from '../../src/mysql/connection-url.js';
 import { startSandboxServer } from '../../src/sandbox/process-server.js';
 import { localRestoreTuningArgs } from '../../src/sandbox/restore-tuning.js';
@@ -163,7 +163,7 @@ export async function runBinlogBench(ctx: BinlogBenchContext): Promise<BinlogBen
       const restored = JSON.parse(await dbops(['restore', backupId, '--force', '--json'], targetEnv)) as { seconds: number };
       plain.restoreSeconds!.push(restored.seconds);
       ctx.log(`  ${plain.label}${of} …`);
-      const m = await withDefaultsFile(target.conn, (defaultsFile) => {
+      const m = await withDefaultsFile(target.conn, client, (defaultsFile) => {
         const script = `set -o pipefail; ${[decoder, '--no-defaults', `--start-position=${chain[0]!.from}`, ...files].map(shellQuote).join(' ')} | ${[client, defaultsFileArg(defaultsFile)].map(shellQuote).join(' ')}`;
         return measureCommand({ file: 'bash', args: ['-c', script], env, logFile, watchPids }, timeFile);
       });

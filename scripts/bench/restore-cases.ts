@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { withConnection } from '../../src/mysql/client.js';
 import { readServerInfo } from '../../src/mysql/server-info.js';
 import { flavorProfile, resolveTools } from '../../src/mysql/flavor.js';
-import { withDefaultsFile, defaultsFileArg } from '../../src/mysql/defaults-file.js';
+import { withDefaultsFile, defaultsFileArg } from './defaults-file.js';
 import { formatConnectionUrl, type MysqlConn } from '../../src/mysql/connection-url.js';
 import { startSandboxServer } from '../../src/sandbox/process-server.js';
 import { localRestoreTuningArgs } from '../../src/sandbox/restore-tuning.js';
@@ -81,7 +81,7 @@ export async function runRestoreBench(ctx: RestoreBenchContext): Promise<Restore
   const tools = resolveTools(flavorProfile(info));
   const dumpFile = join(ctx.workDir, 'dump.sql');
   const dumpStarted = performance.now();
-  await withDefaultsFile(ctx.dataset.conn, async (defaultsFile) => {
+  await withDefaultsFile(ctx.dataset.conn, tools.dump, async (defaultsFile) => {
     const script = [tools.dump, defaultsFileArg(defaultsFile), ...dumpFlags(info)].map(shellQuote).join(' ');
     const r = await execa('bash', ['-c', `set -o pipefail; ${script} > ${shellQuote(dumpFile)}`], { env, extendEnv: false, reject: false, stdin: 'ignore' });
     if (r.exitCode !== 0) throw new Error(`mariadb-dump to ${dumpFile} failed (exit ${r.exitCode}): ${String(r.stderr).trim().split('\n').slice(-2).join(' | ')}`);
@@ -123,7 +123,7 @@ export async function runRestoreBench(ctx: RestoreBenchContext): Promise<Restore
   };
 
   // (a) the plain load; the dump (--databases) creates the database itself.
-  await withDefaultsFile(target.conn, async (defaultsFile) => {
+  await withDefaultsFile(target.conn, tools.client, async (defaultsFile) => {
     const script = `${[tools.client, defaultsFileArg(defaultsFile)].map(shellQuote).join(' ')} < ${shellQuote(dumpFile)}`;
     await repeatCase('plain', 'mariadb < dump.sql', () => measureCommand({ file: 'bash', args: ['-c', script], env, logFile, watchPids }, timeFile));
   });

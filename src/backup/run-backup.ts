@@ -15,7 +15,6 @@ import { readServerInfo, type ServerInfo } from '../mysql/server-info.js';
 import { flavorProfile, resolveTools } from '../mysql/flavor.js';
 import { dumpArgs } from './dump-args.js';
 import { CommitBlock, ignoreTableArgs, pickTableDumps, tableDumpArgs, type StartedTableDump, type TableDump } from './parallel-dump.js';
-import { withDefaultsFile, defaultsFileArg } from '../mysql/defaults-file.js';
 import type { MysqlConn } from '../mysql/connection-url.js';
 import { newBackupId, backupManifestKey, backupPartKey, backupPrefix } from '../storage/layout.js';
 import { withEvidence } from '../repo/evidence-log.js';
@@ -82,7 +81,7 @@ async function takeBackup(options: BackupOptions): Promise<BackupManifest> {
   const interrupt = (): void => sink.interrupt(new InterruptedError(String(options.signal?.reason ?? 'signal')));
   options.signal?.addEventListener('abort', interrupt, { once: true });
   try {
-    const split = await withDefaultsFile(options.source, async (defaultsFile) => {
+    const split = await (async () => {
       // zstd and age for each table dump start first: commits are blocked only while the
       // dumps themselves start.
       const uploads: PartUpload[] = [];
@@ -93,15 +92,15 @@ async function takeBackup(options: BackupOptions): Promise<BackupManifest> {
         const ownDumps = block ? tableDumps : [];
         const fullArgs = dumpArgs(info, databases);
         const started: StartedTableDump[] = ownDumps.map((t, i) => {
-          const proc = uploads[i]!.startProducer((stdoutFd) => startTool(tools.dump, [defaultsFileArg(defaultsFile), ...tableDumpArgs(fullArgs, t)], { stdout: stdoutFd, bufferStdout: true }));
+          const proc = uploads[i]!.startProducer((stdoutFd) => startTool(tools.dump, tableDumpArgs(fullArgs, t), { stdout: stdoutFd, bufferStdout: true, credentials: options.source }));
           proc.stdin.end();
           const exited = waitTool(proc, `mariadb-dump of ${t.database}.${t.table}`);
           exited.catch(() => undefined);
           return { table: t, exited };
         });
         if (ownDumps.length) log.info({ tables: ownDumps.map((t) => `${t.database}.${t.table}`) }, 'largest tables dumped by their own processes');
-        const args = [defaultsFileArg(defaultsFile), ...dumpArgs(info, databases, ignoreTableArgs(ownDumps))];
-        const dump = startTool(tools.dump, args, { bufferStdout: true });
+        const args = dumpArgs(info, databases, ignoreTableArgs(ownDumps));
+        const dump = startTool(tools.dump, args, { bufferStdout: true, credentials: options.source });
         dump.stdin.end();
         const onAbort = (): void => void dump.kill('SIGTERM');
         options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -137,7 +136,7 @@ async function takeBackup(options: BackupOptions): Promise<BackupManifest> {
       } finally {
         await block?.release();
       }
-    });
+    })();
     const stored = await sink.finishAll();
     const produced = await sink.finishProduced();
 

@@ -1,21 +1,22 @@
 // One run of the binlog tool streaming raw binlogs from the source over the replication
 // protocol into the spool directory (`--result-file=<spool>/` is a name prefix: files
-// keep the source's names). Credentials go through a 0600 defaults file.
+// keep the source's names). Credentials go in as an unnamed option file on fd 3
+// (mysql/defaults-file.ts), which the wrapper below passes on to the tool.
 //
 // The tool runs under a tiny sh wrapper that kills it when our end of its stdin closes:
 // if the shipper dies by SIGKILL, an orphaned streamer would otherwise keep writing the
 // spool while the restarted shipper re-streams the same file, and the copy would be torn.
-import { withDefaultsFile, defaultsFileArg } from '../mysql/defaults-file.js';
 import type { MysqlConn } from '../mysql/connection-url.js';
+import { openToolCredentials } from '../mysql/defaults-file.js';
 import type { Flavor } from '../mysql/server-info.js';
 import { startTool, toToolError, type ToolProcess } from '../util/tool-process.js';
 import { ToolError } from '../errors.js';
 
 const WRAPPER = [
-  'exec 3<&0', // keep our stdin: background jobs get /dev/null as fd 0
+  'exec 9<&0', // keep our stdin: background jobs get /dev/null as fd 0 (fd 3 is the tool's option file)
   '"$@" </dev/null &',
   'c=$!',
-  '(read _ <&3; kill -TERM $c 2>/dev/null) &',
+  '(read _ <&9; kill -TERM $c 2>/dev/null) &',
   'w=$!',
   'wait $c; s=$?',
   'kill $w 2>/dev/null',
@@ -43,8 +44,9 @@ export interface RunningStream {
   stop(): void;
 }
 
-export function streamArgs(o: StreamOptions, defaultsFile: string): string[] {
-  const args = [defaultsFileArg(defaultsFile), '--read-from-remote-server', '--raw', `--result-file=${o.spoolDir.replace(/\/?$/, '/')}`];
+/** The tool's arguments after its option file (which startTool puts first). */
+export function streamArgs(o: StreamOptions): string[] {
+  const args = ['--read-from-remote-server', '--raw', `--result-file=${o.spoolDir.replace(/\/?$/, '/')}`];
   if (o.follow) {
     // MariaDB's tool names the replica id after --stop-never; MySQL's has --connection-server-id.
     args.push('--stop-never', o.flavor === 'mariadb' ? `--stop-never-slave-server-id=${o.connectionServerId}` : `--connection-server-id=${o.connectionServerId}`);
@@ -64,9 +66,14 @@ export function isPurgedError(err: unknown): boolean {
 export function startStream(o: StreamOptions): RunningStream {
   let proc: ToolProcess | undefined;
   let stopped = false;
-  const done = withDefaultsFile(o.source, async (file) => {
+  const done = (async () => {
     if (stopped) return;
-    proc = startTool('sh', ['-c', WRAPPER, 'dbops-binlog-stream', o.tool, ...streamArgs(o, file)]);
+    const credentials = openToolCredentials(o.source, o.tool);
+    try {
+      proc = startTool('sh', ['-c', WRAPPER, 'dbops-binlog-stream', o.tool, credentials.arg, ...streamArgs(o)], { extraFds: [credentials.fd] });
+    } finally {
+      credentials.close();
+    }
     proc.stdout.resume();
     try {
       await proc;
@@ -74,7 +81,7 @@ export function startStream(o: StreamOptions): RunningStream {
       if (stopped) return;
       throw toToolError(err, o.flavor === 'mariadb' ? 'mariadb-binlog' : 'mysqlbinlog');
     }
-  });
+  })();
   done.catch(() => undefined);
   return {
     done,

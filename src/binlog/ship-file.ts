@@ -5,7 +5,6 @@ import { createReadStream } from 'node:fs';
 import type { Repository } from '../repo/repository.js';
 import { recipientFingerprint } from '../crypto/age.js';
 import { PartUpload } from '../pipeline/part-upload.js';
-import { createIfAbsent } from '../storage/conditional-create.js';
 import type { Flavor } from '../mysql/server-info.js';
 import { OperationError } from '../errors.js';
 import { binlogSeq } from './file-names.js';

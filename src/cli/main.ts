@@ -68,7 +68,7 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
       `
 Quick start:
   dbops keys generate --out ./keys
-  export DBOPS_SOURCE_URL=mysql://backup:secret@127.0.0.1:3306
+  export DBOPS_SOURCE_URL=mysql://backup@127.0.0.1:3306 DBOPS_SOURCE_PASSWORD_FILE=./backup.pw
   export DBOPS_STORAGE_URL=file:///var/backups/dbops
   export DBOPS_AGE_RECIPIENTS=./keys/age.pub DBOPS_SIGNING_KEY_FILE=./keys/signing.key
   dbops init && dbops backup && dbops list

@@ -3,8 +3,10 @@
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { configSchema, SETTABLE_KEYS, envNameFor, type Config } from './schema.js';
+import { configSchema, SETTABLE_KEYS, SECRET_KEYS, envNameFor, type Config } from './schema.js';
 import { ConfigError } from '../errors.js';
+import { readSecretFile } from './secret-file.js';
+import { unknownEnvProblem } from './env-names.js';
 
 export type Overrides = Record<string, string | string[] | number | boolean | undefined>;
 
@@ -36,19 +38,28 @@ export async function loadConfig(options: LoadOptions = {}): Promise<Config> {
       throw new ConfigError([`${file} is not valid YAML: ${(err as Error).message.split('\n')[0]}`]);
     }
   }
+  for (const key of SECRET_KEYS) {
+    if (getPath(base, key) !== undefined && getPath(base, `${key}File`) !== undefined) problems.push(`${file}: ${key} and ${key}File are both set: keep one`);
+  }
   for (const [key, kind] of Object.entries(SETTABLE_KEYS)) {
     const name = envNameFor(key);
     const raw = env[name];
-    if (raw !== undefined && raw !== '') setPath(base, key, fromString(raw, kind));
+    if (raw !== undefined && raw !== '') setLayered(base, key, fromString(raw, kind));
+  }
+  for (const key of SECRET_KEYS) {
+    if (env[envNameFor(key)] && env[envNameFor(`${key}File`)]) problems.push(`${envNameFor(key)} and ${envNameFor(`${key}File`)} are both set: keep one`);
   }
   for (const name of Object.keys(env)) {
-    if (name.startsWith('DBOPS_') && !KNOWN_ENV.has(name)) problems.push(`unknown environment variable ${name}; known: ${[...KNOWN_ENV].sort().join(', ')}`);
+    if (!name.startsWith('DBOPS_') || KNOWN_ENV.has(name)) continue;
+    const problem = unknownEnvProblem(name, KNOWN_ENV);
+    if (problem) problems.push(problem);
   }
   for (const [key, value] of Object.entries(options.flags ?? {})) {
     if (value === undefined) continue;
     const kind = SETTABLE_KEYS[key];
-    setPath(base, key, typeof value === 'string' && kind ? fromString(value, kind) : value);
+    setLayered(base, key, typeof value === 'string' && kind ? fromString(value, kind) : value);
   }
+  problems.push(...readSecretTwins(base));
   const parsed = configSchema.safeParse(base);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) problems.push(describeIssue(issue));
@@ -65,6 +76,43 @@ function fromString(raw: string, kind: string): unknown {
   if (kind === 'list') return raw.split(',').map((s) => s.trim()).filter(Boolean);
   if (kind === 'boolean') return /^(1|true|yes|on)$/i.test(raw) ? true : /^(0|false|no|off)$/i.test(raw) ? false : raw;
   return raw;
+}
+
+/** A secret and its `…File` twin are one setting: a later layer's value replaces the other. */
+function setLayered(target: Record<string, unknown>, key: string, value: unknown): void {
+  const secret = SECRET_KEYS.find((k) => key === k || key === `${k}File`);
+  if (secret) deletePath(target, key === secret ? `${secret}File` : secret);
+  setPath(target, key, value);
+}
+
+/** Replaces every `…File` twin by the secret read from its file (permissions checked). */
+function readSecretTwins(base: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  for (const key of SECRET_KEYS) {
+    const path = getPath(base, `${key}File`);
+    if (typeof path !== 'string' || getPath(base, key) !== undefined) continue;
+    try {
+      setPath(base, key, readSecretFile(path, `${key}File (${envNameFor(`${key}File`)})`));
+    } catch (err) {
+      problems.push(err instanceof ConfigError ? err.problems.join('; ') : (err as Error).message);
+    }
+  }
+  return problems;
+}
+
+function getPath(target: Record<string, unknown>, path: string): unknown {
+  let node: unknown = target;
+  for (const p of path.split('.')) {
+    if (!node || typeof node !== 'object') return undefined;
+    node = (node as Record<string, unknown>)[p];
+  }
+  return node;
+}
+
+function deletePath(target: Record<string, unknown>, path: string): void {
+  const parts = path.split('.');
+  const parent = getPath(target, parts.slice(0, -1).join('.'));
+  if (parent && typeof parent === 'object') delete (parent as Record<string, unknown>)[parts[parts.length - 1]!];
 }
 
 function setPath(target: Record<string, unknown>, path: string, value: unknown): void {

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { validate as validCron } from 'node-cron';
 import { parseDuration } from '../util/duration.js';
 import { FILE_LOCK_PROBLEM } from '../storage/object-lock.js';
+import { SSL_MODES, tlsProblems } from '../mysql/tls-settings.js';
 
 const level = z.coerce.number().int().min(1).max(19);
 /** A duration like 90s, 15m, 12h, 7d, 2w (see util/duration.ts). */
@@ -18,15 +19,50 @@ const duration = z.string().refine((v) => {
 /** A cron expression: 5 fields, or 6 with seconds first (node-cron). */
 const cron = z.string().refine((v) => validCron(v), 'not a cron expression: use 5 fields like "0 2 * * *" (or 6 with seconds first)');
 
+/** TLS of one connection, with the MySQL client's names (see src/mysql/tls-settings.ts). */
+const tls = z
+  .strictObject({
+    mode: z.preprocess((v) => (typeof v === 'string' ? v.trim().toUpperCase() : v), z.enum(SSL_MODES)).optional(),
+    /** PEM files: the CA the server certificate must chain to, and a client certificate + key. */
+    ca: z.string().min(1).optional(),
+    cert: z.string().min(1).optional(),
+    key: z.string().min(1).optional(),
+  })
+  .superRefine((t, ctx) => {
+    for (const message of tlsProblems(t, 'tls')) ctx.addIssue({ code: 'custom', message: message.replace(/^tls: /, '') });
+  })
+  .optional();
+
+/** How one account logs in (see src/config/connections.ts): a URL, its password apart (or from
+ *  a file), a MySQL option file, TLS. Secrets have `…File` twins read by load-config.ts. */
+const account = {
+  password: z.string().min(1).optional(),
+  passwordFile: z.string().min(1).optional(),
+  /** MySQL option file whose [client] group gives user, password, host, port, socket, ssl-*. */
+  defaultsFile: z.string().min(1).optional(),
+  tls,
+};
+
 export const configSchema = z.strictObject({
   environment: z.enum(['development', 'staging', 'production']).default('development'),
   source: z
     .strictObject({
       url: z.string().min(1).optional(),
+      urlFile: z.string().min(1).optional(),
+      ...account,
       /** Databases to back up; empty means every user database. */
       databases: z.array(z.string().min(1)).default([]),
     })
     .default({ databases: [] }),
+  /** The account for schema changes (migrate, partitions, seed): DDL on the horizn_ database
+   *  only. Unset: those commands use the source account. */
+  admin: z
+    .strictObject({
+      url: z.string().min(1).optional(),
+      urlFile: z.string().min(1).optional(),
+      ...account,
+    })
+    .default({}),
   storage: z
     .strictObject({
       url: z.string().min(1).optional(),
@@ -77,8 +113,11 @@ export const configSchema = z.strictObject({
       parallel: z.coerce.number().int().min(1).max(32).default(2),
       /** Server to restore into (a restore command needs it; never the source by default). */
       targetUrl: z.string().min(1).optional(),
+      targetUrlFile: z.string().min(1).optional(),
+      /** The restore account's password (or file), option file and TLS. */
+      target: z.strictObject({ ...account }).default({}),
     })
-    .default({ parallel: 2 }),
+    .default({ parallel: 2, target: {} }),
   binlog: z
     .strictObject({
       /** Newest shipped event is at most this old while the source writes (rotation by FLUSH BINARY LOGS). */
@@ -195,8 +234,10 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** POSTed a generic JSON body on failure, staleness and recovery. */
       webhookUrl: z.string().url().optional(),
+      webhookUrlFile: z.string().min(1).optional(),
       /** POSTed a Slack-compatible {"text": …} body. */
       slackWebhookUrl: z.string().url().optional(),
+      slackWebhookUrlFile: z.string().min(1).optional(),
       /** Newest good backup older than this is stale (default: twice the backup schedule's interval). */
       backupStaleAfter: duration.optional(),
       /** Last restore test older than this is stale (default: twice its schedule's interval). */
@@ -215,7 +256,24 @@ export type Config = z.infer<typeof configSchema>;
 export const SETTABLE_KEYS: Record<string, 'string' | 'list' | 'number' | 'boolean'> = {
   environment: 'string',
   'source.url': 'string',
+  'source.urlFile': 'string',
+  'source.password': 'string',
+  'source.passwordFile': 'string',
+  'source.defaultsFile': 'string',
+  'source.tls.mode': 'string',
+  'source.tls.ca': 'string',
+  'source.tls.cert': 'string',
+  'source.tls.key': 'string',
   'source.databases': 'list',
+  'admin.url': 'string',
+  'admin.urlFile': 'string',
+  'admin.password': 'string',
+  'admin.passwordFile': 'string',
+  'admin.defaultsFile': 'string',
+  'admin.tls.mode': 'string',
+  'admin.tls.ca': 'string',
+  'admin.tls.cert': 'string',
+  'admin.tls.key': 'string',
   'storage.url': 'string',
   'storage.objectLock': 'string',
   'storage.objectLockMargin': 'string',
@@ -228,6 +286,14 @@ export const SETTABLE_KEYS: Record<string, 'string' | 'list' | 'number' | 'boole
   'backup.accounts': 'boolean',
   'restore.parallel': 'number',
   'restore.targetUrl': 'string',
+  'restore.targetUrlFile': 'string',
+  'restore.target.password': 'string',
+  'restore.target.passwordFile': 'string',
+  'restore.target.defaultsFile': 'string',
+  'restore.target.tls.mode': 'string',
+  'restore.target.tls.ca': 'string',
+  'restore.target.tls.cert': 'string',
+  'restore.target.tls.key': 'string',
   'verify.maxUntestedDays': 'number',
   'sandbox.driver': 'string',
   'sandbox.engine': 'string',
@@ -265,12 +331,21 @@ export const SETTABLE_KEYS: Record<string, 'string' | 'list' | 'number' | 'boole
   'daemon.restoreTestDepth': 'string',
   'daemon.shutdownTimeout': 'string',
   'alerts.webhookUrl': 'string',
+  'alerts.webhookUrlFile': 'string',
   'alerts.slackWebhookUrl': 'string',
+  'alerts.slackWebhookUrlFile': 'string',
   'alerts.backupStaleAfter': 'string',
   'alerts.restoreTestStaleAfter': 'string',
   'alerts.shippingLagLimit': 'string',
   'alerts.repeatAfter': 'string',
 };
+
+/**
+ * Settings that hold a secret. Each has a twin `<key>File` (env `<ENV>_FILE`, e.g.
+ * DBOPS_SOURCE_PASSWORD_FILE) naming a file that holds it instead: Docker and Kubernetes
+ * secrets are files, and an environment variable shows in /proc/PID/environ.
+ */
+export const SECRET_KEYS = ['source.url', 'source.password', 'admin.url', 'admin.password', 'restore.targetUrl', 'restore.target.password', 'alerts.webhookUrl', 'alerts.slackWebhookUrl'] as const;
 
 export function envNameFor(key: string): string {
   return `DBOPS_${key.replace(/\./g, '_').replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()}`;

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { Config } from '../config/schema.js';
 import { parseStorageUrl } from '../storage/open-storage.js';
-import { parseConnectionUrl } from '../mysql/connection-url.js';
+import { roleConfigured, roleProblems } from '../config/connections.js';
 import { parseListen } from './http-server.js';
 
 /** Problems with a schema-valid config that would stop the daemon's jobs. */
@@ -22,11 +22,10 @@ export function daemonConfigProblems(config: Config): string[] {
     const p = attempt(() => parseStorageUrl(config.storage.url!));
     if (p) out.push(p);
   }
-  if (!config.source.url) out.push('missing source.url: set DBOPS_SOURCE_URL or add it to dbops.yaml (the daemon backs it up)');
-  else {
-    const p = attempt(() => parseConnectionUrl(config.source.url!));
-    if (p) out.push(p);
-  }
+  if (!roleConfigured(config, 'backup')) out.push('missing source.url: set DBOPS_SOURCE_URL (or DBOPS_SOURCE_DEFAULTS_FILE) or add it to dbops.yaml (the daemon backs it up)');
+  else out.push(...roleProblems(config, 'backup'));
+  // Partition maintenance runs as the admin account.
+  if (config.schedule.partitions) out.push(...roleProblems(config, 'admin'));
   if (!config.signing.keyFile) out.push('missing signing.keyFile: set DBOPS_SIGNING_KEY_FILE (manifests must be signed)');
   if (config.age.recipients.length === 0) out.push('missing age.recipients: set DBOPS_AGE_RECIPIENTS (backups must be encrypted)');
   const listen = attempt(() => parseListen(config.daemon.listen));

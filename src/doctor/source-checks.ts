@@ -1,12 +1,12 @@
-// Checks that need the source server: reachable, the account's privileges (with the
-// exact GRANT to run), binary log settings, binlog expiry against shipping lag, and
-// the clock difference between this host and the server.
-import { MysqlClient } from '../mysql/client.js';
+// Checks that need the source server: reachable, how the connection is protected, the
+// backup account's privileges (with the exact GRANT to run), binary log settings, binlog
+// expiry against shipping lag, and the clock difference between this host and the server.
 import type { MysqlConn } from '../mysql/connection-url.js';
 import { readServerInfo, type ServerInfo } from '../mysql/server-info.js';
 import { EXPIRY_MARGIN_SECONDS } from '../binlog/source-checks.js';
 import { check, type DoctorCheck } from './check.js';
-import { grantStatement, missingPrivileges, requiredPrivileges } from './required-grants.js';
+import { roleNeeds } from './required-grants.js';
+import { connectCheck, privilegeCheck, tlsCheck } from './account-checks.js';
 
 export interface SourceFindings {
   checks: DoctorCheck[];
@@ -22,29 +22,16 @@ export interface SourceCheckOptions {
 }
 
 export async function sourceChecks(conn: MysqlConn, opts: SourceCheckOptions): Promise<SourceFindings> {
-  let db: MysqlClient;
-  try {
-    db = await MysqlClient.connect(conn, { connectTimeoutMs: 5000 });
-  } catch (err) {
-    return { checks: [check('source.reachable', 'source reachable', 'fail', (err as Error).message, 'check DBOPS_SOURCE_URL (host, port, user, password) and that the server accepts connections from this host')] };
-  }
+  const connected = await connectCheck('backup', conn);
+  if (!connected.db) return { checks: [connected.check!] };
+  const db = connected.db;
   try {
     const checks: DoctorCheck[] = [];
     const info = await readServerInfo(db);
     const user = (await db.query<{ u: string }>('SELECT CURRENT_USER() AS u'))[0]?.u ?? '';
     checks.push(check('source.reachable', 'source reachable', 'ok', `${info.flavor} ${info.version} at ${conn.socket ?? `${conn.host}:${conn.port}`} as ${user}`));
-
-    const grants = (await db.query<Record<string, string>>('SHOW GRANTS')).map((r) => String(Object.values(r)[0] ?? ''));
-    const need = requiredPrivileges(info);
-    const all = [...need.backup, ...need.shipping.filter((p) => !need.backup.includes(p))];
-    const missingBackup = missingPrivileges(grants, need.backup);
-    const missingShip = opts.shipping ? missingPrivileges(grants, need.shipping) : [];
-    const grant = grantStatement(opts.shipping ? all : need.backup, user);
-    if (missingBackup.length || missingShip.length) {
-      checks.push(check('source.privileges', 'backup account privileges', 'fail', `${user} lacks ${[...missingBackup, ...missingShip].join(', ')} (backups need ${need.backup.join(', ')}; shipping needs ${need.shipping.join(', ')})`, `run on the source: ${grant}`));
-    } else {
-      checks.push(check('source.privileges', 'backup account privileges', 'ok', `${user} has what backups${opts.shipping ? ' and shipping' : ''} need; the minimal grant is: ${grant}`));
-    }
+    checks.push(await tlsCheck('backup', conn, db));
+    checks.push(await privilegeCheck('backup', db, roleNeeds('backup', info, { database: '', shipping: opts.shipping })));
 
     if (!info.logBin) {
       checks.push(check('source.log_bin', 'binary log on', opts.shipping ? 'fail' : 'warn', 'log_bin is OFF: no binlogs to ship, no point-in-time recovery', 'start the server with log_bin=binlog (and binlog_format=ROW, binlog_row_image=FULL, server_id set), e.g. in my.cnf [mysqld] log_bin = binlog; then restart it'));

@@ -1,12 +1,13 @@
 // Which server and database the schema commands (migrate, seed, partitions) and the daemon's
-// partitions job work on: source.url for the server, and --database, else the database in
-// source.url's path, else `horizn`. One place so they can never disagree about their target.
+// partitions job work on: the admin account (admin.*, else the source's; config/connections.ts)
+// for the server, and --database, else the database in that account's URL, else `horizn`. One
+// place so they can never disagree about their target.
 import type { Connection } from 'mysql2/promise';
-import { requireSetting } from '../config/load-config.js';
 import type { Config } from '../config/schema.js';
 import { UsageError } from '../errors.js';
 import { connect, type MysqlClient } from '../mysql/client.js';
-import { parseConnectionUrl, type MysqlConn } from '../mysql/connection-url.js';
+import type { MysqlConn } from '../mysql/connection-url.js';
+import { adminConnection } from '../config/connections.js';
 
 export const DEFAULT_DATABASE = 'horizn';
 
@@ -17,7 +18,7 @@ export interface DatabaseTarget {
 }
 
 export function resolveTarget(config: Config, databaseFlag: string | undefined): DatabaseTarget {
-  const parsed = parseConnectionUrl(requireSetting(config.source.url, 'source.url', '--source'));
+  const parsed = adminConnection(config);
   const database = databaseFlag ?? parsed.database ?? DEFAULT_DATABASE;
   if (!/^[A-Za-z0-9_$]{1,64}$/.test(database)) {
     throw new UsageError(`database name "${database}" is not supported: use letters, digits, _ or $ (at most 64)`);

@@ -4,8 +4,11 @@
 // a password) never travels with them.
 import mysql from 'mysql2/promise';
 import type { Connection, ConnectionOptions } from 'mysql2/promise';
-import { OperationError } from '../errors.js';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
+import { DbopsError, OperationError } from '../errors.js';
 import type { MysqlConn } from './connection-url.js';
+import { checkPeerIdentity, mayBeTlsRequired, mysql2Ssl, probeSsl, tlsConnectError, usesTls } from './client-tls.js';
+import { effectiveMode, verifiesCertificate } from './tls-settings.js';
 
 export const SYSTEM_DATABASES = ['mysql', 'information_schema', 'performance_schema', 'sys'] as const;
 
@@ -55,6 +58,12 @@ function wrapQueryError(err: unknown, sensitive: boolean): MysqlQueryError {
   return new MysqlQueryError(message, e.code, e.errno, e.sqlState);
 }
 
+/**
+ * Servers that offered no TLS to a PREFERRED connection: mysql2 ends such a handshake with an
+ * error, so PREFERRED costs a second connect; remembered for the process's later connections.
+ */
+const WITHOUT_TLS = new Set<string>();
+
 function describe(conn: MysqlConn): string {
   return conn.socket ? `socket ${conn.socket}` : `${conn.host}:${conn.port}`;
 }
@@ -63,10 +72,71 @@ export class MysqlClient {
   private constructor(
     /** The underlying mysql2 connection, for streaming or transactions. */
     readonly raw: Connection,
+    /** The server certificate was checked when connecting. */
+    private readonly verified = false,
   ) {}
 
-  /** Opens a connection; OperationError naming host and user (never the password) on failure. */
+  /**
+   * Opens a connection with the TLS settings of `conn` (ssl-mode semantics: PREFERRED falls
+   * back to plaintext only when the server offers no TLS). A TLS misconfiguration is a
+   * UsageError naming the cause; anything else an OperationError naming host and user
+   * (never the password).
+   */
   static async connect(conn: MysqlConn, opts: ConnectOptions = {}): Promise<MysqlClient> {
+    const options = MysqlClient.connectionOptions(conn, opts);
+    const preferred = effectiveMode(conn.tls) === 'PREFERRED';
+    const server = `${conn.host}:${conn.port}`;
+    if (preferred && WITHOUT_TLS.has(server)) delete options.ssl;
+    try {
+      let raw: Connection;
+      try {
+        raw = await mysql.createConnection(options);
+      } catch (err) {
+        if ((err as MysqlErrorShape).code !== 'HANDSHAKE_NO_SSL_SUPPORT' || !preferred) throw err;
+        WITHOUT_TLS.add(server);
+        const { ssl: _ssl, ...plain } = options;
+        raw = await mysql.createConnection(plain);
+      }
+      // An idle connection dropped by the server emits 'error'; without a listener that would crash the process.
+      raw.on('error', () => {});
+      try {
+        checkPeerIdentity(conn, MysqlClient.tlsSocket(raw)?.getPeerCertificate(true) as PeerCertificate | undefined);
+      } catch (err) {
+        raw.destroy();
+        throw err;
+      }
+      return new MysqlClient(raw, usesTls(conn) && verifiesCertificate(effectiveMode(conn.tls)));
+    } catch (err) {
+      if (err instanceof DbopsError) throw err;
+      const tlsError = tlsConnectError(err, conn, mayBeTlsRequired(err, conn) && (await MysqlClient.acceptsOverTls(conn, opts)));
+      if (tlsError) throw tlsError;
+      const e = err as MysqlErrorShape;
+      throw new OperationError(
+        `cannot connect to ${describe(conn)} as ${conn.user}: ${e.message ?? String(err)}: check the connection settings (host, port, user, password) and that the server is running`,
+      );
+    }
+  }
+
+  /** The TLS socket under a connection, when it is encrypted. */
+  private static tlsSocket(raw: Connection): TLSSocket | undefined {
+    const stream = (raw as unknown as { connection?: { stream?: unknown } }).connection?.stream as TLSSocket | undefined;
+    return stream && typeof stream.getPeerCertificate === 'function' ? stream : undefined;
+  }
+
+  /** After a refused plaintext login: would the same login over TLS be accepted? Then TLS is what the server wants. */
+  private static async acceptsOverTls(conn: MysqlConn, opts: ConnectOptions): Promise<boolean> {
+    try {
+      const probe = await mysql.createConnection({ ...MysqlClient.connectionOptions(conn, opts), ssl: probeSsl(conn) });
+      probe.on('error', () => {});
+      probe.destroy();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The mysql2 options for `conn` (see checkedConnectionOptions for code that connects by itself). */
+  static connectionOptions(conn: MysqlConn, opts: ConnectOptions): ConnectionOptions {
     const options: ConnectionOptions = {
       user: conn.user,
       password: conn.password,
@@ -82,17 +152,17 @@ export class MysqlClient {
     if (database) options.database = database;
     if (conn.socket) options.socketPath = conn.socket;
     else Object.assign(options, { host: conn.host, port: conn.port });
-    try {
-      const raw = await mysql.createConnection(options);
-      // An idle connection dropped by the server emits 'error'; without a listener that would crash the process.
-      raw.on('error', () => {});
-      return new MysqlClient(raw);
-    } catch (err) {
-      const e = err as MysqlErrorShape;
-      throw new OperationError(
-        `cannot connect to ${describe(conn)} as ${conn.user}: ${e.message ?? String(err)}: check the source URL and that the server is running`,
-      );
-    }
+    const ssl = mysql2Ssl(conn);
+    if (ssl) options.ssl = ssl;
+    return options;
+  }
+
+  /** Whether this session is encrypted, with what; `verified`: the certificate was checked (ssl-mode VERIFY_*). */
+  async tlsStatus(): Promise<{ encrypted: boolean; cipher: string; version: string; verified: boolean }> {
+    const rows = await this.query<{ Variable_name: string; Value: string }>("SHOW SESSION STATUS WHERE Variable_name IN ('Ssl_cipher', 'Ssl_version')");
+    const v = Object.fromEntries(rows.map((r) => [r.Variable_name, r.Value]));
+    const cipher = v.Ssl_cipher ?? '';
+    return { encrypted: cipher !== '', cipher, version: v.Ssl_version ?? '', verified: cipher !== '' && this.verified };
   }
 
   /** Runs one statement with `?` placeholders (client-side escaped) and returns its rows. */
@@ -144,6 +214,22 @@ export class MysqlClient {
     } catch {
       this.raw.destroy();
     }
+  }
+}
+
+/**
+ * mysql2 options for code that opens its own connections (the seed's parallel loaders),
+ * with the TLS this account gets: one connection through connect() first settles
+ * PREFERRED (TLS or not), checks the certificate and turns failures into our errors.
+ */
+export async function checkedConnectionOptions(conn: MysqlConn, opts: ConnectOptions = {}): Promise<ConnectionOptions> {
+  const db = await MysqlClient.connect(conn, opts);
+  try {
+    const options = MysqlClient.connectionOptions(conn, opts);
+    if (!(await db.tlsStatus()).encrypted) delete options.ssl;
+    return options;
+  } finally {
+    await db.close();
   }
 }
 

@@ -1,7 +1,9 @@
-// Parses the source URL (`mysql://user:pass@host:port[/db][?socket=/path]`) into
-// connection fields. The password must never reach a message or log: errors
-// quote the URL only through redactUrl().
+// Parses a database URL (`mysql://user[:pass]@host:port[/db][?socket=/path&ssl-mode=…&ssl-ca=…]`)
+// into connection fields. The password may be left out (it then comes from a file, see
+// config/connections.ts). The password must never reach a message or log: errors quote
+// the URL only through redactUrl().
 import { UsageError } from '../errors.js';
+import { parseSslMode, tlsProblems, type TlsSettings } from './tls-settings.js';
 
 export interface MysqlConn {
   user: string;
@@ -9,12 +11,16 @@ export interface MysqlConn {
   host: string;
   port: number;
   database?: string;
-  /** Unix socket path; when set, clients connect through it instead of TCP. */
+  /** Unix socket path; when set, clients connect through it instead of TCP (and TLS is not used). */
   socket?: string;
+  /** TLS settings; unset means ssl-mode=PREFERRED with nothing verified, as the clients do. */
+  tls?: TlsSettings;
 }
 
 const SCHEMES = new Set(['mysql:', 'mariadb:']);
-const PARAMS = new Set(['socket']);
+/** URL parameters, by their canonical name; `_` may stand for `-` as in option files. */
+const TLS_PARAMS = { 'ssl-mode': 'mode', 'ssl-ca': 'ca', 'ssl-cert': 'cert', 'ssl-key': 'key' } as const;
+const PARAMS = new Set(['socket', ...Object.keys(TLS_PARAMS)]);
 
 /** Replaces the password in a URL-ish string with `***`; works on malformed input too. */
 export function redactUrl(url: string): string {
@@ -35,27 +41,32 @@ function decode(part: string, what: string, url: string): string {
   }
 }
 
-/** Parses a mysql:// or mariadb:// URL; throws a one-line UsageError (password redacted). */
-export function parseConnectionUrl(url: string): MysqlConn {
+/** Parses a mysql:// or mariadb:// URL; throws a one-line UsageError (password redacted).
+ *  `userOptional`: the user may come from elsewhere (an option file); it is then ''. */
+export function parseConnectionUrl(url: string, opts: { userOptional?: boolean } = {}): MysqlConn {
   const shown = redactUrl(url);
   let u: URL;
   try {
     u = new URL(url);
   } catch {
     throw new UsageError(
-      `malformed database URL ${shown}: expected mysql://user:password@host:port[/database][?socket=/path] with special characters %-encoded`,
+      `malformed database URL ${shown}: expected mysql://user[:password]@host:port[/database][?ssl-mode=…&ssl-ca=/path] with special characters %-encoded`,
     );
   }
   if (!SCHEMES.has(u.protocol)) {
     throw new UsageError(`unsupported database URL scheme "${u.protocol}" in ${shown}: use mysql:// or mariadb://`);
   }
-  for (const key of u.searchParams.keys()) {
-    if (!PARAMS.has(key)) throw new UsageError(`unknown parameter "${key}" in database URL ${shown}: only "socket" is supported`);
+  const params = new Map<string, string>();
+  for (const [rawKey, value] of u.searchParams) {
+    const key = rawKey.toLowerCase().replace(/_/g, '-');
+    if (!PARAMS.has(key)) throw new UsageError(`unknown parameter "${rawKey}" in database URL ${shown}: use socket, ${Object.keys(TLS_PARAMS).join(', ')}`);
+    if (params.has(key)) throw new UsageError(`parameter "${key}" appears twice in database URL ${shown}`);
+    params.set(key, value);
   }
   const user = decode(u.username, 'user', url);
-  if (!user) throw new UsageError(`database URL ${shown} has no user: write mysql://user:password@host:port`);
+  if (!user && !opts.userOptional) throw new UsageError(`database URL ${shown} has no user: write mysql://user@host:port`);
   const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
-  if (!host) throw new UsageError(`database URL ${shown} has no host: write mysql://user:password@host:port`);
+  if (!host) throw new UsageError(`database URL ${shown} has no host: write mysql://user@host:port`);
   let port = 3306;
   if (u.port) {
     port = Number(u.port);
@@ -69,10 +80,23 @@ export function parseConnectionUrl(url: string): MysqlConn {
     if (path.includes('/')) throw new UsageError(`database URL ${shown} has a nested path: only /database is allowed`);
     conn.database = decode(path, 'database', url);
   }
-  const socket = u.searchParams.get('socket');
-  if (socket !== null) {
+  const socket = params.get('socket');
+  if (socket !== undefined) {
     if (!socket.startsWith('/')) throw new UsageError(`socket in database URL ${shown} must be an absolute path`);
     conn.socket = socket;
+  }
+  const tls: TlsSettings = {};
+  for (const [param, field] of Object.entries(TLS_PARAMS)) {
+    const value = params.get(param);
+    if (value === undefined) continue;
+    if (field === 'mode') tls.mode = parseSslMode(value, `database URL ${shown}`);
+    else if (!value) throw new UsageError(`${param} in database URL ${shown} is empty: give the path of a PEM file`);
+    else tls[field] = value;
+  }
+  if (Object.keys(tls).length) {
+    const problems = tlsProblems(tls, `database URL ${shown}`);
+    if (problems.length) throw new UsageError(problems[0]!);
+    conn.tls = tls;
   }
   return conn;
 }
@@ -84,6 +108,12 @@ export function formatConnectionUrl(conn: MysqlConn, scheme: 'mysql' | 'mariadb'
     ? `${encodeURIComponent(conn.user)}:${encodeURIComponent(conn.password)}`
     : encodeURIComponent(conn.user);
   const db = conn.database ? `/${encodeURIComponent(conn.database)}` : '';
-  const q = conn.socket ? `?socket=${encodeURIComponent(conn.socket)}` : '';
+  const params: string[] = [];
+  if (conn.socket) params.push(`socket=${encodeURIComponent(conn.socket)}`);
+  for (const [param, field] of Object.entries(TLS_PARAMS)) {
+    const value = conn.tls?.[field];
+    if (value !== undefined) params.push(`${param}=${encodeURIComponent(value)}`);
+  }
+  const q = params.length ? `?${params.join('&')}` : '';
   return `${scheme}://${auth}@${host}:${conn.port}${db}${q}`;
 }

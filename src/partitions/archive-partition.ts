@@ -10,7 +10,6 @@ import { MeasureStream } from '../pipeline/measure.js';
 import { openPartSource } from '../pipeline/part-download.js';
 import { encodeDocument } from '../repo/signed-document.js';
 import { recipientFingerprint } from '../crypto/age.js';
-import { withDefaultsFile, defaultsFileArg } from '../mysql/defaults-file.js';
 import type { MysqlConn } from '../mysql/connection-url.js';
 import type { ServerInfo } from '../mysql/server-info.js';
 import { archiveKey, archiveManifestKey } from '../storage/layout.js';
@@ -132,9 +131,8 @@ export async function archivePartition(target: ArchiveTarget, keys: ArchiveKeys,
   const storage = keys.repo.storage;
   const upload = await PartUpload.start({ storage, key, recipients: keys.recipients, compressionLevel: keys.compressionLevel, compressionThreads: 1 });
   try {
-    await withDefaultsFile(target.server, async (defaults) => {
+    await (async () => {
       const dump = startTool(target.dumpTool, [
-        defaultsFileArg(defaults),
         '--single-transaction',
         '--no-create-info',
         '--skip-triggers',
@@ -146,7 +144,7 @@ export async function archivePartition(target: ArchiveTarget, keys: ArchiveKeys,
         `--where=${rangeWhere(r)}`,
         target.database,
         r.table,
-      ], { bufferStdout: true });
+      ], { bufferStdout: true, credentials: target.server });
       dump.stdin.end();
       const done = waitTool(dump, 'mariadb-dump/mysqldump');
       done.catch(() => undefined);
@@ -158,7 +156,7 @@ export async function archivePartition(target: ArchiveTarget, keys: ArchiveKeys,
         await done.catch(() => undefined);
         throw err;
       }
-    });
+    })();
   } catch (err) {
     upload.abort(err as Error);
     await upload.end().catch(() => undefined);

@@ -4,7 +4,6 @@
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { pipeline } from 'node:stream/promises';
 import { openPartSource } from '../pipeline/part-download.js';
-import { withDefaultsFile, defaultsFileArg } from '../mysql/defaults-file.js';
 import type { MysqlConn } from '../mysql/connection-url.js';
 import { archiveManifestKey, legacyArchiveManifestKey } from '../storage/layout.js';
 import type { Repository } from '../repo/repository.js';
@@ -88,11 +87,9 @@ export async function restoreArchive(o: RestoreArchiveOptions): Promise<RestoreA
   const part = { name: manifest.partition, kind: 'table' as const, database: manifest.database, table: manifest.table, rows: manifest.rows, ...manifest.part };
   const source = await openPartSource(o.repo.storage, part, o.identityFile);
   try {
-    await withDefaultsFile(o.server, async (defaults) => {
-      const client = startTool(o.clientTool, [defaultsFileArg(defaults), '--default-character-set=utf8mb4', '--max-allowed-packet=1G', o.database]);
-      client.stdout.resume();
-      await Promise.all([pipeline(source.raw, client.stdin), source.done, waitTool(client, 'mariadb/mysql client')]);
-    });
+    const client = startTool(o.clientTool, ['--default-character-set=utf8mb4', '--max-allowed-packet=1G', o.database], { credentials: o.server });
+    client.stdout.resume();
+    await Promise.all([pipeline(source.raw, client.stdin), source.done, waitTool(client, 'mariadb/mysql client')]);
   } catch (err) {
     source.cancel();
     throw err;

@@ -1,6 +1,7 @@
-// The reverse pipeline: storage → measure (stored sha256) → age -d → zstd -d → measure
-// (raw sha256) → consumer. `done` settles after the consumer drained everything and
-// rejects with a VerificationError naming the part when any hash or size differs.
+// The reverse pipeline: storage → measure (stored sha256, whole object, checked) → storage
+// again → age -d → zstd -d → measure (raw sha256) → consumer. `done` settles after the
+// consumer drained everything and rejects with a VerificationError naming the part when any
+// hash or size differs.
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -32,35 +33,65 @@ export async function openPartSource(storage: Storage, part: ManifestPart, ident
 /** What any stored object (backup part, binlog segment) needs for its hashes to be checked on the way back. */
 export type StoredObjectRef = Pick<ManifestPart, 'key' | 'rawBytes' | 'rawSha256' | 'storedBytes' | 'storedSha256'>;
 
-/** openPartSource for any object with stored/raw sizes and hashes (binlog segments too); `label` names it in errors. */
+/**
+ * openPartSource for any object with stored/raw sizes and hashes (binlog segments too); `label` names it in errors.
+ * The stored bytes are hashed in a first pass and only decrypted, in a second read, once they
+ * match the manifest. So nothing unauthenticated reaches a consumer (age authenticates chunks,
+ * but anyone with a recipient's public key can make a valid age file: only the signed
+ * manifest's hash says it is ours), and damage reads the same wherever it is found: the stored
+ * hash, not whichever of age, zstd or the hash happened to notice first.
+ */
 export async function openObjectSource(storage: Storage, part: StoredObjectRef, identityFile: string, label: string): Promise<PartSource> {
-  const body = await getStored(storage, part.key, label);
+  const first = await getStored(storage, part.key, label);
+  const out = new PassThrough({ highWaterMark: 1 << 20 });
+  // The reader stopping early (its own failure, or cancel()) stops both passes; what
+  // follows is not damage and must not be reported as such.
+  let readerGone = false;
+  let stop = (): void => void first.destroy();
+  const gone = (): void => {
+    readerGone = true;
+    stop();
+  };
+  out.once('close', () => {
+    if (!out.readableEnded) gone();
+  });
+  const stopped = (): OperationError => new OperationError(`${label}: reading stopped before the end`);
+  const done = (async () => {
+    try {
+      await checkStored(first, part, label);
+    } catch (err) {
+      if (readerGone) throw stopped();
+      throw err;
+    }
+    if (readerGone) throw stopped();
+    const run = decrypt(await getStored(storage, part.key, label), part, identityFile, label, out, () => readerGone);
+    stop = run.kill;
+    if (readerGone) run.kill();
+    await run.done;
+  })();
+  done.catch(() => out.destroy());
+  return { raw: out, done, cancel: gone };
+}
+
+/** age -d | zstd -d from `body` into `out`, checking the stored and raw hashes at the end. */
+function decrypt(body: Readable, part: StoredObjectRef, identityFile: string, label: string, out: PassThrough, readerGone: () => boolean): { done: Promise<void>; kill: () => void } {
   const stored = new MeasureStream();
   const rawMeter = new MeasureStream();
   const age: ToolProcess = startDecrypt(identityFile);
   const zstd: ToolProcess = startDecompress();
-  const out = new PassThrough({ highWaterMark: 1 << 20 });
   const tools = [waitTool(age, 'age'), waitTool(zstd, 'zstd')];
   const flows = Promise.all([pipeline(body, stored, age.stdin), pipeline(age.stdout, zstd.stdin), pipeline(zstd.stdout, rawMeter, out), ...tools]);
-  // The reader stopping early (its own failure, or cancel()) breaks our pipes; what
-  // follows is not damage and must not be reported as such.
-  let readerGone = false;
-  out.once('close', () => {
-    if (!out.readableEnded) readerGone = true;
-  });
   const done = flows.then(
     () => checkPart(part, label, stored.result(), rawMeter.result()),
     async (first: unknown) => {
-      if (readerGone) throw new OperationError(`${label}: reading stopped before the end`);
+      if (readerGone()) throw new OperationError(`${label}: reading stopped before the end`);
       // Whichever rejects first is a race: a wrong key makes age exit, and the write into
       // its stdin may fail (EPIPE) before age's exit is seen. The tools' own verdict
       // explains more than a broken pipe, so wait for them (they exit once their pipes close).
       const err = await toolFailure(tools, first);
-      // Tampering shows as an age failure; report the stored hash when it explains it.
+      // The object changed since its hash was checked: say so, as the first pass would have.
       const s = stored.result();
-      if (s.sha256 !== part.storedSha256 && s.bytes >= part.storedBytes) {
-        throw new VerificationError(`${label}: stored sha256 ${s.sha256.slice(0, 12)}… differs from the manifest's ${part.storedSha256.slice(0, 12)}…: the object was altered`, part.key);
-      }
+      if (s.sha256 !== part.storedSha256 && s.bytes >= part.storedBytes) throw alteredError(part, label, s);
       if (err instanceof ToolError && err.tool === 'age') {
         if (/no identity matched/i.test(err.message)) throw new UsageError(`the age identity ${identityFile} cannot open this backup: it was encrypted to other recipients; use the matching age.key`);
         throw new VerificationError(`${label}: decryption failed (${err.stderrTail || err.message}): the object is damaged or altered`, part.key);
@@ -69,12 +100,9 @@ export async function openObjectSource(storage: Storage, part: StoredObjectRef, 
       throw err;
     },
   );
-  done.catch(() => out.destroy());
   return {
-    raw: out,
     done,
-    cancel: () => {
-      readerGone = true;
+    kill: () => {
       age.kill('SIGKILL');
       zstd.kill('SIGKILL');
       body.destroy();
@@ -89,12 +117,27 @@ async function toolFailure(tools: Promise<unknown>[], first: unknown): Promise<u
 }
 
 function checkPart(part: StoredObjectRef, label: string, stored: { bytes: number; sha256: string }, raw: { bytes: number; sha256: string }): void {
-  if (stored.sha256 !== part.storedSha256 || stored.bytes !== part.storedBytes) {
-    throw new VerificationError(`${label}: stored object (${stored.bytes} bytes, sha256 ${stored.sha256.slice(0, 12)}…) differs from the manifest (${part.storedBytes} bytes, ${part.storedSha256.slice(0, 12)}…)`, part.key);
-  }
+  if (stored.sha256 !== part.storedSha256 || stored.bytes !== part.storedBytes) throw alteredError(part, label, stored);
   if ((part.rawSha256 !== null && raw.sha256 !== part.rawSha256) || raw.bytes !== part.rawBytes) {
     throw new VerificationError(`${label}: decrypted content (${raw.bytes} bytes) differs from the manifest (${part.rawBytes} bytes): the object is damaged`, part.key);
   }
+}
+
+/** The one message for stored bytes that are not the ones the manifest recorded, wherever that is found. */
+function alteredError(part: Pick<StoredObjectRef, 'key' | 'storedBytes' | 'storedSha256'>, label: string, got: { bytes: number; sha256: string }): VerificationError {
+  return new VerificationError(`${label}: stored sha256 ${got.sha256.slice(0, 12)}… (${got.bytes} bytes) differs from the manifest's ${part.storedSha256.slice(0, 12)}… (${part.storedBytes} bytes): the object was altered`, part.key);
+}
+
+/** Hash `body` to its end and compare with the manifest. */
+async function checkStored(body: Readable, part: Pick<StoredObjectRef, 'key' | 'storedBytes' | 'storedSha256'>, label: string): Promise<void> {
+  const m = new MeasureStream();
+  await pipeline(body, m, async function* (src) {
+    for await (const _ of src) {
+      /* drain */
+    }
+  });
+  const r = m.result();
+  if (r.sha256 !== part.storedSha256 || r.bytes !== part.storedBytes) throw alteredError(part, label, r);
 }
 
 /** The stored object's bytes; a missing object is a verification failure naming it. */
@@ -110,15 +153,5 @@ async function getStored(storage: Storage, key: string, label: string): Promise<
 /** Hash a stored object without decrypting it (what a host without the private key can check). */
 export async function checkStoredObject(storage: Storage, part: ManifestPart): Promise<void> {
   const label = describePart(part);
-  const body = await getStored(storage, part.key, label);
-  const m = new MeasureStream();
-  await pipeline(body, m, async function* (src) {
-    for await (const _ of src) {
-      /* drain */
-    }
-  });
-  const r = m.result();
-  if (r.sha256 !== part.storedSha256 || r.bytes !== part.storedBytes) {
-    throw new VerificationError(`${label}: stored sha256 ${r.sha256.slice(0, 12)}… (${r.bytes} bytes) differs from the manifest's ${part.storedSha256.slice(0, 12)}… (${part.storedBytes} bytes): the object was altered`, part.key);
-  }
+  await checkStored(await getStored(storage, part.key, label), part, label);
 }

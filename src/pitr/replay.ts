@@ -7,7 +7,6 @@
 import { once } from 'node:events';
 import type { Readable } from 'node:stream';
 import type { MysqlConn } from '../mysql/connection-url.js';
-import { withDefaultsFile, defaultsFileArg } from '../mysql/defaults-file.js';
 import { startTool, waitTool } from '../util/tool-process.js';
 import { InterruptedError, OperationError, ToolError } from '../errors.js';
 import type { PitrPlan } from './plan.js';
@@ -54,10 +53,10 @@ export async function replayChain(o: ReplayOptions): Promise<ReplayResult> {
   const t0 = performance.now();
   const result: ReplayResult = { sqlBytes: 0, binlogBytes: o.plan.chain.reduce((n, c) => n + (c.to - c.from), 0), seconds: 0 };
   if (o.plan.chain.length === 0) return result;
-  await withDefaultsFile(o.target, async (defaultsFile) => {
+  await (async () => {
     // mariadb-binlog reads local files only: no credentials, and its local time zone pinned to UTC.
     const decoder = startTool(o.tools.binlog, binlogArgs(o.plan, o.paths), { env: { TZ: 'UTC' }, bufferStdout: true });
-    const client = startTool(o.tools.client, [defaultsFileArg(defaultsFile), '--batch', '--binary-mode', '--max-allowed-packet=1G']);
+    const client = startTool(o.tools.client, ['--batch', '--binary-mode', '--max-allowed-packet=1G'], { credentials: o.target });
     const decoderDone = waitTool(decoder, 'mariadb-binlog');
     const clientDone = waitTool(client, 'mysql client');
     decoderDone.catch(() => undefined);
@@ -87,7 +86,7 @@ export async function replayChain(o: ReplayOptions): Promise<ReplayResult> {
     } finally {
       o.signal?.removeEventListener('abort', onAbort);
     }
-  });
+  })();
   result.seconds = (performance.now() - t0) / 1000;
   return result;
 }

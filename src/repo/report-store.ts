@@ -4,9 +4,9 @@
 import type { KeyObject } from 'node:crypto';
 import type { Repository } from './repository.js';
 import { reportKey, reportsPrefix, parseReportKey, idTime } from '../storage/layout.js';
-import { reportDoc, type RestoreReport, type UnsignedReport } from '../report/report-schema.js';
-import { renderReportHtml } from '../report/report-html.js';
-import { decodeDocument, encodeDocument, sha256Hex } from './signed-document.js';
+import { decodeReport, reportDoc, type RestoreReport, type UnsignedReport } from '../report/report-schema.js';
+import { renderReportHtml, type ReportPageContext } from '../report/report-html.js';
+import { encodeDocument, sha256Hex } from './signed-document.js';
 import { UsageError, VerificationError, isNotFound } from '../errors.js';
 
 export interface ListedReport {
@@ -23,9 +23,9 @@ export interface StoredReport {
   sha256: string;
 }
 
-/** Parse and verify a report: VerificationError (exit 3) on any alteration. */
+/** Parse and verify a report (format 1 or 2): VerificationError (exit 3) on any alteration. */
 export function verifyReportBytes(bytes: Buffer, publicKey: KeyObject, what: string): RestoreReport {
-  return decodeDocument(reportDoc, bytes, what, publicKey);
+  return decodeReport(bytes, publicKey, what);
 }
 
 export class ReportStore {
@@ -40,6 +40,11 @@ export class ReportStore {
     await this.repo.storage.put(htmlKey, Buffer.from(renderReportHtml(doc)), { contentType: 'text/html' });
     await this.repo.storage.put(jsonKey, bytes, { contentType: 'application/json' });
     return { report: doc, jsonKey, htmlKey, sha256: sha256Hex(bytes) };
+  }
+
+  /** Rewrite a stored report's page, e.g. once its evidence entry is known (the page is a rendering: neither signed nor pinned). */
+  async putPage(report: RestoreReport, context: ReportPageContext): Promise<void> {
+    await this.repo.storage.put(reportKey(report.id, idTime(report.id), 'html'), Buffer.from(renderReportHtml(report, context)), { contentType: 'text/html' });
   }
 
   async ids(): Promise<string[]> {

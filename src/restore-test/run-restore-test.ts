@@ -1,7 +1,9 @@
 // `dbops restore-test`: restore a backup into a throwaway server (never the source), replay
-// binlogs to the chosen point, check at the requested depth, measure RTO per phase, and
-// write a signed report. Checks never throw: every outcome lands in the report, and the
-// verdict decides the exit code. The sandbox is always torn down.
+// binlogs to the chosen point, check at the requested depth, measure RTO per phase and RPO
+// at report time, and write a signed report. Checks never throw: every outcome lands in the
+// report, and the verdict decides the exit code: `fail` only when a check found something
+// wrong, `error` when the test could not run, `interrupted` on a signal (whatever broke
+// because of the signal is not a finding). The sandbox is always torn down.
 import { createHash, randomInt } from 'node:crypto';
 import type { Repository } from '../repo/repository.js';
 import type { BackupManifest } from '../manifest/backup-manifest.js';
@@ -12,9 +14,11 @@ import { verifyBackup } from '../verify/verify-backup.js';
 import { runRestore, type RestoreResult } from '../restore/run-restore.js';
 import { schemaObjectChecks, rowCountChecks, contentChecks } from './restore-checks.js';
 import { comparePoints } from './compare-points.js';
-import type { Check, RestoreReport, UnsignedReport } from '../report/report-schema.js';
+import type { Check, RestoreReport, UnsignedReport, Verdict } from '../report/report-schema.js';
 import type { MysqlConn } from '../mysql/connection-url.js';
 import { DbopsError, InterruptedError, UsageError, VerificationError } from '../errors.js';
+import type { Sandbox } from '../sandbox/sandbox.js';
+import { measureRpo } from './rpo.js';
 import { VERSION } from '../version.js';
 import { log } from '../util/logger.js';
 import { type StoredChecksums } from '../repo/checksum-store.js';
@@ -23,13 +27,6 @@ export type Depth = 'integrity' | 'restore' | 'content';
 
 /** Internal: replay failed and its check is recorded; stop the test there. */
 class ReplayFailed extends Error {}
-
-/** A throwaway server, whichever driver made it. */
-export interface TestSandbox {
-  conn: MysqlConn;
-  describe(): { driver: string; engine: string | null; image: string | null; imageId: string | null; serverVersion: string | null };
-  stop(): Promise<void>;
-}
 
 /** Replays shipped binlogs into the sandbox from the backup's point to `to` (PITR engine). */
 export type Replayer = (request: {
@@ -48,7 +45,7 @@ export interface RestoreTestOptions {
   /** With backup untested: how long a backup may wait for its content-depth test (verify.maxUntestedDays). */
   maxUntestedDays?: number;
   depth: Depth;
-  startSandbox: (manifest: BackupManifest) => Promise<TestSandbox>;
+  startSandbox: (manifest: BackupManifest) => Promise<Sandbox>;
   replay?: Replayer;
   parallel?: number;
   signal?: AbortSignal;
@@ -65,20 +62,31 @@ export async function runRestoreTest(options: RestoreTestOptions): Promise<{ rep
   let reached: UnsignedReport['target']['reached'] = null;
   let restored: RestoreResult | undefined;
   let requested = 'backup';
-  const timed = async <T>(phase: string, fn: () => Promise<T>): Promise<T> => {
-    if (options.signal?.aborted) throw new InterruptedError(String(options.signal.reason ?? 'signal'));
+  /** Data became usable: the restore ran clean and, when one was needed, the replay reached its point. */
+  let usable = false;
+  let phase = 'start';
+  const interrupted = (): boolean => options.signal?.aborted === true;
+  // Checks that finish after a signal ran against a sandbox being torn down (the cleanup
+  // registry kills it at once): they are not findings, so only those before it are kept.
+  let checksBeforeSignal: number | undefined;
+  const onAbort = (): void => void (checksBeforeSignal ??= checks.length);
+  if (options.signal?.aborted) onAbort();
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    if (interrupted()) throw new InterruptedError(String(options.signal!.reason ?? 'signal'));
+    phase = name;
     log.info({ phase }, 'restore-test phase started');
     const t0 = performance.now();
     try {
       return await fn();
     } finally {
-      phases[phase] = (phases[phase] ?? 0) + (performance.now() - t0) / 1000;
+      phases[name] = (phases[name] ?? 0) + (performance.now() - t0) / 1000;
     }
   };
 
   const picked = await pickBackup(options.repo, options.backup, options.skipDamaged ?? false, options.maxUntestedDays ?? 7, checks);
   const manifest = picked.manifest;
-  let sandbox: TestSandbox | undefined;
+  let sandbox: Sandbox | undefined;
   try {
     if (manifest) {
       // 1. integrity: every object's hash, the AEAD of every age chunk, the raw hash.
@@ -89,11 +97,13 @@ export async function runRestoreTest(options: RestoreTestOptions): Promise<{ rep
 
       if (intact && options.depth !== 'integrity') {
         sandbox = await timed('sandbox', () => options.startSandbox(manifest));
-        sandboxInfo = sandbox.describe();
+        const d = sandbox.describe();
+        sandboxInfo = { driver: d.driver, engine: d.engine ?? null, image: d.image ?? null, imageId: d.imageId ?? null, serverVersion: d.serverVersion ?? null };
         // 2. restore: load everything, then compare objects and row counts with the manifest.
         try {
           restored = await timed('restore', () => runRestore({ repo: options.repo, manifest, target: sandbox!.conn, identityFile: options.identityFile, parallel: options.parallel ?? 2, ...(options.signal ? { signal: options.signal } : {}) }));
           checks.push({ name: 'restore-ran-clean', depth: 'restore', ok: true });
+          usable = true;
         } catch (err) {
           checks.push({ name: 'restore-ran-clean', depth: 'restore', ok: false, detail: (err as Error).message });
           throw err;
@@ -115,12 +125,14 @@ export async function runRestoreTest(options: RestoreTestOptions): Promise<{ rep
               if (!options.replay) throw new UsageError('content check needs binlog replay from the backup to the checksum point, and no shipped binlogs are available: run "dbops binlog ship"');
               // A binlog chain that cannot be replayed (missing or damaged segment, gap) means the
               // point is not recoverable: a failed check, not an error of the test.
+              usable = false;
               try {
                 const r = await timed('replay', () => options.replay!({ manifest, to: set.point, target: sandbox!.conn, ...(options.signal ? { signal: options.signal } : {}) }));
                 reached = r.reached;
+                usable = true;
                 checks.push({ name: 'binlog-replay', depth: 'content', expected: `${set.point.binlogFile}:${set.point.binlogPosition}`, actual: `${r.reached.binlogFile}:${r.reached.binlogPosition}`, ok: true });
               } catch (err) {
-                if (err instanceof InterruptedError) throw err;
+                if (err instanceof InterruptedError || interrupted()) throw err;
                 checks.push({ name: 'binlog-replay', depth: 'content', expected: `${set.point.binlogFile}:${set.point.binlogPosition}`, ok: false, detail: (err as Error).message });
                 throw new ReplayFailed();
               }
@@ -131,21 +143,32 @@ export async function runRestoreTest(options: RestoreTestOptions): Promise<{ rep
       }
     }
   } catch (err) {
-    if (err instanceof ReplayFailed) {
+    if (interrupted()) {
+      // said below: whatever broke after the signal broke because of it
+    } else if (err instanceof ReplayFailed) {
       // already recorded as a failed check
     } else if (err instanceof VerificationError) checks.push({ name: 'verification', depth: 'integrity', object: err.object, ok: false, detail: err.message });
     else error = err instanceof DbopsError ? err.message : `unexpected: ${(err as Error).message}`;
     log.error({ err: (err as Error).message }, 'restore test stopped early');
   } finally {
+    options.signal?.removeEventListener('abort', onAbort);
     if (sandbox) await sandbox.stop().catch((e: Error) => log.error({ err: e.message }, 'sandbox teardown failed'));
   }
 
+  // A check that failed before a signal is still a finding; nothing after the signal is.
+  if (checksBeforeSignal !== undefined) {
+    checks.splice(checksBeforeSignal);
+    error = `interrupted by ${String(options.signal!.reason ?? 'a signal')} during the ${phase} phase${sandbox ? '; the sandbox was removed' : ''}`;
+  }
   const failed = checks.some((c) => !c.ok);
-  const verdict: RestoreReport['verdict'] = failed ? 'fail' : error ? 'error' : 'pass';
-  const rto = phases.restore !== undefined ? (phases.restore ?? 0) + (phases.replay ?? 0) : null;
+  const verdict: Verdict = failed ? 'fail' : checksBeforeSignal !== undefined ? 'interrupted' : error ? 'error' : 'pass';
+  const rtoPhases = ['restore', 'replay'].filter((p) => phases[p] !== undefined);
+  const rpo = manifest ? await measureRpo(options.repo, manifest.source.serverUuid, now) : { at: now(), rpoSeconds: null, rpo: null };
+  const age = (iso: string | undefined): number | null => (iso && Number.isFinite(Date.parse(iso)) ? Math.max(0, Math.round((rpo.at.getTime() - Date.parse(iso)) / 100) / 10) : null);
   const unsigned: UnsignedReport = {
     id: newReportId(createdAt),
     createdAt: createdAt.toISOString(),
+    finishedAt: rpo.at.toISOString(),
     tool: { name: 'horizn-dbops', version: VERSION },
     repositoryId: options.repo.config.id,
     source: manifest ? { flavor: manifest.source.flavor, version: manifest.source.version, serverUuid: manifest.source.serverUuid } : { flavor: 'unknown', version: 'unknown', serverUuid: 'unknown' },
@@ -161,22 +184,28 @@ export async function runRestoreTest(options: RestoreTestOptions): Promise<{ rep
     depth: options.depth,
     checks,
     phases,
-    rtoSeconds: rto,
-    rpoSeconds: manifest ? Math.max(0, (createdAt.getTime() - Date.parse(manifest.completedAt)) / 1000) : null,
+    rtoSeconds: usable ? rtoPhases.reduce((n, p) => n + phases[p]!, 0) : null,
+    rtoPhases,
+    rpoSeconds: rpo.rpoSeconds,
+    rpo: rpo.rpo,
+    backupAgeSeconds: age(manifest?.completedAt),
     verdict,
     ...(error ? { error } : {}),
   };
   const stored = await options.repo.reports.put(unsigned);
   const report = stored.report;
   const keys = { jsonKey: stored.jsonKey, htmlKey: stored.htmlKey };
-  await recordEvidence(options.repo, {
+  const entry = await recordEvidence(options.repo, {
     action: 'restore-test',
     subject: report.id,
     outcome: verdict,
     summary: `restore test ${report.id} of backup ${report.backup.id} at depth ${report.depth}: ${verdict}`,
-    details: { backup: report.backup.id, depth: report.depth, checks: checks.length, failed: checks.filter((c) => !c.ok).length, rtoSeconds: report.rtoSeconds, rpoSeconds: report.rpoSeconds },
+    details: { backup: report.backup.id, depth: report.depth, checks: checks.length, failed: checks.filter((c) => !c.ok).length, rtoSeconds: report.rtoSeconds, rpoSeconds: report.rpoSeconds, backupAgeSeconds: report.backupAgeSeconds },
     refs: [{ key: stored.jsonKey, sha256: stored.sha256 }],
   });
+  // The page names its evidence entry, known only now (the entry pins the stored JSON, so it
+  // comes after it); the page is a rendering, neither signed nor pinned, so it may be rewritten.
+  if (entry) await options.repo.reports.putPage(report, { evidenceSequence: entry.sequence });
   log.info({ report: report.id, verdict, checks: checks.length, failed: checks.filter((c) => !c.ok).length }, 'restore test finished');
   return { report, keys };
 }

@@ -3,7 +3,7 @@
 // backup source's flavour and major version. Restore tests need no binlog in the sandbox.
 import type { Config } from '../config/schema.js';
 import type { BackupManifest } from '../manifest/backup-manifest.js';
-import type { TestSandbox, Replayer } from './run-restore-test.js';
+import type { Replayer } from './run-restore-test.js';
 import type { Repository } from '../repo/repository.js';
 import { pitrReplayer } from '../pitr/replayer.js';
 import { waitForShipped } from '../binlog/wait-shipped.js';
@@ -11,37 +11,24 @@ import { startSandbox } from '../sandbox/index.js';
 import { localRestoreTuningArgs, restoreTuningArgs } from '../sandbox/restore-tuning.js';
 import type { Sandbox } from '../sandbox/sandbox.js';
 
-function adapt(s: Sandbox): TestSandbox {
-  return {
-    conn: s.conn,
-    describe: () => {
-      const d = s.describe();
-      return { driver: d.driver, engine: d.engine ?? null, image: d.image ?? null, imageId: d.imageId ?? null, serverVersion: d.serverVersion ?? null };
-    },
-    stop: () => s.stop(),
-  };
-}
-
-export function sandboxFactory(config: Config['sandbox']): (manifest: BackupManifest) => Promise<TestSandbox> {
+export function sandboxFactory(config: Config['sandbox']): (manifest: BackupManifest) => Promise<Sandbox> {
   return async (manifest) => {
     // Tuned for one big load: restore time is the RTO we report.
     if (config.driver === 'process') {
-      return adapt(await startSandbox({ driver: 'process', binlog: false, extraArgs: await localRestoreTuningArgs() }));
+      return startSandbox({ driver: 'process', binlog: false, extraArgs: await localRestoreTuningArgs() });
     }
     const tuning = restoreTuningArgs(manifest.source.flavor, config.memory);
-    return adapt(
-      await startSandbox({
-        driver: 'container',
-        binlog: false,
-        flavor: manifest.source.flavor,
-        version: manifest.source.version,
-        extraArgs: tuning,
-        ...(config.engine ? { engine: config.engine } : {}),
-        ...(config.image ? { image: config.image } : {}),
-        ...(config.memory ? { memory: config.memory } : {}),
-        ...(config.cpus ? { cpus: config.cpus } : {}),
-      }),
-    );
+    return startSandbox({
+      driver: 'container',
+      binlog: false,
+      flavor: manifest.source.flavor,
+      version: manifest.source.version,
+      extraArgs: tuning,
+      ...(config.engine ? { engine: config.engine } : {}),
+      ...(config.image ? { image: config.image } : {}),
+      ...(config.memory ? { memory: config.memory } : {}),
+      ...(config.cpus ? { cpus: config.cpus } : {}),
+    });
   };
 }
 
@@ -56,7 +43,7 @@ export async function restoreTestDependencies(
   identityFile: string,
   config: Config['sandbox'],
   waitForShippingMs = 0,
-): Promise<{ startSandbox: (manifest: BackupManifest) => Promise<TestSandbox>; replay?: Replayer }> {
+): Promise<{ startSandbox: (manifest: BackupManifest) => Promise<Sandbox>; replay?: Replayer }> {
   const pitr = (await repo.binlogs.sources()).length > 0 ? pitrReplayer(repo, identityFile) : undefined;
   const replay: Replayer | undefined = pitr && (async (request) => {
     await waitForShipped(repo, request.manifest.source.serverUuid, request.to.binlogFile, waitForShippingMs, request.signal);

@@ -3,10 +3,12 @@
 // comments and every statement form behave exactly as with `mysql < dump.sql`.
 import { once } from 'node:events';
 import { startTool, waitTool, type ToolProcess } from '../util/tool-process.js';
+import type { MysqlConn } from '../mysql/connection-url.js';
 
 export interface ClientSpec {
   clientTool: string;
-  defaultsFileArg: string;
+  /** The account the client logs in as (handed over as an option file, never argv). */
+  credentials: MysqlConn;
   /** Database the session starts in. */
   database?: string;
   /** Written first: session settings (binlog off, checks off…). */
@@ -23,10 +25,10 @@ export class ClientSession {
 
   constructor(spec: ClientSpec) {
     // --comments: the client otherwise strips comments, also inside routine and trigger bodies.
-    const args = [spec.defaultsFileArg, '--batch', '--comments', '--max-allowed-packet=1G', '--default-character-set=utf8mb4'];
+    const args = ['--batch', '--comments', '--max-allowed-packet=1G', '--default-character-set=utf8mb4'];
     if (spec.database !== undefined) args.push(`--database=${spec.database}`);
     if (spec.localInfile) args.push('--local-infile=1');
-    this.proc = startTool(spec.clientTool, args);
+    this.proc = startTool(spec.clientTool, args, { credentials: spec.credentials });
     this.exited = waitTool(this.proc, 'mysql client');
     this.exited.then(
       () => (this.ended = true),

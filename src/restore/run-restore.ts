@@ -17,7 +17,6 @@ import { openPartSource, describePart } from '../pipeline/part-download.js';
 import { withConnection, type MysqlClient } from '../mysql/client.js';
 import { readServerInfo } from '../mysql/server-info.js';
 import { flavorProfile, resolveTools } from '../mysql/flavor.js';
-import { withDefaultsFile, defaultsFileArg } from '../mysql/defaults-file.js';
 import type { MysqlConn } from '../mysql/connection-url.js';
 import { ClientSession, type ClientSpec } from './client-session.js';
 import { quoteIdent } from '../verify/quote-ident.js';
@@ -52,7 +51,6 @@ export interface RestoreResult {
 
 interface TargetSession {
   clientTool: string;
-  defaultsFile: string;
   mariadb: boolean;
   /** Where table parts get their LOAD DATA FIFO; undefined when the target refuses LOCAL INFILE. */
   fifoDir: string | undefined;
@@ -74,13 +72,11 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
   // FIFOs for LOAD DATA live in a private (0700) temp dir, removed whatever happens.
   const fifoDir = session.localInfile ? await mkdtemp(join(tmpdir(), 'dbops-load-')) : undefined;
   try {
-    await withDefaultsFile(options.target, async (defaultsFile) => {
-      const apply = (step: PlannedPart): Promise<void> => applyPart(step, { ...session, defaultsFile, fifoDir }, options, result);
-      // Database parts first (CREATE DATABASE with the original character set).
-      for (const d of plan.createDatabases) if (d.fromPart) await apply({ part: d.fromPart, stripTriggers: false });
-      const stages = groupByStage(plan.steps);
-      for (const stage of stages) await runLimited(biggestFirst(stage), options.parallel ?? 2, apply, options.signal);
-    });
+    const apply = (step: PlannedPart): Promise<void> => applyPart(step, { ...session, fifoDir }, options, result);
+    // Database parts first (CREATE DATABASE with the original character set).
+    for (const d of plan.createDatabases) if (d.fromPart) await apply({ part: d.fromPart, stripTriggers: false });
+    const stages = groupByStage(plan.steps);
+    for (const stage of stages) await runLimited(biggestFirst(stage), options.parallel ?? 2, apply, options.signal);
   } finally {
     if (fifoDir) await rm(fifoDir, { recursive: true, force: true });
   }
@@ -133,7 +129,7 @@ async function applyPart(step: PlannedPart, target: TargetSession, options: Rest
   const source = await openPartSource(options.repo.storage, part, options.identityFile);
   const spec: ClientSpec = {
     clientTool: target.clientTool,
-    defaultsFileArg: defaultsFileArg(target.defaultsFile),
+    credentials: options.target,
     ...(step.targetDatabase !== undefined ? { database: step.targetDatabase } : {}),
     // CHECK constraints held on the source; MariaDB can skip re-checking them (~3% of a
     // big table's load), as foreign keys are.

@@ -1,6 +1,7 @@
 // The one shape every throwaway-server driver returns (a local process in a
 // temp datadir, or a container), so restore tests, the demo and tests can
-// take either without caring which one runs the server.
+// take either without caring which one runs the server. Both drivers pass one
+// behaviour suite: test/sandbox/conformance.test.ts.
 import type { MysqlConn } from '../mysql/connection-url.js';
 import type { Flavor } from '../mysql/server-info.js';
 

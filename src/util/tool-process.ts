@@ -2,8 +2,10 @@
 // through execa, stdout as a stream (never buffered whole), stderr kept for the error
 // message, and any failure turned into a ToolError that says which program failed.
 import { execa, type Options, type ResultPromise } from 'execa';
-import { ToolError } from '../errors.js';
+import { ToolError, ToolTlsError } from '../errors.js';
 import { findTool, isExecutableFile } from '../mysql/find-tool.js';
+import { openToolCredentials, CREDENTIALS_FD } from '../mysql/defaults-file.js';
+import type { MysqlConn } from '../mysql/connection-url.js';
 
 export type ToolProcess = ResultPromise<{ buffer: { stdout: false; stderr: true }; stdin: 'pipe'; stdout: 'pipe'; stderr: 'pipe' }>;
 
@@ -17,6 +19,11 @@ export interface StartOptions {
    *  pipes to us; the caller closes its own copies once the program has started. */
   stdin?: number;
   stdout?: number;
+  /** Log the tool (a MySQL/MariaDB client) in as this account: its option file goes in as
+   *  fd 3 and `--defaults-extra-file=/dev/fd/3` becomes its first argument (defaults-file.ts). */
+  credentials?: MysqlConn;
+  /** Descriptors the child gets as fd 3, 4…, when a wrapper passes an option file on (binlog-stream.ts). */
+  extraFds?: number[];
 }
 
 /** stdio block-buffers a pipe in 4 KiB writes, so a dump reaches us in ~220,000 reads per GB.
@@ -44,13 +51,16 @@ function childEnv(extra: Record<string, string> | undefined): Record<string, str
 
 /** Spawn a program with piped stdio; await it (or `waitTool`) to learn how it ended. */
 export function startTool(file: string, args: readonly string[], options: StartOptions = {}): ToolProcess {
-  // stdbuf execs the program in place: same pid, so signals and `ps` see the program itself.
+  const credentials = options.credentials ? openToolCredentials(options.credentials, file) : undefined;
+  if (credentials) args = [credentials.arg, ...args];
+  // stdbuf execs the program in place: same pid, so signals, `ps` and fd 3 stay the program's.
   if (options.bufferStdout) [file, args] = underStdbuf(file, args);
+  // execa passes a file descriptor number straight to spawn (its types only list 0-2).
+  const stdio: unknown[] = [options.stdin ?? 'pipe', options.stdout ?? 'pipe', 'pipe'];
+  if (credentials) stdio[CREDENTIALS_FD] = credentials.fd;
+  else stdio.push(...(options.extraFds ?? []));
   const execaOptions: Options = {
-    // execa passes a file descriptor number straight to spawn (its types only list 0-2).
-    stdin: (options.stdin ?? 'pipe') as 'pipe',
-    stdout: (options.stdout ?? 'pipe') as 'pipe',
-    stderr: 'pipe',
+    stdio: stdio as unknown as Options['stdio'],
     buffer: { stdout: false, stderr: true },
     env: childEnv(options.env),
     extendEnv: false,
@@ -60,7 +70,12 @@ export function startTool(file: string, args: readonly string[], options: StartO
   };
   // With a file descriptor for stdin/stdout, that stream is null on the result: callers
   // that pass one never touch it.
-  return execa(file, args, execaOptions) as unknown as ToolProcess;
+  try {
+    return execa(file, args, execaOptions) as unknown as ToolProcess;
+  } finally {
+    // spawn() has run (synchronously): the child holds its own copy of the option file.
+    credentials?.close();
+  }
 }
 
 /** Last non-empty lines of stderr, short enough for a one-line error. */
@@ -85,7 +100,12 @@ export function toToolError(err: unknown, name: string): ToolError {
   const e = err as { signal?: string; exitCode?: number; stderr?: unknown; code?: string; isTerminated?: boolean; shortMessage?: string };
   if (e.code === 'ENOENT') return new ToolError(name, `not found on PATH; install it (Debian: apt-get install ${packageFor(name)})`);
   const how = e.signal ? `killed by ${e.signal}` : e.exitCode !== undefined ? `exited with code ${e.exitCode}` : (e.shortMessage ?? String(err));
-  return new ToolError(name, how, stderrTail(e.stderr), { cause: err });
+  const tail = stderrTail(e.stderr);
+  // The client library's TLS failures ("TLS/SSL error: …", "SSL connection error: …").
+  if (/TLS\/SSL error|SSL connection error/i.test(tail)) {
+    return new ToolTlsError(name, `${how}, refusing the server's TLS`, `${tail}: check ssl-ca and that the host is one the server certificate lists (MariaDB's clients check the name under VERIFY_CA too)`, { cause: err });
+  }
+  return new ToolError(name, how, tail, { cause: err });
 }
 
 function packageFor(tool: string): string {

@@ -2,13 +2,14 @@
 // in output, or in the manifest — not even while the dump and the pipeline are running.
 import { describe, it, expect, beforeAll } from 'vitest';
 import { execa } from 'execa';
-import { readFile, readdir } from 'node:fs/promises';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { mariadb } from '../helpers/mariadb.js';
 import { loadSakila } from '../helpers/fixtures.js';
 import { runCli, startCli, makeKeys, tempRepoUrl } from '../helpers/cli.js';
 import { dumpPausedAfter, withPath } from '../helpers/fake-tools.js';
+import { tempDir } from '../helpers/temp-dirs.js';
 
 const PASSWORD = 'Zq7-secret#Pa55word';
 
@@ -65,5 +66,38 @@ describe('secrets', () => {
     const bad = await runCli(['backup'], { ...env, DBOPS_SOURCE_URL: sourceUrl.replace(String(mariadb().port), '1') });
     expect(bad.exitCode).toBe(1);
     expect(bad.stderr).not.toContain(PASSWORD);
+  });
+
+  it('restore --target without a password takes it from DBOPS_RESTORE_TARGET_PASSWORD_FILE, never from argv', async () => {
+    const keys = await makeKeys();
+    const repo = await tempRepoUrl();
+    const { port, conn } = mariadb();
+    const env = { ...keys.env, DBOPS_STORAGE_URL: repo.url, DBOPS_SOURCE_URL: mariadb().url };
+    expect((await runCli(['init'], env)).exitCode).toBe(0);
+    expect((await runCli(['backup', '--databases', 'sakila_secrets', '--no-accounts'], env)).exitCode).toBe(0);
+    const dir = await tempDir('dbops-target-pw-');
+    const pwFile = `${dir}/target.pw`;
+    await writeFile(pwFile, `${conn.password}\n`, { mode: 0o600 });
+    const restore = startCli(
+      ['restore', 'latest', '--database', 'sakila_secrets', '--into-schema', 'sakila_secrets_r', '--force', '--target', `mysql://root@127.0.0.1:${port}`],
+      { ...env, DBOPS_RESTORE_TARGET_PASSWORD_FILE: pwFile },
+    );
+    const seen: string[] = [];
+    let finished = false;
+    void restore.then(() => (finished = true));
+    while (!finished) {
+      const ps = await execa('ps', ['-eo', 'args'], { reject: false });
+      seen.push(...String(ps.stdout).split('\n').filter((l) => l.includes(conn.password)));
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const r = await restore;
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    expect(seen).toEqual([]);
+    const n = await mysql.createConnection({ uri: mariadb().url }).then(async (c) => {
+      const [rows] = await c.query('SELECT COUNT(*) AS n FROM sakila_secrets_r.actor');
+      await c.end();
+      return (rows as Array<{ n: number }>)[0]!.n;
+    });
+    expect(n).toBe(200);
   });
 });

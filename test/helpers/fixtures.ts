@@ -1,7 +1,8 @@
 // Loads the SQL fixtures (our fidelity fixture, the sakila sample) into a real
 // server with the stock `mariadb` client, because only the client understands
 // DELIMITER and that is also how a responder restores a dump by hand.
-// Credentials go through a 0600 defaults file (src/mysql/defaults-file.ts).
+// Credentials go in as dbops's tools get them: an unnamed option file on fd 3
+// (src/mysql/defaults-file.ts).
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,7 +10,8 @@ import { execa } from 'execa';
 import { ToolError } from '../../src/errors.js';
 import { withConnection } from '../../src/mysql/client.js';
 import { parseConnectionUrl } from '../../src/mysql/connection-url.js';
-import { defaultsFileArg, withDefaultsFile } from '../../src/mysql/defaults-file.js';
+import { openToolCredentials } from '../../src/mysql/defaults-file.js';
+import type { MysqlConn } from '../../src/mysql/connection-url.js';
 import { findFirstTool } from '../../src/mysql/find-tool.js';
 import { quoteIdent } from '../../src/verify/quote-ident.js';
 
@@ -47,22 +49,33 @@ export interface ClientRun {
 export async function runClient(serverUrl: string, run: ClientRun): Promise<string> {
   const tool = findFirstTool(['mariadb', 'mysql']);
   if (!tool) throw new ToolError('mariadb', 'client not found: install mariadb-client');
-  const conn = parseConnectionUrl(serverUrl);
-  return withDefaultsFile(conn, async (file) => {
-    const args = [defaultsFileArg(file), '--default-character-set=utf8mb4', '--batch'];
-    if (run.comments ?? true) args.push('--comments');
-    args.push(...(run.args ?? []));
-    if (run.database !== undefined) args.push(`--database=${run.database}`);
-    const result = await execa(tool.path, args, {
+  const args = ['--default-character-set=utf8mb4', '--batch'];
+  if (run.comments ?? true) args.push('--comments');
+  args.push(...(run.args ?? []));
+  if (run.database !== undefined) args.push(`--database=${run.database}`);
+  const result = await withCredentials(parseConnectionUrl(serverUrl), tool.path, (arg, fd) =>
+    execa(tool.path, [arg, ...args], {
       reject: false,
       stripFinalNewline: false,
-      ...(run.inputFile !== undefined ? { inputFile: run.inputFile } : { input: run.input ?? '' }),
-    });
-    if (result.exitCode !== 0) {
-      throw new ToolError(tool.name, `exited with ${result.exitCode}`, String(result.stderr).slice(-1500));
-    }
-    return String(result.stdout);
-  });
+      // execa passes a descriptor number to spawn as is (its types list none beyond 2).
+      stdio: [run.inputFile !== undefined ? { file: run.inputFile } : 'pipe', 'pipe', 'pipe', fd as unknown as 'pipe'],
+      ...(run.inputFile !== undefined ? {} : { input: run.input ?? '' }),
+    }),
+  );
+  if (result.exitCode !== 0) {
+    throw new ToolError(tool.name, `exited with ${result.exitCode}`, String(result.stderr).slice(-1500));
+  }
+  return String(result.stdout);
+}
+
+/** Starts a tool with `conn`'s option file as fd 3 (`arg` goes first on its command line). */
+function withCredentials<T>(conn: MysqlConn, toolPath: string, start: (arg: string, fd: number) => T): T {
+  const credentials = openToolCredentials(conn, toolPath);
+  try {
+    return start(credentials.arg, credentials.fd);
+  } finally {
+    credentials.close();
+  }
 }
 
 /** Drops and creates `dbName` (utf8mb4) and loads the fidelity fixture into it. */
@@ -121,10 +134,10 @@ export const DUMP_FLAGS = ['--single-transaction', '--quick', '--routines', '--t
 export async function runDump(serverUrl: string, args: string[], outFile: string): Promise<void> {
   const tool = findFirstTool(['mariadb-dump', 'mysqldump']);
   if (!tool) throw new ToolError('mariadb-dump', 'not found: install mariadb-client');
-  await withDefaultsFile(parseConnectionUrl(serverUrl), async (file) => {
-    const result = await execa(tool.path, [defaultsFileArg(file), ...args], { reject: false, stdout: { file: outFile } });
-    if (result.exitCode !== 0) {
-      throw new ToolError(tool.name, `exited with ${result.exitCode}`, String(result.stderr).slice(-1500));
-    }
-  });
+  const result = await withCredentials(parseConnectionUrl(serverUrl), tool.path, (arg, fd) =>
+    execa(tool.path, [arg, ...args], { reject: false, stdio: ['ignore', { file: outFile }, 'pipe', fd as unknown as 'pipe'] }),
+  );
+  if (result.exitCode !== 0) {
+    throw new ToolError(tool.name, `exited with ${result.exitCode}`, String(result.stderr).slice(-1500));
+  }
 }

@@ -29,6 +29,21 @@ describe('parseConnectionUrl', () => {
     expect(parseConnectionUrl('mysql://root:pw@localhost/')).toEqual({ user: 'root', password: 'pw', host: 'localhost', port: 3306 });
   });
 
+  it('reads the MySQL client TLS names as parameters (case of the mode and _ for - as the clients allow)', () => {
+    expect(parseConnectionUrl('mysql://backup@db:3306?ssl-mode=verify_identity&ssl-ca=%2Fetc%2Fdbops%2Fca.pem&ssl_cert=/c.pem&ssl-key=/c.key')).toEqual({
+      user: 'backup',
+      password: '',
+      host: 'db',
+      port: 3306,
+      tls: { mode: 'VERIFY_IDENTITY', ca: '/etc/dbops/ca.pem', cert: '/c.pem', key: '/c.key' },
+    });
+  });
+
+  it('round-trips TLS parameters through formatConnectionUrl', () => {
+    const conn = { user: 'u', password: 'p', host: 'db', port: 3306, tls: { mode: 'VERIFY_CA' as const, ca: '/a b/ca.pem' } };
+    expect(parseConnectionUrl(formatConnectionUrl(conn))).toEqual(conn);
+  });
+
   it('round-trips through formatConnectionUrl', () => {
     const conn = { user: 'a b', password: "p#'\"\\ @:/?", host: '127.0.0.1', port: 4000, database: 'd', socket: '/tmp/s.sock' };
     expect(parseConnectionUrl(formatConnectionUrl(conn))).toEqual(conn);
@@ -41,6 +56,9 @@ describe('parseConnectionUrl', () => {
     ['mysql://:s3cr3t@host', 'no user'],
     ['mysql://root:s3cr3t@host/a/b', 'nested'],
     ['mysql://root:s3cr3t@host?sslmode=on', 'unknown parameter'],
+    ['mysql://root:s3cr3t@host?ssl-mode=strict', 'invalid ssl-mode'],
+    ['mysql://root:s3cr3t@host?ssl-cert=/c.pem', 'ssl-cert and ssl-key go together'],
+    ['mysql://root:s3cr3t@host?ssl-ca=', 'ssl-ca'],
     ['mysql://root:s3cr3t%ZZ@host', 'percent'],
     ['mysql://root:s3cr3t@host?socket=relative.sock', 'absolute'],
   ])('rejects %s with a one-line message that hides the password', (url, fragment) => {

@@ -11,7 +11,7 @@ import { runCli, makeKeys, tempRepoUrl } from '../helpers/cli.js';
 import { openStorage } from '../../src/storage/open-storage.js';
 import { openRepository } from '../../src/repo/repository.js';
 import { loadSigningKey } from '../../src/crypto/signing.js';
-import { runRestoreTest, type TestSandbox } from '../../src/restore-test/run-restore-test.js';
+import { runRestoreTest } from '../../src/restore-test/run-restore-test.js';
 import { startSandboxServer } from '../../src/sandbox/process-server.js';
 import { loadPublicKeyFile } from '../../src/crypto/signing.js';
 import { containerEngineStatus } from '../../src/sandbox/container-engine.js';
@@ -131,10 +131,7 @@ describe('restore-test catches damage (exit 3, the failed check says why)', () =
       identityFile: keys.env.DBOPS_AGE_IDENTITY_FILE!,
       backup: backupId,
       depth: 'content',
-      startSandbox: async (): Promise<TestSandbox> => {
-        const s = await startSandboxServer({ binlog: false });
-        return { conn: s.conn, describe: () => ({ driver: 'process', engine: null, image: null, imageId: null, serverVersion: s.version }), stop: () => s.stop() };
-      },
+      startSandbox: () => startSandboxServer({ binlog: false }),
       replay: async ({ target, to }) => {
         const c = await mysql.createConnection({ host: target.host, port: target.port, user: target.user, password: target.password });
         await c.query("UPDATE sakila_rt.actor SET last_name = 'CHANGED', last_update = '2020-01-01 00:00:00' WHERE actor_id = 1");

@@ -2,8 +2,7 @@
 import type { Command } from 'commander';
 import { CommandContext, type GlobalOptions } from '../../context.js';
 import { runBackup } from '../../../backup/run-backup.js';
-import { parseConnectionUrl } from '../../../mysql/connection-url.js';
-import { requireSetting } from '../../../config/load-config.js';
+import { sourceConnection } from '../../../config/connections.js';
 import { bytes } from '../../format.js';
 import { Progress } from '../../progress.js';
 
@@ -11,10 +10,10 @@ export function registerBackup(program: Command, globals: () => GlobalOptions): 
   program
     .command('backup')
     .description('take a full backup (consistent mysqldump → zstd → age → storage, signed manifest last)')
-    .option('--source <url>', 'source server, mysql://user:pass@host:port (prefer DBOPS_SOURCE_URL: flags show in ps)')
+    .option('--source <url>', 'source server, mysql://user@host:port[?ssl-mode=VERIFY_IDENTITY&ssl-ca=…] (password from DBOPS_SOURCE_PASSWORD_FILE; flags show in ps)')
     .option('--databases <list>', 'comma-separated databases (default: every user database)')
     .option('--no-accounts', 'leave user accounts and grants out')
-    .addHelpText('after', '\nExample:\n  DBOPS_SOURCE_URL=mysql://backup:secret@127.0.0.1:3306 dbops backup --databases horizn\n  dbops backup --json   # the manifest summary')
+    .addHelpText('after', '\nExample:\n  DBOPS_SOURCE_URL=mysql://backup@127.0.0.1:3306 DBOPS_SOURCE_PASSWORD_FILE=/run/secrets/backup dbops backup --databases horizn\n  dbops backup --json   # the manifest summary')
     .action(async (opts: { source?: string; databases?: string; accounts: boolean }) => {
       const ctx = await CommandContext.create(globals(), {
         'source.url': opts.source,
@@ -22,7 +21,7 @@ export function registerBackup(program: Command, globals: () => GlobalOptions): 
         ...(opts.accounts === false ? { 'backup.accounts': false } : {}),
       });
       const repo = await ctx.writableRepository();
-      const source = parseConnectionUrl(requireSetting(ctx.config.source.url, 'source.url', '--source'));
+      const source = sourceConnection(ctx.config);
       const progress = new Progress('dump');
       try {
         const manifest = await runBackup({

@@ -7,8 +7,7 @@ import { CommandContext, type GlobalOptions } from '../../context.js';
 import { shipBinlogs } from '../../../binlog/shipper.js';
 import { shippingStatus, type ShippingStatus } from '../../../binlog/shipping-status.js';
 import { assertSourceId } from '../../../storage/layout.js';
-import { parseConnectionUrl } from '../../../mysql/connection-url.js';
-import { requireSetting } from '../../../config/load-config.js';
+import { sourceConnection } from '../../../config/connections.js';
 import { bytes, table } from '../../format.js';
 import { registerBinlogFind } from './find.js';
 
@@ -19,12 +18,12 @@ export function registerBinlog(program: Command, globals: () => GlobalOptions): 
     .command('ship')
     .description('stream binlogs from the source and ship every closed file (zstd → age → storage, signed segment manifest last); runs until SIGTERM/SIGINT')
     .option('--once', 'rotate (FLUSH BINARY LOGS), ship everything closed, exit (for cron and tests)')
-    .option('--source <url>', 'source server, mysql://user:pass@host:port (prefer DBOPS_SOURCE_URL: flags show in ps)')
+    .option('--source <url>', 'source server, mysql://user@host:port (password from DBOPS_SOURCE_PASSWORD_FILE; flags show in ps)')
     .option('--max-lag <seconds>', 'newest shipped event at most this old while the source writes (binlog.maxLagSeconds, default 60)')
     .option('--spool-dir <dir>', 'local spool directory (binlog.spoolDir)')
     .addHelpText(
       'after',
-      '\nThe source account needs REPLICATION SLAVE (streaming), REPLICATION CLIENT / BINLOG MONITOR (SHOW BINARY LOGS)\nand RELOAD (FLUSH BINARY LOGS, which bounds the lag).\n\nExample:\n  DBOPS_SOURCE_URL=mysql://shipper:secret@db:3306 dbops binlog ship\n  dbops binlog ship --once --json',
+      '\nThe source account needs REPLICATION SLAVE (streaming), REPLICATION CLIENT / BINLOG MONITOR (SHOW BINARY LOGS)\nand RELOAD (FLUSH BINARY LOGS, which bounds the lag).\n\nExample:\n  DBOPS_SOURCE_URL=mysql://shipper@db:3306 DBOPS_SOURCE_PASSWORD_FILE=/run/secrets/shipper dbops binlog ship\n  dbops binlog ship --once --json',
     )
     .action(async (opts: { once?: boolean; source?: string; maxLag?: string; spoolDir?: string }) => {
       const ctx = await CommandContext.create(globals(), {
@@ -33,7 +32,7 @@ export function registerBinlog(program: Command, globals: () => GlobalOptions): 
         'binlog.spoolDir': opts.spoolDir,
       });
       const repo = await ctx.writableRepository();
-      const source = parseConnectionUrl(requireSetting(ctx.config.source.url, 'source.url', '--source'));
+      const source = sourceConnection(ctx.config);
       const signal = ctx.signal;
       // Keep a listener installed while we wind down: with none left, execa's signal-exit
       // re-raises the first SIGTERM and the process dies before closed files are shipped.

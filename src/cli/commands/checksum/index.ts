@@ -3,8 +3,7 @@
 import type { Command } from 'commander';
 import { CommandContext, type GlobalOptions } from '../../context.js';
 import { takeChecksums } from '../../../checksum/take-checksums.js';
-import { parseConnectionUrl } from '../../../mysql/connection-url.js';
-import { requireSetting } from '../../../config/load-config.js';
+import { sourceConnection } from '../../../config/connections.js';
 
 export function registerChecksum(program: Command, globals: () => GlobalOptions): void {
   program
@@ -16,7 +15,7 @@ export function registerChecksum(program: Command, globals: () => GlobalOptions)
     .action(async (opts: { source?: string; databases?: string }) => {
       const ctx = await CommandContext.create(globals(), { 'source.url': opts.source, 'source.databases': opts.databases });
       const repo = await ctx.writableRepository();
-      const set = await takeChecksums(parseConnectionUrl(requireSetting(ctx.config.source.url, 'source.url', '--source')), ctx.config.source.databases);
+      const set = await takeChecksums(sourceConnection(ctx.config), ctx.config.source.databases);
       const stored = await repo.checksums.save(set);
       const tables = Object.values(stored.tables).reduce((n, t) => n + Object.keys(t).length, 0);
       ctx.print({ id: stored.id, point: stored.point, tables, seconds: stored.seconds }, () => `checksums ${stored.id}: ${tables} tables at ${stored.point.binlogFile}:${stored.point.binlogPosition} (${stored.seconds.toFixed(1)} s)`);

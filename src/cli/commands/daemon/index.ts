@@ -7,7 +7,7 @@ import { ConfigError } from '../../../errors.js';
 import type { Config } from '../../../config/schema.js';
 import { daemonConfigProblems, storageUrlGiven } from '../../../daemon/daemon-config.js';
 import { runDaemon } from '../../../daemon/run-daemon.js';
-import { parseConnectionUrl } from '../../../mysql/connection-url.js';
+import { sourceConnection } from '../../../config/connections.js';
 
 export function registerDaemon(program: Command, globals: () => GlobalOptions): void {
   program
@@ -46,7 +46,7 @@ export function registerDaemon(program: Command, globals: () => GlobalOptions): 
           config,
           repo,
           storageUrl: config.storage.url!,
-          source: parseConnectionUrl(config.source.url!),
+          source: sourceConnection(config),
           recipients: repo.recipients,
           shutdown: shutdown.signal,
         });

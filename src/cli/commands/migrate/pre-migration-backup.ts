@@ -6,6 +6,7 @@ import { UsageError } from '../../../errors.js';
 import type { Repository } from '../../../repo/repository.js';
 import type { CommandContext } from '../../context.js';
 import type { DatabaseTarget } from '../../../migrate/target.js';
+import { roleConfigured, sourceConnection } from '../../../config/connections.js';
 
 export interface BackupPlan {
   repo: Repository;
@@ -26,7 +27,8 @@ export async function prepareBackup(ctx: CommandContext): Promise<BackupPlan> {
 export async function takeBackup(ctx: CommandContext, plan: BackupPlan, target: DatabaseTarget, reason: string): Promise<string> {
   const manifest = await runBackup({
     repo: plan.repo,
-    source: target.server,
+    // The backup account, not the admin one: a dump needs global privileges the admin lacks.
+    source: roleConfigured(ctx.config, 'backup') ? { ...sourceConnection(ctx.config), database: undefined } : target.server,
     recipients: plan.repo.recipients,
     databases: [target.database],
     compressionLevel: ctx.config.compression.level,

@@ -7,8 +7,7 @@ import { runPitr, type PitrResult } from '../../../pitr/run-pitr.js';
 import { parseTarget } from '../../../pitr/target-spec.js';
 import { assertSourceId } from '../../../storage/layout.js';
 import { checkIdentityFile } from '../../../crypto/age.js';
-import { parseConnectionUrl } from '../../../mysql/connection-url.js';
-import { requireSetting } from '../../../config/load-config.js';
+import { restoreTargetConnection } from '../../../config/connections.js';
 import { UsageError } from '../../../errors.js';
 import { bytes } from '../../format.js';
 import { withEvidence } from '../../../repo/evidence-log.js';
@@ -39,7 +38,7 @@ export function registerPitr(program: Command, globals: () => GlobalOptions): vo
     .option('--to-position <file:pos>', 'replay up to this binlog position (transactions ending at or before it)')
     .option('--to-gtid <set>', 'replay up to and including this GTID (MariaDB 0-1-1234, MySQL uuid:1-1234)')
     .option('--before <file:pos>', 'stop just before the transaction at this position (from dbops binlog find)')
-    .option('--target <url>', 'server to recover into, mysql://user:pass@host:port (or DBOPS_RESTORE_TARGET_URL)')
+    .option('--target <url>', 'server to recover into, mysql://user@host:port (or DBOPS_RESTORE_TARGET_URL; password from DBOPS_RESTORE_TARGET_PASSWORD_FILE)')
     .option('--database <name>', 'recover only this database')
     .option('--table <db.table>', 'recover only this table')
     .option('--into-schema <name>', 'recover under another database name, to compare side by side')
@@ -52,7 +51,7 @@ export function registerPitr(program: Command, globals: () => GlobalOptions): vo
     .option('--keep-partial', 'when the recovery fails, leave what it created on the target (default: drop it)')
     .addHelpText(
       'after',
-      '\nExamples:\n  dbops binlog find --type ddl --grep "DROP TABLE"          # pick the bad event\n  dbops pitr --before binlog.000042:1234 --target mysql://root:pw@127.0.0.1:3307\n  dbops pitr --to 2026-11-27T14:02:59+01:00 --dry-run --json\n  dbops pitr --to latest --table shop.orders --into-schema rescue --target …\n  dbops pitr --to latest --base previous --target …          # the newest base is damaged',
+      '\nExamples:\n  dbops binlog find --type ddl --grep "DROP TABLE"          # pick the bad event\n  dbops pitr --before binlog.000042:1234 --target mysql://root@127.0.0.1:3307   # password: DBOPS_RESTORE_TARGET_PASSWORD_FILE\n  dbops pitr --to 2026-11-27T14:02:59+01:00 --dry-run --json\n  dbops pitr --to latest --table shop.orders --into-schema rescue --target …\n  dbops pitr --to latest --base previous --target …          # the newest base is damaged',
     )
     .action(async (opts: PitrFlags) => {
       const target = parseTarget(opts);
@@ -60,7 +59,7 @@ export function registerPitr(program: Command, globals: () => GlobalOptions): vo
       if (opts.database && opts.table) throw new UsageError('give either --database or --table, not both');
       if (opts.base !== undefined && !opts.base.trim()) throw new UsageError('--base is empty: give a backup id from "dbops list", or previous');
       const ctx = await CommandContext.create(globals(), { 'restore.parallel': opts.parallel, 'restore.targetUrl': opts.target });
-      const conn = opts.dryRun ? undefined : parseConnectionUrl(requireSetting(ctx.config.restore.targetUrl, 'restore.targetUrl', '--target'));
+      const conn = opts.dryRun ? undefined : restoreTargetConnection(ctx.config);
       const identityFile = await checkIdentityFile(ctx.config.age.identityFile);
       const repo = opts.dryRun ? await ctx.repository() : await ctx.repositoryForEvidence();
       try {

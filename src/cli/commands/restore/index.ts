@@ -3,8 +3,7 @@ import type { Command } from 'commander';
 import { CommandContext, type GlobalOptions } from '../../context.js';
 import { runRestore } from '../../../restore/run-restore.js';
 import { checkIdentityFile } from '../../../crypto/age.js';
-import { parseConnectionUrl } from '../../../mysql/connection-url.js';
-import { requireSetting } from '../../../config/load-config.js';
+import { restoreTargetConnection } from '../../../config/connections.js';
 import { withEvidence } from '../../../repo/evidence-log.js';
 import { withPartialTarget } from '../../../restore/partial-target.js';
 import { planRestore } from '../../../restore/select-parts.js';
@@ -27,7 +26,7 @@ export function registerRestore(program: Command, globals: () => GlobalOptions):
     .command('restore')
     .description('restore a backup into a target server (refuses a non-empty target unless --force)')
     .argument('[backup]', 'backup id, unique prefix, or "latest"', 'latest')
-    .option('--target <url>', 'target server, mysql://user:pass@host:port (or DBOPS_RESTORE_TARGET_URL)')
+    .option('--target <url>', 'target server, mysql://user@host:port (or DBOPS_RESTORE_TARGET_URL; password from DBOPS_RESTORE_TARGET_PASSWORD_FILE)')
     .option('--database <name>', 'restore only this database')
     .option('--table <db.table>', 'restore only this table')
     .option('--into-schema <name>', 'restore under another database name (side by side); triggers are left out')
@@ -39,11 +38,11 @@ export function registerRestore(program: Command, globals: () => GlobalOptions):
     .option('--keep-partial', 'when the restore fails, leave what it created on the target (default: drop it)')
     .addHelpText(
       'after',
-      '\nExamples:\n  DBOPS_AGE_IDENTITY_FILE=./keys/age.key dbops restore latest --target mysql://root:pw@127.0.0.1:3307\n  dbops restore latest --target … --table horizn.sites --into-schema scratch',
+      '\nExamples:\n  DBOPS_RESTORE_TARGET_PASSWORD_FILE=./target.pw DBOPS_AGE_IDENTITY_FILE=./keys/age.key dbops restore latest --target mysql://root@127.0.0.1:3307\n  dbops restore latest --target … --table horizn.sites --into-schema scratch',
     )
     .action(async (ref: string, opts: RestoreFlags) => {
       const ctx = await CommandContext.create(globals(), { 'restore.parallel': opts.parallel, 'restore.targetUrl': opts.target });
-      const target = parseConnectionUrl(requireSetting(ctx.config.restore.targetUrl, 'restore.targetUrl', '--target'));
+      const target = restoreTargetConnection(ctx.config);
       const identityFile = await checkIdentityFile(ctx.config.age.identityFile);
       const repo = await ctx.repositoryForEvidence();
       const manifest = await repo.backups.resolve(ref, { skipDamaged: opts.skipDamaged ?? false });

@@ -9,6 +9,7 @@ import { bytes } from '../../format.js';
 import { Progress } from '../../progress.js';
 import { confirmProduction } from '../migrate/production-guard.js';
 import { resolveTarget } from '../../../migrate/target.js';
+import { checkedConnectionOptions } from '../../../mysql/client.js';
 import { parseSize } from './parse-size.js';
 
 interface SeedFlags {
@@ -51,10 +52,9 @@ export function registerSeed(program: Command, globals: () => GlobalOptions): vo
       const target = resolveTarget(ctx.config, flags.database);
       await confirmProduction(ctx.config, target, 'seed', flags.confirmProduction);
       const s = target.server;
-      // Connection options rather than a connection: the seed opens one loader per raw table.
-      const options: ConnectionOptions = { user: s.user, password: s.password, database: target.database, dateStrings: true, supportBigNumbers: true };
-      if (s.socket) options.socketPath = s.socket;
-      else Object.assign(options, { host: s.host, port: s.port });
+      // Connection options rather than a connection: the seed opens one loader per raw table
+      // (with the account's TLS, settled by one checked connection first).
+      const options: ConnectionOptions = { ...(await checkedConnectionOptions(s, { database: target.database })), dateStrings: true, supportBigNumbers: true };
       const sizeBytes = parseSize(flags.size);
       const progress = new Progress('seed', sizeBytes);
       const sites = int(flags.sites, '--sites');

@@ -68,13 +68,13 @@ export class LoadWriter {
     for (let i = 0; i < shape.pageviews; i++) {
       const id = this.nextPageview++;
       const k = id % PATHS.length;
-      pv.push(id, DAY, (id % 3) + 1, 1 + (id % 100_000), this.timestamp(), `${PATHS[k]}?ref=bench-${id % 97}`, TITLES[k], null, i === 0 ? 1 : 0);
+      pv.push(id, DAY, (id % 3) + 1, sessionId(id), this.timestamp(), `${PATHS[k]}?ref=bench-${id % 97}`, TITLES[k], null, i === 0 ? 1 : 0);
     }
     const ev: unknown[] = [];
     for (let i = 0; i < shape.events; i++) {
       const id = this.nextEvent++;
       const name = EVENTS[id % EVENTS.length]!;
-      ev.push(id, DAY, (id % 3) + 1, 1 + (id % 100_000), this.timestamp(), name, PATHS[id % PATHS.length], JSON.stringify({ plan: id % 2 ? 'pro' : 'free', value: id % 500, source: 'bench' }));
+      ev.push(id, DAY, (id % 3) + 1, sessionId(id), this.timestamp(), name, PATHS[id % PATHS.length], JSON.stringify({ plan: id % 2 ? 'pro' : 'free', value: id % 500, source: 'bench' }));
     }
     await this.db.exec('BEGIN');
     try {
@@ -111,6 +111,13 @@ export class LoadWriter {
     const ss = String(Math.floor(ms / 1000) % 60).padStart(2, '0');
     return `${DAY} ${hh}:${mm}:${ss}.${String(ms % 1000).padStart(3, '0')}`;
   }
+}
+
+/** A 16-byte session id (the schema's length): one of 100,000 load sessions. */
+function sessionId(id: number): Buffer {
+  const b = Buffer.alloc(16);
+  b.writeUInt32BE(1 + (id % 100_000), 12);
+  return b;
 }
 
 function rows(n: number, columns: number): string {

@@ -130,12 +130,18 @@ export const configSchema = z.strictObject({
       waitForShipping: duration.optional(),
     })
     .default({ maxLagSeconds: 60 }),
-  /** Date-partitioned tables: rows older than this (a number of days, e.g. 400d) are archived to the
-   *  repository and their partitions dropped by `dbops partitions maintain --apply`. */
+  /** Visitor data of the horizn_ database (partition maintenance, `dbops daemon`'s partitions job):
+   *  pageviews/events days older than this (a number of days, e.g. 400d) are archived to the
+   *  repository and their partitions dropped; sessions that started before it are deleted. */
   retention: z
     .strictObject({
       pageviews: z.string().regex(/^\d+d$/, 'write a number of days like 400d').default('400d'),
       events: z.string().regex(/^\d+d$/, 'write a number of days like 400d').default('400d'),
+      sessions: z.string().regex(/^\d+d$/, 'write a number of days like 400d').default('400d'),
+      /** realtime_visitors rows not seen for this long are deleted. */
+      realtimeVisitors: duration.default('1h'),
+      /** Partition archives are deleted this long after they were archived. */
+      archives: duration.default('90d'),
       /** Full backups (`dbops prune`): newest per day / ISO week / month kept, for this many of each. */
       daily: z.coerce.number().int().min(0).max(3660).default(7),
       weekly: z.coerce.number().int().min(0).max(520).default(4),
@@ -147,13 +153,36 @@ export const configSchema = z.strictObject({
       /** A backup whose manifest carries this label is never pruned. */
       legalHoldLabel: z.string().min(1).default('legal-hold'),
     })
-    .default({ pageviews: '400d', events: '400d', daily: 7, weekly: 4, monthly: 12, pitrWindow: '7d', graceForIncomplete: '1d', legalHoldLabel: 'legal-hold' }),
+    .default({ pageviews: '400d', events: '400d', sessions: '400d', realtimeVisitors: '1h', archives: '90d', daily: 7, weekly: 4, monthly: 12, pitrWindow: '7d', graceForIncomplete: '1d', legalHoldLabel: 'legal-hold' }),
   partitions: z
     .strictObject({
       /** Daily partitions kept ready ahead of today. */
       aheadDays: z.coerce.number().int().min(1).max(366).default(7),
+      /** Production's consent for the daemon to drop partitions and delete visitor rows and archives
+       *  on its own (the CLI asks --confirm-production instead). Elsewhere the daemon always applies. */
+      autoApply: z.coerce.boolean().default(false),
     })
-    .default({ aheadDays: 7 }),
+    .default({ aheadDays: 7, autoApply: false }),
+  /** How a server or database says it is production, besides `environment: production`. */
+  production: z
+    .strictObject({
+      /** Name of a row in the database's `settings` table; its JSON value "production" marks it. '' turns this off. */
+      setting: z.string().default('environment'),
+      /** Regular expression matched against the server's @@hostname, e.g. ^db-prod- */
+      hostnamePattern: z
+        .string()
+        .min(1)
+        .refine((v) => {
+          try {
+            new RegExp(v);
+            return true;
+          } catch {
+            return false;
+          }
+        }, 'not a regular expression')
+        .optional(),
+    })
+    .default({ setting: 'environment' }),
   /** Restore-test coverage: every backup must pass a content-depth restore test within this many days of completing. */
   verify: z
     .strictObject({
@@ -181,9 +210,10 @@ export const configSchema = z.strictObject({
       restoreTest: cron.default('0 4 * * *'),
       prune: cron.default('30 3 * * *'),
       checksum: cron.optional(),
-      partitions: cron.optional(),
+      /** Partition maintenance and visitor-data retention of the horizn_ database (hourly: realtime_visitors). */
+      partitions: cron.default('5 * * * *'),
     })
-    .default({ backup: '0 2 * * *', restoreTest: '0 4 * * *', prune: '30 3 * * *' }),
+    .default({ backup: '0 2 * * *', restoreTest: '0 4 * * *', prune: '30 3 * * *', partitions: '5 * * * *' }),
   daemon: z
     .strictObject({
       /** host:port of /healthz and /metrics. */
@@ -272,7 +302,13 @@ export const SETTABLE_KEYS: Record<string, 'string' | 'list' | 'number' | 'boole
   'sandbox.cpus': 'number',
   'retention.pageviews': 'string',
   'retention.events': 'string',
+  'retention.sessions': 'string',
+  'retention.realtimeVisitors': 'string',
+  'retention.archives': 'string',
   'partitions.aheadDays': 'number',
+  'partitions.autoApply': 'boolean',
+  'production.setting': 'string',
+  'production.hostnamePattern': 'string',
   'binlog.maxLagSeconds': 'number',
   'binlog.spoolDir': 'string',
   'binlog.connectionServerId': 'number',

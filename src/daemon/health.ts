@@ -12,6 +12,7 @@ import { windowGaps, type WindowGap } from '../retention/pitr-keep.js';
 import { formatDuration } from '../retention/plan.js';
 import { parseDuration } from '../util/duration.js';
 import { scheduleIntervalMs } from './schedule.js';
+import type { JobState } from './state-file.js';
 import { testHealth, testRuns, type TestHealth } from './test-health.js';
 
 export interface StatusFacts {
@@ -148,6 +149,14 @@ export function evaluateHealth(facts: StatusFacts, limits: HealthLimits): Health
     out.push({ key: 'coverage', message: `${untested.length} backup(s) not restore-tested at content depth within ${limits.maxUntestedDays} days of completing: ${untested.slice(0, 5).join(', ')}${untested.length > 5 ? ', …' : ''} (dbops restore-test --backup ID --depth content)` });
   }
   return out;
+}
+
+/** A job whose last finished run failed keeps the installation unhealthy until a run succeeds:
+ *  a failing partitions job means data outliving its retention and inserts heading for pmax. */
+export function jobReasons(jobs: Record<string, JobState>): HealthReason[] {
+  return Object.entries(jobs)
+    .filter(([, s]) => s.outcome === 'failed')
+    .map(([name, s]) => ({ key: `job:${name}`, message: `${name} failed${s.lastEnd ? ` at ${s.lastEnd}` : ''}: ${s.error ?? 'no error recorded'}` }));
 }
 
 /** The daemon's own shipper keeps failing (e.g. another writer holds the repository's lease). */

@@ -1,7 +1,6 @@
 // The daemon's scheduled jobs as functions of a shutdown signal. Each returns a one-line
 // summary for the log; failures throw. A shutdown abandons a backup cleanly (its parts
 // are removed, no manifest is written) and tears a restore test's sandbox down.
-import { execa } from 'execa';
 import type { Config } from '../config/schema.js';
 import type { Repository } from '../repo/repository.js';
 import type { MysqlConn } from '../mysql/connection-url.js';
@@ -14,6 +13,9 @@ import { runPrune } from '../retention/prune.js';
 import { retentionPolicy } from '../retention/policy.js';
 import { takeChecksums } from '../checksum/take-checksums.js';
 import { OperationError } from '../errors.js';
+import { maintainDatabase, summarizeMaintenance } from '../partitions/index.js';
+import { productionReason } from '../migrate/production.js';
+import { resolveTarget } from '../migrate/target.js';
 import type { JobFn } from './job-runner.js';
 
 export interface JobContext {
@@ -22,8 +24,6 @@ export interface JobContext {
   storageUrl: string;
   source: MysqlConn;
   recipients: string[];
-  /** How to run this CLI again (partition maintenance runs as its own `dbops` process). */
-  cli: { file: string; args: string[] };
 }
 
 export function backupJob(c: JobContext): JobFn {
@@ -89,11 +89,33 @@ export function checksumJob(c: JobContext): JobFn {
   };
 }
 
-/** Partition maintenance lives in its own command; run it as a child so its orchestration stays in one place. */
+/**
+ * Partition maintenance and visitor-data retention of the horizn_ database (src/partitions), run
+ * in-process. In production the daemon deletes only with partitions.autoApply (its standing
+ * consent, where the CLI asks --confirm-production); without it the run still makes future
+ * partitions and rotates salts, then fails naming what is past retention. A source without the
+ * database (or not migrated) has nothing to maintain.
+ */
 export function partitionsJob(c: JobContext): JobFn {
-  return async (signal) => {
-    const r = await execa(c.cli.file, [...c.cli.args, 'partitions', 'maintain', '--apply', '--json'], { reject: false, cancelSignal: signal, forceKillAfterDelay: 30_000, stdin: 'ignore' });
-    if (r.exitCode !== 0) throw new OperationError(`partitions maintain exited ${r.exitCode ?? r.signal}: ${String(r.stderr).trim().split('\n').at(-1) ?? ''}`);
-    return 'partition maintenance applied';
+  return async () => {
+    const target = resolveTarget(c.config, undefined);
+    const production = await productionReason(c.config, target);
+    const refuseDeletions =
+      production && !c.config.partitions.autoApply ? `${production} and partitions.autoApply is off (set it to let the daemon delete what is past retention)` : undefined;
+    const r = await maintainDatabase({
+      config: c.config,
+      target,
+      repo: c.repo,
+      keys: async () => ({
+        repo: c.repo,
+        recipients: c.recipients,
+        compressionLevel: c.config.compression.level,
+        ...(c.config.age.identityFile ? { identityFile: await checkIdentityFile(c.config.age.identityFile) } : {}),
+      }),
+      apply: true,
+      ...(refuseDeletions ? { refuseDeletions } : {}),
+    });
+    if (r.outcome?.problems.length) throw new OperationError(`partition maintenance of ${r.database}: ${r.outcome.problems.join('; ')}`);
+    return summarizeMaintenance(r);
   };
 }

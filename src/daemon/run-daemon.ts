@@ -12,7 +12,7 @@ import type { Config } from '../config/schema.js';
 import { parseDuration } from '../util/duration.js';
 import { log } from '../util/logger.js';
 import { Alerter } from './alerts.js';
-import { collectStatus, evaluateHealth, healthLimits, shipperReasons, type HealthReason, type StatusFacts } from './health.js';
+import { collectStatus, evaluateHealth, healthLimits, jobReasons, shipperReasons, type HealthReason, type StatusFacts } from './health.js';
 import { startHttpServer } from './http-server.js';
 import { JobRunner } from './job-runner.js';
 import { backupJob, checksumJob, partitionsJob, pruneJob, restoreTestJob, type JobContext } from './jobs.js';
@@ -38,7 +38,6 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
   const state = await loadState(statePath);
   const limits = healthLimits(config);
   const alerter = new Alerter({ ...(config.alerts.webhookUrl ? { webhookUrl: config.alerts.webhookUrl } : {}), ...(config.alerts.slackWebhookUrl ? { slackWebhookUrl: config.alerts.slackWebhookUrl } : {}), repeatAfterMs: parseDuration(config.alerts.repeatAfter) });
-  const jobProblems = new Map<string, string>();
 
   // Health facts, computed at most every 2 s and by one caller at a time.
   let cached: { at: number; facts: StatusFacts } | undefined;
@@ -59,21 +58,17 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
     return inflight;
   };
   // `shipper` is defined below; these run only once the daemon is up.
-  const reasons = async (): Promise<HealthReason[]> => [...evaluateHealth(await facts(), limits), ...shipperReasons(shipper?.status ?? null)];
+  const reasons = async (): Promise<HealthReason[]> => [...evaluateHealth(await facts(), limits), ...shipperReasons(shipper?.status ?? null), ...jobReasons(state.jobs)];
   const checkAlerts = async (): Promise<void> => {
     try {
-      const problems = new Map(jobProblems);
-      for (const r of await reasons()) problems.set(r.key, r.message);
-      alerter.update(problems);
+      alerter.update(new Map((await reasons()).map((r) => [r.key, r.message])));
     } catch (err) {
       log.error({ err: (err as Error).message }, 'cannot evaluate health');
     }
   };
 
-  const runner = new JobRunner(state, statePath, (e) => {
+  const runner = new JobRunner(state, statePath, () => {
     cached = undefined;
-    if (e.outcome === 'failed') jobProblems.set(`job:${e.job}`, `${e.job} failed: ${e.error}`);
-    if (e.outcome === 'ok') jobProblems.delete(`job:${e.job}`);
     void checkAlerts();
   });
   const schedules: Record<string, string | undefined> = {

@@ -4,7 +4,7 @@
 // (REQUIRE X509 with a client certificate), so the server refuses it in plaintext too.
 import type { Config } from '../config/schema.js';
 import { ROLES, roleConfigured, roleConnection, type Role } from '../config/connections.js';
-import { DEFAULT_DATABASE } from '../cli/commands/migrate/target.js';
+import { DEFAULT_DATABASE } from '../migrate/target.js';
 import type { MysqlConn } from '../mysql/connection-url.js';
 import type { Flavor, ServerInfo } from '../mysql/server-info.js';
 import { effectiveMode } from '../mysql/tls-settings.js';

@@ -6,7 +6,7 @@ import { roleConfigured, roleConnection, type Role } from '../config/connections
 import type { MysqlConn } from '../mysql/connection-url.js';
 import { readServerInfo } from '../mysql/server-info.js';
 import { shippingStatus } from '../binlog/shipping-status.js';
-import { DEFAULT_DATABASE } from '../cli/commands/migrate/target.js';
+import { DEFAULT_DATABASE } from '../migrate/target.js';
 import { check, type DoctorCheck } from './check.js';
 import { sourceChecks } from './source-checks.js';
 import { toolChecks } from './tool-checks.js';

@@ -1,18 +1,22 @@
-// One migration run per database at a time, across processes and hosts: a named server lock
-// (GET_LOCK) held by the connection that runs the DDL, released when the run ends or the
-// connection dies.
+// One schema change per database at a time, across processes and hosts: migrations, the seed and
+// partition maintenance all take this named server lock (GET_LOCK), held by the connection that
+// runs the DDL and released when the work ends or the connection dies. Two partition maintenance
+// runs planned from the same partition list would otherwise both try to drop the same partition
+// ("Wrong partition name"), and a seed would load into tables a migration is rebuilding.
 import { createHash } from 'node:crypto';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { OperationError } from '../errors.js';
 
-/** MySQL rejects lock names longer than 64 characters; long database names are hashed. */
+/** MySQL rejects lock names longer than 64 characters; long database names are hashed.
+ *  The name predates the seed and partition maintenance taking it too, and stays so that a
+ *  running older dbops and this one still exclude each other. */
 export function migrationLockName(database: string): string {
   const name = `dbops_migrate_${database}`;
   if (name.length <= 64) return name;
   return `dbops_migrate_${createHash('sha256').update(database).digest('hex').slice(0, 48)}`;
 }
 
-export async function withMigrationLock<T>(
+export async function withSchemaLock<T>(
   conn: Connection,
   database: string,
   timeoutSec: number,
@@ -30,7 +34,7 @@ export async function withMigrationLock<T>(
       // best effort only
     }
     throw new OperationError(
-      `another migration of database ${database} is running${holder}; waited ${timeoutSec} s for lock ${name} — let it finish, then retry`,
+      `another migration, seed or partition maintenance of database ${database} is running${holder}; waited ${timeoutSec} s for lock ${name} — let it finish, then retry`,
     );
   }
   try {

@@ -67,11 +67,33 @@ export async function listDatePartitions(conn: Connection, table: string): Promi
   });
 }
 
+/** The exclusive upper bound of the highest bounded partition: the first day no daily partition covers. */
+function firstUncoveredDay(parts: DatePartition[]): string | null {
+  return parts.reduce<string | null>((m, p) => (p.lessThan && (!m || p.lessThan > m) ? p.lessThan : m), null);
+}
+
 /**
- * Makes sure `table` has a daily partition for every day in [from, to] (inclusive, 'YYYY-MM-DD').
- * Days already covered by an existing bounded partition are left alone; new days are split off the
- * `pmax` catch-all (instant while pmax is empty) or appended when there is no pmax. A gap before
- * `from` simply widens the first new partition, as RANGE partitioning implies. Returns the names added.
+ * Days that need a partition of their own so that every day up to `through` has one. They start at
+ * `from`, or earlier, at the first uncovered day, when maintenance did not run for a while: one
+ * partition per day of that gap too, so that each expires on its own day. (A single catch-up
+ * partition would span the gap under the name of its last day and keep the gap's first rows that
+ * many days past their retention.)
+ */
+export function partitionDaysToAdd(parts: DatePartition[], from: string, through: string): string[] {
+  const uncovered = firstUncoveredDay(parts);
+  const start = uncovered && uncovered < from ? uncovered : from;
+  const days: string[] = [];
+  for (let day = start; day <= through; day = addDays(day, 1)) if (!uncovered || day >= uncovered) days.push(day);
+  return days;
+}
+
+/**
+ * Makes sure `table` has a daily partition for every day in [from, to] (inclusive, 'YYYY-MM-DD'),
+ * and for every day of a gap between the highest existing partition and `from`. Days already covered
+ * by an existing bounded partition are left alone; new days are split off the `pmax` catch-all
+ * (instant while pmax is empty) or appended when there is no pmax. On a table without daily
+ * partitions the first new one also holds any older rows, as RANGE partitioning implies. Returns
+ * the names added.
  */
 export async function ensureDatePartitions(
   conn: Connection,
@@ -82,17 +104,10 @@ export async function ensureDatePartitions(
   if (parseDay(from) > parseDay(to)) throw new UsageError(`partition range ${from}..${to} is empty; from must not be after to`);
   const parts = await listDatePartitions(conn, table);
   const hasMax = parts.some((p) => p.lessThan === null);
-  const highest = parts.reduce<string | null>((m, p) => (p.lessThan && (!m || p.lessThan > m) ? p.lessThan : m), null);
-  const defs: string[] = [];
-  const names: string[] = [];
-  for (let day = from; day <= to; day = addDays(day, 1)) {
-    const lessThan = addDays(day, 1);
-    if (highest && lessThan <= highest) continue; // already covered
-    const name = datePartitionName(day);
-    names.push(name);
-    defs.push(`PARTITION ${name} VALUES LESS THAN ('${lessThan}')`);
-  }
-  if (defs.length === 0) return [];
+  const days = partitionDaysToAdd(parts, from, to);
+  if (days.length === 0) return [];
+  const names = days.map(datePartitionName);
+  const defs = days.map((day, i) => `PARTITION ${names[i]} VALUES LESS THAN ('${addDays(day, 1)}')`);
   const t = escapeId(table);
   if (hasMax) {
     const pmax = parts.find((p) => p.lessThan === null)!.name;

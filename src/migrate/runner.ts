@@ -1,21 +1,26 @@
 // Applies and reverts migrations one statement at a time under a per-database lock, records every
 // outcome in schema_migrations, and refuses to run over drift (an applied file that changed) or over
-// a migration that failed half-way until someone has decided how to recover.
+// a migration that failed half-way until someone has decided how to recover. A migration that failed
+// at its first statement changed nothing: `up` simply tries it again and `down` only forgets it,
+// never running its down file (which would drop what the failed up found already there).
 import { hostname, userInfo } from 'node:os';
 import { basename } from 'node:path';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { OperationError, UsageError, VerificationError } from '../errors.js';
 import { log } from '../util/logger.js';
-import { withMigrationLock } from './lock.js';
+import { withSchemaLock } from './lock.js';
 import { defaultMigrationsDir, loadMigrations, type MigrationFile } from './migration-files.js';
+import { describeDrift, schemaDrift } from './schema-drift.js';
 import {
   deleteMigrationRow,
   ensureMigrationsTable,
+  migrationsTableExists,
+  MIGRATIONS_TABLE,
   readMigrationRows,
   recordMigration,
   type MigrationRow,
 } from './migrations-table.js';
-import { splitSqlStatements } from './split-sql.js';
+import { splitSqlStatements, type SqlStatement } from './split-sql.js';
 
 export interface MigrateOptions {
   /** Directory of NNNN_name.{up,down}.sql files; default: this package's db/migrations. */
@@ -41,7 +46,8 @@ export interface DownOptions extends MigrateOptions {
   steps?: number;
 }
 
-export type MigrationState = 'applied' | 'pending' | 'failed' | 'changed' | 'missing';
+/** out-of-order: pending, but numbered below the latest applied one (`up` refuses it). */
+export type MigrationState = 'applied' | 'pending' | 'out-of-order' | 'failed' | 'changed' | 'missing';
 
 export interface MigrationStatus {
   version: number;
@@ -63,6 +69,15 @@ export interface AppliedStep {
   direction: 'up' | 'down';
   durationMs: number;
   statements: number;
+  /** A failed up that changed nothing was only forgotten: its down file did not run. */
+  forgotten?: boolean;
+}
+
+export interface PlannedMigration {
+  version: number;
+  id: string;
+  path: string;
+  statements: SqlStatement[];
 }
 
 async function currentDatabase(conn: Connection): Promise<string> {
@@ -87,12 +102,20 @@ function rowId(row: MigrationRow): string {
   return `${String(row.version).padStart(4, '0')}_${row.name}`;
 }
 
+/** A failed up that stopped at its first statement: nothing of it reached the database. */
+function madeNoChange(row: Pick<MigrationRow, 'status' | 'failedDirection' | 'statementsDone'>): boolean {
+  return row.status === 'failed' && (row.failedDirection ?? 'up') === 'up' && row.statementsDone === 0;
+}
+
 function failedHint(row: MigrationRow): string {
   const id = rowId(row);
   if (row.failedDirection === 'down') {
     return `down of ${id} stopped after ${row.statementsDone} statement(s); fix the cause and run \`dbops migrate down\` again, or repair by hand and run \`dbops migrate resolve ${row.version} --applied\``;
   }
-  return `up of ${id} stopped after ${row.statementsDone} statement(s); fix the file, then either run \`dbops migrate down\` (down files use IF EXISTS and undo the partial change) and \`migrate up\` again, or finish it by hand and run \`dbops migrate resolve ${row.version} --applied\``;
+  if (madeNoChange(row)) {
+    return `up of ${id} failed at its first statement and changed nothing: fix the cause and run \`dbops migrate up\` again; for a database created before dbops, \`dbops migrate baseline --version N\` records the migrations it already has`;
+  }
+  return `up of ${id} stopped after ${row.statementsDone} statement(s); fix the file, then either run \`dbops migrate down\` (its down file undoes the whole migration with IF EXISTS: read it first, it must not drop anything that existed before) and \`migrate up\` again, or finish it by hand and run \`dbops migrate resolve ${row.version} --applied\``;
 }
 
 function truncate(s: string, max: number): string {
@@ -130,7 +153,7 @@ function throwIfDrift(files: MigrationFile[], rows: MigrationRow[]): void {
 }
 
 function throwIfFailed(rows: MigrationRow[]): void {
-  const failed = rows.find((r) => r.status === 'failed');
+  const failed = rows.find((r) => r.status === 'failed' && !madeNoChange(r));
   if (failed) {
     throw new OperationError(
       `migration ${rowId(failed)} failed${failed.error ? ` (${truncate(failed.error, 200)})` : ''}: ${failedHint(failed)}`,
@@ -138,22 +161,91 @@ function throwIfFailed(rows: MigrationRow[]): void {
   }
 }
 
-/** Checks every applied migration against its files; throws VerificationError naming the changed or missing file. */
-export async function verify(conn: Connection, opts: { dir?: string } = {}): Promise<void> {
+/** Checks every applied migration against its files; throws VerificationError naming the changed or missing file.
+ *  (schema-drift.ts compares the live schema with what these files make.) */
+export async function verifyFiles(conn: Connection, opts: { dir?: string } = {}): Promise<void> {
   const files = await loadMigrations(opts.dir ?? defaultMigrationsDir());
   throwIfDrift(files, await readMigrationRows(conn));
 }
 
-/** Every known migration (files and rows), ascending, with its state. Read-only, takes no lock. */
-export async function status(conn: Connection, opts: { dir?: string } = {}): Promise<MigrationStatus[]> {
+/** Not initialised: the database has no migration history at all. */
+export function notInitialisedError(database: string): UsageError {
+  return new UsageError(
+    `database ${database} is not initialised: it has no ${MIGRATIONS_TABLE} table; run \`dbops migrate up\`, or \`dbops migrate baseline --version N\` for a database created before dbops`,
+  );
+}
+
+/**
+ * Applied migrations match their files, and the live schema is the one they make (schema-drift.ts).
+ * Throws VerificationError naming the changed file or every drifted column, index, table or
+ * partition; UsageError when the database has no migration history. Returns how many are applied.
+ */
+export async function verify(conn: Connection, opts: { dir?: string } = {}): Promise<{ applied: number }> {
+  await verifyFiles(conn, opts);
+  const db = await currentDatabase(conn);
+  if (!(await migrationsTableExists(conn))) throw notInitialisedError(db);
+  const drift = await schemaDrift(conn, opts);
+  if (drift.length > 0) {
+    throw new VerificationError(
+      `schema of ${db} drifted from its migrations: ${drift.map(describeDrift).join('; ')}; put schema changes in a migration (\`dbops migrate create\`) or undo them`,
+      `${db}.${drift[0]!.table}`,
+    );
+  }
+  return { applied: (await readMigrationRows(conn)).filter((r) => r.status === 'applied').length };
+}
+
+/** Files to apply, in order, given the rows: refuses one numbered below the latest applied. */
+function pendingFiles(files: MigrationFile[], rows: MigrationRow[], to: number | undefined): MigrationFile[] {
+  const counted = rows.filter((r) => !madeNoChange(r));
+  const applied = new Set(counted.map((r) => r.version));
+  const latest = counted.reduce((m, r) => Math.max(m, r.version), 0);
+  const pending = files.filter((f) => !applied.has(f.version) && (to === undefined || f.version <= to));
+  const stale = pending.find((f) => f.version < latest);
+  if (stale) {
+    throw new UsageError(`migration ${stale.id} is older than the latest applied version ${latest}; renumber it above ${latest}`);
+  }
+  return pending;
+}
+
+function checkTarget(files: MigrationFile[], to: number | undefined): void {
+  if (to !== undefined && to !== 0 && !files.some((f) => f.version === to)) {
+    throw new UsageError(`no migration with version ${to}; see \`dbops migrate status\``);
+  }
+}
+
+/**
+ * What `up` would run now, statement by statement. Read-only: takes no lock and creates nothing;
+ * `conn` is undefined for a database that does not exist yet (then everything is pending).
+ */
+export async function planUp(conn: Connection | undefined, opts: UpOptions = {}): Promise<PlannedMigration[]> {
   const files = await loadMigrations(opts.dir ?? defaultMigrationsDir());
-  const rows = await readMigrationRows(conn);
+  checkTarget(files, opts.to);
+  const rows = conn ? await readMigrationRows(conn) : [];
+  throwIfDrift(files, rows);
+  throwIfFailed(rows);
+  return pendingFiles(files, rows, opts.to).map((f) => ({
+    version: f.version,
+    id: f.id,
+    path: f.upPath,
+    statements: splitSqlStatements(f.up, basename(f.upPath)),
+  }));
+}
+
+/** Every known migration (files and rows), ascending, with its state. Read-only, takes no lock;
+ *  `conn` is undefined for a database that does not exist yet (everything pending). */
+export async function status(conn: Connection | undefined, opts: { dir?: string } = {}): Promise<MigrationStatus[]> {
+  const files = await loadMigrations(opts.dir ?? defaultMigrationsDir());
+  const rows = conn ? await readMigrationRows(conn) : [];
   const rowByVersion = new Map(rows.map((r) => [r.version, r]));
   const fileByVersion = new Map(files.map((f) => [f.version, f]));
   const versions = [...new Set([...files.map((f) => f.version), ...rows.map((r) => r.version)])].sort((a, b) => a - b);
+  const latest = rows.filter((r) => !madeNoChange(r)).reduce((m, r) => Math.max(m, r.version), 0);
   return versions.map((version): MigrationStatus => {
     const file = fileByVersion.get(version);
     const row = rowByVersion.get(version);
+    if (!row && version < latest) {
+      return { version, id: file!.id, state: 'out-of-order', hint: `numbered below the latest applied version ${latest}, so \`migrate up\` refuses it: renumber it above ${latest}` };
+    }
     if (!row) return { version, id: file!.id, state: 'pending' };
     const base = {
       version,
@@ -209,7 +301,7 @@ async function runStatements(
         failedStatement: st.sql,
         error: message,
       });
-      const failedRow = { version: file.version, name: file.name, statementsDone: done, failedDirection: direction } as MigrationRow;
+      const failedRow = { version: file.version, name: file.name, status: 'failed', statementsDone: done, failedDirection: direction } as MigrationRow;
       throw new OperationError(
         `migration ${file.id} ${direction} failed at ${basename(path)}:${st.line} (${truncate(st.sql, 80)}): ${truncate(message, 200)}; ${failedHint(failedRow)}`,
         { cause: err },
@@ -234,29 +326,21 @@ async function runStatements(
   return { version: file.version, id: file.id, direction, durationMs, statements: done };
 }
 
-/** Applies pending migrations in order (up to `to`). Returns what it applied; [] when up to date. */
+/** Applies pending migrations in order (up to `to`). Returns what it applied; [] when up to date.
+ *  Nothing is written (not even schema_migrations) unless there is something to apply and
+ *  `beforeChange` let it go ahead. */
 export async function up(conn: Connection, opts: UpOptions = {}): Promise<AppliedStep[]> {
   const files = await loadMigrations(opts.dir ?? defaultMigrationsDir());
   const db = await currentDatabase(conn);
-  if (opts.to !== undefined && opts.to !== 0 && !files.some((f) => f.version === opts.to)) {
-    throw new UsageError(`no migration with version ${opts.to}; see \`dbops migrate status\``);
-  }
-  return withMigrationLock(conn, db, opts.lockTimeoutSec ?? 60, async () => {
-    await ensureMigrationsTable(conn);
+  checkTarget(files, opts.to);
+  return withSchemaLock(conn, db, opts.lockTimeoutSec ?? 60, async () => {
     const rows = await readMigrationRows(conn);
     throwIfDrift(files, rows);
     throwIfFailed(rows);
-    const applied = new Set(rows.map((r) => r.version));
-    const latest = rows.reduce((m, r) => Math.max(m, r.version), 0);
-    const pending = files.filter((f) => !applied.has(f.version) && (opts.to === undefined || f.version <= opts.to));
-    const stale = pending.find((f) => f.version < latest);
-    if (stale) {
-      throw new UsageError(
-        `migration ${stale.id} is older than the latest applied version ${latest}; renumber it above ${latest}`,
-      );
-    }
+    const pending = pendingFiles(files, rows, opts.to);
     if (pending.length === 0) return [];
     await opts.beforeChange?.();
+    await ensureMigrationsTable(conn);
     const appliedBy = opts.appliedBy ?? (await defaultAppliedBy(conn));
     const steps: AppliedStep[] = [];
     for (const file of pending) steps.push(await runStatements(conn, file, 'up', appliedBy));
@@ -271,8 +355,7 @@ export async function down(conn: Connection, opts: DownOptions = {}): Promise<Ap
   if (opts.steps !== undefined && (!Number.isInteger(opts.steps) || opts.steps < 1)) {
     throw new UsageError(`steps must be a positive integer, got ${opts.steps}`);
   }
-  return withMigrationLock(conn, db, opts.lockTimeoutSec ?? 60, async () => {
-    await ensureMigrationsTable(conn);
+  return withSchemaLock(conn, db, opts.lockTimeoutSec ?? 60, async () => {
     const rows = await readMigrationRows(conn);
     throwIfDrift(files, rows);
     const desc = [...rows].sort((a, b) => b.version - a.version);
@@ -281,17 +364,26 @@ export async function down(conn: Connection, opts: DownOptions = {}): Promise<Ap
     if (targets.length === 0) return [];
     const byVersion = new Map(files.map((f) => [f.version, f]));
     for (const row of targets) {
-      if (!byVersion.has(row.version)) {
+      if (!byVersion.has(row.version) && !madeNoChange(row)) {
         throw new VerificationError(
           `cannot revert ${rowId(row)}: its files are missing from the migrations directory; restore them`,
           `${rowId(row)}.down.sql`,
         );
       }
     }
-    await opts.beforeChange?.();
+    // Only forgetting failed ups that changed nothing is not a schema change: no backup, no guard.
+    if (targets.some((r) => !madeNoChange(r))) await opts.beforeChange?.();
     const appliedBy = opts.appliedBy ?? (await defaultAppliedBy(conn));
     const steps: AppliedStep[] = [];
-    for (const row of targets) steps.push(await runStatements(conn, byVersion.get(row.version)!, 'down', appliedBy));
+    for (const row of targets) {
+      if (madeNoChange(row)) {
+        await deleteMigrationRow(conn, row.version);
+        log.info({ migration: rowId(row) }, 'failed migration forgotten: it changed nothing, so its down file did not run');
+        steps.push({ version: row.version, id: rowId(row), direction: 'down', durationMs: 0, statements: 0, forgotten: true });
+        continue;
+      }
+      steps.push(await runStatements(conn, byVersion.get(row.version)!, 'down', appliedBy));
+    }
     return steps;
   });
 }
@@ -306,13 +398,13 @@ export async function resolve(
 ): Promise<void> {
   const files = await loadMigrations(opts.dir ?? defaultMigrationsDir());
   const db = await currentDatabase(conn);
-  await withMigrationLock(conn, db, opts.lockTimeoutSec ?? 60, async () => {
-    await ensureMigrationsTable(conn);
+  await withSchemaLock(conn, db, opts.lockTimeoutSec ?? 60, async () => {
     const rows = await readMigrationRows(conn);
     const row = rows.find((r) => r.version === version);
     if (!row || row.status !== 'failed') {
       throw new UsageError(`migration ${version} is not in a failed state; nothing to resolve (see \`dbops migrate status\`)`);
     }
+    await opts.beforeChange?.();
     if (as === 'rolled-back') {
       await deleteMigrationRow(conn, version);
       return;
@@ -328,5 +420,33 @@ export async function resolve(
       appliedBy: opts.appliedBy ?? `${await defaultAppliedBy(conn)} (resolved by hand)`,
       statementsDone: row.statementsDone,
     });
+  });
+}
+
+/**
+ * For a database created before dbops (Flyway's baseline): records migrations 1..`version` as
+ * applied without running them. Refused once the database has any migration history beyond failed
+ * ups that changed nothing. Returns the ids recorded.
+ */
+export async function baseline(conn: Connection, version: number, opts: MigrateOptions = {}): Promise<string[]> {
+  const files = await loadMigrations(opts.dir ?? defaultMigrationsDir());
+  const db = await currentDatabase(conn);
+  if (!files.some((f) => f.version === version)) throw new UsageError(`no migration with version ${version}; see \`dbops migrate status\``);
+  return withSchemaLock(conn, db, opts.lockTimeoutSec ?? 60, async () => {
+    const history = (await readMigrationRows(conn)).filter((r) => !madeNoChange(r));
+    if (history.length > 0) {
+      throw new UsageError(
+        `database ${db} already has migration history (${history.map(rowId).join(', ')}); baseline is only for a database created before dbops — see \`dbops migrate status\``,
+      );
+    }
+    await opts.beforeChange?.();
+    await ensureMigrationsTable(conn);
+    const appliedBy = `${opts.appliedBy ?? (await defaultAppliedBy(conn))} (baseline)`;
+    const ids: string[] = [];
+    for (const f of files.filter((x) => x.version <= version)) {
+      await recordMigration(conn, { version: f.version, name: f.name, checksum: f.checksum, status: 'applied', durationMs: 0, appliedBy, statementsDone: 0 });
+      ids.push(f.id);
+    }
+    return ids;
   });
 }

@@ -1,7 +1,8 @@
 // Archives one date partition through the backup pipeline: its rows as SQL INSERTs (mariadb-dump
 // --where on the partition's day range, so `age -d | zstd -d | mariadb db` restores them by hand),
 // compressed, encrypted, stored; then the signed manifest, written last; then re-read and checked.
-// Only a verified archive lets the caller drop the partition.
+// Only a verified archive lets the caller drop the partition. When the manifest cannot be written,
+// the data object just uploaded is removed again, so no orphan is left behind.
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import type { Readable } from 'node:stream';
 import { PartUpload } from '../pipeline/part-upload.js';
@@ -12,9 +13,12 @@ import { recipientFingerprint } from '../crypto/age.js';
 import type { MysqlConn } from '../mysql/connection-url.js';
 import type { ServerInfo } from '../mysql/server-info.js';
 import { archiveKey, archiveManifestKey } from '../storage/layout.js';
+import { addDays } from '../migrate/partitions.js';
 import type { Repository } from '../repo/repository.js';
 import { startTool, waitTool } from '../util/tool-process.js';
-import { OperationError, VerificationError, isNotFound } from '../errors.js';
+import { DbopsError, OperationError, VerificationError, isNotFound } from '../errors.js';
+import { recordAdminAction } from '../audit/admin-action.js';
+import { log } from '../util/logger.js';
 import { archiveManifestDoc, parseArchiveManifest, type ArchiveManifest, type UnsignedArchiveManifest } from './archive-manifest.js';
 
 export interface ArchiveTarget {
@@ -37,7 +41,7 @@ export interface ArchiveKeys {
 export interface PartitionRange {
   table: string;
   partition: string;
-  /** Inclusive lower bound (the previous partition's bound), null for the first partition. */
+  /** Inclusive lower bound (the previous partition's bound), null for the first partition (open below). */
   from: string | null;
   /** Exclusive upper bound. */
   to: string;
@@ -52,8 +56,21 @@ export async function countPartitionRows(conn: Connection, table: string, partit
   return Number(rows[0]?.n ?? 0);
 }
 
-async function readExisting(keys: ArchiveKeys, r: PartitionRange): Promise<ArchiveManifest | undefined> {
-  const key = archiveManifestKey(r.table, r.partition);
+/**
+ * The range an archive records: the first partition is open below in the table, but what it holds
+ * starts at its oldest row. Recording that day (not "everything before `to`") keeps consecutive
+ * archives disjoint: each day archived as the first partition of its day's run can be restored,
+ * oldest first, without the next one counting the previous one's rows as already present.
+ */
+export async function closedRange(conn: Connection, r: PartitionRange): Promise<PartitionRange> {
+  if (r.from !== null) return r;
+  const [rows] = await conn.query<RowDataPacket[]>(`SELECT DATE_FORMAT(MIN(day), '%Y-%m-%d') AS d FROM \`${r.table}\` PARTITION (\`${r.partition}\`)`);
+  const oldest = rows[0]?.d as string | null | undefined;
+  return { ...r, from: oldest ?? addDays(r.to, -1) };
+}
+
+async function readExisting(keys: ArchiveKeys, database: string, r: PartitionRange): Promise<ArchiveManifest | undefined> {
+  const key = archiveManifestKey(database, r.table, r.partition);
   let bytes: Buffer;
   try {
     bytes = await keys.repo.storage.getBuffer(key);
@@ -95,21 +112,22 @@ export async function verifyArchive(keys: ArchiveKeys, manifest: ArchiveManifest
  * Archives and verifies one partition; returns its manifest. An existing verified archive of the same
  * rows is reused (a re-run after a crash between archive and drop); a different one is never overwritten.
  */
-export async function archivePartition(target: ArchiveTarget, keys: ArchiveKeys, r: PartitionRange): Promise<{ manifest: ArchiveManifest; reused: boolean }> {
+export async function archivePartition(target: ArchiveTarget, keys: ArchiveKeys, open: PartitionRange): Promise<{ manifest: ArchiveManifest; reused: boolean }> {
+  const r = await closedRange(target.conn, open);
   const rows = await countPartitionRows(target.conn, r.table, r.partition);
-  const existing = await readExisting(keys, r);
+  const existing = await readExisting(keys, target.database, r);
   if (existing) {
     if (existing.database === target.database && existing.rows === rows && existing.range.to === r.to) {
       await verifyArchive(keys, existing);
       return { manifest: existing, reused: true };
     }
     throw new OperationError(
-      `${archiveManifestKey(r.table, r.partition)} already holds an archive of ${existing.database}.${existing.table} ${existing.partition} (${existing.rows} rows) that differs from ${target.database}.${r.table} ${r.partition} (${rows} rows); move that archive away before archiving again — nothing was dropped`,
+      `${archiveManifestKey(target.database, r.table, r.partition)} already holds an archive of ${existing.database}.${existing.table} ${existing.partition} (${existing.rows} rows) that differs from ${target.database}.${r.table} ${r.partition} (${rows} rows); move that archive away before archiving again — nothing was dropped`,
     );
   }
   const [ct] = await target.conn.query<RowDataPacket[]>(`SHOW CREATE TABLE \`${r.table}\``);
   const createTable = String(ct[0]?.['Create Table'] ?? '');
-  const key = archiveKey(r.table, r.partition);
+  const key = archiveKey(target.database, r.table, r.partition);
   const storage = keys.repo.storage;
   const upload = await PartUpload.start({ storage, key, recipients: keys.recipients, compressionLevel: keys.compressionLevel, compressionThreads: 1 });
   try {
@@ -168,10 +186,31 @@ export async function archivePartition(target: ArchiveTarget, keys: ArchiveKeys,
     encryption: { format: 'age', recipients: keys.recipients.map(recipientFingerprint) },
     part: { key: object.key, rawBytes: object.raw.bytes, rawSha256: object.raw.sha256, storedBytes: object.stored.bytes, storedSha256: object.stored.sha256 },
   };
-  const manifestKey = archiveManifestKey(r.table, r.partition);
-  await storage.put(manifestKey, encodeDocument(archiveManifestDoc, unsigned, keys.repo.signer()).bytes, { contentType: 'application/json' });
+  const manifestKey = archiveManifestKey(target.database, r.table, r.partition);
+  const manifestBytes = encodeDocument(archiveManifestDoc, unsigned, keys.repo.signer()).bytes;
+  try {
+    await storage.put(manifestKey, manifestBytes, { contentType: 'application/json' });
+  } catch (err) {
+    // Without its manifest the data object is an orphan nobody would ever read: take it away again.
+    let removed = true;
+    await storage.remove(object.key).catch((e: Error) => {
+      removed = false;
+      log.error({ key: object.key, err: e.message }, 'could not remove the archive object whose manifest failed; `partitions maintain --apply` removes such orphans later');
+    });
+    const cause = err instanceof DbopsError ? err.message : `${(err as NodeJS.ErrnoException).code ?? 'error'}: ${(err as Error).message}`;
+    throw new OperationError(
+      `archiving ${target.database}.${r.table} partition ${r.partition} failed: writing its manifest ${manifestKey}: ${cause}; ${removed ? 'the archive object was removed again' : `the archive object ${object.key} is left as an orphan`} — nothing was dropped`,
+      { cause: err },
+    );
+  }
   // Verify what the repository now holds, not what we meant to write.
   const manifest = parseArchiveManifest(await storage.getBuffer(manifestKey), manifestKey, keys.repo.publicKey);
   await verifyArchive(keys, manifest);
+  await recordAdminAction({
+    action: 'partition.archive',
+    target: `${target.database}.${r.table}`,
+    details: { partition: r.partition, range: manifest.range, rows: manifest.rows, key: manifest.part.key, storedBytes: manifest.part.storedBytes },
+    outcome: 'ok',
+  });
   return { manifest, reused: false };
 }

@@ -5,7 +5,7 @@ import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { pipeline } from 'node:stream/promises';
 import { openPartSource } from '../pipeline/part-download.js';
 import type { MysqlConn } from '../mysql/connection-url.js';
-import { archiveManifestKey } from '../storage/layout.js';
+import { archiveManifestKey, legacyArchiveManifestKey } from '../storage/layout.js';
 import type { Repository } from '../repo/repository.js';
 import { listDatePartitions } from '../migrate/partitions.js';
 import { startTool, waitTool } from '../util/tool-process.js';
@@ -32,19 +32,28 @@ export interface RestoreArchiveResult {
   rows: number;
 }
 
-export async function readArchiveManifest(repo: Repository, table: string, partition: string): Promise<ArchiveManifest> {
-  const key = archiveManifestKey(table, partition);
-  let bytes: Buffer;
-  try {
-    bytes = await repo.storage.getBuffer(key);
-  } catch (err) {
-    if (isNotFound(err)) throw new UsageError(`no archive of ${table} partition ${partition} in ${repo.storage.location} (looked for ${key})`);
-    throw err;
+/** The manifest of `database`.`table` `partition`: under the current key, else where archives
+ *  written before keys carried the database are (only if it names this database). */
+export async function readArchiveManifest(repo: Repository, database: string, table: string, partition: string): Promise<ArchiveManifest> {
+  const keys = [archiveManifestKey(database, table, partition), legacyArchiveManifestKey(table, partition)];
+  for (const key of keys) {
+    let bytes: Buffer;
+    try {
+      bytes = await repo.storage.getBuffer(key);
+    } catch (err) {
+      if (isNotFound(err)) continue;
+      throw err;
+    }
+    const manifest = parseArchiveManifest(bytes, key, repo.publicKey);
+    if (manifest.repositoryId !== repo.config.id) throw new VerificationError(`${key} belongs to repository ${manifest.repositoryId}, not ${repo.config.id}`, key);
+    if (manifest.table !== table || manifest.partition !== partition) throw new VerificationError(`${key} describes ${manifest.table} ${manifest.partition}: the manifest was moved or swapped`, key);
+    if (manifest.database !== database) {
+      if (key === keys[1]) continue; // a legacy archive of another database
+      throw new VerificationError(`${key} describes database ${manifest.database}: the manifest was moved or swapped`, key);
+    }
+    return manifest;
   }
-  const manifest = parseArchiveManifest(bytes, key, repo.publicKey);
-  if (manifest.repositoryId !== repo.config.id) throw new VerificationError(`${key} belongs to repository ${manifest.repositoryId}, not ${repo.config.id}`, key);
-  if (manifest.table !== table || manifest.partition !== partition) throw new VerificationError(`${key} describes ${manifest.table} ${manifest.partition}: the manifest was moved or swapped`, key);
-  return manifest;
+  throw new UsageError(`no archive of ${database}.${table} partition ${partition} in ${repo.storage.location} (looked for ${keys[0]})`);
 }
 
 /** Makes sure a partition ends exactly at range.to; returns true when one had to be created. */
@@ -69,7 +78,7 @@ async function countRange(conn: Connection, m: ArchiveManifest): Promise<number>
 }
 
 export async function restoreArchive(o: RestoreArchiveOptions): Promise<RestoreArchiveResult> {
-  const manifest = await readArchiveManifest(o.repo, o.table, o.partition);
+  const manifest = await readArchiveManifest(o.repo, o.database, o.table, o.partition);
   const present = await countRange(o.conn, manifest);
   if (present > 0) {
     throw new UsageError(`${o.database}.${o.table} already holds ${present} rows in ${rangeWhere(manifest.range)}; loading the archive would duplicate them — nothing was changed`);
@@ -87,7 +96,7 @@ export async function restoreArchive(o: RestoreArchiveOptions): Promise<RestoreA
   }
   const rows = await countRange(o.conn, manifest);
   if (rows !== manifest.rows) {
-    throw new VerificationError(`${o.table} ${o.partition}: ${rows} rows restored but the archive manifest records ${manifest.rows}`, archiveManifestKey(o.table, o.partition));
+    throw new VerificationError(`${o.table} ${o.partition}: ${rows} rows restored but the archive manifest records ${manifest.rows}`, archiveManifestKey(o.database, o.table, o.partition));
   }
   return { manifest, recreated, rows };
 }

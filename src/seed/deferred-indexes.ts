@@ -13,7 +13,7 @@ export const DEFERRED_INDEXES_SETTING = 'dbops.seed.deferred_indexes';
 /** Per table, the `KEY ...` clauses (as SHOW CREATE TABLE prints them) to add back. */
 export type DeferredIndexes = Record<string, string[]>;
 
-const KEY_LINE = /^\s*KEY (`(?:[^`]|``)+`) \(.*\)(?: USING BTREE)?(?: COMMENT '.*')?,?$/;
+const KEY_LINE = /^\s*(?:UNIQUE )?KEY (`(?:[^`]|``)+`) \(.*\)(?: USING BTREE)?(?: COMMENT '.*')?,?$/;
 
 /** The index name of a `KEY \`name\` (...)` clause, unquoted. */
 function keyName(clause: string): string {
@@ -21,9 +21,11 @@ function keyName(clause: string): string {
 }
 
 /**
- * Plain secondary indexes of `table` that can be dropped for the load and re-added with the
- * same definition and in the same place: non-unique B-tree keys that no foreign key needs,
- * after the last index that must stay (so SHOW CREATE TABLE lists them in the same order).
+ * Secondary indexes of `table` that can be dropped for the load and re-added with the same
+ * definition and in the same place: B-tree keys that no foreign key needs, after the last index
+ * that must stay (so SHOW CREATE TABLE lists them in the same order). Unique ones too (sessions'
+ * random 16-byte id): the seed's rows are unique by construction, the load runs with
+ * unique_checks off anyway, and adding the index back checks uniqueness once, with a sorted build.
  */
 async function droppableKeys(conn: Connection, table: string): Promise<string[]> {
   const [rows] = await conn.query<RowDataPacket[]>(`SHOW CREATE TABLE ${quoteIdent(table)}`);

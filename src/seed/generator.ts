@@ -2,7 +2,13 @@
 // (day, site) unit at a time from its own PRNG stream, so the output depends only on the plan.
 // It is a generator function that yields every few hundred sessions: the caller interleaves
 // generation of the next batch with loading of the previous one on a single event loop.
-import { createHash } from 'node:crypto';
+//
+// Visitor identifiers follow db/migrations/0004_visitor_privacy exactly, so the seeded data shows
+// the property: ip_hash = HMAC-SHA-256(salt of the day, ip), user_hash = HMAC-SHA-256(salt of the
+// day, site|ip|user agent), session ids 16 bytes of AES-128-CTR keystream. Salts and keys are
+// derived from the seed rather than drawn from the CSPRNG, because the same seed must give the same
+// tables; none of them is stored (a live system destroys a day's salt after the next day).
+import { createCipheriv, createHash, createHmac } from 'node:crypto';
 import {
   BROWSERS,
   CAMPAIGNS,
@@ -108,8 +114,20 @@ function fmt(day: string, ms: number): string {
   return `${day} ${P2[h]}:${P2[m]}:${P2[s]}.${P3[ms % 1000]}`;
 }
 
-function sha256hex(s: string): string {
-  return createHash('sha256').update(s).digest('hex');
+function sha256(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+/** The day's salt: 32 bytes, different every day, derived from the seed. */
+function daySalt(seed: string, day: string): Buffer {
+  return createHmac('sha256', `dbops-seed-salt:${seed}`).update(day).digest();
+}
+
+/** `n` session ids for one (site, day) unit as hex: 16 bytes each of AES-128-CTR keystream, so they
+ *  are unpredictable without the seed and never sequential (one cipher call per unit: cheap). */
+function sessionIds(seed: string, siteId: number, day: string, n: number): string {
+  const cipher = createCipheriv('aes-128-ctr', sha256(`dbops-seed-session-ids:${seed}`).subarray(0, 16), sha256(`${siteId}:${day}`).subarray(0, 16));
+  return cipher.update(Buffer.alloc(n * 16)).toString('hex');
 }
 
 /** A synthetic public-looking IPv4 address for a visitor (only its hash is ever stored). */
@@ -120,8 +138,6 @@ function visitorIp(seed: string, siteId: number, visitor: number): string {
 
 export function* generateRows(plan: GenerationPlan, out: RowBuffers): Generator<void, void, void> {
   const { seed } = plan;
-  const salt = sha256hex(`daily-salt:${seed}`).slice(0, 16);
-  let sessionId = 0;
   let pageviewId = 0;
   let eventId = 0;
   for (let d = 0; d < plan.days.length; d++) {
@@ -132,8 +148,11 @@ export function* generateRows(plan: GenerationPlan, out: RowBuffers): Generator<
       const site = plan.sites[si]!;
       const pool = plan.visitorPool[si]!;
       const rng = new Rng(seed, 'sessions', site.id, day);
+      const salt = daySalt(seed, day);
+      const ids = sessionIds(seed, site.id, day, n);
+      const ipHashes = new Map<number, string>(); // a returning visitor's IP is hashed once a day
       for (let k = 0; k < n; k++) {
-        const sid = ++sessionId;
+        const sid = ids.slice(k * 32, k * 32 + 32);
         const u = rng.next();
         const visitor = Math.floor(pool * u * u);
         const device = DEVICES.sample(rng);
@@ -173,8 +192,9 @@ export function* generateRows(plan: GenerationPlan, out: RowBuffers): Generator<
         }
         out.totals.pageviews += count;
         const ip = visitorIp(seed, site.id, visitor);
-        const userHash = sha256hex(`${salt}|${day}|${site.id}|${ip}|${device}|${browser}|${os}`);
-        const ipHash = sha256hex(ip);
+        const userHash = createHmac('sha256', salt).update(`${site.id}|${ip}|${browser} (${os}; ${device})`).digest('hex');
+        let ipHash = ipHashes.get(visitor);
+        if (ipHash === undefined) ipHashes.set(visitor, (ipHash = createHmac('sha256', salt).update(ip).digest('hex')));
         const se =
           `${sid}\t${site.id}\t${userHash}\t${ipHash}\t${fmt(day, start)}\t${fmt(day, end)}\t${count}\t` +
           `${Math.floor((end - start) / 1000)}\t${entry}\t${exit}\t${referrer}\t` +

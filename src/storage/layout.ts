@@ -9,7 +9,7 @@
 //   binlogs/<source-id>/state/shipper.json      the shipper's heartbeat (unlocked)
 //   checksums/<id>.json                         source content checksums
 //   reports/<yyyy>/<report-id>.json|.html       restore-test reports
-//   archive/<table>/<partition>.sql.zst.age|.json  archived partitions
+//   archive/<database>/<table>/<partition>.sql.zst.age|.json  archived partitions
 //   evidence/<sequence>-<hash>.json             the hash-chained evidence log
 import { randomBytes } from 'node:crypto';
 import { UsageError } from '../errors.js';
@@ -124,25 +124,61 @@ function invalidId(id: string): UsageError {
 }
 
 
-// Partition archives (retention): archive/<table>/<partition>.sql.zst.age holds the partition's rows
-// as SQL, archive/<table>/<partition>.json its signed manifest, written last (the commit marker).
+// Partition archives (retention): archive/<database>/<table>/<partition>.sql.zst.age holds the
+// partition's rows as SQL, archive/<database>/<table>/<partition>.json its signed manifest, written
+// last (the commit marker). The database is part of the key so that two databases with the same
+// tables can share a repository. Archives written before that have no database segment
+// (archive/<table>/<partition>…): readers still find them, and their manifest names the database.
 export const archivePrefix = 'archive/';
 const ARCHIVE_NAME_RE = /^[A-Za-z0-9_$]{1,64}$/;
+export const ARCHIVE_DATA_SUFFIX = '.sql.zst.age';
+export const ARCHIVE_MANIFEST_SUFFIX = '.json';
 
 function assertArchiveName(what: string, name: string): void {
   if (!ARCHIVE_NAME_RE.test(name)) throw new UsageError(`${what} name "${name}" is not valid: expected letters, digits, _ or $ (like pageviews / p20261127)`);
 }
 
-export function archiveKey(table: string, partition: string): string {
+function archiveStem(database: string, table: string, partition: string): string {
+  assertArchiveName('database', database);
   assertArchiveName('table', table);
   assertArchiveName('partition', partition);
-  return `${archivePrefix}${table}/${partition}.sql.zst.age`;
+  return `${archivePrefix}${database}/${table}/${partition}`;
 }
 
-export function archiveManifestKey(table: string, partition: string): string {
+export function archiveKey(database: string, table: string, partition: string): string {
+  return `${archiveStem(database, table, partition)}${ARCHIVE_DATA_SUFFIX}`;
+}
+
+export function archiveManifestKey(database: string, table: string, partition: string): string {
+  return `${archiveStem(database, table, partition)}${ARCHIVE_MANIFEST_SUFFIX}`;
+}
+
+/** Where an archive written before keys carried the database keeps its manifest. */
+export function legacyArchiveManifestKey(table: string, partition: string): string {
   assertArchiveName('table', table);
   assertArchiveName('partition', partition);
-  return `${archivePrefix}${table}/${partition}.json`;
+  return `${archivePrefix}${table}/${partition}${ARCHIVE_MANIFEST_SUFFIX}`;
+}
+
+export interface ArchiveKeyParts {
+  /** Undefined for the legacy layout without a database segment. */
+  database?: string;
+  table: string;
+  partition: string;
+  kind: 'data' | 'manifest';
+}
+
+/** Parses any key under archive/ (either layout); undefined for anything else. */
+export function parseArchiveKey(key: string): ArchiveKeyParts | undefined {
+  if (!key.startsWith(archivePrefix)) return undefined;
+  const segs = key.slice(archivePrefix.length).split('/');
+  const file = segs.at(-1) ?? '';
+  const kind = file.endsWith(ARCHIVE_DATA_SUFFIX) ? 'data' : file.endsWith(ARCHIVE_MANIFEST_SUFFIX) ? 'manifest' : undefined;
+  if (!kind || (segs.length !== 2 && segs.length !== 3)) return undefined;
+  const partition = file.slice(0, file.length - (kind === 'data' ? ARCHIVE_DATA_SUFFIX : ARCHIVE_MANIFEST_SUFFIX).length);
+  const names = [...segs.slice(0, -1), partition];
+  if (!names.every((n) => ARCHIVE_NAME_RE.test(n))) return undefined;
+  return segs.length === 3 ? { database: segs[0]!, table: segs[1]!, partition, kind } : { table: segs[0]!, partition, kind };
 }
 
 // Binlog sources: a MySQL server_uuid, or MariaDB's synthesised `mariadb-<server_id>-<hash>`

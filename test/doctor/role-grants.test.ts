@@ -92,7 +92,7 @@ describe('accounts with exactly the printed grants', () => {
       expect(r.exitCode, `dbops ${args.join(' ')}: ${r.stderr.split('\n').filter((l) => !l.startsWith('{')).join(' ') || r.stderr.slice(-600)}`).toBe(0);
     }
     // The admin account archived expired partitions (its own dump) before dropping them.
-    expect((await readdir(join(repoDir, 'archive', 'pageviews'))).filter((f) => f.endsWith('.sql.zst.age')).length).toBeGreaterThan(0);
+    expect((await readdir(join(repoDir, 'archive', DB, 'pageviews'))).filter((f) => f.endsWith('.sql.zst.age')).length).toBeGreaterThan(0);
     await withConnection(mariadb().conn, async (db) => {
       const count = async (d: string): Promise<number> => Number((await db.query<{ n: number }>(`SELECT COUNT(*) AS n FROM \`${d}\`.sites`))[0]!.n);
       expect(await count('rg_restored')).toBe(await count(DB));

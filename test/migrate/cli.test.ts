@@ -1,11 +1,12 @@
 // `dbops migrate …` as users run it: exit codes, the lock between two processes, the production
 // guard and the pre-migration backup (listed, and restorable).
-import { appendFile, rm } from 'node:fs/promises';
+import { appendFile, rename, rm, writeFile } from 'node:fs/promises';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrationLockName } from '../../src/migrate/index.js';
 import { makeKeys, runCli, startCli, tempRepoUrl } from '../helpers/cli.js';
 import { mariadb } from '../helpers/mariadb.js';
+import { withConnection } from '../../src/mysql/client.js';
 import { copyMigrations, openFreshDb, schemaSnapshot, type TestDb } from './helpers.js';
 
 const open: TestDb[] = [];
@@ -25,6 +26,14 @@ async function tables(conn: TestDb['conn']): Promise<string[]> {
   return Object.keys(await schemaSnapshot(conn)).sort();
 }
 
+async function databaseExists(name: string): Promise<boolean> {
+  return withConnection(mariadb().conn, async (c) => (await c.query<{ n: number }>('SELECT COUNT(*) AS n FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [name]))[0]!.n > 0);
+}
+
+async function dropDatabase(name: string): Promise<void> {
+  await withConnection(mariadb().conn, (c) => c.exec(`DROP DATABASE IF EXISTS \`${name}\``));
+}
+
 describe('dbops migrate', () => {
   it('up from empty, down to zero, up again: same schema; status and verify agree', async () => {
     const d = await db('mc_roundtrip');
@@ -34,7 +43,7 @@ describe('dbops migrate', () => {
     const first = await schemaSnapshot(d.conn);
     expect(Object.keys(first)).toContain('pageviews');
     const st = await runCli(['--json', 'migrate', 'status', '--database', d.name], env());
-    expect(JSON.parse(st.stdout).migrations.map((m: { state: string }) => m.state)).toEqual(['applied', 'applied', 'applied']);
+    expect(JSON.parse(st.stdout).migrations.map((m: { state: string }) => m.state)).toEqual(['applied', 'applied', 'applied', 'applied']);
     expect((await runCli(['migrate', 'verify', '--database', d.name], env())).exitCode).toBe(0);
     const down = await runCli(['migrate', 'down', '--to', '0', '--database', d.name, '--no-backup'], env());
     expect(down.exitCode, down.stderr).toBe(0);
@@ -68,7 +77,7 @@ describe('dbops migrate', () => {
     expect(Number(got[0]!.got)).toBe(1);
     const blocked = await runCli(['migrate', 'up', '--database', d.name, '--no-backup', '--lock-timeout', '1'], env());
     expect(blocked.exitCode).toBe(1);
-    expect(blocked.stderr).toMatch(/another migration of database mc_lock is running .*let it finish, then retry/);
+    expect(blocked.stderr).toMatch(/another migration, seed or partition maintenance of database mc_lock is running .*let it finish, then retry/);
     expect(await tables(d.conn)).not.toContain('sites');
     await holder.query('SELECT RELEASE_LOCK(?)', [migrationLockName(d.name)]);
 
@@ -78,7 +87,7 @@ describe('dbops migrate', () => {
     ]);
     expect([x.exitCode, y.exitCode], `${x.stderr}\n${y.stderr}`).toEqual([0, 0]);
     const applied = [...JSON.parse(String(x.stdout)).applied, ...JSON.parse(String(y.stdout)).applied].map((s: { id: string }) => s.id).sort();
-    expect(applied).toEqual(['0001_core_tables', '0002_aggregate_tables', '0003_system_tables']);
+    expect(applied).toEqual(['0001_core_tables', '0002_aggregate_tables', '0003_system_tables', '0004_visitor_privacy']);
   });
 
   it('production refuses up/down without --confirm-production (exit 2) and proceeds with it', async () => {
@@ -87,12 +96,100 @@ describe('dbops migrate', () => {
     const r = await runCli(['migrate', 'up', '--database', d.name, '--no-backup'], prod);
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toMatch(/^dbops: environment is production: refusing to migrate up database mc_prod without --confirm-production$/);
-    expect(await tables(d.conn)).not.toContain('sites');
-    const ok = await runCli(['migrate', 'up', '--database', d.name, '--no-backup', '--confirm-production'], prod);
+    expect(await tables(d.conn)).toEqual([]); // refused: not even schema_migrations
+    const ok = await runCli(['migrate', 'up', '--database', d.name, '--no-backup', '--confirm-production', '--confirm-no-backup'], prod);
     expect(ok.exitCode, ok.stderr).toBe(0);
     expect(await tables(d.conn)).toContain('sites');
     expect((await runCli(['migrate', 'down', '--database', d.name, '--no-backup'], prod)).exitCode).toBe(2);
     expect(await tables(d.conn)).toContain('users'); // 0003 still there
+  });
+});
+
+describe('dbops migrate on a fresh server, and refusals that change nothing', () => {
+  it('status exits 2 naming the fix, plan prints the statements, and neither creates the database', async () => {
+    await dropDatabase('mc_fresh');
+    const st = await runCli(['migrate', 'status', '--database', 'mc_fresh'], env());
+    expect(st.exitCode).toBe(2);
+    expect(st.stderr).toMatch(/^dbops: database mc_fresh is not initialised: it has no schema_migrations table; run `dbops migrate up`, or `dbops migrate baseline --version N`/m);
+    expect(st.stdout).toMatch(/0004_visitor_privacy\s+pending/);
+    const plan = await runCli(['migrate', 'plan', '--database', 'mc_fresh'], env());
+    expect(plan.exitCode, plan.stderr).toBe(0);
+    expect(plan.stdout).toMatch(/-- 0001_core_tables .*\nCREATE TABLE sites \(/);
+    expect(plan.stdout).toMatch(/CREATE TABLE visitor_salts/);
+    expect(await databaseExists('mc_fresh')).toBe(false);
+    const prod = await runCli(['migrate', 'up', '--database', 'mc_fresh', '--no-backup'], env({ DBOPS_ENVIRONMENT: 'production' }));
+    expect(prod.exitCode).toBe(2);
+    expect(await databaseExists('mc_fresh')).toBe(false);
+  });
+
+  it('status exits 3 for a changed file and names an out-of-order migration', async () => {
+    const d = await db('mc_status_codes');
+    const dir = await copyMigrations();
+    dirs.push(dir);
+    for (const ext of ['up', 'down']) await rename(`${dir}/0004_visitor_privacy.${ext}.sql`, `${dir}/0006_visitor_privacy.${ext}.sql`);
+    expect((await runCli(['migrate', 'up', '--database', d.name, '--dir', dir, '--no-backup'], env())).exitCode).toBe(0);
+    expect((await runCli(['migrate', 'status', '--database', d.name, '--dir', dir], env())).exitCode).toBe(0);
+    await writeFile(`${dir}/0005_late_idea.up.sql`, 'CREATE TABLE late (id INT);\n');
+    await writeFile(`${dir}/0005_late_idea.down.sql`, 'DROP TABLE IF EXISTS late;\n');
+    const ooo = await runCli(['--json', 'migrate', 'status', '--database', d.name, '--dir', dir], env());
+    expect(ooo.exitCode).toBe(3);
+    const late = JSON.parse(ooo.stdout).migrations.find((m: { id: string }) => m.id === '0005_late_idea');
+    expect(late).toMatchObject({ state: 'out-of-order' });
+    expect(late.hint).toMatch(/renumber it above 6/);
+    await rm(`${dir}/0005_late_idea.up.sql`);
+    await rm(`${dir}/0005_late_idea.down.sql`);
+    await appendFile(`${dir}/0002_aggregate_tables.up.sql`, '\n-- edited later\n');
+    const changed = await runCli(['migrate', 'status', '--database', d.name, '--dir', dir], env());
+    expect(changed.exitCode).toBe(3);
+    expect(changed.stderr).toMatch(/0002_aggregate_tables is changed/);
+  });
+
+  it('verify exits 3 naming a column added to pageviews by hand', async () => {
+    const d = await db('mc_schema_drift');
+    expect((await runCli(['migrate', 'up', '--database', d.name, '--no-backup'], env())).exitCode).toBe(0);
+    expect((await runCli(['migrate', 'verify', '--database', d.name], env())).exitCode).toBe(0);
+    await d.conn.query('ALTER TABLE pageviews ADD COLUMN ip_address VARCHAR(45) NULL');
+    const r = await runCli(['migrate', 'verify', '--database', d.name], env());
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr).toMatch(/^dbops: schema of mc_schema_drift drifted from its migrations: pageviews: column ip_address added \(varchar\(45\)/);
+  });
+
+  it('D3: up on a database made by hand fails without suggesting down; down afterwards leaves sites and its rows', async () => {
+    const d = await db('mc_d3');
+    await d.conn.query('CREATE TABLE sites (id INT UNSIGNED NOT NULL PRIMARY KEY, domain VARCHAR(253) NOT NULL)');
+    await d.conn.query("INSERT INTO sites VALUES (1, 'kept.example')");
+    const upR = await runCli(['migrate', 'up', '--database', d.name, '--no-backup'], env());
+    expect(upR.exitCode).toBe(1);
+    expect(upR.stderr).toMatch(/Table 'sites' already exists/);
+    expect(upR.stderr).not.toMatch(/migrate down/);
+    const st = await runCli(['migrate', 'status', '--database', d.name], env());
+    expect(st.stdout).not.toMatch(/migrate down/);
+    const downR = await runCli(['migrate', 'down', '--database', d.name, '--no-backup'], env());
+    expect(downR.exitCode, downR.stderr).toBe(0);
+    expect(downR.stdout).toMatch(/forgot\s+0001_core_tables/);
+    const [rows] = await d.conn.query<RowDataPacket[]>('SELECT id, domain FROM sites');
+    expect(rows.map((x) => [x.id, x.domain])).toEqual([[1, 'kept.example']]);
+  });
+
+  it('a production marker on the server counts like the config, and going without the backup there needs its own flag', async () => {
+    const d = await db('mc_marker');
+    expect((await runCli(['migrate', 'up', '--database', d.name, '--no-backup', '--to', '3'], env())).exitCode).toBe(0);
+    await d.conn.query(`INSERT INTO settings (name, value) VALUES ('environment', '"production"')`);
+    const refused = await runCli(['migrate', 'up', '--database', d.name, '--no-backup'], env());
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr).toMatch(/^dbops: database mc_marker is marked production \(settings row environment\): refusing to migrate up database mc_marker without --confirm-production$/m);
+    const noBackup = await runCli(['migrate', 'up', '--database', d.name, '--no-backup', '--confirm-production'], env());
+    expect(noBackup.exitCode).toBe(2);
+    expect(noBackup.stderr).toMatch(/without the safety backup needs --confirm-no-backup/);
+    expect(await tables(d.conn)).not.toContain('visitor_salts');
+    const ok = await runCli(['migrate', 'up', '--database', d.name, '--no-backup', '--confirm-production', '--confirm-no-backup'], env());
+    expect(ok.exitCode, ok.stderr).toBe(0);
+    const actions = ok.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { adminAction?: string; target?: string });
+    expect(actions.map((a) => a.adminAction).filter(Boolean)).toEqual(['migrate.backup-skipped', 'migrate.up']);
+    // The server's hostname can say so too (any hostname matches '.').
+    const byHost = await runCli(['migrate', 'down', '--database', d.name, '--no-backup'], env({ DBOPS_PRODUCTION_HOSTNAME_PATTERN: '.' }));
+    expect(byHost.exitCode).toBe(2);
+    expect(byHost.stderr).toMatch(/^dbops: server \S+ matches production\.hostnamePattern: refusing to migrate down database mc_marker without --confirm-production$/m);
   });
 });
 
@@ -112,7 +209,7 @@ describe('pre-migration backup', () => {
     const r = await runCli(['migrate', 'up', '--database', d.name], env());
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toMatch(/storage\.url .*not configured: configure it, or pass --no-backup/);
-    expect(await tables(d.conn)).toEqual(['schema_migrations']); // bookkeeping only, no migration ran
+    expect(await tables(d.conn)).toEqual([]); // refused before anything was written
   });
 
   it('is taken before down, listed, and restores what the migration removed', async () => {

@@ -1,5 +1,6 @@
 // The migration runner against the real MariaDB: reversibility, drift detection, the lock and
 // half-failed migrations.
+import { createHash } from 'node:crypto';
 import { appendFile, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +8,7 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, describe, expect, it } from 'vitest';
 import { OperationError, UsageError, VerificationError } from '../../src/errors.js';
 import {
+  baseline,
   create,
   down,
   ensureDatePartitions,
@@ -14,10 +16,12 @@ import {
   loadMigrations,
   migrationLockName,
   resolve,
+  schemaDrift,
   status,
   up,
   verify,
 } from '../../src/migrate/index.js';
+import { splitSqlStatements } from '../../src/migrate/split-sql.js';
 import { copyMigrations, openFreshDb, schemaSnapshot, type TestDb } from './helpers.js';
 
 const open: TestDb[] = [];
@@ -39,20 +43,24 @@ afterAll(async () => {
 
 const ALL_TABLES = [
   'daily_stats', 'events', 'page_stats', 'pageviews', 'realtime_visitors', 'referrer_stats',
-  'schema_migrations', 'sessions', 'settings', 'sites', 'users',
+  'schema_migrations', 'sessions', 'settings', 'sites', 'users', 'visitor_salts',
 ];
+const ALL_IDS = ['0001_core_tables', '0002_aggregate_tables', '0003_system_tables', '0004_visitor_privacy'];
+/** A 16-byte session id literal (sessions.id is 16 random bytes since 0004). */
+const SID = "X'0123456789abcdef0123456789abcdef'";
 
 describe('migrate up/down', () => {
   it('up from empty, down to zero and up again give the same schema', async () => {
     const { conn } = await db('mg_roundtrip');
     let calls = 0;
     const applied = await up(conn, { beforeChange: async () => void calls++ });
-    expect(applied.map((s) => s.id)).toEqual(['0001_core_tables', '0002_aggregate_tables', '0003_system_tables']);
+    expect(applied.map((s) => s.id)).toEqual(ALL_IDS);
     expect(calls).toBe(1);
     const first = await schemaSnapshot(conn);
     expect(Object.keys(first).sort()).toEqual(ALL_TABLES);
     expect(first.pageviews).toMatch(/PARTITION BY RANGE\s+COLUMNS\(`day`\)/);
-    expect(first.sessions).toMatch(/`ip_hash` binary\(32\)/);
+    expect(first.sessions).toMatch(/`ip_hash` varbinary\(32\)/);
+    expect(first.sessions).toMatch(/CONSTRAINT `sessions_ip_hash_len` CHECK/);
 
     // Nothing to do: no hook call, no change.
     expect(await up(conn, { beforeChange: async () => void calls++ })).toEqual([]);
@@ -63,12 +71,13 @@ describe('migrate up/down', () => {
       ['0001_core_tables', 'applied'],
       ['0002_aggregate_tables', 'applied'],
       ['0003_system_tables', 'applied'],
+      ['0004_visitor_privacy', 'applied'],
     ]);
     expect(st[0]!.appliedBy).toMatch(/ as /);
     expect(st[0]!.appliedAt!.getTime()).toBeGreaterThan(Date.now() - 3_600_000);
 
     const reverted = await down(conn, { to: 0 });
-    expect(reverted.map((s) => s.version)).toEqual([3, 2, 1]);
+    expect(reverted.map((s) => s.version)).toEqual([4, 3, 2, 1]);
     expect(Object.keys(await schemaSnapshot(conn))).toEqual(['schema_migrations']);
     expect((await status(conn)).every((s) => s.state === 'pending')).toBe(true);
 
@@ -119,9 +128,9 @@ describe('lock', () => {
     const other = await d.another();
     const [a, b] = await Promise.all([up(d.conn), up(other)]);
     const applied = [...a, ...b].map((s) => s.version).sort();
-    expect(applied).toEqual([1, 2, 3]); // each migration applied exactly once
-    expect([a.length, b.length].sort()).toEqual([0, 3]);
-    expect((await status(d.conn)).map((s) => s.state)).toEqual(['applied', 'applied', 'applied']);
+    expect(applied).toEqual([1, 2, 3, 4]); // each migration applied exactly once
+    expect([a.length, b.length].sort()).toEqual([0, 4]);
+    expect((await status(d.conn)).map((s) => s.state)).toEqual(['applied', 'applied', 'applied', 'applied']);
   });
 
   it('fails clearly when another run holds the lock past the timeout', async () => {
@@ -131,10 +140,10 @@ describe('lock', () => {
     const started = Date.now();
     const err = await up(d.conn, { lockTimeoutSec: 1 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OperationError);
-    expect((err as Error).message).toMatch(/another migration of database mg_locked is running \(held by connection \d+\); waited 1 s/);
+    expect((err as Error).message).toMatch(/another migration, seed or partition maintenance of database mg_locked is running \(held by connection \d+\); waited 1 s/);
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
     await holder.query('SELECT RELEASE_LOCK(?)', [migrationLockName(d.name)]);
-    expect(await up(d.conn, { lockTimeoutSec: 1 })).toHaveLength(3);
+    expect(await up(d.conn, { lockTimeoutSec: 1 })).toHaveLength(4);
   });
 });
 
@@ -192,21 +201,21 @@ describe('migration files', () => {
     const dir = await copyMigrations();
     tempDirs.push(dir);
     const made = await create(dir, 'Add goals table');
-    expect(made.id).toBe('0004_add_goals_table');
-    expect((await readdir(dir)).filter((f) => f.startsWith('0004_')).sort()).toEqual([
-      '0004_add_goals_table.down.sql',
-      '0004_add_goals_table.up.sql',
+    expect(made.id).toBe('0005_add_goals_table');
+    expect((await readdir(dir)).filter((f) => f.startsWith('0005_')).sort()).toEqual([
+      '0005_add_goals_table.down.sql',
+      '0005_add_goals_table.up.sql',
     ]);
     expect((await loadMigrations(dir)).at(-1)?.checksum).toMatch(/^[0-9a-f]{64}$/);
 
     await rm(made.downPath);
-    await expect(loadMigrations(dir)).rejects.toThrow(/0004_add_goals_table\.down\.sql is missing/);
+    await expect(loadMigrations(dir)).rejects.toThrow(/0005_add_goals_table\.down\.sql is missing/);
     await writeFile(made.downPath, '');
-    await writeFile(join(dir, '0004_other.up.sql'), '');
+    await writeFile(join(dir, '0005_other.up.sql'), '');
     await writeFile(join(dir, 'notes.sql'), '');
     const err = await loadMigrations(dir).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UsageError);
-    expect((err as Error).message).toMatch(/0004_other\.up\.sql: version 0004 is also used/);
+    expect((err as Error).message).toMatch(/0005_other\.up\.sql: version 0005 is also used/);
     expect((err as Error).message).toMatch(/notes\.sql: not a migration name/);
   });
 });
@@ -223,7 +232,7 @@ describe('date partitions', () => {
     expect(await ensureDatePartitions(conn, 'pageviews', '2026-11-26', '2026-11-28')).toEqual(['p20261128']);
     expect(await ensureDatePartitions(conn, 'pageviews', '2026-11-20', '2026-11-27')).toEqual([]);
     await conn.query(
-      "INSERT INTO pageviews (day, site_id, session_id, `timestamp`, page_path) VALUES ('2026-11-26', 1, 1, '2026-11-26 12:00:00', '/'), ('2026-12-01', 1, 1, '2026-12-01 00:00:00', '/')",
+      `INSERT INTO pageviews (day, site_id, session_id, \`timestamp\`, page_path) VALUES ('2026-11-26', 1, ${SID}, '2026-11-26 12:00:00', '/'), ('2026-12-01', 1, ${SID}, '2026-12-01 00:00:00', '/')`,
     );
     await conn.query('ANALYZE TABLE pageviews');
     const parts = await listDatePartitions(conn, 'pageviews');
@@ -240,7 +249,127 @@ describe('date partitions', () => {
     expect([Number(rows[0]!.d26), Number(rows[0]!.m)]).toEqual([1, 1]);
     // A day whose DATE does not match the timestamp is refused: partitions must not lie.
     await expect(
-      conn.query("INSERT INTO pageviews (day, site_id, session_id, `timestamp`, page_path) VALUES ('2026-11-27', 1, 1, '2026-11-26 23:00:00', '/')"),
+      conn.query(`INSERT INTO pageviews (day, site_id, session_id, \`timestamp\`, page_path) VALUES ('2026-11-27', 1, ${SID}, '2026-11-26 23:00:00', '/')`),
     ).rejects.toThrow(/pageviews_day_matches/);
+  });
+});
+
+describe('catch-up after a gap in maintenance', () => {
+  it('gives every day of the gap its own partition, so each expires on its own day', async () => {
+    const { conn } = await db('mg_gap');
+    await up(conn);
+    await ensureDatePartitions(conn, 'pageviews', '2026-11-25', '2026-11-27');
+    // Maintenance stops; hits keep coming and land in pmax.
+    await conn.query(`INSERT INTO pageviews (day, site_id, session_id, \`timestamp\`, page_path) VALUES ('2026-11-29', 1, ${SID}, '2026-11-29 08:00:00', '/')`);
+    const added = await ensureDatePartitions(conn, 'pageviews', '2026-12-06', '2026-12-07');
+    expect(added).toEqual(['p20261128', 'p20261129', 'p20261130', 'p20261201', 'p20261202', 'p20261203', 'p20261204', 'p20261205', 'p20261206', 'p20261207']);
+    const parts = await listDatePartitions(conn, 'pageviews');
+    for (const p of parts.filter((x) => x.day)) expect(p.lessThan, p.name).toBe(new Date(Date.parse(`${p.day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10));
+    const [rows] = await conn.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM pageviews PARTITION (p20261129)');
+    expect(Number(rows[0]!.n)).toBe(1);
+  });
+});
+
+describe('0004_visitor_privacy on rows written before it', () => {
+  it('re-keys hashes per day and session ids at random, keeping the links between tables', async () => {
+    const { conn } = await db('mg_rekey');
+    await up(conn, { to: 3 });
+    await conn.query("INSERT INTO sites (id, public_id, domain, name) VALUES (1, 'abcdefabcdef', 'a.example', 'A')");
+    // The old scheme: sha256(ip) unsalted, sequential session ids; one visitor on two days.
+    for (const [id, day] of [[1, '2026-11-01'], [2, '2026-11-02'], [3, '2026-11-02']] as const) {
+      await conn.query(
+        `INSERT INTO sessions (id, site_id, user_hash, ip_hash, started_at, ended_at, entry_page, exit_page)
+         VALUES (?, 1, UNHEX(SHA2('u', 256)), UNHEX(SHA2('1.2.3.4', 256)), '${day} 10:00:00', '${day} 10:05:00', '/', '/')`,
+        [id],
+      );
+    }
+    await ensureDatePartitions(conn, 'pageviews', '2026-11-01', '2026-11-02');
+    await conn.query("INSERT INTO pageviews (day, site_id, session_id, `timestamp`, page_path) VALUES ('2026-11-01', 1, 1, '2026-11-01 10:00:00', '/a'), ('2026-11-02', 1, 2, '2026-11-02 10:00:00', '/b'), ('2026-11-02', 1, 3, '2026-11-02 10:01:00', '/c')");
+    await conn.query("INSERT INTO events (day, site_id, session_id, `timestamp`, event_name) VALUES ('2026-11-02', 1, 3, '2026-11-02 10:01:00', 'signup')");
+    await up(conn);
+    const [s] = await conn.query<RowDataPacket[]>(
+      `SELECT HEX(s.id) AS id, HEX(s.ip_hash) AS ip, HEX(s.user_hash) AS u, DATE(s.started_at) AS day, p.page_path AS path
+         FROM sessions s JOIN pageviews p ON p.session_id = s.id ORDER BY p.page_path`,
+    );
+    expect(s.map((r) => r.path)).toEqual(['/a', '/b', '/c']); // every pageview still finds its session
+    expect(new Set(s.map((r) => String(r.id))).size).toBe(3);
+    for (const r of s) expect(String(r.id)).toMatch(/^[0-9A-F]{32}$/);
+    for (const r of s) expect(String(r.id)).not.toMatch(/^0{24}/); // no old number showing through
+    const unsalted = createHash('sha256').update('1.2.3.4').digest('hex').toUpperCase();
+    expect(s.every((r) => r.ip !== unsalted)).toBe(true);
+    expect(s[0]!.ip).not.toBe(s[1]!.ip); // the same IP on two days: two hashes
+    expect(s[1]!.ip).toBe(s[2]!.ip); // within a day still comparable
+    expect(s[0]!.u).not.toBe(s[1]!.u);
+    const [e] = await conn.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM events e JOIN sessions s ON s.id = e.session_id');
+    expect(Number(e[0]!.n)).toBe(1);
+    expect(Object.keys(await schemaSnapshot(conn))).not.toContain('dbops_rekey_0004'); // the key is gone
+    // Nothing but a 32-byte value goes into a hash column.
+    await expect(conn.query("UPDATE sessions SET ip_hash = '1.2.3.4' LIMIT 1")).rejects.toThrow(/sessions_ip_hash_len/);
+    await expect(conn.query("INSERT INTO visitor_salts (day, salt) VALUES ('2026-11-03', 'short')")).rejects.toThrow(/visitor_salts_salt_len/);
+  });
+});
+
+describe('a database created before dbops (D3)', () => {
+  it('up failing at its first statement changed nothing: no hint to run down, and down only forgets it', async () => {
+    const { conn } = await db('mg_handmade');
+    await conn.query('CREATE TABLE sites (id INT UNSIGNED NOT NULL PRIMARY KEY, domain VARCHAR(253) NOT NULL)');
+    await conn.query("INSERT INTO sites VALUES (1, 'kept.example'), (2, 'also-kept.example')");
+    const err = await up(conn).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OperationError);
+    expect((err as Error).message).toMatch(/Table 'sites' already exists/);
+    expect((err as Error).message).toMatch(/changed nothing/);
+    expect((err as Error).message).not.toMatch(/migrate down/);
+    const st = await status(conn);
+    expect(st[0]).toMatchObject({ state: 'failed' });
+    expect(st[0]!.hint).not.toMatch(/migrate down/);
+    expect(st[0]!.hint).toMatch(/migrate baseline --version N/);
+    // What the old hint said to do: it must not drop the table the failed up found.
+    const reverted = await down(conn);
+    expect(reverted).toMatchObject([{ id: '0001_core_tables', forgotten: true, statements: 0 }]);
+    const [rows] = await conn.query<RowDataPacket[]>('SELECT domain FROM sites ORDER BY id');
+    expect(rows.map((r) => r.domain)).toEqual(['kept.example', 'also-kept.example']);
+    expect((await status(conn)).every((x) => x.state === 'pending')).toBe(true);
+  });
+
+  it('baseline records the migrations an existing schema already has; verify then compares the live schema', async () => {
+    const { conn } = await db('mg_baseline');
+    for (const f of await loadMigrations((await import('../../src/migrate/index.js')).defaultMigrationsDir())) {
+      for (const st of splitSqlStatements(f.up)) await conn.query(st.sql); // made by hand, without dbops
+    }
+    await expect(verify(conn)).rejects.toThrow(/not initialised/);
+    expect(await baseline(conn, 4)).toEqual(ALL_IDS);
+    expect((await status(conn)).map((x) => x.state)).toEqual(['applied', 'applied', 'applied', 'applied']);
+    expect((await status(conn))[0]!.appliedBy).toMatch(/\(baseline\)$/);
+    await expect(verify(conn)).resolves.toEqual({ applied: 4 });
+    await expect(baseline(conn, 4)).rejects.toThrow(/already has migration history/);
+    expect(await up(conn)).toEqual([]);
+  });
+});
+
+describe('schema drift', () => {
+  it('names columns and indexes changed by hand and partitions maintenance did not make; daily partitions are not drift', async () => {
+    const { conn } = await db('mg_schema_drift');
+    await up(conn);
+    await ensureDatePartitions(conn, 'pageviews', '2026-11-25', '2026-11-27');
+    expect(await schemaDrift(conn)).toEqual([]);
+    await conn.query('ALTER TABLE pageviews ADD COLUMN ip_address VARCHAR(45) NULL');
+    await conn.query('ALTER TABLE events DROP INDEX events_site_time');
+    await conn.query("ALTER TABLE pageviews REORGANIZE PARTITION pmax INTO (PARTITION p_hand VALUES LESS THAN ('2026-12-31'), PARTITION pmax VALUES LESS THAN (MAXVALUE))");
+    await conn.query('CREATE TABLE notes (id INT PRIMARY KEY)');
+    const drift = await schemaDrift(conn);
+    expect(drift).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ table: 'pageviews', kind: 'column', name: 'ip_address', change: 'added', detail: 'varchar(45) NULL DEFAULT NULL COLLATE utf8mb4_bin' }),
+        expect.objectContaining({ table: 'events', kind: 'index', name: 'events_site_time', change: 'removed' }),
+        expect.objectContaining({ table: 'pageviews', kind: 'partition', name: 'p_hand', change: 'added' }),
+        expect.objectContaining({ table: 'notes', kind: 'table', change: 'added' }),
+      ]),
+    );
+    expect(drift).toHaveLength(4);
+    const err = await verify(conn).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(VerificationError);
+    expect((err as Error).message).toMatch(/pageviews: column ip_address added/);
+    const [dbs] = await conn.query<RowDataPacket[]>("SELECT COUNT(*) AS n FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'dbops\\_shadow\\_%'");
+    expect(Number(dbs[0]!.n)).toBe(0); // the scratch database is gone
   });
 });

@@ -36,14 +36,18 @@ describe('splitSqlStatements', () => {
     expect(() => splitSqlStatements('SELECT 1 /* open', 'z.sql')).toThrow(/unterminated/);
   });
 
-  it('splits every shipped migration into CREATE/DROP statements only', async () => {
+  it('splits every shipped migration into whole statements of the kinds migrations use', async () => {
     const { loadMigrations, defaultMigrationsDir } = await import('../../src/migrate/migration-files.js');
     const files = await loadMigrations(defaultMigrationsDir());
-    expect(files.map((f) => f.id)).toEqual(['0001_core_tables', '0002_aggregate_tables', '0003_system_tables']);
+    expect(files.map((f) => f.id)).toEqual(['0001_core_tables', '0002_aggregate_tables', '0003_system_tables', '0004_visitor_privacy']);
     for (const f of files) {
       for (const st of [...splitSqlStatements(f.up), ...splitSqlStatements(f.down)]) {
-        expect(st.sql).toMatch(/^(CREATE TABLE|DROP TABLE IF EXISTS) /);
+        expect(st.sql).toMatch(/^(CREATE TABLE|DROP TABLE( IF EXISTS)?|ALTER TABLE|UPDATE|INSERT INTO|DELETE FROM) /);
       }
     }
+    // 0004 re-keys rows in place: each ALTER is one statement, never cut at a comma or a quote.
+    expect(splitSqlStatements(files[3]!.up).map((s) => s.sql.split(/\s/)[0])).toEqual([
+      'CREATE', 'CREATE', 'INSERT', 'ALTER', 'UPDATE', 'ALTER', 'ALTER', 'UPDATE', 'ALTER', 'ALTER', 'UPDATE', 'ALTER', 'DELETE', 'ALTER', 'DROP',
+    ]);
   });
 });

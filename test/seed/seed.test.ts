@@ -3,13 +3,13 @@
 import type { Connection, ConnectionOptions, RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/errors.js';
-import { listDatePartitions, up } from '../../src/migrate/index.js';
-import { seed, type SeedResult } from '../../src/seed/index.js';
+import { listDatePartitions, migrationLockName, up } from '../../src/migrate/index.js';
+import { DEV_SETTINGS, DEV_USERNAME, seed, type SeedResult } from '../../src/seed/index.js';
 import { dropSecondaryIndexes, DEFERRED_INDEXES_SETTING } from '../../src/seed/deferred-indexes.js';
 import { mariadb } from '../helpers/mariadb.js';
 import { openFreshDb, type TestDb } from '../migrate/helpers.js';
 
-const TABLES = ['sites', 'sessions', 'pageviews', 'events', 'daily_stats', 'page_stats', 'referrer_stats', 'realtime_visitors'];
+const TABLES = ['sites', 'sessions', 'pageviews', 'events', 'daily_stats', 'page_stats', 'referrer_stats', 'realtime_visitors', 'users', 'settings'];
 const OPTIONS = { sizeBytes: 6_000_000, sites: 2, days: 7, endDate: '2026-11-27' };
 
 async function checksums(conn: Connection): Promise<Record<string, string>> {
@@ -133,6 +133,41 @@ describe('seed', () => {
     expect(await one(conn, 'SELECT COUNT(*) FROM realtime_visitors')).toBeGreaterThan(0);
   });
 
+  it('hashes visitors under a salt per day (none stored) and gives sessions random 16-byte ids', async () => {
+    const conn = a.conn;
+    // A returning visitor (the generator draws visitors from a skewed pool) is the same within a day…
+    expect(await one(conn, 'SELECT COUNT(*) FROM (SELECT ip_hash FROM sessions GROUP BY DATE(started_at), ip_hash HAVING COUNT(*) > 1) x')).toBeGreaterThan(0);
+    // …and unrecognisable the next: no ip_hash or user_hash appears on two days.
+    expect(await one(conn, 'SELECT COUNT(*) FROM (SELECT ip_hash FROM sessions GROUP BY ip_hash HAVING COUNT(DISTINCT DATE(started_at)) > 1) x')).toBe(0);
+    expect(await one(conn, 'SELECT COUNT(*) FROM (SELECT user_hash FROM sessions GROUP BY user_hash HAVING COUNT(DISTINCT DATE(started_at)) > 1) x')).toBe(0);
+    expect(await one(conn, 'SELECT COUNT(*) FROM visitor_salts')).toBe(0);
+    expect(await one(conn, 'SELECT MIN(LENGTH(id)) = 16 AND MAX(LENGTH(id)) = 16 FROM sessions')).toBe(1);
+    // Not sequential: in start order, about half of the neighbours go up, not all of them.
+    const [ids] = await conn.query<RowDataPacket[]>('SELECT HEX(id) AS id FROM sessions ORDER BY started_at, id');
+    let rising = 0;
+    for (let i = 1; i < ids.length; i++) if (String(ids[i]!.id) > String(ids[i - 1]!.id)) rising++;
+    expect(rising / (ids.length - 1)).toBeGreaterThan(0.4);
+    expect(rising / (ids.length - 1)).toBeLessThan(0.6);
+  });
+
+  it('creates a development login and the instance settings', async () => {
+    const [users] = await a.conn.query<RowDataPacket[]>('SELECT username, role, password_hash FROM users');
+    expect(users.map((u) => [u.username, u.role])).toEqual([[DEV_USERNAME, 'admin']]);
+    expect(String(users[0]!.password_hash)).toMatch(/^\$2b\$10\$[./A-Za-z0-9]{53}$/);
+    const [settings] = await a.conn.query<RowDataPacket[]>('SELECT name, CONCAT(value) AS value FROM settings ORDER BY name');
+    expect(Object.fromEntries(settings.map((r) => [r.name, JSON.parse(String(r.value))]))).toEqual(DEV_SETTINGS);
+  });
+
+  it('waits for the schema lock a migration or partition maintenance holds', async () => {
+    const holder = await c.another();
+    await holder.query('SELECT GET_LOCK(?, 0)', [migrationLockName(c.name)]);
+    try {
+      await expect(seed(c.conn, { ...OPTIONS, seed: 7, truncate: true, lockTimeoutSec: 1 })).rejects.toThrow(/another migration, seed or partition maintenance of database sd_seed_c is running/);
+    } finally {
+      await holder.query('SELECT RELEASE_LOCK(?)', [migrationLockName(c.name)]);
+    }
+  });
+
   it('refuses a database that already holds data, and truncate replaces it identically', async () => {
     await expect(seed(a.conn, { ...OPTIONS, seed: 7 })).rejects.toThrow(UsageError);
     await seed(c.conn, { ...OPTIONS, seed: 7, truncate: true });
@@ -151,8 +186,8 @@ describe('seed', () => {
     await c.conn.query('SET SESSION foreign_key_checks = 0');
     const dropped = await dropSecondaryIndexes(c.conn, ['sessions', 'pageviews', 'events']);
     expect(Object.keys(dropped).sort()).toEqual(['events', 'pageviews', 'sessions']);
-    // The FK on sessions.site_id needs sessions_site_started: it is never dropped.
-    expect(dropped.sessions).toEqual(['KEY `sessions_user_hash` (`user_hash`)']);
+    // The FK on sessions.site_id is served by the primary key (site_id, started_at, id).
+    expect(dropped.sessions).toEqual(['UNIQUE KEY `sessions_id` (`id`)', 'KEY `sessions_user_hash` (`user_hash`)']);
     expect(await createTables(c.conn)).not.toEqual(migratedSchema);
     await seed(c.conn, { ...OPTIONS, seed: 7, truncate: true });
     expect(await createTables(c.conn)).toEqual(migratedSchema);

@@ -48,7 +48,6 @@ export function registerDaemon(program: Command, globals: () => GlobalOptions): 
           storageUrl: config.storage.url!,
           source: sourceConnection(config),
           recipients: repo.recipients,
-          cli: { file: process.execPath, args: [...process.execArgv, process.argv[1]!, ...(g.config ? ['--config', g.config] : []), ...(g.storage ? ['--storage', g.storage] : [])] },
           shutdown: shutdown.signal,
         });
       } finally {

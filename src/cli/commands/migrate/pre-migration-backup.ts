@@ -5,7 +5,7 @@ import { runBackup } from '../../../backup/run-backup.js';
 import { UsageError } from '../../../errors.js';
 import type { Repository } from '../../../repo/repository.js';
 import type { CommandContext } from '../../context.js';
-import type { DatabaseTarget } from './target.js';
+import type { DatabaseTarget } from '../../../migrate/target.js';
 import { roleConfigured, sourceConnection } from '../../../config/connections.js';
 
 export interface BackupPlan {

@@ -1,26 +1,30 @@
-// `dbops partitions maintain|restore-archive`: date partitions of pageviews/events created ahead and,
-// past retention, archived (encrypted, signed, verified) before they are dropped; and brought back.
+// `dbops partitions maintain|restore-archive`: the horizn_ database's visitor data kept within its
+// retention (src/partitions/maintain.ts: partitions ahead, salts rotated, expired partitions archived
+// → verified → dropped, sessions/realtime_visitors rows deleted, old archives removed); and an
+// archived partition brought back.
 import type { Command } from 'commander';
 import { CommandContext, type GlobalOptions } from '../../context.js';
-import { applyMaintenance, parseRetentionDays, planMaintenance, restoreArchive, type ArchiveKeys, type ArchiveTarget, type MaintenancePlan } from '../../../partitions/index.js';
-import { DATE_PARTITIONED_TABLES, addDays } from '../../../migrate/index.js';
+import { maintainDatabase, restoreArchive, type ArchiveKeys, type MaintainResult, type MaintenancePlan } from '../../../partitions/index.js';
 import { checkIdentityFile } from '../../../crypto/age.js';
 import { readServerInfo } from '../../../mysql/server-info.js';
 import { flavorProfile, resolveTools } from '../../../mysql/flavor.js';
-import { UsageError } from '../../../errors.js';
+import { recordAdminAction } from '../../../audit/admin-action.js';
+import { OperationError, UsageError } from '../../../errors.js';
 import { bytes } from '../../format.js';
 import { confirmProduction } from '../migrate/production-guard.js';
-import { openDatabase, resolveTarget } from '../migrate/target.js';
+import { openDatabase, resolveTarget } from '../../../migrate/target.js';
 
 interface Flags {
   source?: string;
   database?: string;
 }
 
-function today(flag: string | undefined): string {
-  const day = flag ?? new Date().toISOString().slice(0, 10);
-  addDays(day, 0); // validates
-  return day;
+/** --today pins the clock to that day's noon (UTC); default now. */
+function clock(flag: string | undefined): Date {
+  if (flag === undefined) return new Date();
+  const t = Date.parse(`${flag}T12:00:00Z`);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(flag) || Number.isNaN(t) || new Date(t).toISOString().slice(0, 10) !== flag) throw new UsageError(`--today ${flag} is not a date; use YYYY-MM-DD`);
+  return new Date(t);
 }
 
 function describePlan(plan: MaintenancePlan): string {
@@ -31,28 +35,54 @@ function describePlan(plan: MaintenancePlan): string {
     if (t.expire.length === 0) lines.push('    nothing expired');
     for (const e of t.expire) lines.push(`    archive, verify, then drop ${e.partition} (${e.from ?? '…'} .. ${e.to}, ~${e.estimatedRows} rows)`);
   }
+  for (const r of plan.rows) lines.push(`  ${r.table}: retention ${r.window} (${r.column} before ${r.cutoff}): ${r.rows ? `delete ${r.rows} row(s), oldest ${r.oldest}` : 'nothing expired'}`);
+  if (plan.salts) lines.push(`  visitor_salts: ${plan.salts.destroy.length ? `destroy the salts of ${plan.salts.destroy.join(', ')}` : 'only today\'s and yesterday\'s kept'}; make today's and tomorrow's`);
+  else lines.push('  visitor_salts: missing (migration 0004 not applied)');
+  if (plan.archives) {
+    const a = plan.archives;
+    lines.push(`  archives: ${a.expired.length ? `delete ${a.expired.length} past retention` : 'none past retention'}${a.orphans.length ? `, remove ${a.orphans.length} orphaned object(s)` : ''}`);
+    for (const p of a.problems) lines.push(`    ! ${p}`);
+  }
+  return lines.join('\n');
+}
+
+function describeOutcome(r: MaintainResult): string {
+  const o = r.outcome!;
+  const lines = o.tables.map((t) =>
+    [
+      `${t.table}: created ${t.created.length} partition(s)${t.created.length ? ` (${t.created[0]} .. ${t.created.at(-1)})` : ''}`,
+      ...t.archived.map((a) => `  archived ${a.partition}: ${a.rows} rows, ${bytes(a.storedBytes)} → ${a.key}${a.reused ? ' (existing archive, verified)' : ''}${t.dropped.includes(a.partition) ? '; dropped' : ''}`),
+    ].join('\n'),
+  );
+  for (const x of o.rows) lines.push(`${x.table}: deleted ${x.deleted} row(s) from ${x.oldest ?? '-'} to before ${x.cutoff}`);
+  if (o.salts) lines.push(`visitor_salts: made ${o.salts.created.length ? o.salts.created.join(', ') : 'none'}; destroyed ${o.salts.destroyed.length ? o.salts.destroyed.join(', ') : 'none'}`);
+  if (o.archives) lines.push(`archives: removed ${o.archives.removed} past retention and ${o.archives.orphans} orphan(s)${o.archives.locked.length ? `; ${o.archives.locked.length} still under Object Lock` : ''}`);
   return lines.join('\n');
 }
 
 export function registerPartitions(program: Command, globals: () => GlobalOptions): void {
   const partitions = program
     .command('partitions')
-    .description('daily partitions of pageviews/events: create ahead, archive and drop past retention, restore archives');
+    .description('visitor data of the horizn_ database: partitions ahead, retention of every visitor table, archives');
 
   partitions
     .command('maintain')
-    .description('print the plan; with --apply create partitions ahead and archive → verify → drop expired ones')
+    .description('print the plan; with --apply carry it out (partitions ahead, salts, retention, archives)')
     .option('--apply', 'carry the plan out (default: only print it)')
     .option('--source <url>', 'server, mysql://user:pass@host:port (prefer DBOPS_SOURCE_URL)')
     .option('--database <name>', 'database (default: the one in source.url, else horizn)')
     .option('--today <YYYY-MM-DD>', 'the date to plan from, UTC (default: today)')
-    .option('--confirm-production', 'allow --apply in an environment marked production')
+    .option('--confirm-production', 'allow --apply on a production target')
     .addHelpText(
       'after',
       `
-Retention per table: retention.pageviews / retention.events (DBOPS_RETENTION_PAGEVIEWS=400d, …); days ahead:
-partitions.aheadDays (default 7). Archives go to archive/<table>/<partition>.sql.zst.age with a signed
-.json manifest written last; a partition is dropped only after its archive was read back and verified.
+Retention per table (DBOPS_RETENTION_*): retention.pageviews / retention.events (days; expired daily
+partitions are archived to the repository, verified, then dropped), retention.sessions (days, by
+started_at), retention.realtimeVisitors (a duration, by last_seen_at), retention.archives (how long an
+archive is kept). Days ahead: partitions.aheadDays (default 7). Daily visitor salts: today's and
+tomorrow's are made, older than yesterday's destroyed. Archives go to
+archive/<database>/<table>/<partition>.sql.zst.age with a signed .json manifest written last.
+Every deletion is recorded as an administrative action. \`dbops daemon\` runs this on schedule.partitions.
 
 Examples:
   dbops partitions maintain            # the plan
@@ -61,38 +91,26 @@ Examples:
     .action(async (flags: Flags & { apply?: boolean; today?: string; confirmProduction?: boolean }) => {
       const ctx = await CommandContext.create(globals(), { 'source.url': flags.source });
       const target = resolveTarget(ctx.config, flags.database);
-      const policies = DATE_PARTITIONED_TABLES.map((table) => ({ table, retentionDays: parseRetentionDays(ctx.config.retention[table], `retention.${table}`) }));
-      const db = await openDatabase(target);
+      const now = clock(flags.today);
       try {
-        const plan = await planMaintenance(db.conn, target.database, today(flags.today), ctx.config.partitions.aheadDays, policies);
+        if (flags.apply) await confirmProduction(ctx.config, target, 'drop partitions and delete visitor rows of', flags.confirmProduction);
+        const repo = ctx.config.storage.url ? await ctx.repository() : undefined;
+        const keys = async (): Promise<ArchiveKeys> => {
+          if (!repo) throw new UsageError('expired partitions are archived before they are dropped, but storage.url is not configured: set DBOPS_STORAGE_URL');
+          const writable = await ctx.writableRepository();
+          return { repo: writable, recipients: writable.recipients, compressionLevel: ctx.config.compression.level, ...(ctx.config.age.identityFile ? { identityFile: await checkIdentityFile(ctx.config.age.identityFile) } : {}) };
+        };
+        const r = await maintainDatabase({ config: ctx.config, target, now, apply: flags.apply ?? false, keys, ...(repo ? { repo } : {}) });
+        if (r.skipped) throw new UsageError(`${r.skipped}; run \`dbops migrate up\` first`);
         if (!flags.apply) {
-          ctx.print({ applied: false, plan }, () => `${describePlan(plan)}\n(dry run: pass --apply to carry it out)`);
+          ctx.print({ applied: false, plan: r.plan }, () => `${describePlan(r.plan!)}\n(dry run: pass --apply to carry it out)`);
           return;
         }
-        await confirmProduction(ctx.config, target.database, 'drop partitions of', flags.confirmProduction);
-        const needsArchive = plan.tables.some((t) => t.expire.length > 0);
-        let keys: ArchiveKeys | undefined;
-        if (needsArchive) {
-          if (!ctx.config.storage.url) throw new UsageError('expired partitions are archived before they are dropped, but storage.url is not configured: set DBOPS_STORAGE_URL');
-          const repo = await ctx.writableRepository();
-          keys = { repo, recipients: repo.recipients, compressionLevel: ctx.config.compression.level, ...(ctx.config.age.identityFile ? { identityFile: await checkIdentityFile(ctx.config.age.identityFile) } : {}) };
-        }
-        const info = await readServerInfo(db.client);
-        const archiveTarget: ArchiveTarget = { conn: db.conn, server: target.server, database: target.database, info, dumpTool: resolveTools(flavorProfile(info)).dump };
-        const results = await applyMaintenance(plan, archiveTarget, keys);
-        ctx.print({ applied: true, plan, results }, () =>
-          results
-            .map((r) =>
-              [
-                `${r.table}: created ${r.created.length} partition(s)${r.created.length ? ` (${r.created[0]} .. ${r.created.at(-1)})` : ''}`,
-                ...r.archived.map((a) => `  archived ${a.partition}: ${a.rows} rows, ${bytes(a.storedBytes)} → ${a.key}${a.reused ? ' (existing archive, verified)' : ''}; dropped`),
-              ].join('\n'),
-            )
-            .join('\n'),
-        );
+        ctx.print({ applied: true, plan: r.plan, results: r.outcome!.tables, outcome: r.outcome }, () => describeOutcome(r));
+        const problems = r.outcome!.problems;
+        if (problems.length) throw new OperationError(problems.join('; '));
       } finally {
         ctx.releaseSignals();
-        await db.close();
       }
     });
 
@@ -122,6 +140,7 @@ Examples:
           table,
           partition,
         });
+        await recordAdminAction({ action: 'partition.restore', target: `${target.database}.${table}`, details: { partition, rows: result.rows, range: result.manifest.range, recreated: result.recreated }, outcome: 'ok' });
         ctx.print({ database: target.database, table, partition, rows: result.rows, recreated: result.recreated, archivedAt: result.manifest.createdAt }, () =>
           `restored ${result.rows} rows of ${table} ${partition} into ${target.database}${result.recreated ? ' (partition re-created)' : ''}`,
         );

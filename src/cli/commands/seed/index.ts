@@ -3,12 +3,12 @@
 import type { Command } from 'commander';
 import type { ConnectionOptions } from 'mysql2/promise';
 import { CommandContext, type GlobalOptions } from '../../context.js';
-import { seed, DEFAULT_SEED_END_DATE } from '../../../seed/index.js';
+import { seed, DEFAULT_SEED_END_DATE, DEV_PASSWORD, DEV_USERNAME } from '../../../seed/index.js';
 import { UsageError } from '../../../errors.js';
 import { bytes } from '../../format.js';
 import { Progress } from '../../progress.js';
 import { confirmProduction } from '../migrate/production-guard.js';
-import { resolveTarget } from '../migrate/target.js';
+import { resolveTarget } from '../../../migrate/target.js';
 import { checkedConnectionOptions } from '../../../mysql/client.js';
 import { parseSize } from './parse-size.js';
 
@@ -45,12 +45,12 @@ export function registerSeed(program: Command, globals: () => GlobalOptions): vo
     .option('--end-date <YYYY-MM-DD>', `last day of data, UTC (default ${DEFAULT_SEED_END_DATE})`)
     .option('--truncate', 'empty the analytics tables first instead of refusing when they hold data')
     .option('--no-binlog', 'keep the load out of the binary log (SET sql_log_bin = 0; needs BINLOG ADMIN or SUPER)')
-    .option('--confirm-production', 'allow seeding in an environment marked production')
+    .option('--confirm-production', 'allow seeding a production target')
     .addHelpText('after', '\nExamples:\n  dbops migrate up --no-backup && dbops seed --size 1GB\n  dbops seed --size 50MB --sites 5 --days 90 --seed 42 --database horizn_demo')
     .action(async (flags: SeedFlags) => {
       const ctx = await CommandContext.create(globals(), { 'source.url': flags.source });
       const target = resolveTarget(ctx.config, flags.database);
-      await confirmProduction(ctx.config, target.database, 'seed', flags.confirmProduction);
+      await confirmProduction(ctx.config, target, 'seed', flags.confirmProduction);
       const s = target.server;
       // Connection options rather than a connection: the seed opens one loader per raw table
       // (with the account's TLS, settled by one checked connection first).
@@ -75,6 +75,7 @@ export function registerSeed(program: Command, globals: () => GlobalOptions): vo
           [
             `seeded ${target.database}: ${result.from} .. ${result.to}, ${result.sites} site(s), seed ${result.seed}`,
             `rows: ${Object.entries(result.rows).map(([t, n]) => `${t} ${n}`).join(', ')}`,
+            `dashboard login (development only): ${DEV_USERNAME} / ${DEV_PASSWORD}`,
             `table data ${bytes(result.dataBytes)} + indexes ${bytes(result.indexBytes)}; raw load ${result.loadSeconds.toFixed(1)} s (index build ${result.indexSeconds.toFixed(1)} s of it) = ${result.loadMBps.toFixed(1)} MB/s; total ${result.totalSeconds.toFixed(1)} s`,
           ].join('\n'),
         );

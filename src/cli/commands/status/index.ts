@@ -1,10 +1,10 @@
 // `dbops status`: the facts behind /healthz for people and scripts — backups, newest
 // age, shipping lag per source, the recoverable window, the last restore test and the
-// daemon's jobs. Exit 1 when unhealthy, with the reasons.
+// daemon's jobs (a job whose last run failed is unhealthy). Exit 1 when unhealthy, with the reasons.
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { CommandContext, type GlobalOptions } from '../../context.js';
-import { collectStatus, evaluateHealth, healthLimits } from '../../../daemon/health.js';
+import { collectStatus, evaluateHealth, healthLimits, jobReasons } from '../../../daemon/health.js';
 import { defaultStatePath } from '../../../daemon/run-daemon.js';
 import { loadState } from '../../../daemon/state-file.js';
 import { OperationError } from '../../../errors.js';
@@ -20,9 +20,9 @@ export function registerStatus(program: Command, globals: () => GlobalOptions): 
       const repo = await ctx.repository();
       const limits = healthLimits(ctx.config);
       const facts = await collectStatus(repo, limits);
-      const reasons = evaluateHealth(facts, limits);
       const statePath = defaultStatePath(ctx.config);
       const jobs = existsSync(statePath) ? (await loadState(statePath)).jobs : {};
+      const reasons = [...evaluateHealth(facts, limits), ...jobReasons(jobs)];
       ctx.print({ healthy: reasons.length === 0, reasons: reasons.map((r) => r.message), ...facts, jobs }, () => {
         const b = facts.backups.newest;
         const lines = [

@@ -1,13 +1,13 @@
-// Which server and database the schema commands (migrate, seed, partitions) work on: the admin
-// account (admin.*, else the source's; config/connections.ts) for the server, and --database,
-// else the database in that account's URL, else `horizn`.
-// One place so the three commands can never disagree about their target.
+// Which server and database the schema commands (migrate, seed, partitions) and the daemon's
+// partitions job work on: the admin account (admin.*, else the source's; config/connections.ts)
+// for the server, and --database, else the database in that account's URL, else `horizn`. One
+// place so they can never disagree about their target.
 import type { Connection } from 'mysql2/promise';
-import type { Config } from '../../../config/schema.js';
-import { UsageError } from '../../../errors.js';
-import { connect, type MysqlClient } from '../../../mysql/client.js';
-import type { MysqlConn } from '../../../mysql/connection-url.js';
-import { adminConnection } from '../../../config/connections.js';
+import type { Config } from '../config/schema.js';
+import { UsageError } from '../errors.js';
+import { connect, type MysqlClient } from '../mysql/client.js';
+import type { MysqlConn } from '../mysql/connection-url.js';
+import { adminConnection } from '../config/connections.js';
 
 export const DEFAULT_DATABASE = 'horizn';
 
@@ -31,6 +31,17 @@ export interface OpenDatabase {
   client: MysqlClient;
   conn: Connection;
   close(): Promise<void>;
+}
+
+/** Whether the target database exists (asked over a connection without a default database). */
+export async function databaseExists(target: DatabaseTarget): Promise<boolean> {
+  const admin = await connect(target.server);
+  try {
+    const rows = await admin.query<{ n: number }>('SELECT COUNT(*) AS n FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [target.database]);
+    return Number(rows[0]?.n ?? 0) > 0;
+  } finally {
+    await admin.close();
+  }
 }
 
 /** Connects to the target database; with `create`, creates it first when it does not exist. */

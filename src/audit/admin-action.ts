@@ -1,13 +1,24 @@
 // Every administrative action (retention deletions, partition archive/drop, migrate
 // up/down/resolve/baseline, a skipped safety backup…) goes through this one function, so
-// that all of them land in the same record. For now that record is the log; the evidence
-// log (BRIEF "Evidence log") will be the durable one, behind this same call.
+// that all of them land in the same record: the log always, and the repository's evidence
+// log whenever this process has opened one it may sign into (recordAdminActionsIn: the CLI
+// does it for every writable repository, the daemon at start). Library code that acts on a
+// database therefore needs no repository of its own to be accountable.
 import { hostname, userInfo } from 'node:os';
 import { log } from '../util/logger.js';
+import type { Repository } from '../repo/repository.js';
+import { recordEvidence } from '../repo/evidence-log.js';
+
+let evidenceRepo: Repository | undefined;
+
+/** From now on, administrative actions are also appended to this repository's evidence log. */
+export function recordAdminActionsIn(repo: Repository): void {
+  if (repo.canSign) evidenceRepo = repo;
+}
 
 export interface AdminAction {
   /** Dotted verb, e.g. `retention.delete`, `partition.drop`, `migrate.up`. */
-  action: string;
+  action: `${string}.${string}`;
   /** What it acted on, e.g. `horizn.sessions` or `horizn`. */
   target?: string;
   /** What a reader needs to judge it afterwards: counts, ranges, ids. Never secrets. */
@@ -30,4 +41,12 @@ export async function recordAdminAction(action: AdminAction): Promise<void> {
   const entry = { adminAction: action.action, target: action.target, outcome: action.outcome, by: who(), details: action.details };
   if (action.outcome === 'ok') log.info(entry, 'administrative action');
   else log.warn(entry, 'administrative action failed');
+  if (!evidenceRepo) return;
+  await recordEvidence(evidenceRepo, {
+    action: action.action,
+    subject: action.target ?? null,
+    outcome: action.outcome === 'ok' ? 'ok' : 'error',
+    summary: `${action.action}${action.target ? ` ${action.target}` : ''}${action.outcome === 'ok' ? '' : ' failed'}`,
+    details: action.details,
+  });
 }

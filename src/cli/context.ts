@@ -10,6 +10,9 @@ import { openRepository, type Repository } from '../repo/repository.js';
 import type { KeyObject } from 'node:crypto';
 import { loadPublicKeyFile, loadSigningKey } from '../crypto/signing.js';
 import { resolveRecipients } from '../crypto/age.js';
+import { recordAdminActionsIn } from '../audit/admin-action.js';
+import { UsageError } from '../errors.js';
+import { log } from '../util/logger.js';
 
 export interface GlobalOptions {
   config?: string;
@@ -54,6 +57,7 @@ export class CommandContext {
     const configured = this.config.age.recipients.length ? await resolveRecipients(this.config.age.recipients) : [];
     const repo = await openRepository(storage, { pinned, signer });
     if (configured.length) repo.checkRecipients(configured);
+    recordAdminActionsIn(repo);
     return repo;
   }
 
@@ -64,6 +68,23 @@ export class CommandContext {
    */
   async repositoryForEvidence(): Promise<Repository> {
     return this.config.signing.keyFile ? this.writableRepository() : this.repository();
+  }
+
+  /**
+   * Commands that change the horizn_ database (migrate, partitions) open the repository for
+   * their evidence when one is configured with a signing key; without one they only log.
+   */
+  async adminEvidence(): Promise<void> {
+    if (this.config.storage.url && this.config.signing.keyFile) {
+      try {
+        await this.writableRepository();
+      } catch (err) {
+        // No repository there yet (not initialised): the action is still logged. A repository
+        // that does not verify is not stepped over.
+        if (!(err instanceof UsageError)) throw err;
+        log.warn({ err: err.message }, 'administrative actions are only logged: the evidence log cannot be opened');
+      }
+    } else log.info('administrative actions are only logged: no repository with a signing key is configured for the evidence log');
   }
 
   private async pinnedKey(): Promise<KeyObject | undefined> {

@@ -23,7 +23,9 @@ const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
 export const OUTCOMES = ['ok', 'pass', 'fail', 'error', 'interrupted'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
+/** The repository's own actions; the horizn_ database's administrative actions use dotted names (`migrate.up`, `partition.drop`, …). */
 export type EvidenceAction =
+  | `${string}.${string}`
   | 'init'
   | 'backup'
   | 'verify'

@@ -233,4 +233,16 @@ describe('pre-migration backup', () => {
     const st = await runCli(['--json', 'migrate', 'status', '--database', d.name], full);
     expect(JSON.parse(st.stdout).migrations.every((m: { state: string }) => m.state === 'applied')).toBe(true);
   });
+
+  it('records migrate up and down in the evidence log with what they applied', async () => {
+    const d = await db('mc_evidence');
+    const full = env({ ...keys.env, DBOPS_STORAGE_URL: repo.url });
+    expect((await runCli(['migrate', 'up', '--database', d.name, '--no-backup'], full)).exitCode).toBe(0);
+    const entries = JSON.parse((await runCli(['evidence', 'list', '--json'], full)).stdout) as { entries: Array<{ action: string; subject: string | null; outcome: string; details: { steps?: unknown[] } }> };
+    const up = entries.entries.filter((e) => e.action === 'migrate.up' && e.subject === d.name);
+    expect(up).toHaveLength(1);
+    expect(up[0]!.outcome).toBe('ok');
+    expect(up[0]!.details.steps?.length).toBeGreaterThan(0);
+    expect((await runCli(['evidence', 'verify'], full)).exitCode).toBe(0);
+  });
 });

@@ -145,6 +145,7 @@ async function change(globals: GlobalOptions, flags: ChangeFlags, direction: 'up
       return;
     }
     const production = await confirmProduction(ctx.config, target, action, flags.confirmProduction);
+    await ctx.adminEvidence();
     let backupPlan: BackupPlan | undefined;
     if (!flags.backup) {
       if (production && !flags.confirmNoBackup) {
@@ -313,6 +314,7 @@ Examples:
       if (!db) throw notInitialisedError(target.database);
       const as = flags.applied ? 'applied' : 'rolled-back';
       try {
+        await ctx.adminEvidence();
         await resolve(db.conn, v, as, { ...libOptions(flags), beforeChange: async () => void (await confirmProduction(ctx.config, target, 'migrate resolve', flags.confirmProduction)) });
         await recordAdminAction({ action: 'migrate.resolve', target: target.database, details: { version: v, as }, outcome: 'ok' });
         ctx.print({ database: target.database, version: v, resolvedAs: as }, () => `${target.database}: migration ${v} marked ${flags.applied ? 'applied' : 'rolled back'}`);
@@ -334,6 +336,7 @@ Examples:
       const db = await openIfExists(target);
       if (!db) throw new UsageError(`database ${target.database} does not exist on the server: baseline records what an existing database already has; use \`dbops migrate up\` for a new one`);
       try {
+        await ctx.adminEvidence();
         const ids = await baseline(db.conn, v, { ...libOptions(flags), beforeChange: async () => void (await confirmProduction(ctx.config, target, 'migrate baseline', flags.confirmProduction)) });
         await recordAdminAction({ action: 'migrate.baseline', target: target.database, details: { version: v, recorded: ids }, outcome: 'ok' });
         ctx.print({ database: target.database, baseline: v, recorded: ids }, () =>

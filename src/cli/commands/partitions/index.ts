@@ -93,7 +93,10 @@ Examples:
       const target = resolveTarget(ctx.config, flags.database);
       const now = clock(flags.today);
       try {
-        if (flags.apply) await confirmProduction(ctx.config, target, 'drop partitions and delete visitor rows of', flags.confirmProduction);
+        if (flags.apply) {
+          await confirmProduction(ctx.config, target, 'drop partitions and delete visitor rows of', flags.confirmProduction);
+          await ctx.adminEvidence();
+        }
         const repo = ctx.config.storage.url ? await ctx.repository() : undefined;
         const keys = async (): Promise<ArchiveKeys> => {
           if (!repo) throw new UsageError('expired partitions are archived before they are dropped, but storage.url is not configured: set DBOPS_STORAGE_URL');
@@ -127,6 +130,7 @@ Examples:
       const target = resolveTarget(ctx.config, flags.database);
       const identityFile = await checkIdentityFile(ctx.config.age.identityFile);
       const repo = await ctx.repository();
+      await ctx.adminEvidence();
       const db = await openDatabase(target);
       try {
         const info = await readServerInfo(db.client);

@@ -60,12 +60,13 @@ Examples:
   dbops partitions maintain --apply --json`,
     )
     .action(async (flags: Flags & { apply?: boolean; today?: string; confirmProduction?: boolean }) => {
+      const day = today(flags.today);
       const ctx = await CommandContext.create(globals(), { 'source.url': flags.source });
       const target = resolveTarget(ctx.config, flags.database);
       const policies = DATE_PARTITIONED_TABLES.map((table) => ({ table, retentionDays: parseRetentionDays(ctx.config.retention[table], `retention.${table}`) }));
       const db = await openDatabase(target);
       try {
-        const plan = await planMaintenance(db.conn, target.database, today(flags.today), ctx.config.partitions.aheadDays, policies);
+        const plan = await planMaintenance(db.conn, target.database, day, ctx.config.partitions.aheadDays, policies);
         if (!flags.apply) {
           ctx.print({ applied: false, plan }, () => `${describePlan(plan)}\n(dry run: pass --apply to carry it out)`);
           return;

@@ -12,6 +12,8 @@ import { formatDuration } from '../retention/plan.js';
 import { parseDuration } from '../util/duration.js';
 import { listBackups } from '../repo/repository.js';
 import { scheduleIntervalMs } from './schedule.js';
+import { pitrUnavailable } from '../manifest/point-in-time.js';
+import type { BackupManifest } from '../manifest/backup-manifest.js';
 
 export interface StatusFacts {
   now: string;
@@ -19,7 +21,7 @@ export interface StatusFacts {
   backups: {
     count: number;
     invalid: number;
-    newest: { id: string; completedAt: string; ageSeconds: number; rawBytes: number; storedBytes: number } | null;
+    newest: { id: string; completedAt: string; ageSeconds: number; rawBytes: number; storedBytes: number; pointInTimeRecovery: boolean; pointInTimeRecoveryProblem?: string } | null;
     oldestCompletedAt: string | null;
     rawBytesTotal: number;
     storedBytesTotal: number;
@@ -81,7 +83,7 @@ export async function collectStatus(repo: Repository, pitrWindowMs: number, now 
     backups: {
       count: good.length,
       invalid: listed.length - good.length,
-      newest: newest ? { id: newest.id, completedAt: newest.completedAt, ageSeconds: age(newest.completedAt), rawBytes: newest.totals.rawBytes, storedBytes: newest.totals.storedBytes } : null,
+      newest: newest ? { id: newest.id, completedAt: newest.completedAt, ageSeconds: age(newest.completedAt), rawBytes: newest.totals.rawBytes, storedBytes: newest.totals.storedBytes, ...pitrFacts(newest) } : null,
       oldestCompletedAt: oldest?.completedAt ?? null,
       rawBytesTotal: good.reduce((n, m) => n + m.totals.rawBytes, 0),
       storedBytesTotal: good.reduce((n, m) => n + m.totals.storedBytes, 0),
@@ -90,6 +92,11 @@ export async function collectStatus(repo: Repository, pitrWindowMs: number, now 
     window: { start: oldest?.completedAt ?? null, end, gaps },
     restoreTest: last ? { id: last.id, createdAt: last.createdAt, ageSeconds: age(last.createdAt), verdict: last.verdict, rtoSeconds: last.rtoSeconds, backupId: last.backup.id } : null,
   };
+}
+
+function pitrFacts(m: BackupManifest): { pointInTimeRecovery: boolean; pointInTimeRecoveryProblem?: string } {
+  const problem = pitrUnavailable(m);
+  return { pointInTimeRecovery: problem === undefined, ...(problem ? { pointInTimeRecoveryProblem: problem } : {}) };
 }
 
 /** Why the installation is not healthy; empty when it is. */
@@ -105,6 +112,9 @@ export function evaluateHealth(facts: StatusFacts, limits: HealthLimits): Health
     if (s.lagSeconds !== null && s.lagSeconds > limits.shippingLagLimitSeconds) {
       out.push({ key: `shipping-lag:${s.serverUuid}`, message: `binlog shipping lag for ${s.serverUuid} is ${s.lagSeconds} s (limit ${limits.shippingLagLimitSeconds} s)` });
     }
+  }
+  if (limits.expectShipping && b?.pointInTimeRecoveryProblem) {
+    out.push({ key: 'pitr-impossible', message: `newest backup ${b.id}: point-in-time recovery impossible: ${b.pointInTimeRecoveryProblem}` });
   }
   if (limits.expectShipping && b) {
     const src = facts.sources.find((s) => s.lagSeconds !== null);

@@ -7,6 +7,7 @@
 import type { Repository } from '../repo/repository.js';
 import { listBackups } from '../repo/repository.js';
 import type { BackupManifest } from '../manifest/backup-manifest.js';
+import { pitrUnavailable } from '../manifest/point-in-time.js';
 import type { SegmentManifest } from '../binlog/segment-manifest.js';
 import { listBinlogSources, readGaps, readSegments, readShipperState } from '../binlog/repo-binlogs.js';
 import { planRestore, type RestoreScope } from '../restore/select-parts.js';
@@ -82,6 +83,7 @@ async function scanOf(ctx: Context, seg: SegmentManifest): Promise<FileTransacti
 export async function planPitr(o: PlanOptions): Promise<PitrPlan> {
   const now = o.now ?? new Date();
   const backups = (await listBackups(o.repo)).flatMap((b) => (b.manifest ? [b.manifest] : []));
+  refuseWithoutCoordinates(o.repo, backups, o.sourceId);
   const sourceId = o.sourceId ?? (await defaultSource(o.repo, backups));
   const { segments } = await readSegments(o.repo, sourceId);
   if (segments.length === 0) throw new UsageError(`no binlogs of source ${sourceId} in ${o.repo.storage.location}: run "dbops binlog ship" (point-in-time recovery replays shipped binlogs)`);
@@ -152,6 +154,16 @@ export async function planPitr(o: PlanOptions): Promise<PitrPlan> {
     notes,
     recoverable: windows.map((w) => ({ fromBackup: w.fromBackup, from: formatPoint(w.from), to: formatPoint(w.to), fromTime: w.fromTime, toTime: w.toTime })),
   };
+}
+
+/** No backup (of the source, when named) can start a replay: say why, before looking for binlogs. */
+function refuseWithoutCoordinates(repo: Repository, backups: BackupManifest[], sourceId: string | undefined): void {
+  const mine = backups.filter((b) => sourceId === undefined || b.source.serverUuid === sourceId);
+  const newest = mine.at(-1);
+  if (!newest || mine.some((b) => pitrUnavailable(b) === undefined)) return;
+  throw new UsageError(
+    `point-in-time recovery is impossible: no backup in ${repo.storage.location} has binlog coordinates (newest ${newest.id}: ${pitrUnavailable(newest)}); turn on log_bin (binlog_format=ROW), take a backup and ship binlogs with "dbops binlog ship"`,
+  );
 }
 
 async function defaultSource(repo: Repository, backups: BackupManifest[]): Promise<string> {

@@ -26,6 +26,7 @@ interface PitrFlags {
   force?: boolean;
   binlog?: boolean;
   parallel?: string;
+  accounts?: boolean;
 }
 
 export function registerPitr(program: Command, globals: () => GlobalOptions): void {
@@ -45,6 +46,7 @@ export function registerPitr(program: Command, globals: () => GlobalOptions): vo
     .option('--force', 'allow recovering over existing tables')
     .option('--binlog', 'write the recovery into the target binlog (default: off)')
     .option('--parallel <n>', 'tables restored at once')
+    .option('--accounts', "also restore the backup's users and grants and replay account changes (CREATE USER, GRANT…) from the binlog; left out otherwise")
     .addHelpText(
       'after',
       '\nExamples:\n  dbops binlog find --type ddl --grep "DROP TABLE"          # pick the bad event\n  dbops pitr --before binlog.000042:1234 --target mysql://root:pw@127.0.0.1:3307\n  dbops pitr --to 2026-11-27T14:02:59+01:00 --dry-run --json\n  dbops pitr --to latest --table shop.orders --into-schema rescue --target …',
@@ -63,7 +65,7 @@ export function registerPitr(program: Command, globals: () => GlobalOptions): vo
           identityFile,
           target,
           ...(conn ? { conn } : {}),
-          scope: { ...(opts.database !== undefined ? { database: opts.database } : {}), ...(opts.table !== undefined ? { table: opts.table } : {}), ...(opts.intoSchema !== undefined ? { intoSchema: opts.intoSchema } : {}) },
+          scope: { ...(opts.database !== undefined ? { database: opts.database } : {}), ...(opts.table !== undefined ? { table: opts.table } : {}), ...(opts.intoSchema !== undefined ? { intoSchema: opts.intoSchema } : {}), ...(opts.accounts ? { accounts: true } : {}) },
           dryRun: opts.dryRun ?? false,
           ...(opts.serverUuid ? { sourceId: opts.serverUuid } : {}),
           force: opts.force ?? false,

@@ -13,13 +13,15 @@ describe('osPipe', () => {
   it('a writer whose reader exited gets SIGPIPE instead of blocking forever', async () => {
     const pipe = await osPipe();
     const writer = startTool('yes', [], { stdout: pipe.writeFd });
+    // Its end is awaited below, but it may come before: handled from the start.
+    const writerEnded = writer.then((v) => v, (e: unknown) => e);
     const reader = startTool('head', ['-c', '1'], { stdin: pipe.readFd });
     pipe.close();
     writer.stdin.end();
     reader.stdout.resume();
     await reader;
     try {
-      const ended = (await settle(writer, 10_000)) as { signal?: string } | string;
+      const ended = (await settle(writerEnded, 10_000)) as { signal?: string } | string;
       expect(ended).not.toBe('still running');
       expect((ended as { signal?: string }).signal).toBe('SIGPIPE');
     } finally {

@@ -100,7 +100,7 @@ export class ObjectLockedError extends StorageError {
 
 /** The operation was interrupted by a signal; nothing it produced counts. */
 export class InterruptedError extends OperationError {
-  constructor(signal: string) {
+  constructor(readonly signal: string) {
     super(`interrupted by ${signal}; nothing from this run was committed`);
   }
 }

@@ -20,6 +20,7 @@ import { newBackupId, backupManifestKey, backupPartKey, backupPrefix } from '../
 import { withEvidence } from '../repo/evidence-log.js';
 import { documentBytes, sha256Hex } from '../repo/signed-document.js';
 import { recipientFingerprint } from '../crypto/age.js';
+import { BINLOG_OFF_WARNING } from '../manifest/point-in-time.js';
 import { PART_ORDER, type BackupManifest, type ManifestPart, type UnsignedManifest } from '../manifest/backup-manifest.js';
 import type { Repository } from '../repo/repository.js';
 import { startTool, waitTool } from '../util/tool-process.js';
@@ -163,7 +164,7 @@ async function takeBackup(options: BackupOptions): Promise<BackupManifest> {
     }
     parts.sort((a, b) => PART_ORDER[a.kind] - PART_ORDER[b.kind] || a.name.localeCompare(b.name));
 
-    if (!split.coordinates.binlogFile) warnings.push('the dump recorded no binlog position (is log_bin on?): point-in-time recovery from this backup is not possible');
+    if (!split.coordinates.binlogFile && info.logBin) warnings.push('the dump recorded no binlog position: point-in-time recovery from this backup is not possible');
     const unsigned: UnsignedManifest = {
       id,
       repositoryId: options.repo.config.id,
@@ -251,7 +252,10 @@ async function inspectSource(
       warnings.push(msg);
       log.warn({ tables: nonTx.length }, msg);
     }
-    if (!info.logBin) warnings.push('binary logging is off on the source: this backup cannot be rolled forward (point-in-time recovery)');
+    if (!info.logBin) {
+      warnings.push(BINLOG_OFF_WARNING);
+      log.warn(BINLOG_OFF_WARNING);
+    }
     const accounts = options.includeAccounts ? await dumpAccounts(db) : undefined;
     const objects = await schemaInventory(db, databases);
     const tableDumps = await pickTableDumps(db, info, databases);

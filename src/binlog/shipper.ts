@@ -29,7 +29,7 @@ import { readServerInfo, type ServerInfo } from '../mysql/server-info.js';
 import { flavorProfile, type FlavorProfile } from '../mysql/flavor.js';
 import { findFirstTool } from '../mysql/find-tool.js';
 import { listBinaryLogs, readBinlogStatus } from '../mysql/binlog-status.js';
-import { OperationError, ToolError } from '../errors.js';
+import { OperationError, ToolError, UsageError } from '../errors.js';
 import { log } from '../util/logger.js';
 import { VERSION } from '../version.js';
 import { binlogSeq, compareBinlogNames, isBinlogName, shiftBinlogName } from './file-names.js';
@@ -151,7 +151,7 @@ class Shipper {
 
   async init(): Promise<void> {
     this.info = await this.withDb(readServerInfo);
-    if (!this.info.logBin) throw new OperationError('binary logging is off on the source: start it with log_bin (and binlog_format=ROW) to ship binlogs');
+    if (!this.info.logBin) throw new UsageError('binary logging is off on the source: start it with log_bin (and binlog_format=ROW) to ship binlogs');
     this.profile = flavorProfile(this.info);
     const found = findFirstTool(this.profile.tools.binlog);
     if (!found) throw new ToolError(this.profile.tools.binlog[0]!, `not found on PATH: install ${this.info.flavor === 'mariadb' ? 'mariadb-client' : 'mysql-client'}`);

@@ -74,7 +74,8 @@ const KNOWN_ENV = new Set([...Object.keys(SETTABLE_KEYS).map(envNameFor), ...EXT
 
 function fromString(raw: string, kind: string): unknown {
   if (kind === 'list') return raw.split(',').map((s) => s.trim()).filter(Boolean);
-  if (kind === 'boolean') return /^(1|true|yes|on)$/i.test(raw) ? true : /^(0|false|no|off)$/i.test(raw) ? false : raw;
+  // Anything else stays a string, which the schema refuses with the key's name.
+  if (kind === 'boolean') return /^(1|true|yes)$/i.test(raw.trim()) ? true : /^(0|false|no)$/i.test(raw.trim()) ? false : raw;
   return raw;
 }
 

@@ -16,6 +16,10 @@ const duration = z.string().refine((v) => {
     return false;
   }
 }, 'not a duration: use e.g. 90s, 15m, 12h, 7d or 2w');
+/** A boolean: a typed true/false in the file; env and flags turn true|false|1|0|yes|no into one
+ *  (load-config.ts) and leave anything else a string, refused here. z.coerce.boolean() took any
+ *  non-empty string, "false" and "maybe" included, as true. */
+const bool = z.boolean({ error: 'write true or false (env and flags also take 1/0 or yes/no)' });
 /** A cron expression: 5 fields, or 6 with seconds first (node-cron). */
 const cron = z.string().refine((v) => validCron(v), 'not a cron expression: use 5 fields like "0 2 * * *" (or 6 with seconds first)');
 
@@ -104,7 +108,7 @@ export const configSchema = z.strictObject({
   backup: z
     .strictObject({
       /** Dump user accounts and grants into a separate part (restored only on request). */
-      accounts: z.coerce.boolean().default(true),
+      accounts: bool.default(true),
     })
     .default({ accounts: true }),
   restore: z
@@ -217,13 +221,20 @@ export const configSchema = z.strictObject({
   daemon: z
     .strictObject({
       /** host:port of /healthz and /metrics. */
-      listen: z.string().regex(/^[^\s:]+:\d{1,5}$|^\[[0-9a-f:]+\]:\d{1,5}$/i, 'write host:port like 127.0.0.1:9187').default('127.0.0.1:9187'),
+      listen: z
+        .string()
+        .regex(/^[^\s:]+:\d{1,5}$|^\[[0-9a-f:]+\]:\d{1,5}$/i, 'write host:port like 127.0.0.1:9187')
+        .superRefine((v, ctx) => {
+          const port = Number(/:(\d+)$/.exec(v)?.[1]);
+          if (port < 1 || port > 65_535) ctx.addIssue({ code: 'custom', message: `port ${port} is out of range 1-65535: write host:port like 127.0.0.1:9187` });
+        })
+        .default('127.0.0.1:9187'),
       /** Random delay before each scheduled run, up to this many seconds. */
       jitterSeconds: z.coerce.number().int().min(0).max(3600).default(0),
       /** Job state (last start, end, outcome); default <tmpdir>/dbops-daemon-state.json. */
       stateFile: z.string().min(1).optional(),
       /** Run the binlog shipper as part of the daemon. */
-      shipBinlogs: z.coerce.boolean().default(true),
+      shipBinlogs: bool.default(true),
       /** content: the job takes the source's checksums first, then proves the backup restores equal to them. */
       restoreTestDepth: z.enum(['integrity', 'restore', 'content']).default('content'),
       /** SIGTERM: running work gets this long to stop before the daemon exits anyway. */

@@ -3,8 +3,9 @@
 // Recipients are public and may appear in argv; identities are passed as file paths only.
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { UsageError } from '../errors.js';
-import { startTool, type ToolProcess } from '../util/tool-process.js';
+import { ToolError, UsageError } from '../errors.js';
+import { startTool, waitTool, type ToolProcess } from '../util/tool-process.js';
+import { assertPrivateKeyFile } from './private-key-file.js';
 
 const RECIPIENT_RE = /^age1[0-9a-z]{58}$/;
 
@@ -36,7 +37,27 @@ export async function resolveRecipients(entries: readonly string[]): Promise<str
     }
   }
   if (out.length === 0) throw new UsageError('no age recipients configured: set age.recipients (DBOPS_AGE_RECIPIENTS) to a public key or a file from "dbops keys generate"');
-  return [...new Set(out)];
+  const unique = [...new Set(out)];
+  await checkWithAge(unique);
+  return unique;
+}
+
+/**
+ * The form check above cannot see a mistyped character: an age1… key ends in a bech32
+ * checksum. age itself judges every recipient when it encrypts nothing to them (~5 ms), so
+ * a bad one is refused before anything starts instead of failing the first part's upload.
+ */
+async function checkWithAge(recipients: readonly string[]): Promise<void> {
+  const proc = startEncrypt(recipients);
+  proc.stdin.end();
+  proc.stdout.resume();
+  try {
+    await waitTool(proc, 'age');
+  } catch (err) {
+    const m = /malformed recipient "([^"]*)": ([^|]+)/.exec(err instanceof ToolError ? err.stderrTail : '');
+    if (!m) throw err;
+    throw new UsageError(`age recipient "${m[1]!.slice(0, 12)}…" is not a valid age public key (${m[2]!.trim()}): copy it again from age.pub, or make a new pair with "dbops keys generate"`);
+  }
 }
 
 /** Short stable fingerprint of a recipient, recorded in repo.json and manifests. */
@@ -65,5 +86,6 @@ export async function checkIdentityFile(path: string | undefined): Promise<strin
     throw new UsageError(`cannot read age identity file ${path}: ${(err as NodeJS.ErrnoException).code ?? err}; check the path and permissions`);
   }
   if (!/AGE-SECRET-KEY-1[0-9A-Z]+/.test(text)) throw new UsageError(`age identity file ${path} holds no AGE-SECRET-KEY; point DBOPS_AGE_IDENTITY_FILE at the age.key from "dbops keys generate"`);
+  await assertPrivateKeyFile(path, 'age identity file');
   return path;
 }

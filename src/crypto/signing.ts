@@ -4,6 +4,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, c
 import { readFile } from 'node:fs/promises';
 import canonicalize from 'canonicalize';
 import { UsageError, VerificationError } from '../errors.js';
+import { assertPrivateKeyFile } from './private-key-file.js';
 
 export interface Signature {
   alg: 'ed25519';
@@ -48,6 +49,7 @@ export async function loadSigningKey(path: string | undefined): Promise<SigningK
   } catch (err) {
     throw new UsageError(`cannot read signing key file ${path}: ${(err as NodeJS.ErrnoException).code ?? err}; check the path and permissions`);
   }
+  await assertPrivateKeyFile(path, 'signing key file');
   let privateKey: KeyObject;
   try {
     privateKey = createPrivateKey(pem);

@@ -14,6 +14,8 @@ import { parseDuration } from '../util/duration.js';
 import { scheduleIntervalMs } from './schedule.js';
 import type { JobState } from './state-file.js';
 import { testHealth, testRuns, type TestHealth } from './test-health.js';
+import { pitrUnavailable } from '../manifest/point-in-time.js';
+import type { BackupManifest } from '../manifest/backup-manifest.js';
 
 export interface StatusFacts {
   now: string;
@@ -21,7 +23,7 @@ export interface StatusFacts {
   backups: {
     count: number;
     invalid: number;
-    newest: { id: string; completedAt: string; ageSeconds: number; rawBytes: number; storedBytes: number } | null;
+    newest: { id: string; completedAt: string; ageSeconds: number; rawBytes: number; storedBytes: number; pointInTimeRecovery: boolean; pointInTimeRecoveryProblem?: string } | null;
     oldestCompletedAt: string | null;
     rawBytesTotal: number;
     storedBytesTotal: number;
@@ -96,7 +98,7 @@ export async function collectStatus(repo: Repository, limits: Pick<HealthLimits,
     backups: {
       count: good.length,
       invalid: listed.length - good.length,
-      newest: newest ? { id: newest.id, completedAt: newest.completedAt, ageSeconds: age(newest.completedAt), rawBytes: newest.totals.rawBytes, storedBytes: newest.totals.storedBytes } : null,
+      newest: newest ? { id: newest.id, completedAt: newest.completedAt, ageSeconds: age(newest.completedAt), rawBytes: newest.totals.rawBytes, storedBytes: newest.totals.storedBytes, ...pitrFacts(newest) } : null,
       oldestCompletedAt: oldest?.completedAt ?? null,
       rawBytesTotal: good.reduce((n, m) => n + m.totals.rawBytes, 0),
       storedBytesTotal: good.reduce((n, m) => n + m.totals.storedBytes, 0),
@@ -110,6 +112,11 @@ export async function collectStatus(repo: Repository, limits: Pick<HealthLimits,
     tests,
     evidence: { entries: chain.entries.length, lastSequence: chain.lastSequence, problems: chain.problems.map((p) => p.problem) },
   };
+}
+
+function pitrFacts(m: BackupManifest): { pointInTimeRecovery: boolean; pointInTimeRecoveryProblem?: string } {
+  const problem = pitrUnavailable(m);
+  return { pointInTimeRecovery: problem === undefined, ...(problem ? { pointInTimeRecoveryProblem: problem } : {}) };
 }
 
 /** Why the installation is not healthy; empty when it is. */
@@ -127,6 +134,9 @@ export function evaluateHealth(facts: StatusFacts, limits: HealthLimits): Health
     if (s.lagSeconds !== null && s.lagSeconds > limits.shippingLagLimitSeconds) {
       out.push({ key: `shipping-lag:${s.serverUuid}`, message: `binlog shipping lag for ${s.serverUuid} is ${s.lagSeconds} s (limit ${limits.shippingLagLimitSeconds} s)` });
     }
+  }
+  if (limits.expectShipping && b?.pointInTimeRecoveryProblem) {
+    out.push({ key: 'pitr-impossible', message: `newest backup ${b.id}: point-in-time recovery impossible: ${b.pointInTimeRecoveryProblem}` });
   }
   if (limits.expectShipping && b) {
     const src = facts.sources.find((s) => s.lagSeconds !== null);

@@ -1,8 +1,7 @@
 // /healthz (200, or 503 with the reasons) and /metrics (Prometheus text) on a loopback
 // address by default: metrics describe the backup estate and are not for the internet.
 import { createServer, type Server } from 'node:http';
-import { once } from 'node:events';
-import { UsageError } from '../errors.js';
+import { OperationError, UsageError } from '../errors.js';
 
 export interface HttpHandlers {
   health(): Promise<{ healthy: boolean; body: unknown }>;
@@ -12,7 +11,9 @@ export interface HttpHandlers {
 export function parseListen(listen: string): { host: string; port: number } {
   const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(listen);
   if (!m) throw new UsageError(`daemon.listen "${listen}" is not host:port (e.g. 127.0.0.1:9187)`);
-  return { host: m[1]!, port: Number(m[2]) };
+  const port = Number(m[2]);
+  if (port < 1 || port > 65_535) throw new UsageError(`daemon.listen "${listen}": port ${port} is out of range 1-65535`);
+  return { host: m[1]!, port };
 }
 
 export async function startHttpServer(listen: string, handlers: HttpHandlers): Promise<{ server: Server; address: string }> {
@@ -36,8 +37,19 @@ export async function startHttpServer(listen: string, handlers: HttpHandlers): P
       res.end(`${JSON.stringify({ healthy: false, reasons: [`status unavailable: ${(err as Error).message}`] })}\n`);
     });
   });
-  server.listen(port, host);
-  await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(new UsageError(`cannot listen on ${listen}: ${(err as Error).message}; choose another daemon.listen`)))]);
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(listen, err)));
+    server.listen(port, host);
+  });
   const addr = server.address();
   return { server, address: typeof addr === 'object' && addr ? `${addr.address}:${addr.port}` : listen };
+}
+
+/** A port someone else holds is a failure of this run (exit 1); an address we may never use is the config's (exit 2). */
+function listenError(listen: string, err: NodeJS.ErrnoException): Error {
+  if (err.code === 'EADDRINUSE') return new OperationError(`cannot listen on ${listen}: port in use (another dbops daemon, or another program); stop it or choose another daemon.listen`, { cause: err });
+  if (err.code === 'EACCES') return new UsageError(`cannot listen on ${listen}: permission denied (ports below 1024 need privileges); choose another daemon.listen`, { cause: err });
+  if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN') return new UsageError(`cannot listen on ${listen}: the address is not one of this host's (${err.code}); choose another daemon.listen`, { cause: err });
+  return new OperationError(`cannot listen on ${listen}: ${err.message}`, { cause: err });
 }

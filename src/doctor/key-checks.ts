@@ -1,25 +1,23 @@
 // Key files: present, loadable, and private keys readable by their owner only (0600);
 // the signing key must be the one repo.json names, or every manifest it signs would
 // be rejected by readers.
-import { stat } from 'node:fs/promises';
 import type { KeyObject } from 'node:crypto';
 import { loadSigningKey, keyIdOf } from '../crypto/signing.js';
 import { resolveRecipients } from '../crypto/age.js';
+import { keyFileMode, type KeyFileMode } from '../crypto/private-key-file.js';
 import type { Config } from '../config/schema.js';
 import { check, type DoctorCheck } from './check.js';
 
 async function privateFileCheck(id: string, title: string, path: string): Promise<DoctorCheck | undefined> {
-  let mode: number;
-  let uid: number;
+  let m: KeyFileMode;
   try {
-    const s = await stat(path);
-    mode = s.mode & 0o777;
-    uid = s.uid;
+    m = await keyFileMode(path);
   } catch (err) {
     return check(id, title, 'fail', `${path}: ${(err as NodeJS.ErrnoException).code ?? err}`, `point the setting at an existing file (dbops keys generate makes one)`);
   }
-  if (mode & 0o077) return check(id, title, 'fail', `${path} is mode ${mode.toString(8).padStart(4, '0')}: other users can read this private key`, `chmod 600 ${path}`);
-  if (process.getuid && uid !== process.getuid()) return check(id, title, 'warn', `${path} is owned by uid ${uid}, not by this user (${process.getuid()})`, `chown $(id -u) ${path}`);
+  // The rule every command applies when it loads the key (crypto/private-key-file.ts).
+  if (m.problem) return check(id, title, 'fail', m.problem, `chmod 600 ${path}`);
+  if (!m.ours) return check(id, title, 'warn', `${path} is owned by uid ${m.uid}, not by this user (${process.getuid?.()}), mode ${m.mode}`, `chown $(id -u) ${path} && chmod 600 ${path}`);
   return undefined;
 }
 

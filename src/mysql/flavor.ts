@@ -42,7 +42,8 @@ export function flavorProfile(info: ServerInfo): FlavorProfile {
       binlogStatusSql: versionAtLeast(info, 10, 5, 2) ? 'SHOW BINLOG STATUS' : 'SHOW MASTER STATUS',
       binaryLogsSql: 'SHOW BINARY LOGS',
       gtidPositionSql: 'SELECT @@GLOBAL.gtid_binlog_pos AS gtid',
-      dumpCoordinateFlags: ['--master-data=2', '--gtid'],
+      // Without binary logging there is no position to record (the dump would fail asking for one).
+      dumpCoordinateFlags: info.logBin ? ['--master-data=2', '--gtid'] : [],
       // MySQL's mysqlbinlog cannot decode MariaDB binlogs; Debian's mysql* names are symlinks to mariadb-*.
       tools: {
         dump: ['mariadb-dump', 'mysqldump'],
@@ -51,7 +52,7 @@ export function flavorProfile(info: ServerInfo): FlavorProfile {
       },
     };
   }
-  const flags = [versionAtLeast(info, 8, 0, 26) ? '--source-data=2' : '--master-data=2'];
+  const flags = info.logBin ? [versionAtLeast(info, 8, 0, 26) ? '--source-data=2' : '--master-data=2'] : [];
   flags.push(info.gtidMode && versionAtLeast(info, 8, 0, 32) ? '--set-gtid-purged=COMMENTED' : '--set-gtid-purged=OFF');
   return {
     flavor: 'mysql',

@@ -11,7 +11,10 @@ import { MeasureStream } from './measure.js';
 import { startDecrypt } from '../crypto/age.js';
 import { startDecompress } from './compress.js';
 import { waitTool, type ToolProcess } from '../util/tool-process.js';
-import { OperationError, UsageError, VerificationError, ToolError, isNotFound } from '../errors.js';
+import { DbopsError, OperationError, UsageError, VerificationError, ToolError, isNotFound } from '../errors.js';
+
+/** The reader stopped before the end (its own failure, or cancel()): not a fault of the part. */
+export class ReadingStoppedError extends OperationError {}
 
 export interface PartSource {
   /** Plaintext SQL of the part. */
@@ -55,7 +58,7 @@ export async function openObjectSource(storage: Storage, part: StoredObjectRef, 
   out.once('close', () => {
     if (!out.readableEnded) gone();
   });
-  const stopped = (): OperationError => new OperationError(`${label}: reading stopped before the end`);
+  const stopped = (): OperationError => new ReadingStoppedError(`${label}: reading stopped before the end`);
   const done = (async () => {
     try {
       await checkStored(first, part, label);
@@ -84,7 +87,7 @@ function decrypt(body: Readable, part: StoredObjectRef, identityFile: string, la
   const done = flows.then(
     () => checkPart(part, label, stored.result(), rawMeter.result()),
     async (first: unknown) => {
-      if (readerGone()) throw new OperationError(`${label}: reading stopped before the end`);
+      if (readerGone()) throw new ReadingStoppedError(`${label}: reading stopped before the end`);
       // Whichever rejects first is a race: a wrong key makes age exit, and the write into
       // its stdin may fail (EPIPE) before age's exit is seen. The tools' own verdict
       // explains more than a broken pipe, so wait for them (they exit once their pipes close).
@@ -92,11 +95,15 @@ function decrypt(body: Readable, part: StoredObjectRef, identityFile: string, la
       // The object changed since its hash was checked: say so, as the first pass would have.
       const s = stored.result();
       if (s.sha256 !== part.storedSha256 && s.bytes >= part.storedBytes) throw alteredError(part, label, s);
+      // A program killed from outside (kill -9, the OOM killer) says nothing about the data.
+      if (err instanceof ToolError && /killed by SIG/.test(err.message)) throw new OperationError(`${label}: ${err.message}`, { cause: err });
       if (err instanceof ToolError && err.tool === 'age') {
         if (/no identity matched/i.test(err.message)) throw new UsageError(`the age identity ${identityFile} cannot open this backup: it was encrypted to other recipients; use the matching age.key`);
         throw new VerificationError(`${label}: decryption failed (${err.stderrTail || err.message}): the object is damaged or altered`, part.key);
       }
       if (err instanceof ToolError && err.tool === 'zstd') throw new VerificationError(`${label}: decompression failed (${err.stderrTail}): the object is damaged`, part.key);
+      // A broken pipe or a storage read error without a verdict of the tools: say which part.
+      if (!(err instanceof DbopsError)) throw new OperationError(`${label}: ${(err as Error).message}`, { cause: err });
       throw err;
     },
   );
@@ -110,10 +117,24 @@ function decrypt(body: Readable, part: StoredObjectRef, identityFile: string, la
   };
 }
 
+/** The first tool to fail (within 5 s), else `first`. Not all of them: a tool whose output nobody
+ *  reads any more (the client waits on the server) would keep the others' verdict from us. */
 async function toolFailure(tools: Promise<unknown>[], first: unknown): Promise<unknown> {
-  const settled = await Promise.race([Promise.allSettled(tools), delay(5000, undefined, { ref: false })]);
-  const failed = settled?.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  return failed ? failed.reason : first;
+  // A tool killed by SIGPIPE only lost its reader: the one that failed first is the story.
+  let brokenPipe: unknown;
+  const never = new Promise<never>(() => undefined);
+  const failed = tools.map((t) =>
+    t.then(
+      () => never,
+      (e: unknown) => {
+        if (!(e instanceof ToolError && /killed by SIGPIPE/.test(e.message))) return { reason: e };
+        brokenPipe ??= e;
+        return never;
+      },
+    ),
+  );
+  const r = await Promise.race([...failed, delay(5000, undefined, { ref: false })]);
+  return r ? r.reason : (brokenPipe ?? first);
 }
 
 function checkPart(part: StoredObjectRef, label: string, stored: { bytes: number; sha256: string }, raw: { bytes: number; sha256: string }): void {

@@ -135,8 +135,13 @@ export class PartUpload {
     if (this.aborted) throw this.aborted;
     if (this.options.producer) throw new Error('PartUpload.write on an upload fed by a producer');
     this.raw.update(chunk);
-    if (!this.zstd.stdin.write(chunk)) {
-      await Promise.race([once(this.zstd.stdin, 'drain'), this.done.then(() => undefined)]);
+    try {
+      if (!this.zstd.stdin.write(chunk)) {
+        await Promise.race([once(this.zstd.stdin, 'drain'), this.done.then(() => undefined)]);
+      }
+    } catch (err) {
+      // A broken pipe into zstd means zstd is gone: its own end (killed, failed) is the story.
+      throw (await this.done.then(() => undefined, (e: unknown) => e)) ?? err;
     }
   }
 

@@ -8,6 +8,7 @@
 // files whose content index shows statements (DDL can only be seen decoded).
 import type { Repository } from '../repo/repository.js';
 import type { BackupManifest } from '../manifest/backup-manifest.js';
+import { pitrUnavailable } from '../manifest/point-in-time.js';
 import type { SegmentManifest } from '../binlog/segment-manifest.js';
 import { planRestore, type RestoreScope } from '../restore/select-parts.js';
 import type { Flavor } from '../mysql/server-info.js';
@@ -91,6 +92,7 @@ export async function planPitr(o: PlanOptions): Promise<PitrPlan> {
   const now = o.now ?? new Date();
   const listed = await o.repo.backups.list();
   const backups = listed.flatMap((b) => (b.manifest ? [b.manifest] : []));
+  refuseWithoutCoordinates(o.repo, backups, o.sourceId);
   const sourceId = o.sourceId ?? (await defaultSource(o.repo, backups));
   const { segments } = await o.repo.binlogs.segments(sourceId);
   if (segments.length === 0) throw new UsageError(`no binlogs of source ${sourceId} in ${o.repo.storage.location}: run "dbops binlog ship" (point-in-time recovery replays shipped binlogs)`);
@@ -190,6 +192,16 @@ async function checkScopeExists(ctx: Context, chain: SegmentManifest[], from: Ch
     });
   }
   if (existence.removal) throw new UsageError(describeRemoval(scoped, at, existence.removal));
+}
+
+/** No backup (of the source, when named) can start a replay: say why, before looking for binlogs. */
+function refuseWithoutCoordinates(repo: Repository, backups: BackupManifest[], sourceId: string | undefined): void {
+  const mine = backups.filter((b) => sourceId === undefined || b.source.serverUuid === sourceId);
+  const newest = mine.at(-1);
+  if (!newest || mine.some((b) => pitrUnavailable(b) === undefined)) return;
+  throw new UsageError(
+    `point-in-time recovery is impossible: no backup in ${repo.storage.location} has binlog coordinates (newest ${newest.id}: ${pitrUnavailable(newest)}); turn on log_bin (binlog_format=ROW), take a backup and ship binlogs with "dbops binlog ship"`,
+  );
 }
 
 async function defaultSource(repo: Repository, backups: BackupManifest[]): Promise<string> {

@@ -2,8 +2,8 @@
 // file1 … fileN [--stop-position=Q]` decode (run with TZ=UTC) piped into ONE client
 // session, so temporary tables and session state survive file boundaries exactly as they
 // did on the source. Credentials go through a defaults file; the decrypted files live in
-// the private segment cache. A scope (one database or table, maybe renamed) inserts the
-// scope filter between the two.
+// the private segment cache. The scope filter between the two leaves out account changes
+// unless --accounts, and with a scope (one database or table, maybe renamed) all else.
 import { once } from 'node:events';
 import type { Readable } from 'node:stream';
 import type { MysqlConn } from '../mysql/connection-url.js';
@@ -69,7 +69,8 @@ export async function replayChain(o: ReplayOptions): Promise<ReplayResult> {
     try {
       if (!o.binlog) client.stdin.write('SET SESSION sql_log_bin=0;\n');
       let input: Readable = decoder.stdout;
-      if (o.plan.scope.database !== undefined || o.plan.scope.table !== undefined) input = decoder.stdout.pipe(new ScopeFilter(o.plan.scope));
+      const scoped = o.plan.scope.database !== undefined || o.plan.scope.table !== undefined;
+      if (scoped || !o.plan.scope.accounts) input = decoder.stdout.pipe(new ScopeFilter(o.plan.scope));
       for await (const chunk of input) {
         result.sqlBytes += (chunk as Buffer).length;
         if (!client.stdin.write(chunk)) await Promise.race([once(client.stdin, 'drain'), clientDone]);

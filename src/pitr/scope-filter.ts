@@ -1,8 +1,14 @@
-// Keeps only what touches one database (or one table) in mariadb-binlog's decoded output,
-// between the decoder and the client. mariadb-binlog's own --database filters statements
+// Keeps what the recovery asked for in mariadb-binlog's decoded output, between the
+// decoder and the client: account changes only with --accounts, and with a scope only what
+// touches one database (or one table). mariadb-binlog's own --database filters statements
 // by their DEFAULT database (a `DROP TABLE shop.orders` issued under `use other` is
 // dropped; a `CREATE TABLE shop.t` issued with no default database too), and its --table
 // affects only row events; so the decision is made here:
+//   - account statements (CREATE/ALTER/DROP/RENAME USER or ROLE, GRANT, REVOKE, SET
+//     PASSWORD, SET DEFAULT ROLE, statements naming a privilege table) and row events whose
+//     tables are all privilege tables: kept only with --accounts (then in every scope, as the
+//     backup's accounts part is restored whole). Without it a full recovery once created a
+//     user with ALL PRIVILEGES on the target;
 //   - row events: by their Table_map (`db`.`table`), whole BINLOG statements at a time;
 //   - statements: kept when their default database is in scope (and, for a table, they
 //     name it) or when they name the database qualified (`shop`.x / shop.x);
@@ -15,6 +21,18 @@ import { Transform, type TransformCallback } from 'node:stream';
 import type { RestoreScope } from '../restore/select-parts.js';
 import { parseTableRef } from '../restore/select-parts.js';
 
+/** Statements that change users, roles, grants or passwords. */
+const ACCOUNT_STATEMENT = /^(?:CREATE\s+(?:OR\s+REPLACE\s+)?(?:USER|ROLE)|ALTER\s+USER|DROP\s+(?:USER|ROLE)|RENAME\s+USER|GRANT|REVOKE|SET\s+(?:PASSWORD|DEFAULT\s+ROLE))\b/i;
+/** The tables the server keeps accounts and grants in (MariaDB and MySQL). */
+const PRIVILEGE_TABLES = new Set(['user', 'global_priv', 'db', 'tables_priv', 'columns_priv', 'procs_priv', 'proxies_priv', 'roles_mapping', 'role_edges', 'default_roles', 'global_grants', 'password_history']);
+const PRIVILEGE_TABLE_NAMED = new RegExp(`(?:\`mysql\`|(?<![\\w\`.])mysql)\\s*\\.\\s*\`?(?:${[...PRIVILEGE_TABLES].join('|')})\\b`, 'i');
+/** Comments a client may send before the statement itself. */
+const LEADING_COMMENTS = /^(?:\s+|\/\*(?!!)[\s\S]*?\*\/|(?:--\s|#)[^\n]*\n)*/;
+
+export function isAccountStatement(text: string): boolean {
+  return ACCOUNT_STATEMENT.test(text.replace(LEADING_COMMENTS, '')) || PRIVILEGE_TABLE_NAMED.test(text);
+}
+
 const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /** Names are matched in the decoded bytes, read as latin1 so no byte is ever altered. */
 const bytes = (s: string): string => Buffer.from(s, 'utf8').toString('latin1');
@@ -26,16 +44,20 @@ export class ScopeFilter extends Transform {
   private binlogBlock: string[] | null = null;
   private rowTables: Array<{ db: string; table: string }> = [];
   private defaultInScope = false;
-  private readonly dbs: Set<string>;
+  /** Undefined for a full-scope recovery: every database passes. */
+  private readonly dbs: Set<string> | undefined;
   private readonly table: string | undefined;
-  private readonly qualified: RegExp;
+  private readonly qualified: RegExp | undefined;
   private readonly tableWord: RegExp | undefined;
   private readonly rename: { quoted: RegExp; bare: RegExp; to: string } | undefined;
+  private readonly accounts: boolean;
   /** Statements and row blocks left out (for the report). */
   dropped = 0;
 
   constructor(scope: RestoreScope) {
     super();
+    this.accounts = scope.accounts ?? false;
+    if (scope.table === undefined && scope.database === undefined) return;
     const ref = scope.table ? parseTableRef(scope.table) : { database: scope.database!, table: undefined };
     const db = bytes(ref.database);
     this.table = ref.table === undefined ? undefined : bytes(ref.table);
@@ -71,7 +93,7 @@ export class ScopeFilter extends Transform {
     if (this.binlogBlock) {
       this.binlogBlock.push(line);
       if (line.endsWith("'/*!*/;")) {
-        if (this.rowTables.length === 0 || this.rowTables.some((t) => this.inScope(t.db, t.table))) out.push(...this.binlogBlock);
+        if (this.keepRows()) out.push(...this.binlogBlock);
         else this.dropped++;
         this.binlogBlock = null;
         this.rowTables = [];
@@ -100,11 +122,13 @@ export class ScopeFilter extends Transform {
     }
     const use = /^use `((?:[^`]|``)*)`\/\*!\*\/;$/.exec(line);
     if (use) {
-      this.defaultInScope = this.dbs.has(use[1]!.replace(/``/g, '`'));
+      this.defaultInScope = this.dbs === undefined || this.dbs.has(use[1]!.replace(/``/g, '`'));
       if (this.defaultInScope) out.push(line);
       return;
     }
-    if (this.stmt.length === 0 && (/^SET /.test(line) || line.startsWith('/*!'))) {
+    // Session settings are one line ending in the delimiter; a user's SET PASSWORD … is a
+    // statement like any other (its delimiter follows on a line of its own).
+    if (this.stmt.length === 0 && ((/^SET /.test(line) && line.endsWith('/*!*/;')) || line.startsWith('/*!'))) {
       out.push(line);
       return;
     }
@@ -119,7 +143,8 @@ export class ScopeFilter extends Transform {
   private decide(out: string[]): void {
     const text = this.stmt.join('\n');
     this.stmt = [];
-    if (/^\s*(BEGIN|COMMIT|ROLLBACK|XA\s|SAVEPOINT|RELEASE\s+SAVEPOINT)/i.test(text) || this.touches(text)) {
+    const keep = isAccountStatement(text) ? this.accounts : this.dbs === undefined || /^\s*(BEGIN|COMMIT|ROLLBACK|XA\s|SAVEPOINT|RELEASE\s+SAVEPOINT)/i.test(text) || this.touches(text);
+    if (keep) {
       out.push(this.rename ? text.replace(this.rename.quoted, `\`${this.rename.to}\`$1`).replace(this.rename.bare, `${this.rename.to}$1`) : text);
     } else {
       this.dropped++;
@@ -128,13 +153,20 @@ export class ScopeFilter extends Transform {
     }
   }
 
+  /** A BINLOG block of row events: kept by the tables of its Table_maps. */
+  private keepRows(): boolean {
+    if (this.rowTables.length === 0) return true;
+    if (!this.accounts && this.rowTables.every((t) => t.db.toLowerCase() === 'mysql' && PRIVILEGE_TABLES.has(t.table.toLowerCase()))) return false;
+    return this.dbs === undefined || this.rowTables.some((t) => this.inScope(t.db, t.table));
+  }
+
   private touches(text: string): boolean {
-    if (this.qualified.test(text)) return true;
+    if (this.qualified!.test(text)) return true;
     if (!this.defaultInScope) return false;
     return this.tableWord === undefined || this.tableWord.test(text);
   }
 
   private inScope(db: string, table: string): boolean {
-    return this.dbs.has(db) && (this.table === undefined || table === this.table);
+    return this.dbs !== undefined && this.dbs.has(db) && (this.table === undefined || table === this.table);
   }
 }

@@ -30,9 +30,30 @@ export function parseTime(text: string, flag = '--to'): Date {
     }
     throw new UsageError(`${flag} "${text}" is not an ISO 8601 time: write e.g. 2026-11-27T14:02:59+01:00 (or …Z for UTC)`);
   }
+  // JavaScript's Date rolls a day the month does not have over into the next month
+  // (2026-02-30 → 2026-03-02): every field is checked before it may build a Date.
+  const problem = fieldProblem(m);
+  if (problem) throw new UsageError(`${flag} "${text}" is not a valid date and time (${problem}): write e.g. 2026-11-27T14:02:59+01:00`);
   const d = new Date(text.trim().replace(' ', 'T'));
   if (Number.isNaN(d.getTime())) throw new UsageError(`${flag} "${text}" is not a valid date and time`);
   return d;
+}
+
+const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+
+/** What is out of range in a matched ISO_WITH_ZONE, or undefined when every field is real. */
+function fieldProblem(m: RegExpExecArray): string | undefined {
+  const [year, month, day, hour, minute] = [1, 2, 3, 4, 5].map((i) => Number(m[i]));
+  const second = m[6] === undefined ? 0 : Number(m[6]);
+  if (month! < 1 || month! > 12) return `there is no month ${month}`;
+  const days = new Date(Date.UTC(year!, month!, 0)).getUTCDate();
+  if (day! < 1 || day! > days) return `${MONTHS[month! - 1]} ${year} has ${days} days`;
+  if (hour! > 23) return `hour ${hour} is out of range 00-23`;
+  if (minute! > 59) return `minute ${minute} is out of range 00-59`;
+  if (second > 59) return `second ${second} is out of range 00-59`;
+  const zone = /^([+-])(\d{2}):?(\d{2})$/.exec(m[8]!);
+  if (zone && (Number(zone[2]) > 14 || Number(zone[3]) > 59)) return `zone offset ${m[8]} is out of range -14:00 to +14:00`;
+  return undefined;
 }
 
 export function parseFilePos(text: string, flag: string): { file: string; position: number } {

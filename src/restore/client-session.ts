@@ -64,6 +64,10 @@ export class ClientSession {
     await this.exited;
   }
 
+  get pid(): number | undefined {
+    return this.proc.pid;
+  }
+
   /** True once the process has exited. */
   hasExited(): boolean {
     return this.ended;

@@ -17,16 +17,27 @@
 // reading, every STALL_CHECK_MS we ask the server whether the statement (marked with a comment)
 // still runs; once it is gone, the restore fails at once with that reason.
 //
+// The client opens the FIFO by name, when its server asks for the file, and a FIFO's open
+// waits for a writer. Opened by its own name, a restore killed (kill -9) between sending the
+// statement and opening the write end left the client blocked in open() forever, an orphan
+// holding its connection (found by the fault suite: after a slow DROP TABLE). So the
+// statement names /proc/<our pid>/fd/<anchor> instead, a read end we hold open (the FIFO
+// itself is unlinked at once): while we live it opens the same FIFO, and once we are gone
+// the name is gone too and the client's LOAD DATA fails at once. Our write end is write-only,
+// so the client sees end-of-file when we close it (once it has the FIFO open) or die; holding
+// the anchor, we get no EPIPE when the client dies, so a write waiting on it also ends when
+// the client exits.
+//
 // Measured and not kept: `cat` writing the FIFO (the client reads it 4 KiB at a time, and
 // our writes follow; cat moved that cost instead of saving it: 46–50 s against 42–45 s for
 // the whole 1 GB restore), and mysql2 sending the rows itself on a connection of its own.
 // Measured alone (359 MB of pageviews TSV, tuned target): FIFO + client 12.9 core-seconds,
 // mysql2 12.2 — about 1.4 of the 1 GB restore's 61, for three sessions per table instead of one.
 import { randomBytes } from 'node:crypto';
-import { constants, openSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readdirSync, statSync, unlinkSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { execa } from 'execa';
 import { RowsToTsv } from './tsv-rows.js';
 import { OperationError } from '../errors.js';
@@ -120,25 +131,70 @@ class FifoWriter {
   /** Asked every STALL_CHECK_MS while a write waits on the reader; an Error it returns fails the write. */
   onStall: (() => Promise<Error | undefined>) | undefined;
 
-  private constructor(private readonly socket: Socket) {
+  private constructor(
+    private readonly socket: Socket,
+    private anchor: number,
+  ) {
     socket.on('error', (err) => (this.failure ??= err));
   }
 
   /**
-   * Open once the client opened it for reading. A blocking open would wait forever if
-   * the client never gets there (its statement failed), so poll and give up when it is gone.
+   * Both ends, non-blocking, before the client is told to read: the anchor (a read end)
+   * first, so the write end opens at once; then the FIFO's name is removed. `clientPath` is
+   * what the client opens (see the top of this file).
    */
-  static async open(path: string, clientGone: () => boolean): Promise<FifoWriter> {
-    for (;;) {
-      try {
-        const fd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
-        return new FifoWriter(new Socket({ fd, readable: false, writable: true }));
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENXIO') throw err;
-      }
-      if (clientGone()) throw new ClientGoneError('the mysql client stopped before reading the rows of LOAD DATA');
-      await delay(2);
+  static open(path: string, clientGone: Promise<void> | undefined): FifoWriter {
+    const anchor = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    let fd: number;
+    try {
+      fd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
+    } catch (err) {
+      closeSync(anchor);
+      throw err;
     }
+    unlinkSync(path);
+    const writer = new FifoWriter(new Socket({ fd, readable: false, writable: true }), anchor);
+    void clientGone?.then(() => {
+      writer.failure ??= new ClientGoneError('the mysql client exited while its LOAD DATA rows were being sent');
+      writer.socket.destroy();
+    });
+    return writer;
+  }
+
+  get clientPath(): string {
+    return `/proc/${process.pid}/fd/${this.anchor}`;
+  }
+
+  /** Whether process `pid` (the client, never us: we hold the FIFO too) holds a descriptor of it. */
+  isOpenedBy(pid: number): boolean {
+    if (this.anchor < 0) return true;
+    const fifo = fstatSync(this.anchor);
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      return false;
+    }
+    return fds.some((fd) => {
+      try {
+        const st = statSync(`/proc/${pid}/fd/${fd}`);
+        return st.ino === fifo.ino && st.dev === fifo.dev;
+      } catch {
+        return false; // closed meanwhile
+      }
+    });
+  }
+
+  /** Resolves once process `pid` holds a descriptor of this FIFO, or has exited. */
+  private async openedBy(pid: number, exited: () => boolean): Promise<void> {
+    while (!this.isOpenedBy(pid) && !exited()) await delay(2);
+  }
+
+  /** Close the anchor: only once the client's LOAD DATA has finished (it opens the FIFO through it). */
+  release(): void {
+    if (this.anchor < 0) return;
+    closeSync(this.anchor);
+    this.anchor = -1;
   }
 
   /** Resolves once the data is handed over (it may be reused then), honouring backpressure. */
@@ -178,8 +234,14 @@ class FifoWriter {
     }
   }
 
-  async close(): Promise<void> {
+  /**
+   * Close the write end, the client's end-of-file. Not before the client has the FIFO open:
+   * a FIFO's open waits for a writer, however many rows wait in it, so a small table's rows
+   * all buffered and our end closed first left the client waiting in open().
+   */
+  async close(client: { pid?: number; hasExited(): boolean }): Promise<void> {
     if (this.socket.destroyed) return;
+    if (client.pid !== undefined) await this.openedBy(client.pid, () => client.hasExited());
     await new Promise<void>((resolve) => {
       this.socket.once('close', () => resolve());
       this.socket.end();
@@ -189,6 +251,7 @@ class FifoWriter {
 
   destroy(): void {
     this.socket.destroy();
+    this.release();
   }
 }
 
@@ -196,6 +259,10 @@ export interface SqlSink {
   write(data: Buffer | string): Promise<void>;
   /** True once the client process has exited (for whatever reason). */
   hasExited(): boolean;
+  /** Settles once the client process has exited. */
+  gone?(): Promise<void>;
+  /** The client's process id: the FIFO's write end stays open until it has opened the FIFO. */
+  readonly pid?: number;
 }
 
 /**
@@ -208,6 +275,8 @@ export class LoadDataRouter {
   private carry: Buffer = Buffer.alloc(0);
   private rows: RowsToTsv | undefined;
   private fifo: FifoWriter | undefined;
+  /** FIFOs whose anchors stay open until the client finished (release()). */
+  private opened: FifoWriter[] = [];
   private done = false;
   /** The bytes written so far ended inside a line (a chunk's start is then no line start). */
   private midLine = false;
@@ -284,6 +353,12 @@ export class LoadDataRouter {
   destroy(): void {
     this.fifo?.destroy();
     this.fifo = undefined;
+    this.release();
+  }
+
+  /** Once the client has run everything: the FIFOs' anchors can go. */
+  release(): void {
+    for (const f of this.opened.splice(0)) f.release();
   }
 
   private remember(slice: Buffer): void {
@@ -306,12 +381,17 @@ export class LoadDataRouter {
     const charset = /SET NAMES (\w+)/.exec(head)?.[1] ?? 'utf8mb4';
     const prefix = Buffer.from(m[0].slice(0, -1), 'latin1');
     const marker = `dbops-load ${randomBytes(8).toString('hex')}`;
-    await this.sql.write(loadStatement(this.fifoPath, quoteIdent(table), charset, columns, marker));
-    this.fifo = await FifoWriter.open(this.fifoPath, () => this.sql.hasExited());
+    this.fifo = FifoWriter.open(this.fifoPath, this.sql.gone?.());
+    this.opened.push(this.fifo);
+    await this.sql.write(loadStatement(this.fifo.clientPath, quoteIdent(table), charset, columns, marker));
     const probe = this.statementRuns;
     if (probe) {
+      const fifo = this.fifo;
+      const pid = this.sql.pid;
+      // Rows wait in the pipe while the client still runs the statements before its LOAD DATA
+      // (a DROP TABLE waiting for a lock): no stall until it has opened the FIFO.
       this.fifo.onStall = async () =>
-        (await probe(marker)) === false && !this.sql.hasExited()
+        (pid === undefined || fifo.isOpenedBy(pid)) && (await probe(marker)) === false && !this.sql.hasExited()
           ? new LoadEndedByServerError(`the server ended the mysql client's LOAD DATA of ${quoteIdent(table)} while its rows were being sent (its connection was killed, or the server restarted); run the restore again`)
           : undefined;
     }
@@ -326,7 +406,7 @@ export class LoadDataRouter {
     this.done = true;
     const fifo = this.fifo!;
     this.fifo = undefined;
-    await fifo.close();
+    await fifo.close(this.sql);
   }
 }
 

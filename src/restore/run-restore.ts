@@ -8,12 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Repository } from '../repo/repository.js';
 import type { BackupManifest } from '../manifest/backup-manifest.js';
-import { planRestore, type RestoreScope, type PlannedPart } from './select-parts.js';
+import { planRestore, type RestoreScope, type PlannedPart, type RestorePlan } from './select-parts.js';
 import { StripTriggers } from './strip-triggers.js';
 import { DeferSecondaryIndexes } from './defer-indexes.js';
 import { LoadDataRouter, ClientGoneError, makeFifo, type StatementProbe } from './load-data.js';
 import { setTimeout as delay } from 'node:timers/promises';
-import { openPartSource, describePart } from '../pipeline/part-download.js';
+import { openPartSource, describePart, checkStoredObject, ReadingStoppedError } from '../pipeline/part-download.js';
 import { withConnection, type MysqlClient } from '../mysql/client.js';
 import { readServerInfo } from '../mysql/server-info.js';
 import { flavorProfile, resolveTools } from '../mysql/flavor.js';
@@ -60,23 +60,41 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
   const started = performance.now();
   const plan = planRestore(options.manifest, options);
   const session = await withConnection(options.target, async (db) => {
-    await refuseNonEmpty(db, plan.targets, options.force ?? false);
+    const existing = await existingTargets(db, plan.targets);
+    if (existing.length && !options.force) {
+      throw new UsageError(`${existing[0]} on the target: restore into an empty target, choose --into-schema, or pass --force to overwrite`);
+    }
     const info = await readServerInfo(db);
     if (!options.binlog) await checkCanSkipBinlog(db);
+    // A part is checked as it loads, after its DROP TABLE ran: existing tables are only
+    // overwritten once every part that will be loaded was read back whole and matched.
+    // The key is tried on the smallest part first, so a wrong one changes nothing either.
+    await checkIdentityOpens(options.repo, plan, options.identityFile);
+    if (existing.length) await checkBeforeOverwrite(options.repo, plan, existing);
     for (const d of plan.createDatabases) {
       if (!d.fromPart) await db.exec(`CREATE DATABASE IF NOT EXISTS ${quoteIdent(d.name)} CHARACTER SET utf8mb4`);
     }
     return { clientTool: resolveTools(flavorProfile(info)).client, mariadb: info.flavor === 'mariadb', localInfile: await allowsLocalInfile(db) };
   });
   const result: RestoreResult = { backupId: options.manifest.id, databases: plan.createDatabases.map((d) => d.name), parts: [], seconds: 0, rawBytes: 0, strippedTriggers: 0, loadData: [] };
+  const progress = new RestoreProgress(plan);
   // FIFOs for LOAD DATA live in a private (0700) temp dir, removed whatever happens.
   const fifoDir = session.localInfile ? await mkdtemp(join(tmpdir(), 'dbops-load-')) : undefined;
   try {
-    const apply = (step: PlannedPart): Promise<void> => applyPart(step, { ...session, fifoDir }, options, result);
+    const apply = async (step: PlannedPart): Promise<void> => {
+      progress.started(step);
+      await applyPart(step, { ...session, fifoDir }, options, result);
+      progress.finished(step);
+    };
     // Database parts first (CREATE DATABASE with the original character set).
     for (const d of plan.createDatabases) if (d.fromPart) await apply({ part: d.fromPart, stripTriggers: false });
     const stages = groupByStage(plan.steps);
     for (const stage of stages) await runLimited(biggestFirst(stage), options.parallel ?? 2, apply, options.signal);
+  } catch (err) {
+    // The target was changed part by part: say exactly what it holds now.
+    if (err instanceof InterruptedError) err.message = `interrupted by ${err.signal}; ${progress.describe()}`;
+    else if (err instanceof Error) err.message = `${err.message}; ${progress.describe()}`;
+    throw err;
   } finally {
     if (fifoDir) await rm(fifoDir, { recursive: true, force: true });
   }
@@ -85,6 +103,67 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
   return result;
 }
 
+/** Which parts reached the target, for the message of a restore that stopped. */
+class RestoreProgress {
+  private readonly running = new Set<PlannedPart>();
+  private readonly done: PlannedPart[] = [];
+  private readonly total: number;
+
+  constructor(plan: RestorePlan) {
+    this.total = plan.steps.length + plan.createDatabases.filter((d) => d.fromPart).length;
+  }
+
+  started(step: PlannedPart): void {
+    this.running.add(step);
+  }
+
+  finished(step: PlannedPart): void {
+    this.running.delete(step);
+    this.done.push(step);
+  }
+
+  describe(): string {
+    const name = (s: PlannedPart): string => (s.part.table !== undefined ? `${s.targetDatabase ?? s.part.database}.${s.part.table}` : s.part.kind === 'accounts' ? 'the accounts' : `${s.targetDatabase ?? s.part.database} (${s.part.kind})`);
+    const untouched = this.total - this.done.length - this.running.size;
+    const partial = [...this.running].map(name);
+    return [
+      `the restore stopped with ${this.done.length} of ${this.total} parts applied`,
+      partial.length ? `${partial.join(', ')} ${partial.length === 1 ? 'is' : 'are'} dropped or partly loaded` : '',
+      untouched ? `${untouched} part(s) not started (those tables are as they were)` : '',
+      'run the restore again (with --force) once the cause is fixed',
+    ]
+      .filter(Boolean)
+      .join('; ');
+  }
+}
+
+/** The smallest part the restore loads, decrypted whole: a wrong age identity is refused before anything changes. */
+async function checkIdentityOpens(repo: Repository, plan: RestorePlan, identityFile: string): Promise<void> {
+  const parts = [...plan.createDatabases.flatMap((d) => (d.fromPart ? [d.fromPart] : [])), ...plan.steps.map((s) => s.part)];
+  const smallest = parts.sort((a, b) => a.storedBytes - b.storedBytes)[0];
+  if (!smallest) return;
+  const src = await openPartSource(repo.storage, smallest, identityFile);
+  src.raw.resume();
+  try {
+    await src.done;
+  } catch (err) {
+    if (err instanceof VerificationError) err.message = `${err.message}; nothing on the target was changed`;
+    throw err;
+  }
+}
+
+/** Every stored object the restore will load, read back and hashed before anything existing is dropped. */
+async function checkBeforeOverwrite(repo: Repository, plan: RestorePlan, existing: string[]): Promise<void> {
+  const parts = [...plan.createDatabases.flatMap((d) => (d.fromPart ? [d.fromPart] : [])), ...plan.steps.map((s) => s.part)];
+  const bytes = parts.reduce((n, p) => n + p.storedBytes, 0);
+  log.info({ parts: parts.length, storedBytes: bytes, overwriting: existing.length }, 'checking every part before overwriting existing tables');
+  try {
+    await runLimited(parts, 2, (p) => checkStoredObject(repo.storage, p));
+  } catch (err) {
+    if (err instanceof VerificationError) err.message = `${err.message}; nothing on the target was changed (every part is checked before existing tables are overwritten)`;
+    throw err;
+  }
+}
 /** Tables and sequences load in parallel; views, routines, events, accounts one by one after them. */
 function groupByStage(steps: PlannedPart[]): PlannedPart[][] {
   const stages: PlannedPart[][] = [];
@@ -150,7 +229,16 @@ async function applyPart(step: PlannedPart, target: TargetSession, options: Rest
   // One connection per table: loading one table over several was measured slower here
   // (2 cores: the server is the bottleneck and concurrent inserts into one table contend).
   options.onPart?.(step, 'started');
-  const load = loadSerially(input, spec, options.signal, fifo, (marker) => statementRuns(options.target, marker));
+  // The load is also stopped when its input fails: its client may be waiting on the server
+  // (a DROP TABLE behind a lock) with rows queued for it, and would never finish.
+  const stopLoad = new AbortController();
+  const loadSignal = options.signal ? AbortSignal.any([options.signal, stopLoad.signal]) : stopLoad.signal;
+  const load = loadSerially(input, spec, loadSignal, fifo, (marker) => statementRuns(options.target, marker));
+  let first: 'load' | 'source' | undefined;
+  load.catch(() => (first ??= 'load'));
+  source.done.catch((e: unknown) => {
+    if (!(e instanceof ReadingStoppedError)) first ??= 'source';
+  });
   try {
     const [loaded] = await Promise.all([load, source.done]);
     for (const t of loaded) result.loadData.push({ database: step.targetDatabase ?? part.database ?? '', ...t });
@@ -159,12 +247,15 @@ async function applyPart(step: PlannedPart, target: TargetSession, options: Rest
     const sourceFailure = source.done.then(() => undefined, (e: unknown) => e);
     source.cancel();
     input.destroy();
+    if (first === 'source') stopLoad.abort();
     const loadFailure = await load.then(() => undefined, (e: unknown) => e);
     if (options.signal?.aborted) throw new InterruptedError(String(options.signal.reason ?? 'signal'));
-    // Damage or a wrong key found in the part explains everything after it; otherwise the
-    // client's own error (a SQL error, a lost connection) is the story, not the pipe it broke.
+    // Damage or a wrong key found in the part explains everything after it, and so does a
+    // source that failed first (its client was stopped for it); otherwise the client's own
+    // error (a SQL error, a lost connection) is the story, not the pipe it broke.
     const fromSource = await sourceFailure;
     if (fromSource instanceof VerificationError || fromSource instanceof UsageError) throw fromSource;
+    if (first === 'source' && fromSource) throw fromSource;
     throw loadFailure ?? fromSource ?? err;
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
@@ -199,6 +290,7 @@ async function loadSerially(
       for await (const chunk of input) await client.write(chunk);
     }
     await client.finish();
+    router?.release();
     return router?.loaded ?? [];
   } catch (err) {
     router?.destroy();
@@ -233,8 +325,9 @@ async function allowsLocalInfile(db: MysqlClient): Promise<boolean> {
   return Number(rows[0]?.v) === 1;
 }
 
-async function refuseNonEmpty(db: MysqlClient, targets: Array<{ database: string; table?: string }>, force: boolean): Promise<void> {
-  if (force) return;
+/** The targets that already hold something, described for a message ("table a.b already exists"). */
+async function existingTargets(db: MysqlClient, targets: Array<{ database: string; table?: string }>): Promise<string[]> {
+  const out: string[] = [];
   for (const t of targets) {
     const rows = await db.query<{ n: number }>(
       t.table === undefined
@@ -242,11 +335,9 @@ async function refuseNonEmpty(db: MysqlClient, targets: Array<{ database: string
         : 'SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
       t.table === undefined ? [t.database] : [t.database, t.table],
     );
-    if (Number(rows[0]?.n ?? 0) > 0) {
-      const what = t.table === undefined ? `database ${t.database} already has tables` : `table ${t.database}.${t.table} already exists`;
-      throw new UsageError(`${what} on the target: restore into an empty target, choose --into-schema, or pass --force to overwrite`);
-    }
+    if (Number(rows[0]?.n ?? 0) > 0) out.push(t.table === undefined ? `database ${t.database} already has tables` : `table ${t.database}.${t.table} already exists`);
   }
+  return out;
 }
 
 async function checkCanSkipBinlog(db: MysqlClient): Promise<void> {

@@ -1,5 +1,5 @@
 // Turns a storage URL (config key storage.url / DBOPS_STORAGE_URL) into a ready driver
-// wrapped with retries. URL mistakes become one-line UsageErrors (exit 2), and URLs are
+// with retries. URL mistakes become one-line UsageErrors (exit 2), and URLs are
 // only ever echoed through describeStorageUrl so credentials never reach a log.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,8 +17,8 @@ export type ParsedStorageUrl =
 
 export interface OpenStorageOptions {
   retry?: RetryOptions;
-  /** Driver tuning for S3 (part size, queue size, page size, attempts, credentials). */
-  s3?: Omit<S3StorageOptions, 'bucket' | 'prefix' | 'endpoint' | 'region' | 'forcePathStyle' | 'objectLock'>;
+  /** Driver tuning for S3 (part size, queue size, page size, credentials). */
+  s3?: Omit<S3StorageOptions, 'bucket' | 'prefix' | 'endpoint' | 'region' | 'forcePathStyle' | 'objectLock' | 'retry'>;
   /** Lock every object written (storage.objectLock); S3 only. */
   objectLock?: ObjectLockOptions;
 }
@@ -26,23 +26,21 @@ export interface OpenStorageOptions {
 const S3_PARAMS = ['endpoint', 'region', 'forcePathStyle'];
 const BUCKET_RE = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
-/** Open the repository at `url`, with retries around the driver. */
+/** Open the repository at `url`, with retries: around the file driver; the S3 driver retries each request itself. */
 export async function openStorage(url: string, options: OpenStorageOptions = {}): Promise<Storage> {
   const parsed = parseStorageUrl(url);
   if (parsed.kind === 'file' && options.objectLock) throw fileLockError(url);
-  const driver =
-    parsed.kind === 'file'
-      ? new FileStorage(parsed.root)
-      : new (await import('./s3-storage.js')).S3Storage({
-          ...options.s3,
-          bucket: parsed.bucket,
-          prefix: parsed.prefix,
-          endpoint: parsed.endpoint,
-          region: parsed.region,
-          forcePathStyle: parsed.forcePathStyle,
-          ...(options.objectLock ? { objectLock: options.objectLock } : {}),
-        });
-  return withRetry(driver, options.retry);
+  if (parsed.kind === 'file') return withRetry(new FileStorage(parsed.root), options.retry);
+  return new (await import('./s3-storage.js')).S3Storage({
+    ...options.s3,
+    bucket: parsed.bucket,
+    prefix: parsed.prefix,
+    endpoint: parsed.endpoint,
+    region: parsed.region,
+    forcePathStyle: parsed.forcePathStyle,
+    ...(options.retry ? { retry: options.retry } : {}),
+    ...(options.objectLock ? { objectLock: options.objectLock } : {}),
+  });
 }
 
 function fileLockError(url: string): UsageError {

@@ -1,8 +1,10 @@
 // Retries as a wrapper around any driver (restic's retry backend): transient failures
 // of operations that can be repeated safely are retried with exponential backoff and
-// jitter. Permanent errors (access denied, no space, not found) are never retried, and
-// a streamed put passes straight through — a stream cannot be re-read, so the driver
-// retries per multipart part instead.
+// jitter, for long enough to outlast a short outage (~30 s by default). Permanent errors
+// (access denied, no space, not found) are never retried, and a streamed put passes
+// straight through — a stream cannot be re-read. The S3 driver retries each request
+// itself with the same schedule (s3-retry.ts: multipart parts are requests it sends), so
+// it is not wrapped: a wrapper around it multiplied the attempts.
 import type { Readable } from 'node:stream';
 import { StorageError } from '../errors.js';
 import { log } from '../util/logger.js';
@@ -10,12 +12,28 @@ import { compareKeys } from './keys.js';
 import type { ConditionalCreate, ObjectInfo, ObjectLocking, PutOptions, PutResult, Storage } from './storage.js';
 
 export interface RetryOptions {
-  /** Total tries per operation, including the first (default 4). */
+  /** Total tries per operation, including the first (default 12). */
   attempts?: number;
-  /** First backoff delay; doubles each time, with ±50 % jitter (default 500 ms). */
+  /** First backoff delay; doubles each time, then 50-100 % of it is waited (default 500 ms). */
   baseDelayMs?: number;
-  /** Upper bound for one delay (default 20 s). */
+  /** Upper bound for one delay (default 8 s). */
   maxDelayMs?: number;
+  /** No retry starts later than this after the first try (default 30 s): how long an outage may last. */
+  budgetMs?: number;
+}
+
+/** 0.5, 1, 2, 4, 8, 8… s (each 50-100 %): a 30 s budget holds ~6-8 tries, the last ones 8 s apart. */
+export const RETRY_DEFAULTS: Required<RetryOptions> = { attempts: 12, baseDelayMs: 500, maxDelayMs: 8_000, budgetMs: 30_000 };
+
+/**
+ * The wait before try `attempt + 1` of an operation whose first try started `elapsedMs`
+ * ago, or undefined when the attempts or the budget are used up.
+ */
+export function nextRetryDelay(attempt: number, elapsedMs: number, options: RetryOptions = {}): number | undefined {
+  const o = { ...RETRY_DEFAULTS, ...options };
+  if (attempt >= o.attempts) return undefined;
+  const delay = backoff(attempt, o.baseDelayMs, o.maxDelayMs);
+  return elapsedMs + delay > o.budgetMs ? undefined : delay;
 }
 
 /** Only transient storage failures are worth another try. */
@@ -24,17 +42,14 @@ export function isRetryable(err: unknown): boolean {
 }
 
 export function withRetry(storage: Storage, options: RetryOptions = {}): Storage {
-  const attempts = Math.max(1, options.attempts ?? 4);
-  const base = options.baseDelayMs ?? 500;
-  const max = options.maxDelayMs ?? 20_000;
-
   async function run<T>(op: string, key: string, fn: () => Promise<T>): Promise<T> {
+    const started = Date.now();
     for (let attempt = 1; ; attempt += 1) {
       try {
         return await fn();
       } catch (err) {
-        if (attempt >= attempts || !isRetryable(err)) throw err;
-        const delay = backoff(attempt, base, max);
+        const delay = isRetryable(err) ? nextRetryDelay(attempt, Date.now() - started, options) : undefined;
+        if (delay === undefined) throw err;
         log.warn({ op, key, attempt, delayMs: delay, error: (err as Error).message }, 'storage operation failed; retrying');
         await sleep(delay);
       }
@@ -70,7 +85,7 @@ export function withRetry(storage: Storage, options: RetryOptions = {}): Storage
     getBuffer: (key) => run('getBuffer', key, () => storage.getBuffer(key)),
     stat: (key) => run('stat', key, () => storage.stat(key)),
     remove: (key) => run('remove', key, () => storage.remove(key)),
-    list: (prefix) => retryingList(storage, prefix, attempts, base, max),
+    list: (prefix) => retryingList(storage, prefix, options),
   };
 }
 
@@ -78,22 +93,24 @@ export function withRetry(storage: Storage, options: RetryOptions = {}): Storage
  * A listing that fails midway is restarted and resumes after the last key it yielded
  * (listings are in key order), so callers see each key once.
  */
-async function* retryingList(storage: Storage, prefix: string, attempts: number, base: number, max: number): AsyncGenerator<ObjectInfo> {
+async function* retryingList(storage: Storage, prefix: string, options: RetryOptions): AsyncGenerator<ObjectInfo> {
   let last: string | undefined;
   let failures = 0;
+  let since = Date.now();
   for (;;) {
     try {
       for await (const info of storage.list(prefix)) {
         if (last !== undefined && compareKeys(info.key, last) <= 0) continue;
         last = info.key;
         failures = 0;
+        since = Date.now();
         yield info;
       }
       return;
     } catch (err) {
       failures += 1;
-      if (failures >= attempts || !isRetryable(err)) throw err;
-      const delay = backoff(failures, base, max);
+      const delay = isRetryable(err) ? nextRetryDelay(failures, Date.now() - since, options) : undefined;
+      if (delay === undefined) throw err;
       log.warn({ op: 'list', prefix, after: last, attempt: failures, delayMs: delay, error: (err as Error).message }, 'storage listing failed; retrying');
       await sleep(delay);
     }

@@ -43,7 +43,7 @@ interface SdkErrorShape {
   name?: string;
   message?: string;
   code?: string;
-  $metadata?: { httpStatusCode?: number; attempts?: number };
+  $metadata?: { httpStatusCode?: number; attempts?: number; totalRetryDelay?: number };
 }
 
 export function s3ErrorName(err: unknown): string {
@@ -71,7 +71,8 @@ export function mapS3Error(err: unknown, key: string, op: string, where: string)
     return new StorageError(`s3 ${op} ${where}/${key} failed: no AWS region; add ?region=… to the storage URL or set AWS_REGION`, key, true, { cause: err });
   }
   const attempts = e?.$metadata?.attempts;
-  if (attempts && attempts > 1) reason += ` (after ${attempts} attempts)`;
+  const waited = e?.$metadata?.totalRetryDelay;
+  if (attempts && attempts > 1) reason += ` (after ${attempts} attempts${waited ? ` over ${Math.round(waited / 1000)} s` : ''})`;
   const permanent = PERMANENT_NAMES.has(name) || status === 403 || status === 405 || status === 501;
   // A lock-parameter upload to a bucket without Object Lock: AWS "Bucket is missing Object Lock
   // Configuration", MinIO "Bucket is missing ObjectLockConfiguration".

@@ -2,8 +2,8 @@
 // uploader rather than @aws-sdk/lib-storage: lib-storage uses one fixed part size, so a
 // stream of unknown length either wastes memory on huge parts or hits the 10,000-part
 // limit (10,000 × 5 MiB ≈ 48.8 GiB). Ours grows the part size (see part-size.ts), keeps
-// at most `queueSize` parts in flight across all its uploads, and sends each part as a Buffer that the SDK's
-// standard retry mode re-sends on its own — a failed part never restarts the stream.
+// at most `queueSize` parts in flight across all its uploads, and sends each part as a Buffer that the SDK
+// re-sends on its own (our retry strategy, s3-retry.ts) — a failed part never restarts the stream.
 //
 // With Object Lock (options.objectLock, see object-lock.ts) every PutObject and
 // CreateMultipartUpload carries ObjectLockMode and ObjectLockRetainUntilDate, and every
@@ -40,6 +40,8 @@ import { assertValidKey, assertValidPrefix } from './keys.js';
 import { s3LockMode, type ObjectLockOptions } from './object-lock.js';
 import { initialPartSize, MAX_PART_SIZE, MAX_PARTS, partSizeFor } from './part-size.js';
 import { mapS3Error, s3ErrorName, s3ErrorStatus } from './s3-errors.js';
+import { S3RetryStrategy } from './s3-retry.js';
+import type { RetryOptions } from './retry.js';
 import type { BucketLockState, ConditionalCreate, LockMode, ObjectInfo, ObjectLocking, ObjectRetention, PutOptions, PutResult, Storage } from './storage.js';
 import { emulatedCreate } from './conditional-create.js';
 
@@ -51,8 +53,8 @@ export interface S3StorageOptions {
   endpoint?: string;
   region?: string;
   forcePathStyle?: boolean;
-  /** SDK attempts per request (standard retry mode), default 5. */
-  maxAttempts?: number;
+  /** How each request is retried (s3-retry.ts); default ~30 s of exponential backoff. */
+  retry?: RetryOptions;
   /** First multipart part size in bytes (min 5 MiB), default 8 MiB; grows, see part-size.ts. */
   partSize?: number;
   /** Parts in flight at once across ALL uploads of this storage (each held in memory), default 2:
@@ -104,14 +106,15 @@ export class S3Storage implements Storage {
     // The SDK warns on every run that future versions need Node 22; that is a note
     // for maintainers, not for operators reading dbops's stderr.
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+    const retry = new S3RetryStrategy(options.retry, this.location);
     this.client = new S3Client({
       ...(options.endpoint ? { endpoint: options.endpoint } : {}),
       // A custom endpoint rarely cares about the region, but SigV4 needs one.
       region: options.region ?? (options.endpoint ? 'us-east-1' : undefined),
       forcePathStyle: options.forcePathStyle ?? Boolean(options.endpoint),
       followRegionRedirects: !options.endpoint,
-      maxAttempts: options.maxAttempts ?? 5,
-      retryMode: 'standard',
+      retryStrategy: retry,
+      maxAttempts: retry.maxAttempts,
       // Our manifests carry sha256 of every stored object; SDK default checksums add
       // headers some S3-compatible stores reject, so send them only where required.
       requestChecksumCalculation: 'WHEN_REQUIRED',

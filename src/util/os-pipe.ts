@@ -3,6 +3,10 @@
 // another does not work either: Node's child pipes are socket pairs that execa watches,
 // so closing our copy either shuts the socket down for both ends or fails the subprocess.
 // A FIFO stands in: made in a private directory, both ends opened here, unlinked at once.
+// Each end is opened for its direction only, as pipe(2) makes them: a writer whose reader is
+// gone gets SIGPIPE, a reader sees end-of-file once every writer exited. (The write end was
+// once opened read-write to keep open() from blocking; a writer then also held a reader, and
+// after kill -9 of dbops, zstd writing to a dead age blocked forever as an orphan.)
 import { mkdtemp, rm } from 'node:fs/promises';
 import { closeSync, constants, openSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,11 +28,19 @@ export async function osPipe(): Promise<OsPipe> {
   try {
     const path = join(dir, 'p');
     await execa('mkfifo', ['-m', '600', path]);
-    // The write end is opened read-write so neither open blocks (a FIFO's open waits for the
-    // other side). The writer thus also holds a read end: it gets no SIGPIPE if the reader
-    // dies, so callers kill both programs on any failure.
-    const writeFd = openSync(path, constants.O_RDWR);
-    const readFd = openSync(path, constants.O_RDONLY);
+    // A FIFO's blocking open waits for the other side. A non-blocking read open returns at
+    // once; with that reader present the write open does not wait, and with the writer
+    // present a blocking read open does not either. The non-blocking end is then closed: its
+    // O_NONBLOCK would be shared with the program that reads it.
+    const probe = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    let writeFd: number;
+    let readFd: number;
+    try {
+      writeFd = openSync(path, constants.O_WRONLY);
+      readFd = openSync(path, constants.O_RDONLY);
+    } finally {
+      closeSync(probe);
+    }
     let readOpen = true;
     let writeOpen = true;
     const closeRead = (): void => {

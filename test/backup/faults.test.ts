@@ -1,14 +1,13 @@
 // Faults: a backup that fails or is interrupted must never show up as a good one and
 // must leave nothing behind; damaged or foreign data must be named when verified.
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect, beforeAll } from 'vitest';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { mariadb } from '../helpers/mariadb.js';
 import { loadSakila } from '../helpers/fixtures.js';
-import { runCli, startCli, makeKeys, tempRepoUrl } from '../helpers/cli.js';
-import { dumpKilledAfter, dumpPausedAfter, withPath } from '../helpers/fake-tools.js';
-import { startS3Server, s3TestEnv, type S3TestServer } from '../helpers/s3-server.js';
+import { runCli, makeKeys, tempRepoUrl } from '../helpers/cli.js';
+import { dumpKilledAfter, withPath } from '../helpers/fake-tools.js';
 
 async function walk(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -122,26 +121,4 @@ describe('damaged or foreign data', () => {
   });
 });
 
-describe('storage going away mid-upload', () => {
-  let s3: S3TestServer;
-  afterAll(async () => s3?.cleanup());
-
-  it('S3 server stopped mid-backup: retries, then a clear error, no manifest', async () => {
-    s3 = await startS3Server();
-    const env = { ...s3TestEnv, ...keys.env, DBOPS_STORAGE_URL: s3.url('midway'), DBOPS_SOURCE_URL: mariadb().url };
-    expect((await runCli(['init'], env)).exitCode).toBe(0);
-    const fake = await dumpPausedAfter(300_000, 4);
-    const started = Date.now();
-    const backup = startCli(['backup', '--databases', 'sakila_faults'], { ...env, PATH: withPath(fake) });
-    await new Promise((r) => setTimeout(r, 2500));
-    await s3.stop();
-    const r = await backup;
-    expect(r.exitCode).toBe(1);
-    expect(String(r.stderr)).toMatch(/ECONNREFUSED|connect|storage/i);
-    expect(Date.now() - started).toBeLessThan(90_000);
-    await s3.restart();
-    const list = await runCli(['list', '--json'], env);
-    expect(list.exitCode, list.stderr).toBe(0);
-    expect(JSON.parse(list.stdout).backups).toEqual([]);
-  });
-});
+// The S3 endpoint going away mid-backup (briefly and for good) is in test/faults/backup.test.ts.

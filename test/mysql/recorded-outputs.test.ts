@@ -68,15 +68,19 @@ describe('recorded server outputs', () => {
   });
 });
 
-function mysqlInfo(version: string, gtid: boolean): ServerInfo {
-  return parseServerInfo({ version, version_comment: 'MySQL Community Server - GPL', server_uuid: 'u', gtid_mode: gtid ? 'ON' : 'OFF' });
+function mysqlInfo(version: string, gtid: boolean, logBin = true): ServerInfo {
+  return parseServerInfo({ version, version_comment: 'MySQL Community Server - GPL', server_uuid: 'u', gtid_mode: gtid ? 'ON' : 'OFF', log_bin: logBin ? 'ON' : 'OFF' });
 }
 
-function mariaInfo(version: string): ServerInfo {
-  return parseServerInfo({ version: `${version}-MariaDB`, server_id: '1' });
+function mariaInfo(version: string, logBin = true): ServerInfo {
+  return parseServerInfo({ version: `${version}-MariaDB`, server_id: '1', log_bin: logBin ? 'ON' : 'OFF' });
 }
 
 describe('version rules', () => {
+  it('asks a source without binary logging for no coordinates (the dump would fail: error 1381)', () => {
+    expect(flavorProfile(mariaInfo('10.11.19', false)).dumpCoordinateFlags).toEqual([]);
+    expect(flavorProfile(mysqlInfo('8.4.3', false, false)).dumpCoordinateFlags).toEqual(['--set-gtid-purged=OFF']);
+  });
   it('uses --master-data before MySQL 8.0.26 and --source-data from it', () => {
     expect(flavorProfile(mysqlInfo('8.0.25', false)).dumpCoordinateFlags).toEqual(['--master-data=2', '--set-gtid-purged=OFF']);
     expect(flavorProfile(mysqlInfo('8.0.26', false)).dumpCoordinateFlags).toEqual(['--source-data=2', '--set-gtid-purged=OFF']);

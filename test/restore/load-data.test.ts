@@ -4,7 +4,7 @@
 // table that does not qualify passes through untouched.
 import { describe, it, expect, afterAll } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createReadStream } from 'node:fs';
+import { createReadStream, openSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LoadDataRouter, makeFifo } from '../../src/restore/load-data.js';
@@ -56,8 +56,11 @@ async function route(sql: string, chunk: number): Promise<{ sql: string; tsv: st
       const text = data.toString();
       written.push(text);
       if (text.startsWith('LOAD DATA LOCAL INFILE')) {
+        // The file the statement names, as the client opens it.
+        const named = /^LOAD DATA LOCAL INFILE '([^']+)'/.exec(text)![1]!;
+        const fd = openSync(named, 'r');
         reading = (async () => {
-          for await (const c of createReadStream(fifo)) tsv += (c as Buffer).toString('utf8');
+          for await (const c of createReadStream('', { fd })) tsv += (c as Buffer).toString('utf8');
         })();
       }
     },
@@ -79,6 +82,7 @@ describe('LoadDataRouter', () => {
       expect(r.tsv, `chunks of ${chunk}`).toBe("0\t0102\tzero\n1\t\ta\\'b\n2\t\\N\t\\N\n");
       expect(r.loaded).toEqual([{ table: 't`x', rows: 3 }]);
       const load = /LOAD DATA LOCAL INFILE .*\n/.exec(r.sql)?.[0];
+      expect(load).toMatch(new RegExp(`^LOAD DATA LOCAL INFILE '/proc/${process.pid}/fd/\\d+' `));
       // id goes through a variable (NO_AUTO_VALUE_ON_ZERO), the binary column through UNHEX.
       expect(load).toMatch(/INTO TABLE `t``x` CHARACTER SET utf8mb4 .* \(@c0, @c1, `note`\) SET `id` = @c0, `b` = UNHEX\(@c1\) \/\* dbops-load [0-9a-f]{16} \*\/;\n$/);
       expect(r.sql.replace(load!, '')).toBe(input.replace(/INSERT INTO `t``x` VALUES\n[^]*?\(2,NULL,NULL\);\n/, ''));

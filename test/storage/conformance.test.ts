@@ -60,7 +60,7 @@ const drivers: Array<{ name: string; make: () => Harness }> = [
   {
     name: 's3',
     make: () => {
-      const raw = new S3Storage({ bucket: s3.bucket, prefix: uniquePrefix(), endpoint: s3.endpoint, region: 'us-east-1', partSize: 5 * MiB, pageSize: 2, maxAttempts: 2 });
+      const raw = new S3Storage({ bucket: s3.bucket, prefix: uniquePrefix(), endpoint: s3.endpoint, region: 'us-east-1', partSize: 5 * MiB, pageSize: 2, retry: { attempts: 2 } });
       const h: Harness = { storage: raw, commands: [], partSizes: [] };
       record(raw, h);
       return h;

@@ -38,7 +38,7 @@ beforeEach(() => {
 });
 
 const locked = (mode: 'governance' | 'compliance' = 'compliance', periodMs = 8 * DAY): Promise<Storage> =>
-  openStorage(proxy.url(prefix), { objectLock: { mode, uploadPeriodMs: periodMs }, s3: { partSize: 5 * MiB, maxAttempts: 1 }, retry: { attempts: 1 } });
+  openStorage(proxy.url(prefix), { objectLock: { mode, uploadPeriodMs: periodMs }, s3: { partSize: 5 * MiB }, retry: { attempts: 1 } });
 const sent = (key: string) => proxy.requests.filter((r) => r.key === `${prefix}/${key}`);
 
 describe('uploads with Object Lock', () => {

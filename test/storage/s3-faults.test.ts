@@ -8,6 +8,8 @@ import { openStorage } from '../../src/storage/open-storage.js';
 import { withRetry } from '../../src/storage/retry.js';
 import { S3Storage } from '../../src/storage/s3-storage.js';
 import { startS3Server, type S3TestServer } from '../helpers/s3-server.js';
+import { startS3FaultProxy, type S3FaultProxy } from '../helpers/s3-fault-proxy.js';
+import { createHash } from 'node:crypto';
 
 const MiB = 1024 * 1024;
 let s3: S3TestServer;
@@ -34,7 +36,7 @@ function countCommands(storage: S3Storage): string[] {
 
 describe('S3 driver faults', () => {
   it('rejects a streamed put with a clear StorageError when the server dies mid-upload', async () => {
-    const storage = await openStorage(s3.url('faults'), { retry: { attempts: 3, baseDelayMs: 50 }, s3: { partSize: 5 * MiB, maxAttempts: 2 } });
+    const storage = await openStorage(s3.url('faults'), { retry: { attempts: 3, baseDelayMs: 50 }, s3: { partSize: 5 * MiB } });
     let sent = 0;
     let killed: Promise<void> | undefined;
     const source = new Readable({
@@ -64,7 +66,7 @@ describe('S3 driver faults', () => {
   });
 
   it('retries a Buffer put until a restarted server answers', async () => {
-    const storage = await openStorage(s3.url('faults'), { retry: { attempts: 8, baseDelayMs: 300 }, s3: { maxAttempts: 1 } });
+    const storage = await openStorage(s3.url('faults'), { retry: { attempts: 8, baseDelayMs: 300 } });
     await s3.stop();
     const restarting = new Promise((resolve) => setTimeout(resolve, 400)).then(() => s3.restart());
     try {
@@ -76,7 +78,7 @@ describe('S3 driver faults', () => {
   });
 
   it('does not retry a missing bucket (permanent)', async () => {
-    const raw = new S3Storage({ bucket: 'no-such-bucket', endpoint: s3.endpoint, maxAttempts: 5 });
+    const raw = new S3Storage({ bucket: 'no-such-bucket', endpoint: s3.endpoint, retry: { attempts: 5 } });
     const seen = countCommands(raw);
     const storage = withRetry(raw, { attempts: 5, baseDelayMs: 1000 });
     const started = Date.now();
@@ -93,7 +95,7 @@ describe('S3 driver faults', () => {
     const raw = new S3Storage({
       bucket: s3.bucket,
       endpoint: s3.endpoint,
-      maxAttempts: 5,
+      retry: { attempts: 5 },
       credentials: { accessKeyId: 'AKIANOTKNOWN', secretAccessKey: 'super-secret-value' },
     });
     const seen = countCommands(raw);
@@ -113,5 +115,87 @@ describe('S3 driver faults', () => {
     expect(err).toBeInstanceOf(StorageError);
     expect((err as StorageError).permanent).toBe(true);
     expect(Date.now() - started).toBeLessThan(900);
+  });
+});
+
+describe('S3 outages and error answers (a proxy in front of the server)', () => {
+  let proxy: S3FaultProxy;
+  beforeAll(async () => {
+    proxy = await startS3FaultProxy(s3);
+  });
+  afterAll(async () => proxy?.close());
+
+  /** A stream of `parts` MiB of random bytes that calls `at(mib)` after each MiB it hands out. */
+  function randomStream(mib: number, at: (sent: number) => void): { stream: Readable; sha256: () => string } {
+    const hash = createHash('sha256');
+    let sent = 0;
+    const stream = new Readable({
+      read() {
+        if (sent >= mib) return void this.push(null);
+        const chunk = randomBytes(MiB);
+        hash.update(chunk);
+        sent += 1;
+        at(sent);
+        setTimeout(() => this.push(chunk), 5);
+      },
+    });
+    return { stream, sha256: () => hash.digest('hex') };
+  }
+
+  it('a streamed put outlasts a 2 s outage between its parts with the default retries', async () => {
+    const storage = await openStorage(proxy.url('outage'), { s3: { partSize: 5 * MiB } });
+    let outage: Promise<void> | undefined;
+    const src = randomStream(16, (sent) => {
+      // After the first part has left: the endpoint goes away for 2 s.
+      if (sent === 7 && !outage) outage = proxy.down().then(() => new Promise((r) => setTimeout(r, 2000))).then(() => proxy.up());
+    });
+    await storage.put('backups/o/parts/big', src.stream);
+    await outage;
+    const back = await storage.getBuffer('backups/o/parts/big');
+    expect(createHash('sha256').update(back).digest('hex')).toBe(src.sha256());
+  });
+
+  it('retries 503 SlowDown and 500 InternalError answers, for whole objects and parts alike', async () => {
+    const storage = await openStorage(proxy.url('errors'), { s3: { partSize: 5 * MiB } });
+    const failedBefore = proxy.counts.failed;
+    proxy.fail({ status: 503, times: 2, match: (r) => r.method === 'PUT' });
+    await storage.put('repo.json', Buffer.from('{"format":1}'));
+    proxy.fail({ status: 500, times: 2, match: (r) => r.method === 'PUT' && /partNumber=2/.test(r.url ?? '') });
+    const src = randomStream(11, () => undefined);
+    await storage.put('backups/e/parts/p', src.stream);
+    expect(proxy.counts.failed - failedBefore).toBe(4);
+    expect((await storage.getBuffer('repo.json')).toString()).toBe('{"format":1}');
+    expect(createHash('sha256').update(await storage.getBuffer('backups/e/parts/p')).digest('hex')).toBe(src.sha256());
+  });
+
+  it('slow answers only slow it down', async () => {
+    const storage = await openStorage(proxy.url('slow'));
+    proxy.delayMs = 400;
+    try {
+      await storage.put('a', Buffer.from('slow'));
+      expect((await storage.getBuffer('a')).toString()).toBe('slow');
+    } finally {
+      proxy.delayMs = 0;
+    }
+  });
+
+  it('an outage longer than the budget fails with a clear error, and what follows fails at once instead of waiting again', async () => {
+    const storage = await openStorage(proxy.url('long'), { retry: { budgetMs: 2000 } });
+    await proxy.down();
+    try {
+      const err = await storage.put('x', Buffer.from('x')).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(StorageError);
+      expect((err as StorageError).permanent).toBe(false);
+      expect((err as StorageError).message).toMatch(/ECONNREFUSED.*\(after \d+ attempts over \d+ s\)/);
+      expect(((err as StorageError).cause as { $metadata: { attempts: number } }).$metadata.attempts).toBeGreaterThan(1);
+      const next = await storage.remove('x').catch((e: unknown) => e);
+      expect(next).toBeInstanceOf(StorageError);
+      // One try, no backoff: the endpoint is known to be down.
+      expect(((next as StorageError).cause as { $metadata: { attempts: number } }).$metadata.attempts).toBe(1);
+    } finally {
+      await proxy.up();
+    }
+    await storage.put('x', Buffer.from('back'));
+    expect((await storage.getBuffer('x')).toString()).toBe('back');
   });
 });

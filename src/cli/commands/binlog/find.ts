@@ -45,6 +45,7 @@ export function registerBinlogFind(binlog: Command, globals: () => GlobalOptions
       if (opts.serverUuid) assertSourceId(opts.serverUuid);
       const since = opts.since !== undefined ? parseTime(opts.since, '--since') : undefined;
       const until = opts.until !== undefined ? parseTime(opts.until, '--until') : undefined;
+      if (since && until && since > until) throw new UsageError(`--since ${since.toISOString()} is after --until ${until.toISOString()}: swap them`);
       const ctx = await CommandContext.create(globals());
       const identityFile = await checkIdentityFile(ctx.config.age.identityFile);
       const repo = await ctx.repository();

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { CommandContext, type GlobalOptions } from '../../context.js';
 import { bytes, table } from '../../format.js';
+import { pitrUnavailable } from '../../../manifest/point-in-time.js';
 
 export function registerList(program: Command, globals: () => GlobalOptions): void {
   program
@@ -25,6 +26,8 @@ export function registerList(program: Command, globals: () => GlobalOptions): vo
           source: { flavor: m.source.flavor, version: m.source.version, serverUuid: m.source.serverUuid },
           consistentPoint: m.consistentPoint,
           warnings: m.warnings.length,
+          pointInTimeRecovery: pitrUnavailable(m) === undefined,
+          ...(pitrUnavailable(m) ? { pointInTimeRecoveryProblem: pitrUnavailable(m) } : {}),
         };
       });
       const invalid = listed.filter((b) => b.problem).map((b) => ({ id: b.id, problem: b.problem }));
@@ -36,6 +39,7 @@ export function registerList(program: Command, globals: () => GlobalOptions): vo
           rows.push([b.id, b.completedAt.replace(/\.\d+Z$/, 'Z'), bytes(b.rawBytes), bytes(b.storedBytes), b.databases.join(','), cp.binlogFile ? `${cp.binlogFile}:${cp.binlogPosition}` : '-', cp.gtidSet ?? '-']);
         }
         const lines = [table(rows)];
+        for (const b of backups) if (b.pointInTimeRecoveryProblem) lines.push(`note: ${b.id}: point-in-time recovery impossible: ${b.pointInTimeRecoveryProblem}`);
         for (const i of invalid) lines.push(`! ${i.id}: ${i.problem} (not usable)`);
         return lines.join('\n');
       });

@@ -89,9 +89,9 @@ Examples:
   dbops partitions maintain --apply --json`,
     )
     .action(async (flags: Flags & { apply?: boolean; today?: string; confirmProduction?: boolean }) => {
+      const now = clock(flags.today);
       const ctx = await CommandContext.create(globals(), { 'source.url': flags.source });
       const target = resolveTarget(ctx.config, flags.database);
-      const now = clock(flags.today);
       try {
         if (flags.apply) {
           await confirmProduction(ctx.config, target, 'drop partitions and delete visitor rows of', flags.confirmProduction);

@@ -28,6 +28,7 @@ interface PitrFlags {
   parallel?: string;
   base?: string;
   keepPartial?: boolean;
+  accounts?: boolean;
 }
 
 export function registerPitr(program: Command, globals: () => GlobalOptions): void {
@@ -49,6 +50,7 @@ export function registerPitr(program: Command, globals: () => GlobalOptions): vo
     .option('--parallel <n>', 'tables restored at once')
     .option('--base <id|previous>', 'start from this full backup (id or unique prefix), or "previous": the one before the newest that fits')
     .option('--keep-partial', 'when the recovery fails, leave what it created on the target (default: drop it)')
+    .option('--accounts', "also restore the backup's users and grants and replay account changes (CREATE USER, GRANT…) from the binlog; left out otherwise")
     .addHelpText(
       'after',
       '\nExamples:\n  dbops binlog find --type ddl --grep "DROP TABLE"          # pick the bad event\n  dbops pitr --before binlog.000042:1234 --target mysql://root@127.0.0.1:3307   # password: DBOPS_RESTORE_TARGET_PASSWORD_FILE\n  dbops pitr --to 2026-11-27T14:02:59+01:00 --dry-run --json\n  dbops pitr --to latest --table shop.orders --into-schema rescue --target …\n  dbops pitr --to latest --base previous --target …          # the newest base is damaged',
@@ -68,7 +70,7 @@ export function registerPitr(program: Command, globals: () => GlobalOptions): vo
           identityFile,
           target,
           ...(conn ? { conn } : {}),
-          scope: { ...(opts.database !== undefined ? { database: opts.database } : {}), ...(opts.table !== undefined ? { table: opts.table } : {}), ...(opts.intoSchema !== undefined ? { intoSchema: opts.intoSchema } : {}) },
+          scope: { ...(opts.database !== undefined ? { database: opts.database } : {}), ...(opts.table !== undefined ? { table: opts.table } : {}), ...(opts.intoSchema !== undefined ? { intoSchema: opts.intoSchema } : {}), ...(opts.accounts ? { accounts: true } : {}) },
           dryRun: opts.dryRun ?? false,
           ...(opts.serverUuid ? { sourceId: opts.serverUuid } : {}),
           force: opts.force ?? false,

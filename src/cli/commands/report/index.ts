@@ -9,6 +9,7 @@ import { renderReportHtml } from '../../../report/report-html.js';
 import { renderReportIndexHtml } from '../../../report/report-index-html.js';
 import { loadPublicKeyFile } from '../../../crypto/signing.js';
 import { parseDuration } from '../../../util/duration.js';
+import { parseTime } from '../../../pitr/target-spec.js';
 import { table } from '../../format.js';
 import { seconds } from '../../../report/html.js';
 import { VerificationError } from '../../../errors.js';
@@ -20,11 +21,11 @@ export function registerReport(program: Command, globals: () => GlobalOptions): 
   report
     .command('list')
     .description('reports, newest last, each verified')
-    .option('--since <duration>', 'only reports newer than this, e.g. 90d')
+    .option('--since <duration|time>', 'only reports newer than this: a duration (90d) or an ISO 8601 time with zone')
     .action(async (opts: { since?: string }) => {
+      const since = opts.since !== undefined ? sinceTime(opts.since) : undefined;
       const ctx = await CommandContext.create(globals());
       const repo = await ctx.repository();
-      const since = opts.since ? new Date(Date.now() - parseDuration(opts.since, '--since')) : undefined;
       const listed = await repo.reports.list(since);
       const rows = listed.filter((l) => l.report).map((l) => {
         const r = l.report!;
@@ -113,4 +114,10 @@ export function registerReport(program: Command, globals: () => GlobalOptions): 
       const first = problems[0] ?? (chain.problems[0] ? { id: chain.problems[0].key, problem: chain.problems[0].problem } : undefined);
       if (first) throw new VerificationError(`the index shows ${problems.length} report(s) missing or failing verification and ${chain.problems.length} evidence problem(s); first: ${first.problem}`, first.id);
     });
+}
+
+/** `--since`: a time when it starts like a date (checked strictly), else a duration back from now. */
+function sinceTime(text: string): Date {
+  if (/^\s*\d{4}-/.test(text)) return parseTime(text, '--since');
+  return new Date(Date.now() - parseDuration(text, '--since'));
 }

@@ -27,7 +27,7 @@ export function registerStatus(program: Command, globals: () => GlobalOptions): 
         const b = facts.backups.newest;
         const lines = [
           `backups: ${facts.backups.count}${facts.backups.invalid ? ` (+${facts.backups.invalid} that do not verify)` : ''}, ${bytes(facts.backups.storedBytesTotal)} stored`,
-          `newest: ${b ? `${b.id}, ${b.ageSeconds} s old, ${bytes(b.rawBytes)} raw → ${bytes(b.storedBytes)} stored` : 'none'}`,
+          `newest: ${b ? `${b.id}, ${b.ageSeconds} s old, ${bytes(b.rawBytes)} raw → ${bytes(b.storedBytes)} stored${b.pointInTimeRecoveryProblem ? `; point-in-time recovery impossible: ${b.pointInTimeRecoveryProblem}` : ''}` : 'none'}`,
           ...facts.sources.map((s) => `binlogs ${s.serverUuid}: ${s.files} files, lag ${s.lagSeconds ?? '-'} s, newest event ${s.newestEventTime ?? '-'}`),
           `recoverable window: ${facts.window.start ?? '-'} … ${facts.window.end ?? '-'}${facts.window.gaps.length ? ` (${facts.window.gaps.length} gap(s))` : ''}`,
           `last restore test: ${facts.restoreTest ? `${facts.restoreTest.id} ${facts.restoreTest.verdict} at depth ${facts.restoreTest.depth}, RTO ${facts.restoreTest.rtoSeconds ?? '-'} s, ${facts.restoreTest.ageSeconds} s ago` : 'none'}`,

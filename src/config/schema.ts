@@ -164,7 +164,7 @@ export const configSchema = z.strictObject({
       aheadDays: z.coerce.number().int().min(1).max(366).default(7),
       /** Production's consent for the daemon to drop partitions and delete visitor rows and archives
        *  on its own (the CLI asks --confirm-production instead). Elsewhere the daemon always applies. */
-      autoApply: z.coerce.boolean().default(false),
+      autoApply: bool.default(false),
     })
     .default({ aheadDays: 7, autoApply: false }),
   /** How a server or database says it is production, besides `environment: production`. */

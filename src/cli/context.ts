@@ -10,11 +10,15 @@ import { openRepository, type Repository } from '../repo/repository.js';
 import type { KeyObject } from 'node:crypto';
 import { loadPublicKeyFile, loadSigningKey } from '../crypto/signing.js';
 import { resolveRecipients } from '../crypto/age.js';
+import type { LogLevel } from '../util/logger.js';
 
 export interface GlobalOptions {
   config?: string;
   json?: boolean;
   storage?: string;
+  verbose?: boolean;
+  quiet?: boolean;
+  logLevel?: LogLevel;
 }
 
 export class CommandContext {

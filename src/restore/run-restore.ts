@@ -36,6 +36,10 @@ export interface RestoreOptions extends RestoreScope {
   signal?: AbortSignal;
   /** Told when a part begins writing to the target and when it is loaded (partial-target.ts reports a failure with it). */
   onPart?: (step: PlannedPart, state: 'started' | 'loaded') => void;
+  /** Told the plan's raw bytes once, before loading. */
+  onTotal?: (rawBytes: number) => void;
+  /** Raw bytes handed to the target's clients so far (all parts together). */
+  onProgress?: (rawBytes: number) => void;
 }
 
 export interface RestoreResult {
@@ -71,11 +75,14 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     return { clientTool: resolveTools(flavorProfile(info)).client, mariadb: info.flavor === 'mariadb', localInfile: await allowsLocalInfile(db) };
   });
   const result: RestoreResult = { backupId: options.manifest.id, databases: plan.createDatabases.map((d) => d.name), parts: [], seconds: 0, rawBytes: 0, strippedTriggers: 0, loadData: [] };
+  options.onTotal?.([...plan.createDatabases.flatMap((d) => (d.fromPart ? [d.fromPart] : [])), ...plan.steps.map((s) => s.part)].reduce((n, p) => n + p.rawBytes, 0));
+  let sent = 0;
+  const count = options.onProgress ? (n: number): void => options.onProgress!((sent += n)) : undefined;
   // FIFOs for LOAD DATA live in a private (0700) temp dir, removed whatever happens.
   const fifoDir = session.localInfile ? await mkdtemp(join(tmpdir(), 'dbops-load-')) : undefined;
   try {
     await withDefaultsFile(options.target, async (defaultsFile) => {
-      const apply = (step: PlannedPart): Promise<void> => applyPart(step, { ...session, defaultsFile, fifoDir }, options, result);
+      const apply = (step: PlannedPart): Promise<void> => applyPart(step, { ...session, defaultsFile, fifoDir }, options, result, count);
       // Database parts first (CREATE DATABASE with the original character set).
       for (const d of plan.createDatabases) if (d.fromPart) await apply({ part: d.fromPart, stripTriggers: false });
       const stages = groupByStage(plan.steps);
@@ -85,7 +92,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     if (fifoDir) await rm(fifoDir, { recursive: true, force: true });
   }
   result.seconds = (performance.now() - started) / 1000;
-  log.info({ backupId: options.manifest.id, seconds: result.seconds.toFixed(1), parts: result.parts.length }, 'restore finished');
+  log.info({ backupId: options.manifest.id, seconds: Math.round(result.seconds * 10) / 10, parts: result.parts.length, rawBytes: result.rawBytes }, 'restore finished');
   return result;
 }
 
@@ -126,7 +133,7 @@ async function runLimited<T>(items: T[], limit: number, fn: (item: T) => Promise
   if (failed !== undefined) throw failed;
 }
 
-async function applyPart(step: PlannedPart, target: TargetSession, options: RestoreOptions, result: RestoreResult): Promise<void> {
+async function applyPart(step: PlannedPart, target: TargetSession, options: RestoreOptions, result: RestoreResult, count?: (bytes: number) => void): Promise<void> {
   const t0 = performance.now();
   const { part } = step;
   const fifo = target.fifoDir && part.kind === 'table' ? await makeFifo(target.fifoDir, part.key.replace(/[^A-Za-z0-9]+/g, '_')) : undefined;
@@ -154,7 +161,7 @@ async function applyPart(step: PlannedPart, target: TargetSession, options: Rest
   // One connection per table: loading one table over several was measured slower here
   // (2 cores: the server is the bottleneck and concurrent inserts into one table contend).
   options.onPart?.(step, 'started');
-  const load = loadSerially(input, spec, options.signal, fifo, (marker) => statementRuns(options.target, marker));
+  const load = loadSerially(input, spec, options.signal, fifo, (marker) => statementRuns(options.target, marker), count);
   try {
     const [loaded] = await Promise.all([load, source.done]);
     for (const t of loaded) result.loadData.push({ database: step.targetDatabase ?? part.database ?? '', ...t });
@@ -190,6 +197,7 @@ async function loadSerially(
   signal: AbortSignal | undefined,
   fifo: string | undefined,
   statementProbe: StatementProbe,
+  count?: (bytes: number) => void,
 ): Promise<Array<{ table: string; rows: number }>> {
   const client = new ClientSession(spec);
   const router = fifo ? new LoadDataRouter(client, fifo, statementProbe) : undefined;
@@ -197,10 +205,16 @@ async function loadSerially(
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
     if (router) {
-      for await (const chunk of input) await router.write(chunk);
+      for await (const chunk of input) {
+        await router.write(chunk);
+        count?.(chunk.length);
+      }
       await router.end();
     } else {
-      for await (const chunk of input) await client.write(chunk);
+      for await (const chunk of input) {
+        await client.write(chunk);
+        count?.(chunk.length);
+      }
     }
     await client.finish();
     return router?.loaded ?? [];

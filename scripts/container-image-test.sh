@@ -17,7 +17,7 @@
 #   --no-cache      build every Dockerfile step again (what a CI machine does anyway)
 #   --keep          keep the app image and the temp dir (printed) for a look
 # Env: DBOPS_APP_IMAGE (default localhost/dbops:test), DBOPS_NODE_BASE_IMAGE
-#      (default localhost/dbops-node-base:<suite>), DBOPS_APT_ETC, DBOPS_DEBIAN_SUITE.
+#      (default localhost/dbops-node-base:<suite>-node<major of the node on PATH>), DBOPS_APT_ETC, DBOPS_DEBIAN_SUITE.
 # Needs root (debootstrap, podman), podman (scripts/setup-podman.sh), mariadbd on the host.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +26,8 @@ cd "$(dirname "$0")/.."
 
 apt_etc=${DBOPS_APT_ETC:-/etc/apt}
 suite=${DBOPS_DEBIAN_SUITE:-$(host_suite)}
-base_image=${DBOPS_NODE_BASE_IMAGE:-localhost/dbops-node-base:$suite}
+# One cached base per Node major: .ci/run puts Node 22 (the image's) first on PATH.
+base_image=${DBOPS_NODE_BASE_IMAGE:-localhost/dbops-node-base:$suite-node$(node -p 'process.versions.node.split(".")[0]')}
 app_image=${DBOPS_APP_IMAGE:-localhost/dbops:test}
 # Stand-in for the docker CLI stage (docker:27-cli cannot be pulled here).
 cli_standin=localhost/dbops-docker-cli-standin:local

@@ -1,7 +1,7 @@
 // `dbops daemon`: node-cron schedules (backup, restore test, prune, optional checksum
 // and partition maintenance), the supervised binlog shipper, the probes (/livez, /readyz,
-// /healthz) and /metrics, webhook alerts and success pings. One run per job at a time; a run missed or cut short while the
-// daemon was down is caught up once at start. On shutdown: no new work, running jobs
+// /healthz) and /metrics, webhook alerts and success pings. One run per job at a time; a
+// run missed or cut short while the daemon was down is caught up once at start. On shutdown: no new work, running jobs
 // are aborted (a backup leaves no manifest, a sandbox is torn down), the shipper
 // ships what is closed, and the call returns within `daemon.shutdownTimeout`.
 import { tmpdir } from 'node:os';

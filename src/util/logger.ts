@@ -27,6 +27,13 @@ const REDACT_PATHS = [
   '*.accessKeyId',
   'secretAccessKey',
   '*.secretAccessKey',
+  // Webhook and heartbeat URLs carry their credential in the URL.
+  'webhookUrl',
+  '*.webhookUrl',
+  'slackWebhookUrl',
+  '*.slackWebhookUrl',
+  'heartbeatUrl',
+  '*.heartbeatUrl',
 ];
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;

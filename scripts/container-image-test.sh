@@ -17,7 +17,7 @@
 #   --no-cache      build every Dockerfile step again (what a CI machine does anyway)
 #   --keep          keep the app image and the temp dir (printed) for a look
 # Env: DBOPS_APP_IMAGE (default localhost/dbops:test), DBOPS_NODE_BASE_IMAGE
-#      (default localhost/dbops-node-base:<suite>), DBOPS_APT_ETC, DBOPS_DEBIAN_SUITE.
+#      (default localhost/dbops-node-base:<suite>-node<major of the node on PATH>), DBOPS_APT_ETC, DBOPS_DEBIAN_SUITE.
 # Needs root (debootstrap, podman), podman (scripts/setup-podman.sh), mariadbd on the host.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +26,8 @@ cd "$(dirname "$0")/.."
 
 apt_etc=${DBOPS_APT_ETC:-/etc/apt}
 suite=${DBOPS_DEBIAN_SUITE:-$(host_suite)}
-base_image=${DBOPS_NODE_BASE_IMAGE:-localhost/dbops-node-base:$suite}
+# One cached base per Node major: .ci/run puts Node 22 (the image's) first on PATH.
+base_image=${DBOPS_NODE_BASE_IMAGE:-localhost/dbops-node-base:$suite-node$(node -p 'process.versions.node.split(".")[0]')}
 app_image=${DBOPS_APP_IMAGE:-localhost/dbops:test}
 # Stand-in for the docker CLI stage (docker:27-cli cannot be pulled here).
 cli_standin=localhost/dbops-docker-cli-standin:local
@@ -232,6 +233,15 @@ if podman run --rm --no-healthcheck --network none "$app_image" daemon --help >/
     waited=$((waited + 1))
   done
   ((healthy)) || { podman logs --tail 20 "$ctr" >&2; die "the daemon container never passed its HEALTHCHECK"; }
+  # The HEALTHCHECK asks /livez (alive); recoverability is /healthz, 200 once a binlog is shipped.
+  probe() { node -e 'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))' "http://127.0.0.1:$port$1"; }
+  waited_health=0
+  until probe /healthz; do
+    ((waited_health < 90)) || { podman logs --tail 20 "$ctr" >&2; die "the daemon's /healthz never answered 200"; }
+    sleep 1
+    waited_health=$((waited_health + 1))
+  done
+  probe /readyz || die "the daemon's /readyz did not answer 200"
   # The entrypoint runs the CLI through its shebang: the daemon's node has its memory settings.
   settings=$(podman exec "$ctr" sh -c 'for p in /proc/[0-9]*; do case "$(tr "\0" " " <"$p/cmdline" 2>/dev/null)" in node*daemon*) tr "\0" "\n" <"$p/environ" | grep "^MALLOC_MMAP_THRESHOLD_="; tr "\0" " " <"$p/cmdline";; esac; done' 2>&1) || true
   [[ "$settings" == *MALLOC_MMAP_THRESHOLD_=1048576* && "$settings" == *--max-semi-space-size=1* ]] ||
@@ -242,7 +252,7 @@ if podman run --rm --no-healthcheck --network none "$app_image" daemon --help >/
   [[ "$code" == 0 || "$code" == 143 ]] || { podman logs --tail 20 "$ctr" >&2; die "the daemon exited $code on SIGTERM"; }
   say "daemon healthy on 127.0.0.1:$port after ~$waited s; SIGTERM stopped it in $(($(date +%s) - stop_started)) s (exit $code)"
   podman logs "$ctr" >"$work/daemon.log" 2>&1 || true
-  # /healthz turns healthy once a binlog is shipped: the shipper ran inside the container.
+  # /healthz turned healthy (asked above, while it ran) once a binlog was shipped: the shipper ran inside the container.
   compgen -G "$work/repo/binlogs/*/*.json" >/dev/null || die "the daemon reported healthy but shipped no binlog segment"
 else
   say "SKIPPED daemon/HEALTHCHECK: this CLI has no daemon command yet"

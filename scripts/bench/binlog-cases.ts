@@ -260,7 +260,9 @@ export async function runBinlogBench(ctx: BinlogBenchContext): Promise<BinlogBen
 async function lastLogTime(logFile: string, msg: string): Promise<number | null> {
   const lines = (await readFile(logFile, 'utf8')).split('\n').filter((l) => l.includes(`"msg":"${msg}"`));
   try {
-    return (JSON.parse(lines.at(-1) ?? '') as { time: number }).time;
+    // Log times are ISO strings (src/util/logger.ts); callers want epoch milliseconds.
+    const t = Date.parse((JSON.parse(lines.at(-1) ?? '') as { time: string }).time);
+    return Number.isNaN(t) ? null : t;
   } catch {
     return null;
   }

@@ -24,6 +24,7 @@ import { BINLOG_OFF_WARNING } from '../manifest/point-in-time.js';
 import { PART_ORDER, type BackupManifest, type ManifestPart, type UnsignedManifest } from '../manifest/backup-manifest.js';
 import type { Repository } from '../repo/repository.js';
 import { startTool, waitTool } from '../util/tool-process.js';
+import { processIo } from '../util/proc-io.js';
 import { InterruptedError, OperationError, UsageError } from '../errors.js';
 import { log } from '../util/logger.js';
 import { coalesce } from '../util/coalesce.js';
@@ -39,8 +40,11 @@ export interface BackupOptions {
   includeAccounts: boolean;
   labels?: Record<string, string>;
   signal?: AbortSignal;
-  /** Progress callback with raw bytes read from the dump so far. */
+  /** Progress callback with raw bytes dumped so far (the main dump's, plus what the tables' own dumps wrote). */
   onProgress?: (rawBytes: number) => void;
+  /** The expected raw size, once the source is inspected: the previous backup's when it had the
+   *  same databases, else information_schema's DATA_LENGTH (a dump carries no index pages). */
+  onEstimate?: (rawBytes: number) => void;
 }
 
 /** Dump bytes handed to the splitter at a time (see coalesce.ts). */
@@ -59,7 +63,8 @@ export async function runBackup(options: BackupOptions): Promise<BackupManifest>
 
 async function takeBackup(options: BackupOptions): Promise<BackupManifest> {
   const startedAt = new Date();
-  const { info, databases, warnings, accounts, objects, tableDumps } = await inspectSource(options);
+  const { info, databases, warnings, accounts, objects, tableDumps, schemaBytes } = await inspectSource(options);
+  if (options.onEstimate) options.onEstimate(await estimateRawBytes(options.repo, databases, schemaBytes));
   const profile = flavorProfile(info);
   const tools = resolveTools(profile);
   const id = newBackupId(startedAt);
@@ -81,6 +86,19 @@ async function takeBackup(options: BackupOptions): Promise<BackupManifest> {
   // main dump ends, and only the main dump hears the signal below.
   const interrupt = (): void => sink.interrupt(new InterruptedError(String(options.signal?.reason ?? 'signal')));
   options.signal?.addEventListener('abort', interrupt, { once: true });
+  // The tables' own dumps write straight into zstd, and run on after the main dump: their
+  // progress is what /proc says they wrote, asked once a second until their parts are stored.
+  const producerPids: number[] = [];
+  const producerBytes = new Map<number, number>();
+  let mainBytes = 0;
+  const report = (): void => {
+    for (const pid of producerPids) {
+      const io = processIo(pid);
+      if (io) producerBytes.set(pid, Math.max(producerBytes.get(pid) ?? 0, io.written));
+    }
+    options.onProgress?.(mainBytes + [...producerBytes.values()].reduce((a, b) => a + b, 0));
+  };
+  const ticker = options.onProgress && tableDumps.length ? setInterval(report, 1000) : undefined;
   try {
     const split = await (async () => {
       // zstd and age for each table dump start first: commits are blocked only while the
@@ -94,6 +112,7 @@ async function takeBackup(options: BackupOptions): Promise<BackupManifest> {
         const fullArgs = dumpArgs(info, databases);
         const started: StartedTableDump[] = ownDumps.map((t, i) => {
           const proc = uploads[i]!.startProducer((stdoutFd) => startTool(tools.dump, tableDumpArgs(fullArgs, t), { stdout: stdoutFd, bufferStdout: true, credentials: options.source }));
+          if (proc.pid !== undefined) producerPids.push(proc.pid);
           proc.stdin.end();
           const exited = waitTool(proc, `mariadb-dump of ${t.database}.${t.table}`);
           exited.catch(() => undefined);
@@ -118,7 +137,8 @@ async function takeBackup(options: BackupOptions): Promise<BackupManifest> {
             if (bytes === 0) mainStarted();
             bytes += chunk.length;
             await splitter.push(chunk);
-            options.onProgress?.(bytes);
+            mainBytes = bytes;
+            if (!ticker) options.onProgress?.(bytes);
           }
           await dumpDone;
           await snapshots;
@@ -225,13 +245,14 @@ async function takeBackup(options: BackupOptions): Promise<BackupManifest> {
     }
     throw error;
   } finally {
+    if (ticker) clearInterval(ticker);
     options.signal?.removeEventListener('abort', interrupt);
   }
 }
 
 async function inspectSource(
   options: BackupOptions,
-): Promise<{ info: ServerInfo; databases: string[]; warnings: string[]; objects: Record<string, SchemaObjects>; tableDumps: TableDump[]; accounts?: { sql: string; count: number } }> {
+): Promise<{ info: ServerInfo; databases: string[]; warnings: string[]; objects: Record<string, SchemaObjects>; tableDumps: TableDump[]; schemaBytes: number; accounts?: { sql: string; count: number } }> {
   return withConnection(options.source, async (db) => {
     const info = await readServerInfo(db);
     const existing = await db.listUserDatabases();
@@ -259,8 +280,21 @@ async function inspectSource(
     const accounts = options.includeAccounts ? await dumpAccounts(db) : undefined;
     const objects = await schemaInventory(db, databases);
     const tableDumps = await pickTableDumps(db, info, databases);
-    return { info, databases, warnings, objects, tableDumps, ...(accounts ? { accounts } : {}) };
+    const sized = await db.query<{ n: number | string | null }>('SELECT SUM(DATA_LENGTH) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA IN (?)', [databases]);
+    return { info, databases, warnings, objects, tableDumps, schemaBytes: Number(sized[0]?.n ?? 0), ...(accounts ? { accounts } : {}) };
   });
+}
+
+/** The previous backup's raw size when it holds the same databases (the best guess), else the schema's. */
+async function estimateRawBytes(repo: Repository, databases: readonly string[], schemaBytes: number): Promise<number> {
+  try {
+    const previous = await repo.backups.resolve('latest');
+    const same = previous.databases.length === databases.length && previous.databases.every((d) => databases.includes(d));
+    if (same) return previous.totals.rawBytes;
+  } catch {
+    // no backup yet, or none that verifies: the schema's estimate
+  }
+  return schemaBytes;
 }
 
 async function toolVersions(dumpTool: string): Promise<Record<string, string>> {

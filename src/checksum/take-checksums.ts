@@ -93,7 +93,7 @@ export async function takeChecksums(source: MysqlConn, databases: readonly strin
     }
     await closeBinlogFile(db, info, pos.file);
     const seconds = (performance.now() - started) / 1000;
-    log.info({ tables: tables.length, point: `${pos.file}:${pos.position}`, seconds: seconds.toFixed(1) }, 'source checksums taken');
+    log.info({ tables: tables.length, point: `${pos.file}:${pos.position}`, seconds: Math.round(seconds * 10) / 10 }, 'source checksums taken');
     return {
       takenAt: new Date().toISOString(),
       source: { flavor: info.flavor, version: info.version, serverUuid: info.serverUuid },

@@ -13,11 +13,15 @@ import { resolveRecipients } from '../crypto/age.js';
 import { recordAdminActionsIn } from '../audit/admin-action.js';
 import { UsageError } from '../errors.js';
 import { log } from '../util/logger.js';
+import type { LogLevel } from '../util/logger.js';
 
 export interface GlobalOptions {
   config?: string;
   json?: boolean;
   storage?: string;
+  verbose?: boolean;
+  quiet?: boolean;
+  logLevel?: LogLevel;
 }
 
 export class CommandContext {

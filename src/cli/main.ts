@@ -8,8 +8,9 @@
 // A memory limit kills a backup, a slower one still lands.)
 // The `dbops` entry: builds the command tree and is the ONE place that turns errors into
 // a one-line message and an exit code (0 ok, 1 failed, 2 usage/config, 3 verification).
-import { Command, CommanderError } from 'commander';
-import { DbopsError, ConfigError, ExitCode } from '../errors.js';
+import { Command, CommanderError, Option } from 'commander';
+import { DbopsError, ConfigError, ExitCode, UsageError } from '../errors.js';
+import { LOG_LEVELS, isLogLevel, setLogLevel, type LogLevel } from '../util/logger.js';
 import { VERSION } from '../version.js';
 import type { GlobalOptions } from './context.js';
 type Register = (program: Command, globals: () => GlobalOptions) => void;
@@ -47,7 +48,7 @@ function invokedCommand(argv: readonly string[]): string | undefined {
   const args = argv.slice(2);
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
-    if (a === '--config' || a === '--storage') i++;
+    if (a === '--config' || a === '--storage' || a === '--log-level') i++;
     else if (!a.startsWith('-')) return COMMANDS.some(([name]) => name === a) ? a : undefined;
   }
   return undefined;
@@ -60,6 +61,12 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
     .option('--config <file>', 'config file (default ./dbops.yaml)')
     .option('--storage <url>', 's3://bucket/prefix?endpoint=…&region=… or file:///path (or DBOPS_STORAGE_URL)')
     .option('--json', 'machine-readable output on stdout')
+    .option('-v, --verbose', 'more log detail (debug level)')
+    .option('-q, --quiet', 'only warnings and errors, no progress')
+    .addOption(new Option('--log-level <level>', 'log level (or DBOPS_LOG_LEVEL; default info)').choices(LOG_LEVELS))
+    // Every command's --help lists these (and --json, --config, --storage): they work on every command.
+    .configureHelp({ showGlobalOptions: true })
+    .hook('preAction', (self) => applyLogLevel(self.opts<GlobalOptions>()))
     .exitOverride()
     // One line for usage errors too, in the same shape as every other error.
     .configureOutput({ outputError: (text, write) => write(`dbops: ${text.replace(/^error: /, '').trim()} (see --help)\n`) })
@@ -87,6 +94,15 @@ Exit codes: 0 ok, 1 failed, 2 usage or configuration error, 3 verification faile
     for (const sub of cmd.commands) sub.exitOverride().configureOutput(output);
   }
   return program;
+}
+
+/** --log-level, else -v / -q, else DBOPS_LOG_LEVEL (already the logger's level), else info. */
+function applyLogLevel(o: GlobalOptions): void {
+  const env = process.env.DBOPS_LOG_LEVEL?.trim().toLowerCase();
+  if (env && !isLogLevel(env)) throw new UsageError(`DBOPS_LOG_LEVEL "${process.env.DBOPS_LOG_LEVEL}" is not a log level: use one of ${LOG_LEVELS.join(', ')}`);
+  if (o.verbose && o.quiet) throw new UsageError('-v (--verbose) and -q (--quiet) contradict each other: give one');
+  const level: LogLevel | undefined = o.logLevel ?? (o.verbose ? 'debug' : o.quiet ? 'warn' : undefined);
+  if (level) setLogLevel(level);
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -257,6 +257,10 @@ export const configSchema = z.strictObject({
       shippingLagLimit: duration.optional(),
       /** An ongoing problem is re-sent at most this often. */
       repeatAfter: duration.default('6h'),
+      /** After the daemon starts, lag and staleness alerts wait this long: the shipper and a catch-up backup get to catch up first (default: 2 × the shipping lag limit). */
+      startupGrace: duration.optional(),
+      /** GET after every successful backup and restore test (a dead man's switch such as healthchecks.io); the URL is a secret and never logged. */
+      heartbeatUrl: z.string().url().optional(),
     })
     .default({ repeatAfter: '6h' }),
 });
@@ -349,6 +353,8 @@ export const SETTABLE_KEYS: Record<string, 'string' | 'list' | 'number' | 'boole
   'alerts.restoreTestStaleAfter': 'string',
   'alerts.shippingLagLimit': 'string',
   'alerts.repeatAfter': 'string',
+  'alerts.startupGrace': 'string',
+  'alerts.heartbeatUrl': 'string',
 };
 
 /**

@@ -1,12 +1,26 @@
-// /healthz (200, or 503 with the reasons) and /metrics (Prometheus text) on a loopback
-// address by default: metrics describe the backup estate and are not for the internet.
+// The daemon's probes and /metrics, on a loopback address by default (metrics describe the
+// backup estate and are not for the internet):
+//   /livez   the process and its loops are alive (liveness: restart the container when not)
+//   /readyz  configuration loaded, storage reachable (readiness: route to it or not)
+//   /healthz recoverability: backups, shipping lag, restore tests (alerting: 503 with reasons)
+// A probe is a check a supervisor acts on, so each says one thing: a stale backup is a
+// page for a person, never a reason to restart a live daemon.
 import { createServer, type Server } from 'node:http';
 import { OperationError, UsageError } from '../errors.js';
 
-export interface HttpHandlers {
-  health(): Promise<{ healthy: boolean; body: unknown }>;
-  metrics(): Promise<string>;
+export interface ProbeAnswer {
+  ok: boolean;
+  body: unknown;
 }
+
+export interface HttpHandlers {
+  live(): Promise<ProbeAnswer>;
+  ready(): Promise<ProbeAnswer>;
+  health(): Promise<ProbeAnswer>;
+  metrics(): Promise<{ contentType: string; body: string }>;
+}
+
+const PROBES = { '/livez': 'live', '/readyz': 'ready', '/healthz': 'health' } as const;
 
 export function parseListen(listen: string): { host: string; port: number } {
   const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(listen);
@@ -23,13 +37,14 @@ export async function startHttpServer(listen: string, handlers: HttpHandlers): P
     const reply = async (): Promise<void> => {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.writeHead(405, { allow: 'GET, HEAD' }).end();
-      } else if (path === '/healthz') {
-        const h = await handlers.health();
-        res.writeHead(h.healthy ? 200 : 503, { 'content-type': 'application/json' }).end(`${JSON.stringify(h.body)}\n`);
+      } else if (path !== undefined && Object.hasOwn(PROBES, path)) {
+        const h = await handlers[PROBES[path as keyof typeof PROBES]]();
+        res.writeHead(h.ok ? 200 : 503, { 'content-type': 'application/json' }).end(`${JSON.stringify(h.body)}\n`);
       } else if (path === '/metrics') {
-        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(await handlers.metrics());
+        const m = await handlers.metrics();
+        res.writeHead(200, { 'content-type': m.contentType }).end(m.body);
       } else {
-        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /healthz or /metrics\n');
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /livez, /readyz, /healthz or /metrics\n');
       }
     };
     reply().catch((err: unknown) => {

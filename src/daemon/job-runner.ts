@@ -91,7 +91,10 @@ export class JobRunner {
       s.lastSuccessDurationSeconds = duration;
     } else {
       s.error = error;
-      if (outcome === 'failed') s.failures = (s.failures ?? 0) + 1;
+      if (outcome === 'failed') {
+        s.failures = (s.failures ?? 0) + 1;
+        s.lastFailure = s.lastEnd;
+      }
     }
     await this.persist();
     const fields = { job: name, outcome, startedAt: s.lastStart, endedAt: s.lastEnd, durationSeconds: duration, ...(error ? { err: error } : {}), ...(summary ? { summary } : {}) };

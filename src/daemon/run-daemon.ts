@@ -1,7 +1,7 @@
 // `dbops daemon`: node-cron schedules (backup, restore test, prune, optional checksum
-// and partition maintenance), the supervised binlog shipper, /healthz + /metrics, and
-// webhook alerts. One run per job at a time; a run missed or cut short while the
-// daemon was down is caught up once at start. On shutdown: no new work, running jobs
+// and partition maintenance), the supervised binlog shipper, the probes (/livez, /readyz,
+// /healthz) and /metrics, webhook alerts and success pings. One run per job at a time; a
+// run missed or cut short while the daemon was down is caught up once at start. On shutdown: no new work, running jobs
 // are aborted (a backup leaves no manifest, a sandbox is torn down), the shipper
 // ships what is closed, and the call returns within `daemon.shutdownTimeout`.
 import { tmpdir } from 'node:os';
@@ -11,12 +11,13 @@ import { schedule, type ScheduledTask } from 'node-cron';
 import type { Config } from '../config/schema.js';
 import { parseDuration } from '../util/duration.js';
 import { log } from '../util/logger.js';
+import { repoJsonKey } from '../storage/layout.js';
 import { Alerter } from './alerts.js';
 import { collectStatus, evaluateHealth, healthLimits, jobReasons, shipperReasons, type HealthReason, type StatusFacts } from './health.js';
 import { startHttpServer } from './http-server.js';
 import { JobRunner } from './job-runner.js';
 import { backupJob, checksumJob, partitionsJob, pruneJob, restoreTestJob, type JobContext } from './jobs.js';
-import { renderMetrics } from './metrics.js';
+import { DaemonMetrics } from './metrics.js';
 import { dueSince } from './schedule.js';
 import { ShipperSupervisor } from './shipper-supervisor.js';
 import { loadState } from './state-file.js';
@@ -28,6 +29,11 @@ export interface DaemonOptions extends JobContext {
   onListening?: (address: string) => void;
 }
 
+/** /livez fails when the 5 s check loop has not ticked for this long (a stuck event loop or a dead loop). */
+const LOOP_STALL_MS = 30_000;
+/** /readyz asks the storage at most this often. */
+const READY_CACHE_MS = 5_000;
+
 export function defaultStatePath(config: Config): string {
   return config.daemon.stateFile ?? join(tmpdir(), 'dbops-daemon-state.json');
 }
@@ -37,7 +43,15 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
   const statePath = defaultStatePath(config);
   const state = await loadState(statePath);
   const limits = healthLimits(config);
-  const alerter = new Alerter({ ...(config.alerts.webhookUrl ? { webhookUrl: config.alerts.webhookUrl } : {}), ...(config.alerts.slackWebhookUrl ? { slackWebhookUrl: config.alerts.slackWebhookUrl } : {}), repeatAfterMs: parseDuration(config.alerts.repeatAfter) });
+  const startedAt = Date.now();
+  const graceMs = config.alerts.startupGrace ? parseDuration(config.alerts.startupGrace) : 2 * limits.shippingLagLimitSeconds * 1000;
+  const alerter = new Alerter({
+    ...(config.alerts.webhookUrl ? { webhookUrl: config.alerts.webhookUrl } : {}),
+    ...(config.alerts.slackWebhookUrl ? { slackWebhookUrl: config.alerts.slackWebhookUrl } : {}),
+    ...(config.alerts.heartbeatUrl ? { heartbeatUrl: config.alerts.heartbeatUrl } : {}),
+    repeatAfterMs: parseDuration(config.alerts.repeatAfter),
+    graceUntil: startedAt + graceMs,
+  });
 
   // Health facts, computed at most every 2 s and by one caller at a time.
   let cached: { at: number; facts: StatusFacts } | undefined;
@@ -67,8 +81,9 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
     }
   };
 
-  const runner = new JobRunner(state, statePath, () => {
+  const runner = new JobRunner(state, statePath, (e) => {
     cached = undefined;
+    if (e.outcome === 'ok' && (e.job === 'backup' || e.job === 'restore-test')) alerter.heartbeat(e.job);
     void checkAlerts();
   });
   const schedules: Record<string, string | undefined> = {
@@ -97,14 +112,41 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
       })
     : null;
 
+  // Liveness: the check loop below ticks every 5 s, and no schedule was stopped.
+  let lastTick = Date.now();
+  let tasks: ScheduledTask[] = [];
+  // Readiness: the storage answers and holds the repository, asked at most every READY_CACHE_MS.
+  let readyCache: { at: number; problem: string | null } | undefined;
+  const readiness = async (): Promise<string | null> => {
+    if (readyCache && Date.now() - readyCache.at < READY_CACHE_MS) return readyCache.problem;
+    let problem: string | null = null;
+    try {
+      if (!(await o.repo.storage.stat(repoJsonKey))) problem = `no repository at ${o.repo.storage.location} (repo.json is missing)`;
+    } catch (err) {
+      problem = `storage ${o.repo.storage.location} unreachable: ${(err as Error).message}`;
+    }
+    readyCache = { at: Date.now(), problem };
+    return problem;
+  };
+  const metrics = new DaemonMetrics();
   const http = await startHttpServer(config.daemon.listen, {
+    live: async () => {
+      const sinceTick = Date.now() - lastTick;
+      const stopped = tasks.filter((t) => ['stopped', 'destroyed'].includes(String(t.getStatus()))).map((t) => t.name ?? t.id);
+      const problems = [...(sinceTick > LOOP_STALL_MS ? [`the check loop last ran ${Math.round(sinceTick / 1000)} s ago`] : []), ...stopped.map((n) => `the ${n} schedule is stopped`)];
+      return { ok: problems.length === 0, body: { live: problems.length === 0, problems, uptimeSeconds: Math.round((Date.now() - startedAt) / 1000), loopTickedSecondsAgo: Math.round(sinceTick / 1000), jobsRunning: runner.names.filter((n) => runner.isRunning(n)) } };
+    },
+    ready: async () => {
+      const problem = await readiness();
+      return { ok: problem === null, body: { ready: problem === null, problems: problem ? [problem] : [], storage: o.repo.storage.location } };
+    },
     health: async () => {
       const r = await reasons();
-      return { healthy: r.length === 0, body: { healthy: r.length === 0, reasons: r.map((x) => x.message), keys: r.map((x) => x.key) } };
+      return { ok: r.length === 0, body: { healthy: r.length === 0, reasons: r.map((x) => x.message), keys: r.map((x) => x.key) } };
     },
-    metrics: async () => renderMetrics(await facts(), await reasons(), state, shipper?.status ?? null),
+    metrics: async () => ({ contentType: metrics.contentType, body: await metrics.render({ facts: await facts(), reasons: await reasons(), state, shipper: shipper?.status ?? null }) }),
   });
-  log.info({ address: http.address, statePath, jobs: runner.names }, 'daemon started');
+  log.info({ address: http.address, statePath, jobs: runner.names, alertGraceSeconds: graceMs / 1000, heartbeat: Boolean(config.alerts.heartbeatUrl) }, 'daemon started');
   o.onListening?.(http.address);
   shipper?.start();
 
@@ -118,7 +160,7 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
   }
 
   const jitterMs = config.daemon.jitterSeconds * 1000;
-  const tasks: ScheduledTask[] = runner.names.map((name) =>
+  tasks = runner.names.map((name) =>
     schedule(
       schedules[name]!,
       async (ctx) => {
@@ -128,7 +170,10 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
       { name },
     ),
   );
-  const checker = setInterval(() => void checkAlerts(), 5000);
+  const checker = setInterval(() => {
+    lastTick = Date.now();
+    void checkAlerts();
+  }, 5000);
   void checkAlerts();
 
   await new Promise<void>((resolve) => {

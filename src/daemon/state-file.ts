@@ -16,6 +16,7 @@ export interface JobState {
   durationSeconds?: number;
   lastSuccess?: string;
   lastSuccessDurationSeconds?: number;
+  lastFailure?: string;
   runs?: number;
   failures?: number;
   skippedOverlaps?: number;

@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import type { Readable } from 'node:stream';
 import type { MysqlConn } from '../mysql/connection-url.js';
 import { startTool, waitTool } from '../util/tool-process.js';
+import { processIo } from '../util/proc-io.js';
 import { InterruptedError, OperationError, ToolError } from '../errors.js';
 import type { PitrPlan } from './plan.js';
 import { ScopeFilter } from './scope-filter.js';
@@ -47,6 +48,8 @@ export interface ReplayOptions {
   /** Write the replay into the target's binlog (default off, like restore). */
   binlog?: boolean;
   signal?: AbortSignal;
+  /** Binlog bytes the decoder has read so far (from /proc, about once a second; Linux only). */
+  onProgress?: (binlogBytes: number) => void;
 }
 
 export async function replayChain(o: ReplayOptions): Promise<ReplayResult> {
@@ -66,6 +69,13 @@ export async function replayChain(o: ReplayOptions): Promise<ReplayResult> {
       client.kill('SIGTERM');
     };
     o.signal?.addEventListener('abort', onAbort, { once: true });
+    const total = result.binlogBytes;
+    const ticker = o.onProgress
+      ? setInterval(() => {
+          const io = processIo(decoder.pid);
+          if (io) o.onProgress!(Math.min(total, io.read));
+        }, 1000)
+      : undefined;
     try {
       if (!o.binlog) client.stdin.write('SET SESSION sql_log_bin=0;\n');
       let input: Readable = decoder.stdout;
@@ -85,9 +95,11 @@ export async function replayChain(o: ReplayOptions): Promise<ReplayResult> {
       const msg = err instanceof ToolError ? err.message : (err as Error).message;
       throw new OperationError(`binlog replay failed (${msg}): the target holds the base backup and part of the replay; restore again after fixing the cause`, { cause: err });
     } finally {
+      if (ticker) clearInterval(ticker);
       o.signal?.removeEventListener('abort', onAbort);
     }
   })();
+  o.onProgress?.(result.binlogBytes);
   result.seconds = (performance.now() - t0) / 1000;
   return result;
 }

@@ -42,6 +42,8 @@ export interface PitrOptions {
   base?: string;
   /** Leave what a failed recovery created on the target (default: drop it). */
   keepPartial?: boolean;
+  /** Restore then replay as one figure: raw bytes of the base loaded plus binlog bytes replayed, of `total`. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface PitrResult {
@@ -84,15 +86,21 @@ export async function runPitr(o: PitrOptions): Promise<PitrResult> {
       binlog: o.binlog ?? false,
       backupId: manifest.id,
     };
+    const replayBytes = plan.chain.reduce((n, c) => n + (c.to - c.from), 0);
+    let baseBytes = 0;
+    const progress = o.onProgress
+      ? { onTotal: (n: number) => (baseBytes = n), onProgress: (n: number) => o.onProgress!(n, baseBytes + replayBytes) }
+      : {};
     const replay = await withPartialTarget(partialOptions, async (partial) => {
       await timed('restore', () =>
-        runRestore({ repo: o.repo, manifest, target: conn, identityFile: o.identityFile, ...scope, force: o.force ?? false, binlog: o.binlog ?? false, parallel: o.parallel ?? 2, onPart: partial.onPart, ...(o.signal ? { signal: o.signal } : {}) }).catch((err: unknown) => {
+        runRestore({ repo: o.repo, manifest, target: conn, identityFile: o.identityFile, ...scope, force: o.force ?? false, binlog: o.binlog ?? false, parallel: o.parallel ?? 2, onPart: partial.onPart, ...progress, ...(o.signal ? { signal: o.signal } : {}) }).catch((err: unknown) => {
           if (err instanceof VerificationError) throw new VerificationError(baseFailedMessage(manifest.id, err.message, plan.previousBase, plan.requested), err.object, { cause: err });
           throw err;
         }),
       );
       partial.replaying();
-      const r = await replayPlan(o.repo, plan, cache, conn, tools, phases, o);
+      const onReplay = o.onProgress ? (n: number): void => o.onProgress!(baseBytes + n, baseBytes + replayBytes) : undefined;
+      const r = await replayPlan(o.repo, plan, cache, conn, tools, phases, { binlog: o.binlog ?? false, ...(o.signal ? { signal: o.signal } : {}), ...(onReplay ? { onProgress: onReplay } : {}) });
       if (scoped) await checkScopeOnTarget(conn, scope);
       return r;
     });
@@ -135,7 +143,7 @@ async function replayPlan(
   conn: MysqlConn,
   tools: { binlog: string; client: string },
   phases: Record<string, number>,
-  o: Pick<PitrOptions, 'binlog' | 'signal'>,
+  o: Pick<PitrOptions, 'binlog' | 'signal'> & { onProgress?: (binlogBytes: number) => void },
 ): Promise<ReplayResult & { bytesPerSecond: number }> {
   const t0 = performance.now();
   const { segments } = await repo.binlogs.segments(plan.sourceId);
@@ -149,7 +157,7 @@ async function replayPlan(
   }
   phases.fetch = (phases.fetch ?? 0) + (performance.now() - t0) / 1000;
   const t1 = performance.now();
-  const r = await replayChain({ plan, paths, target: conn, tools, binlog: o.binlog ?? false, ...(o.signal ? { signal: o.signal } : {}) });
+  const r = await replayChain({ plan, paths, target: conn, tools, binlog: o.binlog ?? false, ...(o.signal ? { signal: o.signal } : {}), ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
   phases.replay = (phases.replay ?? 0) + (performance.now() - t1) / 1000;
   return { ...r, bytesPerSecond: r.seconds > 0 ? r.binlogBytes / r.seconds : 0 };
 }

@@ -35,6 +35,10 @@ export interface RestoreOptions extends RestoreScope {
   signal?: AbortSignal;
   /** Told when a part begins writing to the target and when it is loaded (partial-target.ts reports a failure with it). */
   onPart?: (step: PlannedPart, state: 'started' | 'loaded') => void;
+  /** Told the plan's raw bytes once, before loading. */
+  onTotal?: (rawBytes: number) => void;
+  /** Raw bytes handed to the target's clients so far (all parts together). */
+  onProgress?: (rawBytes: number) => void;
 }
 
 export interface RestoreResult {
@@ -78,12 +82,15 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
   });
   const result: RestoreResult = { backupId: options.manifest.id, databases: plan.createDatabases.map((d) => d.name), parts: [], seconds: 0, rawBytes: 0, strippedTriggers: 0, loadData: [] };
   const progress = new RestoreProgress(plan);
+  options.onTotal?.([...plan.createDatabases.flatMap((d) => (d.fromPart ? [d.fromPart] : [])), ...plan.steps.map((s) => s.part)].reduce((n, p) => n + p.rawBytes, 0));
+  let sent = 0;
+  const count = options.onProgress ? (n: number): void => options.onProgress!((sent += n)) : undefined;
   // FIFOs for LOAD DATA live in a private (0700) temp dir, removed whatever happens.
   const fifoDir = session.localInfile ? await mkdtemp(join(tmpdir(), 'dbops-load-')) : undefined;
   try {
     const apply = async (step: PlannedPart): Promise<void> => {
       progress.started(step);
-      await applyPart(step, { ...session, fifoDir }, options, result);
+      await applyPart(step, { ...session, fifoDir }, options, result, count);
       progress.finished(step);
     };
     // Database parts first (CREATE DATABASE with the original character set).
@@ -99,7 +106,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     if (fifoDir) await rm(fifoDir, { recursive: true, force: true });
   }
   result.seconds = (performance.now() - started) / 1000;
-  log.info({ backupId: options.manifest.id, seconds: result.seconds.toFixed(1), parts: result.parts.length }, 'restore finished');
+  log.info({ backupId: options.manifest.id, seconds: Math.round(result.seconds * 10) / 10, parts: result.parts.length, rawBytes: result.rawBytes }, 'restore finished');
   return result;
 }
 
@@ -201,7 +208,7 @@ async function runLimited<T>(items: T[], limit: number, fn: (item: T) => Promise
   if (failed !== undefined) throw failed;
 }
 
-async function applyPart(step: PlannedPart, target: TargetSession, options: RestoreOptions, result: RestoreResult): Promise<void> {
+async function applyPart(step: PlannedPart, target: TargetSession, options: RestoreOptions, result: RestoreResult, count?: (bytes: number) => void): Promise<void> {
   const t0 = performance.now();
   const { part } = step;
   const fifo = target.fifoDir && part.kind === 'table' ? await makeFifo(target.fifoDir, part.key.replace(/[^A-Za-z0-9]+/g, '_')) : undefined;
@@ -233,7 +240,7 @@ async function applyPart(step: PlannedPart, target: TargetSession, options: Rest
   // (a DROP TABLE behind a lock) with rows queued for it, and would never finish.
   const stopLoad = new AbortController();
   const loadSignal = options.signal ? AbortSignal.any([options.signal, stopLoad.signal]) : stopLoad.signal;
-  const load = loadSerially(input, spec, loadSignal, fifo, (marker) => statementRuns(options.target, marker));
+  const load = loadSerially(input, spec, loadSignal, fifo, (marker) => statementRuns(options.target, marker), count);
   let first: 'load' | 'source' | undefined;
   load.catch(() => (first ??= 'load'));
   source.done.catch((e: unknown) => {
@@ -277,6 +284,7 @@ async function loadSerially(
   signal: AbortSignal | undefined,
   fifo: string | undefined,
   statementProbe: StatementProbe,
+  count?: (bytes: number) => void,
 ): Promise<Array<{ table: string; rows: number }>> {
   const client = new ClientSession(spec);
   const router = fifo ? new LoadDataRouter(client, fifo, statementProbe) : undefined;
@@ -284,10 +292,16 @@ async function loadSerially(
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
     if (router) {
-      for await (const chunk of input) await router.write(chunk);
+      for await (const chunk of input) {
+        await router.write(chunk);
+        count?.(chunk.length);
+      }
       await router.end();
     } else {
-      for await (const chunk of input) await client.write(chunk);
+      for await (const chunk of input) {
+        await client.write(chunk);
+        count?.(chunk.length);
+      }
     }
     await client.finish();
     router?.release();

@@ -22,18 +22,24 @@ export interface VerifyResult {
   ok: boolean;
 }
 
-export async function verifyBackup(repo: Repository, manifest: BackupManifest, identityFile: string | undefined): Promise<VerifyResult> {
+/** `onProgress(done, total)`: raw bytes decrypted (content depth) or stored bytes checked (stored-hash depth). */
+export async function verifyBackup(repo: Repository, manifest: BackupManifest, identityFile: string | undefined, onProgress?: (done: number, total: number) => void): Promise<VerifyResult> {
   const depth = identityFile ? 'content' : 'stored-hash';
   const parts: PartCheck[] = [];
+  const size = (p: BackupManifest['parts'][number]): number => (identityFile ? p.rawBytes : p.storedBytes);
+  const total = manifest.parts.reduce((n, p) => n + size(p), 0);
+  let before = 0;
   for (const part of manifest.parts) {
+    let seen = 0;
     const what = describePart(part);
     try {
       if (identityFile) {
         const src = await openPartSource(repo.storage, part, identityFile);
         await Promise.all([
           pipeline(src.raw, async function* (s) {
-            for await (const _ of s) {
-              /* drain */
+            for await (const chunk of s) {
+              seen += (chunk as Buffer).length;
+              onProgress?.(before + seen, total);
             }
           }).catch(() => undefined),
           src.done,
@@ -47,6 +53,8 @@ export async function verifyBackup(repo: Repository, manifest: BackupManifest, i
       if (!(err instanceof VerificationError)) throw err;
       parts.push({ key: part.key, what, ok: false, depth, problem: err.message });
     }
+    before += size(part);
+    onProgress?.(before, total);
   }
   return { backupId: manifest.id, depth, parts, ok: parts.every((p) => p.ok) };
 }

@@ -102,6 +102,8 @@ beforeAll(async () => {
     DBOPS_ALERTS_SLACK_WEBHOOK_URL: `http://127.0.0.1:${hookPort}/slack`,
     DBOPS_ALERTS_SHIPPING_LAG_LIMIT: '10s',
     DBOPS_ALERTS_BACKUP_STALE_AFTER: '10m',
+    // Lag alerts are held back after start (alerts.startupGrace); this test wants them as soon as they are real.
+    DBOPS_ALERTS_STARTUP_GRACE: '1s',
   };
 });
 

@@ -1,4 +1,4 @@
-// docker/healthcheck.mjs is the image's HEALTHCHECK: exit 0 only for a 2xx from /healthz
+// docker/healthcheck.mjs is the image's HEALTHCHECK: exit 0 only for a 2xx from /livez (liveness; /healthz is for alerting)
 // at the address DBOPS_DAEMON_LISTEN names (a wildcard bind reached on loopback).
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,7 +12,7 @@ let server: Server | undefined;
 
 async function serve(status: number): Promise<number> {
   server = createServer((req, res) => {
-    res.statusCode = req.url === '/healthz' ? status : 404;
+    res.statusCode = req.url === '/livez' ? status : 404;
     res.end(status === 200 ? '{"ok":true}' : '{"ok":false}');
   });
   await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
@@ -30,7 +30,7 @@ afterEach(async () => {
 });
 
 describe('docker/healthcheck.mjs', () => {
-  it('passes on 200 from /healthz, reaching a 0.0.0.0 bind on loopback', async () => {
+  it('passes on 200 from /livez, reaching a 0.0.0.0 bind on loopback', async () => {
     const port = await serve(200);
     expect(await check(`0.0.0.0:${port}`)).toEqual({ exitCode: 0, stdout: '200 {"ok":true}' });
   });

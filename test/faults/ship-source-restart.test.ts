@@ -57,7 +57,7 @@ const IN_USE_FLAG_BYTE = 4 + 17;
 const LOG_EVENT_BINLOG_IN_USE_F = 0x1;
 
 interface LogLine {
-  level: number;
+  level: number | string;
   msg: string;
   file?: string;
 }

@@ -20,7 +20,7 @@ import type { SegmentManifest } from '../../src/binlog/segment-manifest.js';
 import { collectStatus, evaluateHealth } from '../../src/daemon/health.js';
 import { GAP_FORMAT } from '../../src/binlog/gap-record.js';
 import { loadSigningKey, signDocument } from '../../src/crypto/signing.js';
-import { renderMetrics } from '../../src/daemon/metrics.js';
+import { DaemonMetrics } from '../../src/daemon/metrics.js';
 import { leaseKey, newest as newestLease } from '../../src/storage/lease.js';
 import { runCli, startCli, makeKeys } from '../helpers/cli.js';
 import { startS3Server, s3TestEnv, type S3TestServer } from '../helpers/s3-server.js';
@@ -72,7 +72,7 @@ async function endLeftoverDumps(): Promise<void> {
 }
 
 interface LogLine {
-  level: number;
+  level: number | string;
   msg: string;
   [k: string]: unknown;
 }
@@ -295,7 +295,7 @@ describe('source faults', () => {
       expect(out.gaps, r2.stderr).toEqual([{ from: lost[0], to: lost.at(-1), reason: 'purged-on-source' }]);
       expect(out.shipped[0]).toBe(current);
       // Logged at error level (pino level 50) and the start-up warnings are there.
-      expect(logLines(r2.stderr).some((e) => e.level === 50 && /binlog gap/.test(e.msg))).toBe(true);
+      expect(logLines(r2.stderr).some((e) => e.level === 'error' && /binlog gap/.test(e.msg))).toBe(true);
       expect(out.warnings.join('\n')).toMatch(/binlog_row_image is MINIMAL/);
       expect(out.warnings.join('\n')).toMatch(/expires binlogs after 600 s/);
       expect(await readdir(join(s.repoDir, 'binlogs', serverUuid, 'gaps'))).toEqual([`${lost[0]}-${lost.at(-1)}.json`]);
@@ -363,9 +363,9 @@ describe('a full spool filesystem', () => {
       }
       await waitFor('the shipper to report the full spool', async () => {
         stillRunning();
-        return logLines(stderr).some((l) => l.level === 50 && /ENOSPC/.test(l.msg));
+        return logLines(stderr).some((l) => l.level === 'error' && /ENOSPC/.test(l.msg));
       }, 40_000);
-      const line = logLines(stderr).find((l) => l.level === 50 && /ENOSPC/.test(l.msg))!;
+      const line = logLines(stderr).find((l) => l.level === 'error' && /ENOSPC/.test(l.msg))!;
       expect(line.msg).toContain(`binlog spool ${join(mnt, sourceId)} is full (ENOSPC, no space left on device)`);
       expect(line.msg).toMatch(/free space there or set binlog\.spoolDir/);
       await waitFor('the heartbeat to carry the problem', async () => (await s.repo.binlogs.shipperState(sourceId))?.problem?.kind === 'spool-full');
@@ -376,7 +376,7 @@ describe('a full spool filesystem', () => {
       const reasons = evaluateHealth(facts, { backupStaleAfterMs: 1e12, restoreTestStaleAfterMs: 1e12, shippingLagLimitSeconds: 1e9, pitrWindowMs: 7 * 86_400_000, maxUntestedDays: 7, expectShipping: true });
       expect(reasons.map((r) => r.key)).toContain(`shipping-spool-full:${sourceId}`);
       expect(reasons.find((r) => r.key === `shipping-spool-full:${sourceId}`)!.message).toMatch(/ENOSPC/);
-      expect(renderMetrics(facts, reasons, { format: 'horizn-dbops/daemon-state', version: 1, jobs: {} }, null)).toContain(`dbops_binlog_spool_full{source="${sourceId}"} 1`);
+      expect(await new DaemonMetrics().render({ facts, reasons, state: { format: 'horizn-dbops/daemon-state', version: 1, jobs: {} }, shipper: null })).toContain(`dbops_binlog_spool_full{source="${sourceId}"} 1`);
       // An operator removes the spool's copies (as older versions told them to): still no harm.
       for (const f of await readdir(join(mnt, sourceId))) if (f.startsWith('binlog.')) await rm(join(mnt, sourceId, f));
       await insertRows(5);
@@ -395,7 +395,7 @@ describe('a full spool filesystem', () => {
         return (await segments(s, sourceId)).at(-1)?.file === (await serverLogs()).at(-2);
       }, 30_000);
       await waitFor('the heartbeat to clear the problem', async () => (await s.repo.binlogs.shipperState(sourceId))?.problem === null);
-      expect(renderMetrics(await collectStatus(s.repo, { pitrWindowMs: 7 * 86_400_000, maxUntestedDays: 7 }), [], { format: 'horizn-dbops/daemon-state', version: 1, jobs: {} }, null)).toContain(`dbops_binlog_spool_full{source="${sourceId}"} 0`);
+      expect(await new DaemonMetrics().render({ facts: await collectStatus(s.repo, { pitrWindowMs: 7 * 86_400_000, maxUntestedDays: 7 }), reasons: [], state: { format: 'horizn-dbops/daemon-state', version: 1, jobs: {} }, shipper: null })).toContain(`dbops_binlog_spool_full{source="${sourceId}"} 0`);
       shipper.kill('SIGTERM');
       const done = await shipper;
       expect(done.exitCode, stderr).toBe(0);

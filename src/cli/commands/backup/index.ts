@@ -22,7 +22,7 @@ export function registerBackup(program: Command, globals: () => GlobalOptions): 
       });
       const repo = await ctx.writableRepository();
       const source = sourceConnection(ctx.config);
-      const progress = new Progress('dump');
+      const progress = new Progress('backup');
       try {
         const manifest = await runBackup({
           repo,
@@ -33,6 +33,7 @@ export function registerBackup(program: Command, globals: () => GlobalOptions): 
           compressionThreads: ctx.config.compression.threads,
           includeAccounts: ctx.config.backup.accounts,
           signal: ctx.signal,
+          onEstimate: (n) => progress.setTotal(n),
           onProgress: (n) => progress.update(n),
         });
         progress.done();

@@ -2,6 +2,7 @@
 // binlog chain, gaps, bytes, the point reached), then restore + one-session replay.
 // `--dry-run` prints only the plan. Thin: parse flags, call src/pitr, format.
 import type { Command } from 'commander';
+import { Progress } from '../../progress.js';
 import { CommandContext, type GlobalOptions } from '../../context.js';
 import { runPitr, type PitrResult } from '../../../pitr/run-pitr.js';
 import { parseTarget } from '../../../pitr/target-spec.js';
@@ -64,6 +65,8 @@ export function registerPitr(program: Command, globals: () => GlobalOptions): vo
       const conn = opts.dryRun ? undefined : restoreTargetConnection(ctx.config);
       const identityFile = await checkIdentityFile(ctx.config.age.identityFile);
       const repo = opts.dryRun ? await ctx.repository() : await ctx.repositoryForEvidence();
+      // Restore and replay as one figure: base raw bytes loaded + binlog bytes replayed.
+      const progress = opts.dryRun ? undefined : new Progress('pitr');
       try {
         const pitr = (): Promise<PitrResult> => runPitr({
           repo,
@@ -79,6 +82,14 @@ export function registerPitr(program: Command, globals: () => GlobalOptions): vo
           signal: ctx.signal,
           ...(opts.base !== undefined ? { base: opts.base } : {}),
           keepPartial: opts.keepPartial ?? false,
+          ...(progress
+            ? {
+                onProgress: (done: number, total: number) => {
+                  progress.setTotal(total);
+                  progress.update(done);
+                },
+              }
+            : {}),
         });
         const result = opts.dryRun
           ? await pitr()
@@ -87,8 +98,10 @@ export function registerPitr(program: Command, globals: () => GlobalOptions): vo
               summary: `pitr from backup ${r.plan.base.id} to ${r.plan.reached.file}:${r.plan.reached.position} into ${conn ? `${conn.host ?? conn.socket}:${conn.port ?? ''}` : '?'}`,
               details: { requested: r.plan.requested, base: r.plan.base.id, reached: r.plan.reached, scope: r.plan.scope, phases: r.phases },
             }));
+        progress?.done();
         ctx.print(result, () => human(result));
       } finally {
+        progress?.done();
         ctx.releaseSignals();
       }
     });

@@ -7,6 +7,7 @@ import { restoreTargetConnection } from '../../../config/connections.js';
 import { withEvidence } from '../../../repo/evidence-log.js';
 import { withPartialTarget } from '../../../restore/partial-target.js';
 import { planRestore } from '../../../restore/select-parts.js';
+import { Progress } from '../../progress.js';
 
 interface RestoreFlags {
   target?: string;
@@ -53,6 +54,7 @@ export function registerRestore(program: Command, globals: () => GlobalOptions):
       };
       // What a failed restore created is dropped again (unless --keep-partial), and its message says what is left.
       const partial = { target, operation: 'restore' as const, databases: planRestore(manifest, scope).createDatabases.map((d) => d.name), keepPartial: opts.keepPartial ?? false, binlog: opts.binlog ?? false, backupId: manifest.id };
+      const progress = new Progress('restore');
       try {
         const result = await withEvidence(repo, { action: 'restore', subject: manifest.id }, () => withPartialTarget(partial, (p) => runRestore({
           repo,
@@ -66,13 +68,17 @@ export function registerRestore(program: Command, globals: () => GlobalOptions):
           parallel: ctx.config.restore.parallel,
           signal: ctx.signal,
           onPart: p.onPart,
+          onTotal: (n) => progress.setTotal(n),
+          onProgress: (n) => progress.update(n),
         })), (r) => ({
           outcome: 'ok',
           summary: `restored backup ${manifest.id} (${r.databases.join(', ')}) into ${target.socket ?? `${target.host}:${target.port}`}`,
           details: { databases: r.databases, parts: r.parts.length, seconds: r.seconds, scope: { database: opts.database ?? null, table: opts.table ?? null, intoSchema: opts.intoSchema ?? null } },
         }));
+        progress.done();
         ctx.print(result, () => `restored backup ${manifest.id} (${result.parts.length} parts, databases ${result.databases.join(', ')}) in ${result.seconds.toFixed(1)} s${result.strippedTriggers ? `; ${result.strippedTriggers} trigger block(s) left out of the renamed copy` : ''}`);
       } finally {
+        progress.done();
         ctx.releaseSignals();
       }
     });

@@ -6,6 +6,7 @@ import { checkIdentityFile } from '../../../crypto/age.js';
 import { VerificationError } from '../../../errors.js';
 import { log } from '../../../util/logger.js';
 import { recordEvidence } from '../../../repo/evidence-log.js';
+import { Progress } from '../../progress.js';
 
 export function registerVerify(program: Command, globals: () => GlobalOptions): void {
   program
@@ -26,7 +27,16 @@ export function registerVerify(program: Command, globals: () => GlobalOptions): 
       }
       const identity = ctx.config.age.identityFile ? await checkIdentityFile(ctx.config.age.identityFile) : undefined;
       if (!identity) log.warn('no age identity configured: checking signature and stored hashes only (set DBOPS_AGE_IDENTITY_FILE to also decrypt)');
-      const result = await verifyBackup(repo, manifest, identity);
+      const progress = new Progress(identity ? 'verify (decrypt)' : 'verify (stored hashes)');
+      let result;
+      try {
+        result = await verifyBackup(repo, manifest, identity, (done, total) => {
+          progress.setTotal(total);
+          progress.update(done);
+        });
+      } finally {
+        progress.done();
+      }
       const failed = result.parts.filter((p) => !p.ok);
       await recordEvidence(repo, {
         action: 'verify',

@@ -1,9 +1,14 @@
-// Receives the dump's parts from the splitter and turns each into a stored object.
-// At most `concurrency` parts are finishing (compress/encrypt/upload) at once, which
-// bounds memory however many tables there are; every started upload is tracked so a
-// failure can abort them all and remove what was written.
-import type { PartDescriptor, PartSink, PartWriter, PartStats } from '../dump/dump-splitter.js';
-import { PartUpload, type ProducedObject, type UploadedObject } from '../pipeline/part-upload.js';
+// The one way a backup's bytes reach storage: every part, whoever makes it, is opened here
+// and becomes one stored object under backups/<id>/parts/. A part is fed by writes (the dump
+// splitter's sections, the accounts SQL) or by a producer program's pipe (a table's own dump,
+// mariadb-backup's stream); pipeline/part-upload.ts builds the same filter chain for both.
+// Every part is tracked in one list, so `finish()` gives them all in the order they were
+// opened, and a failure can stop them all and remove what was written.
+// At most `concurrency` written parts are finishing (compress/encrypt/upload) at once, which
+// bounds memory however many tables there are.
+import type { PartDescriptor as DumpPartDescriptor, PartSink, PartWriter, PartStats } from '../dump/dump-splitter.js';
+import { PartUpload, ProducedUpload, type ProducedObject, type UploadedObject } from '../pipeline/part-upload.js';
+import type { ManifestPart } from '../manifest/backup-manifest.js';
 import type { Storage } from '../storage/storage.js';
 import { backupPartKey } from '../storage/layout.js';
 
@@ -16,15 +21,34 @@ export interface BackupSinkOptions {
   concurrency?: number;
 }
 
-export interface StoredPart extends PartDescriptor {
-  name: string;
-  object: UploadedObject;
+/** What a part holds: a dump section, the accounts, or a physical backup's stream. */
+export interface PartDescriptor {
+  kind: ManifestPart['kind'];
+  database?: string;
+  table?: string;
 }
 
-/** A part a producer program wrote straight into zstd (no raw hash, no row count). */
-export interface ProducedPart extends PartDescriptor {
+/** A stored part, as the manifest records it. */
+export interface StoredPart extends PartDescriptor {
   name: string;
-  object: ProducedObject;
+  object: UploadedObject | ProducedObject;
+  /** Rows the writer counted (a dump's table section); null where unknown. */
+  rows: number | null;
+}
+
+interface Entry {
+  name: string;
+  key: string;
+  descriptor: PartDescriptor;
+  stop(err: Error): void;
+  /** Set once the part's input is complete: settles when it is stored. */
+  done?: Promise<UploadedObject | ProducedObject>;
+  rows: number | null;
+}
+
+/** The object-name suffix of a part's kind: what a responder pipes it into after `zstd -d`. */
+function suffixOf(kind: PartDescriptor['kind']): string {
+  return kind === 'xbstream' ? '.xbstream.zst.age' : '.sql.zst.age';
 }
 
 /** True when the text has a line that is neither blank nor a `--` comment. */
@@ -36,58 +60,61 @@ function hasStatement(chunk: Buffer): boolean {
 }
 
 export class BackupSink implements PartSink {
-  private readonly started: Array<{ name: string; descriptor: PartDescriptor; upload: PartUpload; done?: Promise<UploadedObject> }> = [];
-  private readonly produced: Array<{ name: string; descriptor: PartDescriptor; upload: PartUpload; done: Promise<ProducedObject> }> = [];
+  private readonly entries: Entry[] = [];
   private readonly finishing = new Set<Promise<unknown>>();
   private failed: Error | undefined;
   private count = 0;
 
   constructor(private readonly options: BackupSinkOptions) {}
 
-  /** The upload of part `name`: fed by write(), or by the named producer program. */
-  private startUpload(name: string, producer?: string): Promise<PartUpload> {
-    return PartUpload.start({
-      storage: this.options.storage,
-      key: backupPartKey(this.options.backupId, `${name}.sql.zst.age`),
-      recipients: this.options.recipients,
-      compressionLevel: this.options.compressionLevel,
-      compressionThreads: this.options.compressionThreads,
-      ...(producer !== undefined ? { producer } : {}),
-    });
+  /** Next part name: zero-padded sequence, so keys sort in the order parts were opened. */
+  private track(descriptor: PartDescriptor, stop: (err: Error) => void): Entry {
+    const name = String(++this.count).padStart(5, '0');
+    const entry: Entry = { name, key: backupPartKey(this.options.backupId, `${name}${suffixOf(descriptor.kind)}`), descriptor, stop, rows: null };
+    this.entries.push(entry);
+    return entry;
   }
 
-  /** Next part name: zero-padded sequence, so keys sort in dump order. */
-  nextName(): string {
-    return String(++this.count).padStart(5, '0');
+  private chainOptions(key: string): { storage: Storage; key: string; recipients: readonly string[]; compressionLevel: number; compressionThreads: number } {
+    return { storage: this.options.storage, key, recipients: this.options.recipients, compressionLevel: this.options.compressionLevel, compressionThreads: this.options.compressionThreads };
   }
 
-  /** A part whose raw bytes a program (named for errors) will write straight into zstd, via
-   *  `upload.startProducer()`; outside the `open` limit. */
-  async prepareProduced(descriptor: PartDescriptor, producer: string): Promise<PartUpload> {
-    const name = this.nextName();
-    const upload = await this.startUpload(name, producer);
-    const done = upload.produced();
-    done.catch(() => undefined);
-    this.produced.push({ name, descriptor, upload, done });
-    return upload;
+  /**
+   * A part whose raw bytes a program (named for errors) will write straight into zstd: start
+   * it with `upload.startProducer()`. Outside the `open` limit. `drop()` gives it up before
+   * its producer started (its name is reused).
+   */
+  async produced(descriptor: PartDescriptor, producer: string): Promise<{ upload: ProducedUpload; drop: () => Promise<void> }> {
+    let upload: ProducedUpload | undefined;
+    const entry = this.track(descriptor, (err) => upload?.abort(err));
+    upload = await ProducedUpload.start({ ...this.chainOptions(entry.key), producer });
+    entry.done = upload.produced();
+    entry.done.catch(() => undefined);
+    const u = upload;
+    return {
+      upload: u,
+      drop: async () => {
+        u.abort(new Error('not used'));
+        await entry.done!.catch(() => undefined);
+        this.entries.splice(this.entries.indexOf(entry), 1);
+        this.count--;
+      },
+    };
   }
 
-  /** Give up the prepared parts (none was started): their programs stop, their names are reused. */
-  async dropProduced(): Promise<void> {
-    const dropped = this.produced.splice(0);
-    for (const entry of dropped) entry.upload.abort(new Error('not used'));
-    await Promise.allSettled(dropped.map((e) => e.done));
-    this.count -= dropped.length;
+  /** A small part we hold whole (the accounts SQL): stored at once, outside the `open` limit. */
+  async store(descriptor: PartDescriptor, bytes: Buffer, rows: number | null): Promise<void> {
+    let upload: PartUpload | undefined;
+    const entry = this.track(descriptor, (err) => upload?.abort(err));
+    entry.rows = rows;
+    upload = await PartUpload.start({ ...this.chainOptions(entry.key), compressionThreads: 1 });
+    await upload.write(bytes);
+    entry.done = upload.end();
+    await entry.done;
   }
 
-  /** Wait for every produced part; the first failure fails the whole backup. */
-  async finishProduced(): Promise<ProducedPart[]> {
-    const out: ProducedPart[] = [];
-    for (const entry of this.produced) out.push({ ...entry.descriptor, name: entry.name, object: await entry.done });
-    return out;
-  }
-
-  async open(descriptor: PartDescriptor): Promise<PartWriter> {
+  /** A part fed by writes (PartSink, for the dump splitter). */
+  async open(descriptor: DumpPartDescriptor): Promise<PartWriter> {
     // Measured (npm run bench): with 2, small tables queue behind each other and stall the
     // dump; 4 keeps it flowing. Memory stays bounded: each finishing part holds at most one
     // multipart window of the S3 driver; zstd and age run in their own processes.
@@ -96,31 +123,29 @@ export class BackupSink implements PartSink {
     if (this.failed) throw this.failed;
     // Routines/events sections are often empty (only comments): those are not stored.
     const mayBeEmpty = descriptor.kind === 'routines' || descriptor.kind === 'events';
-    let entry: (typeof this.started)[number] | undefined;
+    let entry: Entry | undefined;
+    let upload: PartUpload | undefined;
     const held: Buffer[] = [];
-    const start = async (): Promise<NonNullable<typeof entry>> => {
-      const name = this.nextName();
-      const upload = await this.startUpload(name);
-      entry = { name, descriptor, upload };
-      this.started.push(entry);
+    const start = async (): Promise<void> => {
+      entry = this.track(descriptor, (err) => upload?.abort(err));
+      upload = await PartUpload.start(this.chainOptions(entry.key));
       for (const b of held.splice(0)) await upload.write(b);
-      return entry;
     };
     if (!mayBeEmpty) await start();
     let writes = 0;
     return {
       write: async (chunk) => {
         writes++;
-        if (entry) return entry.upload.write(chunk);
+        if (upload) return upload.write(chunk);
         held.push(chunk);
         // The first write is the session preamble; any later non-comment line is content.
         if (writes > 1 && hasStatement(chunk)) await start();
       },
-      end: async (): Promise<PartStats> => {
-        if (!entry) return { rawBytes: 0, skipped: true };
-        const current = entry;
-        const done = current.upload.end();
-        current.done = done;
+      end: async (info): Promise<PartStats> => {
+        if (!entry || !upload) return { rawBytes: 0, skipped: true };
+        entry.rows = info?.rows ?? null;
+        const done = upload.end();
+        entry.done = done;
         const tracked = done.then(
           () => undefined,
           (err: Error) => {
@@ -129,25 +154,25 @@ export class BackupSink implements PartSink {
         );
         this.finishing.add(tracked);
         void tracked.finally(() => this.finishing.delete(tracked));
-        return { rawBytes: current.upload.rawBytes };
+        return { rawBytes: upload.rawBytes };
       },
-      abort: (err) => entry?.upload.abort(err),
+      abort: (err) => upload?.abort(err),
     };
   }
 
-  /** Wait for every part; the first failure fails the whole backup. */
-  async finishAll(): Promise<StoredPart[]> {
+  /** Wait for every part, in the order they were opened; the first failure fails the whole backup. */
+  async finish(): Promise<StoredPart[]> {
     const out: StoredPart[] = [];
-    for (const entry of this.started) {
-      const object = await (entry.done ?? entry.upload.end());
-      out.push({ ...entry.descriptor, name: entry.name, object });
+    for (const entry of this.entries) {
+      if (!entry.done) throw new Error(`backup part ${entry.name} was never ended`);
+      out.push({ ...entry.descriptor, name: entry.name, object: await entry.done, rows: entry.rows });
     }
     return out;
   }
 
-  /** Stop every part's programs now (a table's own dump too): the waits on them fail with `err`. */
+  /** Stop every part's programs now (a producer too): the waits on them fail with `err`. */
   interrupt(err: Error): void {
-    for (const entry of [...this.started, ...this.produced]) entry.upload.abort(err);
+    for (const entry of this.entries) entry.stop(err);
   }
 
   /**
@@ -156,10 +181,10 @@ export class BackupSink implements PartSink {
    * slate when the store refused or could not be reached.
    */
   async abortAll(err: Error): Promise<{ notRemoved: string[]; problem: string | null }> {
-    const all = [...this.started, ...this.produced];
+    const all = [...this.entries];
     this.interrupt(err);
     await Promise.allSettled(all.map((e) => e.done ?? Promise.resolve()));
-    const keys = all.map((e) => backupPartKey(this.options.backupId, `${e.name}.sql.zst.age`));
+    const keys = all.map((e) => e.key);
     const results = await Promise.allSettled(keys.map((key) => this.options.storage.remove(key)));
     const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ key: keys[i]!, reason: r.reason as unknown }] : []));
     const first = failed[0]?.reason;

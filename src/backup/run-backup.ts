@@ -1,193 +1,91 @@
-// A full backup: one consistent mysqldump, split into parts, each compressed, encrypted,
-// measured and stored — on MariaDB the largest tables by dumps of their own at the same
-// point in time (parallel-dump.ts); then the signed manifest, written LAST. Any failure or interrupt
-// aborts every upload and removes what was written, and no manifest is ever written,
-// so a failed backup can never be listed or restored.
+// A backup, of either kind, in three phases:
+//   1. inspect  — the kind reads the source (server facts, databases, schema inventory): nothing is
+//                 written, so a crash or failure here leaves nothing;
+//   2. produce  — the kind makes its parts, every byte through the one BackupSink. A failure or
+//                 interrupt stops every part's programs and removes what was written; a crash
+//                 (kill -9) leaves objects under backups/<id>/parts/ with no manifest: they are not a
+//                 backup (nothing lists or restores them) and prune removes them as an unfinished
+//                 backup after retention.graceForIncomplete. A stream cannot be resumed, so this
+//                 phase is abandoned, never guessed at;
+//   3. commit   — the signed manifest, one atomic put, written LAST: before it the backup does not exist.
+// Every outcome (committed, failed, interrupted) is recorded in the evidence log.
 import { execa } from 'execa';
-import type { KeyObject } from 'node:crypto';
-import { DumpSplitter } from '../dump/dump-splitter.js';
 import { BackupSink } from './backup-sink.js';
-import { dumpAccounts } from './accounts.js';
-import { schemaInventory, type SchemaObjects } from './schema-inventory.js';
-import { PartUpload } from '../pipeline/part-upload.js';
-import { withConnection } from '../mysql/client.js';
-import { readServerInfo, type ServerInfo } from '../mysql/server-info.js';
-import { flavorProfile, resolveTools } from '../mysql/flavor.js';
-import { dumpArgs } from './dump-args.js';
-import { CommitBlock, ignoreTableArgs, pickTableDumps, tableDumpArgs, type StartedTableDump, type TableDump } from './parallel-dump.js';
-import type { MysqlConn } from '../mysql/connection-url.js';
-import { newBackupId, backupManifestKey, backupPartKey, backupPrefix } from '../storage/layout.js';
+import { newBackupId, backupManifestKey, backupPrefix } from '../storage/layout.js';
 import { withEvidence } from '../repo/evidence-log.js';
 import { documentBytes, sha256Hex } from '../repo/signed-document.js';
 import { recipientFingerprint } from '../crypto/age.js';
-import { BINLOG_OFF_WARNING } from '../manifest/point-in-time.js';
 import { PART_ORDER, type BackupManifest, type ManifestPart, type UnsignedManifest } from '../manifest/backup-manifest.js';
-import type { Repository } from '../repo/repository.js';
-import { startTool, waitTool } from '../util/tool-process.js';
 import { processIo } from '../util/proc-io.js';
-import { InterruptedError, OperationError, UsageError } from '../errors.js';
+import { InterruptedError } from '../errors.js';
 import { log } from '../util/logger.js';
-import { coalesce } from '../util/coalesce.js';
 import { VERSION } from '../version.js';
+import { logicalBackup } from './logical-backup.js';
+import { physicalBackup } from './physical-backup.js';
+import type { BackupKind, BackupOptions, Inspection, ProduceContext } from './backup-kind.js';
+import type { StoredPart } from './backup-sink.js';
 
-export interface BackupOptions {
-  repo: Repository;
-  source: MysqlConn;
-  recipients: readonly string[];
-  databases: readonly string[];
-  compressionLevel: number;
-  compressionThreads: number;
-  includeAccounts: boolean;
-  labels?: Record<string, string>;
-  signal?: AbortSignal;
-  /** Progress callback with raw bytes dumped so far (the main dump's, plus what the tables' own dumps wrote). */
-  onProgress?: (rawBytes: number) => void;
-  /** The expected raw size, once the source is inspected: the previous backup's when it had the
-   *  same databases, else information_schema's DATA_LENGTH (a dump carries no index pages). */
-  onEstimate?: (rawBytes: number) => void;
-}
-
-/** Dump bytes handed to the splitter at a time (see coalesce.ts). */
-const DUMP_BLOCK_BYTES = 1 << 20;
+export type { BackupOptions } from './backup-kind.js';
 
 /** Take a backup and record it (committed, failed or interrupted) in the evidence log. */
 export async function runBackup(options: BackupOptions): Promise<BackupManifest> {
   return withEvidence(options.repo, { action: 'backup' }, () => takeBackup(options), (m) => ({
     subject: m.id,
     outcome: 'ok',
-    summary: `backup ${m.id} committed: ${m.databases.join(', ')}, ${m.parts.length} parts, ${m.totals.storedBytes} bytes stored`,
-    details: { databases: m.databases, consistentPoint: m.consistentPoint, storedBytes: m.totals.storedBytes, labels: m.labels },
+    summary: `${m.kind}${m.physical?.parent ? ' incremental' : ''} backup ${m.id} committed: ${m.databases.join(', ')}, ${m.parts.length} parts, ${m.totals.storedBytes} bytes stored`,
+    details: {
+      kind: m.kind,
+      databases: m.databases,
+      consistentPoint: m.consistentPoint,
+      storedBytes: m.totals.storedBytes,
+      labels: m.labels,
+      ...(m.physical ? { parent: m.physical.parent, fromLsn: m.physical.fromLsn, toLsn: m.physical.toLsn } : {}),
+    },
     refs: [{ key: backupManifestKey(m.id), sha256: sha256Hex(documentBytes(m)) }],
   }));
 }
 
 async function takeBackup(options: BackupOptions): Promise<BackupManifest> {
-  const startedAt = new Date();
-  const { info, databases, warnings, accounts, objects, tableDumps, schemaBytes } = await inspectSource(options);
-  if (options.onEstimate) options.onEstimate(await estimateRawBytes(options.repo, databases, schemaBytes));
-  const profile = flavorProfile(info);
-  const tools = resolveTools(profile);
-  const id = newBackupId(startedAt);
-  // Asked early, in parallel with the dump, so they add no wall time at the end.
-  const versions = toolVersions(tools.dump);
-  const storage = options.repo.storage;
-  log.info({ backupId: id, databases, flavor: info.flavor, version: info.version }, 'backup started');
+  return options.kind === 'physical' ? run(physicalBackup, options) : run(logicalBackup, options);
+}
 
-  const sink = new BackupSink({
-    storage,
-    backupId: id,
-    recipients: options.recipients,
-    compressionLevel: options.compressionLevel,
-    compressionThreads: options.compressionThreads,
-  });
-  const splitter = new DumpSplitter(sink);
-  const accountsKey = backupPartKey(id, 'accounts.sql.zst.age');
-  // Interrupted: every part's programs stop at once. The tables' own dumps run on after the
-  // main dump ends, and only the main dump hears the signal below.
+async function run<I extends Inspection>(kind: BackupKind<I>, options: BackupOptions): Promise<BackupManifest> {
+  const startedAt = new Date();
+  // 1. inspect
+  const inspected = await kind.inspect(options);
+  if (options.onEstimate) {
+    const estimate = await inspected.estimate();
+    if (estimate !== undefined) options.onEstimate(estimate);
+  }
+  const { info, databases } = inspected;
+  const id = newBackupId(startedAt);
+  // Asked early, in parallel with the backup, so they add no wall time at the end.
+  const versions = toolVersions({ ...inspected.tools, zstd: 'zstd', age: 'age' });
+  versions.catch(() => undefined);
+  const storage = options.repo.storage;
+  log.info({ backupId: id, kind: kind.kind, databases, flavor: info.flavor, version: info.version }, 'backup started');
+
+  // 2. produce
+  const sink = new BackupSink({ storage, backupId: id, recipients: options.recipients, compressionLevel: options.compressionLevel, compressionThreads: options.compressionThreads });
+  // Interrupted: every part's programs stop at once.
   const interrupt = (): void => sink.interrupt(new InterruptedError(String(options.signal?.reason ?? 'signal')));
   options.signal?.addEventListener('abort', interrupt, { once: true });
-  // The tables' own dumps write straight into zstd, and run on after the main dump: their
-  // progress is what /proc says they wrote, asked once a second until their parts are stored.
-  const producerPids: number[] = [];
-  const producerBytes = new Map<number, number>();
-  let mainBytes = 0;
-  const report = (): void => {
-    for (const pid of producerPids) {
-      const io = processIo(pid);
-      if (io) producerBytes.set(pid, Math.max(producerBytes.get(pid) ?? 0, io.written));
-    }
-    options.onProgress?.(mainBytes + [...producerBytes.values()].reduce((a, b) => a + b, 0));
-  };
-  const ticker = options.onProgress && tableDumps.length ? setInterval(report, 1000) : undefined;
+  const progress = new ProgressCount(options.onProgress);
+  const ctx: ProduceContext = { id, sink, ...(options.signal ? { signal: options.signal } : {}), wrote: (n) => progress.wrote(n), watch: (pid) => progress.watch(pid) };
   try {
-    const split = await (async () => {
-      // zstd and age for each table dump start first: commits are blocked only while the
-      // dumps themselves start.
-      const uploads: PartUpload[] = [];
-      for (const t of tableDumps) uploads.push(await sink.prepareProduced({ kind: 'table', database: t.database, table: t.table }, `mariadb-dump of ${t.database}.${t.table}`));
-      const block = tableDumps.length ? await CommitBlock.take(options.source) : undefined;
-      if (!block) await sink.dropProduced();
-      try {
-        const ownDumps = block ? tableDumps : [];
-        const fullArgs = dumpArgs(info, databases);
-        const started: StartedTableDump[] = ownDumps.map((t, i) => {
-          const proc = uploads[i]!.startProducer((stdoutFd) => startTool(tools.dump, tableDumpArgs(fullArgs, t), { stdout: stdoutFd, bufferStdout: true, credentials: options.source }));
-          if (proc.pid !== undefined) producerPids.push(proc.pid);
-          proc.stdin.end();
-          const exited = waitTool(proc, `mariadb-dump of ${t.database}.${t.table}`);
-          exited.catch(() => undefined);
-          return { table: t, exited };
-        });
-        if (ownDumps.length) log.info({ tables: ownDumps.map((t) => `${t.database}.${t.table}`) }, 'largest tables dumped by their own processes');
-        const args = dumpArgs(info, databases, ignoreTableArgs(ownDumps));
-        const dump = startTool(tools.dump, args, { bufferStdout: true, credentials: options.source });
-        dump.stdin.end();
-        const onAbort = (): void => void dump.kill('SIGTERM');
-        options.signal?.addEventListener('abort', onAbort, { once: true });
-        const dumpDone = waitTool(dump, 'mariadb-dump/mysqldump');
-        dumpDone.catch(() => undefined);
-        let mainStarted!: () => void;
-        const firstBytes = new Promise<void>((resolve) => (mainStarted = resolve));
-        // Commits resume as soon as every dump has its snapshot, while the dumps go on.
-        const snapshots = block?.waitForSnapshots(started, Promise.race([firstBytes, dumpDone])).finally(() => block.release());
-        snapshots?.catch(() => undefined);
-        try {
-          let bytes = 0;
-          for await (const chunk of coalesce(dump.stdout as AsyncIterable<Buffer>, DUMP_BLOCK_BYTES)) {
-            if (bytes === 0) mainStarted();
-            bytes += chunk.length;
-            await splitter.push(chunk);
-            mainBytes = bytes;
-            if (!ticker) options.onProgress?.(bytes);
-          }
-          await dumpDone;
-          await snapshots;
-        } catch (err) {
-          dump.kill('SIGKILL');
-          await dumpDone.catch(() => undefined);
-          throw err;
-        } finally {
-          options.signal?.removeEventListener('abort', onAbort);
-        }
-        if (options.signal?.aborted) throw new InterruptedError(String(options.signal.reason ?? 'signal'));
-        const result = await splitter.finish();
-        if (!result.completed) throw new OperationError('the dump ended without its "Dump completed" trailer: it was truncated; no backup was recorded');
-        block?.checkSamePoint(result.coordinates);
-        return result;
-      } finally {
-        await block?.release();
-      }
-    })();
-    const stored = await sink.finishAll();
-    const produced = await sink.finishProduced();
+    const produced = await kind.produce(options, inspected, ctx);
+    const stored = await sink.finish();
+    if (options.signal?.aborted) throw new InterruptedError(String(options.signal.reason ?? 'signal'));
 
-    const parts: ManifestPart[] = stored.map((p, i) => ({
-      name: p.name,
-      key: p.object.key,
-      kind: p.kind,
-      ...(p.database !== undefined ? { database: p.database } : {}),
-      ...(p.table !== undefined ? { table: p.table } : {}),
-      rows: split.parts[i]?.rows ?? null,
-      rawBytes: p.object.raw.bytes,
-      rawSha256: p.object.raw.sha256,
-      storedBytes: p.object.stored.bytes,
-      storedSha256: p.object.stored.sha256,
-    }));
-    for (const p of produced) {
-      parts.push({ name: p.name, key: p.object.key, kind: p.kind, database: p.database, ...(p.table !== undefined ? { table: p.table } : {}), rows: null, rawBytes: p.object.raw.bytes, rawSha256: null, storedBytes: p.object.stored.bytes, storedSha256: p.object.stored.sha256 });
-    }
-    if (accounts) {
-      const upload = await PartUpload.start({ storage, key: accountsKey, recipients: options.recipients, compressionLevel: options.compressionLevel, compressionThreads: 1 });
-      await upload.write(Buffer.from(accounts.sql));
-      const object = await upload.end();
-      parts.push({ name: 'accounts', key: object.key, kind: 'accounts', rows: accounts.count, rawBytes: object.raw.bytes, rawSha256: object.raw.sha256, storedBytes: object.stored.bytes, storedSha256: object.stored.sha256 });
-    }
-    parts.sort((a, b) => PART_ORDER[a.kind] - PART_ORDER[b.kind] || a.name.localeCompare(b.name));
-
-    if (!split.coordinates.binlogFile && info.logBin) warnings.push('the dump recorded no binlog position: point-in-time recovery from this backup is not possible');
+    // 3. commit
+    await kind.beforeCommit?.(options, inspected);
+    const parts = stored.map(manifestPart).sort((a, b) => PART_ORDER[a.kind] - PART_ORDER[b.kind] || a.name.localeCompare(b.name));
+    const tables = parts.filter((p) => p.kind === 'table');
     const unsigned: UnsignedManifest = {
       id,
       repositoryId: options.repo.config.id,
+      kind: kind.kind,
+      ...(produced.physical ? { physical: produced.physical } : {}),
       startedAt: startedAt.toISOString(),
       completedAt: new Date().toISOString(),
       source: {
@@ -198,11 +96,7 @@ async function takeBackup(options: BackupOptions): Promise<BackupManifest> {
         gtidMode: info.gtidMode,
         host: options.source.socket ? `socket:${options.source.socket}` : `${options.source.host}:${options.source.port}`,
       },
-      consistentPoint: {
-        binlogFile: split.coordinates.binlogFile ?? null,
-        binlogPosition: split.coordinates.binlogPosition ?? null,
-        gtidSet: split.coordinates.gtidSet ?? null,
-      },
+      consistentPoint: produced.consistentPoint,
       databases: [...databases],
       tools: await versions,
       encryption: { format: 'age', recipients: options.recipients.map(recipientFingerprint) },
@@ -211,107 +105,102 @@ async function takeBackup(options: BackupOptions): Promise<BackupManifest> {
       totals: {
         rawBytes: parts.reduce((s, p) => s + p.rawBytes, 0),
         storedBytes: parts.reduce((s, p) => s + p.storedBytes, 0),
-        rows: parts.some((p) => p.kind === 'table' && p.rows === null) ? null : parts.filter((p) => p.kind === 'table').reduce((s, p) => s + (p.rows ?? 0), 0),
+        // A physical copy counts no rows; a dump's parts each tell theirs, unless one could not.
+        rows: kind.kind === 'physical' || tables.some((p) => p.rows === null) ? null : tables.reduce((s, p) => s + (p.rows ?? 0), 0),
       },
-      warnings,
-      objects,
+      warnings: [...inspected.warnings, ...produced.warnings],
+      objects: inspected.objects,
       labels: options.labels ?? {},
     };
     if (options.signal?.aborted) throw new InterruptedError(String(options.signal.reason ?? 'signal'));
     // The commit point: before this put the backup does not exist.
     const manifest = await options.repo.backups.commit(unsigned);
-    log.info({ backupId: id, rawBytes: manifest.totals.rawBytes, storedBytes: manifest.totals.storedBytes, parts: parts.length }, 'backup committed');
+    log.info({ backupId: id, kind: kind.kind, rawBytes: manifest.totals.rawBytes, storedBytes: manifest.totals.storedBytes, parts: parts.length }, 'backup committed');
     return manifest;
   } catch (err) {
     const error = options.signal?.aborted && !(err instanceof InterruptedError) ? new InterruptedError(String(options.signal.reason ?? 'signal')) : (err as Error);
-    splitter.abort(error);
     const cleanup = await sink.abortAll(error);
-    const accountsLeft = await storage.remove(accountsKey).then(
-      () => null,
-      (e: unknown) => (e instanceof Error ? e.message : String(e)),
-    );
-    const notRemoved = [...cleanup.notRemoved, ...(accountsLeft === null ? [] : [accountsKey])];
     if (storage.lock) {
       log.error({ backupId: id, err: error.message }, 'backup failed; no manifest was written (parts already uploaded stay until their Object Lock ends, then prune removes them as an unfinished backup)');
-    } else if (notRemoved.length === 0) {
+    } else if (cleanup.notRemoved.length === 0) {
       log.error({ backupId: id, err: error.message }, 'backup failed; its parts were removed and no manifest was written');
     } else {
       // A removal can fail for a key that was never written (the store is unreachable), so
       // this is what MAY be left; prune finds what is actually there.
+      const n = cleanup.notRemoved.length;
       log.error(
-        { backupId: id, err: error.message, notRemoved: notRemoved.length, prefix: backupPrefix(id), removeError: cleanup.problem ?? accountsLeft },
-        `backup failed; no manifest was written, but ${notRemoved.length} of its objects could not be removed (${cleanup.problem ?? accountsLeft}) and may be left under ${backupPrefix(id)}: it is not a backup, and "dbops prune --apply" removes them as an unfinished backup once they are older than retention.graceForIncomplete`,
+        { backupId: id, err: error.message, notRemoved: n, prefix: backupPrefix(id), removeError: cleanup.problem },
+        `backup failed; no manifest was written, but ${n} of its objects could not be removed (${cleanup.problem}) and may be left under ${backupPrefix(id)}: it is not a backup, and "dbops prune --apply" removes them as an unfinished backup once they are older than retention.graceForIncomplete`,
       );
     }
     throw error;
   } finally {
-    if (ticker) clearInterval(ticker);
+    progress.stop();
     options.signal?.removeEventListener('abort', interrupt);
   }
 }
 
-async function inspectSource(
-  options: BackupOptions,
-): Promise<{ info: ServerInfo; databases: string[]; warnings: string[]; objects: Record<string, SchemaObjects>; tableDumps: TableDump[]; schemaBytes: number; accounts?: { sql: string; count: number } }> {
-  return withConnection(options.source, async (db) => {
-    const info = await readServerInfo(db);
-    const existing = await db.listUserDatabases();
-    let databases: string[];
-    if (options.databases.length) {
-      const missing = options.databases.filter((d) => !existing.includes(d));
-      if (missing.length) throw new UsageError(`database ${missing.map((m) => `"${m}"`).join(', ')} does not exist on the source; existing: ${existing.join(', ') || '(none)'}`);
-      databases = [...options.databases];
-    } else {
-      databases = existing;
-    }
-    if (databases.length === 0) throw new UsageError('the source has no user database to back up; create one or check source.url');
-    const warnings: string[] = [];
-    const nonTx = await db.nonTransactionalTables(databases);
-    if (nonTx.length) {
-      const names = nonTx.slice(0, 5).map((t) => `${t.database}.${t.table} (${t.engine})`).join(', ');
-      const msg = `${nonTx.length} non-transactional table(s) are not covered by the consistent snapshot: ${names}${nonTx.length > 5 ? ', …' : ''}`;
-      warnings.push(msg);
-      log.warn({ tables: nonTx.length }, msg);
-    }
-    if (!info.logBin) {
-      warnings.push(BINLOG_OFF_WARNING);
-      log.warn(BINLOG_OFF_WARNING);
-    }
-    const accounts = options.includeAccounts ? await dumpAccounts(db) : undefined;
-    const objects = await schemaInventory(db, databases);
-    const tableDumps = await pickTableDumps(db, info, databases);
-    const sized = await db.query<{ n: number | string | null }>('SELECT SUM(DATA_LENGTH) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA IN (?)', [databases]);
-    return { info, databases, warnings, objects, tableDumps, schemaBytes: Number(sized[0]?.n ?? 0), ...(accounts ? { accounts } : {}) };
-  });
+function manifestPart(p: StoredPart): ManifestPart {
+  return {
+    name: p.name,
+    key: p.object.key,
+    kind: p.kind,
+    ...(p.database !== undefined ? { database: p.database } : {}),
+    ...(p.table !== undefined ? { table: p.table } : {}),
+    rows: p.rows,
+    rawBytes: p.object.raw.bytes,
+    rawSha256: p.object.raw.sha256,
+    storedBytes: p.object.stored.bytes,
+    storedSha256: p.object.stored.sha256,
+  };
 }
 
-/** The previous backup's raw size when it holds the same databases (the best guess), else the schema's. */
-async function estimateRawBytes(repo: Repository, databases: readonly string[], schemaBytes: number): Promise<number> {
-  try {
-    const previous = await repo.backups.resolve('latest');
-    const same = previous.databases.length === databases.length && previous.databases.every((d) => databases.includes(d));
-    if (same) return previous.totals.rawBytes;
-  } catch {
-    // no backup yet, or none that verifies: the schema's estimate
+/**
+ * Raw bytes so far: what we wrote, plus what producer programs wrote straight into zstd
+ * (asked of /proc once a second while any runs, since their bytes never reach us).
+ */
+class ProgressCount {
+  private readonly pids: number[] = [];
+  private readonly produced = new Map<number, number>();
+  private written = 0;
+  private ticker: NodeJS.Timeout | undefined;
+
+  constructor(private readonly report: ((rawBytes: number) => void) | undefined) {}
+
+  wrote(total: number): void {
+    this.written = total;
+    if (!this.ticker) this.report?.(total);
   }
-  return schemaBytes;
+
+  watch(pid: number | undefined): void {
+    if (pid === undefined || !this.report) return;
+    this.pids.push(pid);
+    this.ticker ??= setInterval(() => this.tick(), 1000);
+  }
+
+  private tick(): void {
+    for (const pid of this.pids) {
+      const io = processIo(pid);
+      if (io) this.produced.set(pid, Math.max(this.produced.get(pid) ?? 0, io.written));
+    }
+    this.report?.(this.written + [...this.produced.values()].reduce((a, b) => a + b, 0));
+  }
+
+  stop(): void {
+    if (this.ticker) clearInterval(this.ticker);
+  }
 }
 
-async function toolVersions(dumpTool: string): Promise<Record<string, string>> {
-  const first = async (file: string, args: string[]): Promise<string> => {
+/** `--version` of each program (first line), by the name the manifest records it under. */
+async function toolVersions(tools: Record<string, string>): Promise<Record<string, string>> {
+  const first = async (file: string): Promise<string> => {
     try {
-      const r = await execa(file, args, { reject: false, timeout: 5000 });
+      const r = await execa(file, ['--version'], { reject: false, timeout: 5000 });
       return (r.stdout || r.stderr).split('\n')[0]!.trim();
     } catch {
       return 'unknown';
     }
   };
-  return {
-    dbops: VERSION,
-    dump: await first(dumpTool, ['--version']),
-    zstd: await first('zstd', ['--version']),
-    age: await first('age', ['--version']),
-  };
+  const entries = await Promise.all(Object.entries(tools).map(async ([name, file]) => [name, await first(file)] as const));
+  return { dbops: VERSION, ...Object.fromEntries(entries) };
 }
-
-export type { KeyObject };

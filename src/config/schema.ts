@@ -109,8 +109,13 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Dump user accounts and grants into a separate part (restored only on request). */
       accounts: bool.default(true),
+      /** logical: a consistent dump (per-table restores); physical: mariadb-backup's copy of the whole
+       *  server's datadir (fast restores, incrementals; runs where the datadir is). */
+      kind: z.enum(['logical', 'physical']).default('logical'),
+      /** Physical: the source's datadir as this host sees it (a read-only mount); default the server's @@datadir. */
+      datadir: z.string().min(1).optional(),
     })
-    .default({ accounts: true }),
+    .default({ accounts: true, kind: 'logical' }),
   restore: z
     .strictObject({
       /** Table parts loaded at once. */
@@ -299,6 +304,8 @@ export const SETTABLE_KEYS: Record<string, 'string' | 'list' | 'number' | 'boole
   'compression.level': 'number',
   'compression.threads': 'number',
   'backup.accounts': 'boolean',
+  'backup.kind': 'string',
+  'backup.datadir': 'string',
   'restore.parallel': 'number',
   'restore.targetUrl': 'string',
   'restore.targetUrlFile': 'string',

@@ -36,9 +36,11 @@ export function backupJob(c: JobContext): JobFn {
       compressionLevel: c.config.compression.level,
       compressionThreads: c.config.compression.threads,
       includeAccounts: c.config.backup.accounts,
+      kind: c.config.backup.kind,
+      ...(c.config.backup.datadir !== undefined ? { datadir: c.config.backup.datadir } : {}),
       signal,
     });
-    return `backup ${m.id}: ${m.totals.rawBytes} bytes raw, ${m.totals.storedBytes} stored`;
+    return `${m.kind} backup ${m.id}: ${m.totals.rawBytes} bytes raw, ${m.totals.storedBytes} stored`;
   };
 }
 

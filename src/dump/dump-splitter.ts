@@ -16,7 +16,8 @@ export interface PartDescriptor {
 export interface PartWriter {
   /** Resolves when the consumer can take more (backpressure). */
   write(chunk: Buffer): Promise<void>;
-  end(): Promise<PartStats>;
+  /** The part is complete; `rows` is the table's row count where the dump format tells it. */
+  end(info?: { rows: number | null }): Promise<PartStats>;
   abort(err: Error): void;
 }
 
@@ -295,8 +296,9 @@ export class DumpSplitter {
     this.writer = undefined;
     this.descriptor = undefined;
     if (!d || !w) return;
-    const stats = await w.end();
+    const rows = d.kind === 'table' && d.rowsCountable ? (d.rows ?? 0) : null;
+    const stats = await w.end({ rows });
     if (stats.skipped) return;
-    this.result.parts.push({ kind: d.kind, database: d.database, ...(d.table !== undefined ? { table: d.table } : {}), rows: d.kind === 'table' && d.rowsCountable ? (d.rows ?? 0) : null, rawBytes: stats.rawBytes });
+    this.result.parts.push({ kind: d.kind, database: d.database, ...(d.table !== undefined ? { table: d.table } : {}), rows, rawBytes: stats.rawBytes });
   }
 }

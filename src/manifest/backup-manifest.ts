@@ -1,8 +1,13 @@
 // The backup manifest: the commit marker of a backup (written last), self-describing
 // (format version, source, consistent point, tools, every part with sizes and hashes)
-// and signed. Readers accept a backup only through `parseVerifiedManifest`.
+// and signed. Readers accept a backup only through `repo.backups` (repo/backup-store.ts).
+// Two kinds share it: `logical` (a dump split into SQL parts; manifests written before
+// kinds existed have no `kind` and are logical) and `physical` (mariadb-backup's xbstream
+// of the whole server, with its InnoDB LSN range and, for an incremental, the backup it
+// applies on).
 import { z } from 'zod';
 import { documentType, type SignedDoc, type UnsignedDoc } from '../repo/signed-document.js';
+import { VerificationError } from '../errors.js';
 
 export const MANIFEST_FORMAT = 'horizn-dbops/backup-manifest';
 export const MANIFEST_VERSION = 1;
@@ -13,7 +18,8 @@ export const partSchema = z.object({
   /** Stable name inside the backup, e.g. `0003`. */
   name: z.string(),
   key: z.string(),
-  kind: z.enum(['database', 'table', 'sequence', 'views', 'events', 'routines', 'accounts']),
+  /** `xbstream`: a physical backup's whole stream (mbstream -x extracts it). */
+  kind: z.enum(['database', 'table', 'sequence', 'views', 'events', 'routines', 'accounts', 'xbstream']),
   database: z.string().optional(),
   table: z.string().optional(),
   /** Row count from the dump itself; null where the dump format does not tell. */
@@ -44,9 +50,29 @@ export const consistentPointSchema = z.object({
 });
 export type ConsistentPoint = z.infer<typeof consistentPointSchema>;
 
+/** A 64-bit InnoDB log sequence number, as decimal text (JSON numbers lose precision past 2^53). */
+const lsn = z.string().regex(/^\d{1,20}$/);
+
+export const physicalSchema = z.object({
+  /** The program that read the datadir: its flags and its stream tool follow from it. */
+  tool: z.enum(['mariadb-backup', 'xtrabackup']),
+  /** Pages newer than fromLsn are in the stream (0 for a full); toLsn is the checkpoint the next incremental starts from. */
+  fromLsn: lsn,
+  toLsn: lsn,
+  /** The last LSN of the redo log copied with it. */
+  lastLsn: lsn,
+  /** An incremental: the backup it applies on (its toLsn is our fromLsn) and the full its chain starts with; null for a full. */
+  parent: z.string().nullable(),
+  base: z.string().nullable(),
+});
+export type PhysicalInfo = z.infer<typeof physicalSchema>;
+
 export const backupManifestDoc = documentType(MANIFEST_FORMAT, MANIFEST_VERSION, 'backup manifest', {
   id: z.string(),
   repositoryId: z.string(),
+  kind: z.enum(['logical', 'physical']).default('logical'),
+  /** Present exactly when kind is physical. */
+  physical: physicalSchema.optional(),
   startedAt: z.string(),
   completedAt: z.string(),
   source: sourceSchema,
@@ -87,4 +113,11 @@ export const PART_ORDER: Record<ManifestPart['kind'], number> = {
   routines: 3,
   events: 4,
   accounts: 5,
+  xbstream: 0,
 };
+
+/** The physical section of a physical backup (a VerificationError when it is missing: the manifest contradicts itself). */
+export function physicalOf(m: Pick<BackupManifest, 'id' | 'kind' | 'physical'>): PhysicalInfo {
+  if (m.kind !== 'physical' || !m.physical) throw new VerificationError(`backup ${m.id} is ${m.kind === 'physical' ? 'physical but its manifest has no physical section' : 'not a physical backup'}`);
+  return m.physical;
+}

@@ -1,10 +1,12 @@
-// One stored object made from a byte stream: raw → zstd → age → measure → storage, in
-// that fixed order. The raw bytes come either from our writes or straight from a producer
-// program (a per-table dump) writing into zstd through a kernel pipe, so none pass
-// through node; zstd writes into age the same way. Raw and stored sizes are recorded, the raw
-// sha256 where we saw the bytes, so verify can check the object without a key (stored
-// hash) and end to end (zstd's frame checksum and age's authentication always, raw hash
-// where there is one).
+// One stored object made from a byte stream: raw → zstd → age → measure → storage, in that
+// fixed order. The chain is the same whoever feeds it; there are two ways to build it:
+//   - from our writes (PartUpload): the raw bytes pass through node, which hashes them;
+//   - from a producer's pipe (ProducedUpload): a program (a table's own dump, mariadb-backup)
+//     writes straight into zstd through a kernel pipe, so none pass through node; zstd's own
+//     count gives the raw size, and there is no raw hash.
+// zstd writes into age through a kernel pipe too. Raw and stored sizes are recorded, so verify
+// can check the object without a key (stored hash) and end to end (zstd's frame checksum and
+// age's authentication always, the raw hash where there is one).
 import { once } from 'node:events';
 import { osPipe, type OsPipe } from '../util/os-pipe.js';
 import type { Storage } from '../storage/storage.js';
@@ -14,7 +16,6 @@ import { MeasureStream, Meter, type Measurement } from './measure.js';
 import { toToolError, waitTool, type ToolProcess } from '../util/tool-process.js';
 import { OperationError } from '../errors.js';
 
-
 export interface PartUploadOptions {
   storage: Storage;
   key: string;
@@ -22,9 +23,6 @@ export interface PartUploadOptions {
   compressionLevel: number;
   compressionThreads: number;
   sizeHint?: number;
-  /** The raw bytes come from a program, named so for errors, that `startProducer()` starts
-   *  later, instead of from `write()`. zstd and age are up before it, so starting it is quick. */
-  producer?: string;
 }
 
 export interface UploadedObject {
@@ -40,55 +38,49 @@ export interface ProducedObject {
   stored: Measurement;
 }
 
-export class PartUpload {
-  private readonly raw = new Meter();
-  private readonly zstd: ToolProcess;
+/**
+ * zstd → age → measure → storage. `upstream` settles when whatever feeds zstd is done (a
+ * producer's exit): its failure comes first, since zstd ends well on a producer that died
+ * (it only sees end-of-file). Any failure kills every program and removes the object, so a
+ * truncated object is never stored.
+ */
+class Chain {
+  readonly zstd: ToolProcess;
   private readonly age: ToolProcess;
-  private producer: ToolProcess | undefined;
-  private readonly rawPipe: OsPipe | undefined;
-  // Wrapped: a ToolProcess is itself a promise, which resolve() would adopt.
-  private readonly producerStarted: Promise<{ proc: ToolProcess }>;
-  private onProducerStarted: (started: { proc: ToolProcess }) => void = () => undefined;
   private readonly stored = new MeasureStream();
-  private readonly done: Promise<UploadedObject | ProducedObject>;
   private aborted: Error | undefined;
+  readonly done: Promise<{ stored: Measurement; zstdStderr: string }>;
 
-  /** Start the programs; the upload runs until `end()` (or the producer's exit). */
-  static async start(options: PartUploadOptions): Promise<PartUpload> {
-    const compressed = await osPipe();
-    const raw = options.producer ? await osPipe().catch((err: unknown) => (compressed.close(), Promise.reject(err))) : undefined;
-    try {
-      return new PartUpload(options, compressed, raw);
-    } finally {
-      // Our copies of the pipes close once the programs hold theirs: each reader then sees
-      // end-of-file when its writer exits (the producer's write end: once it is started).
-      compressed.close();
-      raw?.closeRead();
-    }
-  }
-
-  private constructor(
-    private readonly options: PartUploadOptions,
+  constructor(
+    options: PartUploadOptions,
     compressed: OsPipe,
-    raw: OsPipe | undefined,
+    zstdInput: { stdin?: number; reportSizes?: boolean },
+    upstream: Promise<void>,
+    private readonly onKill: () => void,
   ) {
     // zstd → age through a kernel pipe: node never copies the compressed bytes between them.
     this.age = startEncrypt(options.recipients, { stdin: compressed.readFd });
-    this.zstd = startCompress(options.compressionLevel, options.compressionThreads, { stdout: compressed.writeFd, ...(raw ? { stdin: raw.readFd, reportSizes: true } : {}) });
-    this.rawPipe = raw;
-    this.producerStarted = new Promise((resolve) => (this.onProducerStarted = resolve));
+    this.zstd = startCompress(options.compressionLevel, options.compressionThreads, { stdout: compressed.writeFd, ...zstdInput });
     this.age.stdout.pipe(this.stored);
-    // A failing tool must fail the upload itself, so a truncated object is never stored.
     // The put reports stream errors; this listener only keeps a late one (after the put
-    // finished) from crashing the process — `done` still rejects through `tools`.
+    // finished) from crashing the process: `done` still rejects through `tools`.
     this.stored.on('error', () => undefined);
-    const producerDone = options.producer ? this.producerStarted.then(({ proc }) => waitTool(proc, options.producer!)) : Promise.resolve();
-    producerDone.catch(() => undefined);
-    const tools = Promise.all([this.rawFromZstd(producerDone), waitTool(this.age, 'age'), producerDone]);
+    const zstd = this.zstd;
+    const zstdDone = (async (): Promise<string> => {
+      let stderr: unknown;
+      try {
+        stderr = (await zstd).stderr;
+      } catch (err) {
+        throw toToolError(err, 'zstd');
+      }
+      await upstream;
+      return typeof stderr === 'string' ? stderr : '';
+    })();
+    const tools = Promise.all([zstdDone, waitTool(this.age, 'age'), upstream]);
     tools.catch((err: Error) => this.stored.destroy(err));
     const put = options.storage.put(options.key, this.stored, options.sizeHint !== undefined ? { sizeHint: options.sizeHint } : {});
     this.done = Promise.all([put, tools]).then(
-      ([, [raw]]): UploadedObject | ProducedObject => ({ key: options.key, raw, stored: this.stored.result() }) as UploadedObject | ProducedObject,
+      ([, [zstdStderr]]) => ({ stored: this.stored.result(), zstdStderr }),
       async (err: unknown) => {
         this.kill();
         await options.storage.remove(options.key).catch(() => undefined);
@@ -98,33 +90,48 @@ export class PartUpload {
     this.done.catch(() => undefined);
   }
 
-  /** Once zstd exited well: the raw size and hash (from zstd's own count for a producer). */
-  private async rawFromZstd(producerDone: Promise<void>): Promise<UploadedObject['raw'] | ProducedObject['raw']> {
-    let stderr: unknown;
-    try {
-      stderr = (await this.zstd).stderr;
-    } catch (err) {
-      throw toToolError(err, 'zstd');
-    }
-    if (!this.options.producer) return this.raw.result();
-    // zstd ends well on a producer that died (it only sees end-of-file): its error comes first.
-    await producerDone;
-    const bytes = reportedInputBytes(typeof stderr === 'string' ? stderr : '');
-    if (bytes === undefined) throw new OperationError(`zstd did not report the size of ${this.options.producer}'s output for ${this.options.key}; is it zstd ≥ 1.4?`);
-    return { bytes, sha256: null };
+  get abortedWith(): Error | undefined {
+    return this.aborted;
   }
 
-  /** Start the producer with its stdout on the pipe into zstd; returns it. */
-  startProducer(start: (stdoutFd: number) => ToolProcess): ToolProcess {
-    if (!this.rawPipe) throw new Error('PartUpload.startProducer on an upload fed by write()');
-    if (this.aborted) throw this.aborted;
-    try {
-      this.producer = start(this.rawPipe.writeFd);
-    } finally {
-      this.rawPipe.closeWrite();
-    }
-    this.onProducerStarted({ proc: this.producer });
-    return this.producer;
+  abort(err: Error): void {
+    this.aborted ??= err instanceof OperationError ? err : new OperationError(err.message, { cause: err });
+    this.kill();
+  }
+
+  kill(): void {
+    this.onKill();
+    this.zstd.kill('SIGKILL');
+    this.age.kill('SIGKILL');
+    this.stored.destroy(this.aborted ?? new Error('upload aborted'));
+  }
+}
+
+/** Our copy of the zstd → age pipe closes once both programs hold theirs: age then sees end-of-file when zstd exits. */
+async function withCompressedPipe<T>(build: (compressed: OsPipe) => T): Promise<T> {
+  const compressed = await osPipe();
+  try {
+    return build(compressed);
+  } finally {
+    compressed.close();
+  }
+}
+
+/** The chain fed by write(): node sees (and hashes) every raw byte. */
+export class PartUpload {
+  private readonly raw = new Meter();
+  private readonly chain: Chain;
+  private readonly done: Promise<UploadedObject>;
+
+  /** Start the programs; the upload runs until `end()`. */
+  static async start(options: PartUploadOptions): Promise<PartUpload> {
+    return withCompressedPipe((compressed) => new PartUpload(options, compressed));
+  }
+
+  private constructor(options: PartUploadOptions, compressed: OsPipe) {
+    this.chain = new Chain(options, compressed, {}, Promise.resolve(), () => undefined);
+    this.done = this.chain.done.then(({ stored }) => ({ key: options.key, raw: this.raw.result(), stored }));
+    this.done.catch(() => undefined);
   }
 
   get rawBytes(): number {
@@ -132,13 +139,11 @@ export class PartUpload {
   }
 
   async write(chunk: Buffer): Promise<void> {
-    if (this.aborted) throw this.aborted;
-    if (this.options.producer) throw new Error('PartUpload.write on an upload fed by a producer');
+    if (this.chain.abortedWith) throw this.chain.abortedWith;
     this.raw.update(chunk);
+    const zstdIn = this.chain.zstd.stdin;
     try {
-      if (!this.zstd.stdin.write(chunk)) {
-        await Promise.race([once(this.zstd.stdin, 'drain'), this.done.then(() => undefined)]);
-      }
+      if (!zstdIn.write(chunk)) await Promise.race([once(zstdIn, 'drain'), this.done.then(() => undefined)]);
     } catch (err) {
       // A broken pipe into zstd means zstd is gone: its own end (killed, failed) is the story.
       throw (await this.done.then(() => undefined, (e: unknown) => e)) ?? err;
@@ -147,27 +152,79 @@ export class PartUpload {
 
   /** Close the input; the returned promise settles when the object is stored. */
   end(): Promise<UploadedObject> {
-    if (this.options.producer) throw new Error('PartUpload.end on an upload fed by a producer: await produced()');
-    this.zstd.stdin.end();
-    return this.done as Promise<UploadedObject>;
+    this.chain.zstd.stdin.end();
+    return this.done;
+  }
+
+  abort(err: Error): void {
+    this.chain.abort(err);
+  }
+}
+
+/** The chain fed by a program through a kernel pipe into zstd: node never sees the raw bytes. */
+export class ProducedUpload {
+  private readonly chain: Chain;
+  private producer: ToolProcess | undefined;
+  // Wrapped: a ToolProcess is itself a promise, which resolve() would adopt.
+  private onStarted: (started: { proc: ToolProcess }) => void = () => undefined;
+  private readonly done: Promise<ProducedObject>;
+
+  /** Start zstd and age; the producer (named `producer` in errors) comes with `startProducer()`, so starting it is quick. */
+  static async start(options: PartUploadOptions & { producer: string }): Promise<ProducedUpload> {
+    const raw = await osPipe();
+    try {
+      return await withCompressedPipe((compressed) => new ProducedUpload(options, compressed, raw));
+    } catch (err) {
+      raw.close();
+      throw err;
+    } finally {
+      // zstd holds its read end now; ours closes so zstd sees end-of-file once the producer's write end is gone.
+      raw.closeRead();
+    }
+  }
+
+  private constructor(
+    private readonly options: PartUploadOptions & { producer: string },
+    compressed: OsPipe,
+    private readonly rawPipe: OsPipe,
+  ) {
+    const started = new Promise<{ proc: ToolProcess }>((resolve) => (this.onStarted = resolve));
+    const producerDone = started.then(({ proc }) => waitTool(proc, options.producer));
+    producerDone.catch(() => undefined);
+    this.chain = new Chain(options, compressed, { stdin: rawPipe.readFd, reportSizes: true }, producerDone, () => {
+      rawPipe.closeWrite();
+      this.producer?.kill('SIGKILL');
+    });
+    this.done = this.chain.done.then(({ stored, zstdStderr }) => {
+      const bytes = reportedInputBytes(zstdStderr);
+      if (bytes === undefined) throw new OperationError(`zstd did not report the size of ${options.producer}'s output for ${options.key}; is it zstd ≥ 1.4?`);
+      return { key: options.key, raw: { bytes, sha256: null }, stored };
+    });
+    this.done.catch(() => undefined);
+  }
+
+  /** Start the producer with its stdout on the pipe into zstd; returns it. */
+  startProducer(start: (stdoutFd: number) => ToolProcess): ToolProcess {
+    if (this.chain.abortedWith) throw this.chain.abortedWith;
+    try {
+      this.producer = start(this.rawPipe.writeFd);
+    } finally {
+      this.rawPipe.closeWrite();
+    }
+    this.onStarted({ proc: this.producer });
+    return this.producer;
   }
 
   /** Settles when the producer's output is stored. */
   produced(): Promise<ProducedObject> {
-    if (!this.options.producer) throw new Error('PartUpload.produced on an upload fed by write()');
-    return this.done as Promise<ProducedObject>;
+    return this.done;
   }
 
   abort(err: Error): void {
-    this.aborted ??= err instanceof OperationError ? err : new OperationError(err.message, { cause: err });
-    this.kill();
+    this.chain.abort(err);
   }
 
-  private kill(): void {
-    this.rawPipe?.closeWrite();
-    this.producer?.kill('SIGKILL');
-    this.zstd.kill('SIGKILL');
-    this.age.kill('SIGKILL');
-    this.stored.destroy(this.aborted ?? new Error('upload aborted'));
+  get key(): string {
+    return this.options.key;
   }
 }

@@ -24,7 +24,13 @@ export interface StartOptions {
   credentials?: MysqlConn;
   /** Descriptors the child gets as fd 3, 4…, when a wrapper passes an option file on (binlog-stream.ts). */
   extraFds?: number[];
+  /** A chatty program (mariadb-backup logs a line per file it copies): stderr is read line by
+   *  line into this callback instead of being kept whole, and only its last lines make the error. */
+  stderrLines?: (line: string) => void;
 }
+
+/** Lines of a chatty program's stderr kept for its error message. */
+const STDERR_TAIL_LINES = 40;
 
 /** stdio block-buffers a pipe in 4 KiB writes, so a dump reaches us in ~220,000 reads per GB.
  *  Measured at 1 GB: reading mariadb-dump's output took 2.9 s of our CPU and 9.3 s of wall time;
@@ -61,7 +67,7 @@ export function startTool(file: string, args: readonly string[], options: StartO
   else stdio.push(...(options.extraFds ?? []));
   const execaOptions: Options = {
     stdio: stdio as unknown as Options['stdio'],
-    buffer: { stdout: false, stderr: true },
+    buffer: { stdout: false, stderr: !options.stderrLines },
     env: childEnv(options.env),
     extendEnv: false,
     cwd: options.cwd,
@@ -70,12 +76,35 @@ export function startTool(file: string, args: readonly string[], options: StartO
   };
   // With a file descriptor for stdin/stdout, that stream is null on the result: callers
   // that pass one never touch it.
+  let proc: ToolProcess;
   try {
-    return execa(file, args, execaOptions) as unknown as ToolProcess;
+    proc = execa(file, args, execaOptions) as unknown as ToolProcess;
   } finally {
     // spawn() has run (synchronously): the child holds its own copy of the option file.
     credentials?.close();
   }
+  if (options.stderrLines) followStderr(proc, options.stderrLines);
+  return proc;
+}
+
+/** Feed stderr to `onLine`; a failure's error carries the last lines as its stderr (this handler runs before any awaiting caller's). */
+function followStderr(proc: ToolProcess, onLine: (line: string) => void): void {
+  const tail: string[] = [];
+  let partial = '';
+  proc.stderr.setEncoding('utf8');
+  proc.stderr.on('data', (chunk: string) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      tail.push(line);
+      if (tail.length > STDERR_TAIL_LINES) tail.shift();
+      onLine(line);
+    }
+  });
+  proc.catch((err: { stderr?: unknown }) => {
+    if (partial) tail.push(partial);
+    if (err && typeof err === 'object' && !err.stderr) err.stderr = tail.join('\n');
+  });
 }
 
 /** Last non-empty lines of stderr, short enough for a one-line error. */

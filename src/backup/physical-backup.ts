@@ -1,0 +1,174 @@
+// The physical kind: mariadb-backup (MySQL: xtrabackup) copies the server's datadir while it
+// runs and streams it as xbstream straight into zstd (a producer part: node never sees the
+// bytes), so a backup costs about what the tool alone does. The tool reads the datadir, so it
+// runs where the datadir is: on the database host, or with the datadir mounted (read-only)
+// into the daemon's container, named by backup.datadir when its path differs from the
+// server's. It copies every database of the server (and the mysql schema, so the accounts).
+// An incremental copies only pages newer than the newest physical backup of the source and
+// records it as its parent; restore applies the chain in order (restore/physical-restore.ts).
+// The LSN range and the binlog point come from the files the tool leaves in --extra-lsndir.
+import { constants } from 'node:fs';
+import { access, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { withConnection } from '../mysql/client.js';
+import { readServerInfo } from '../mysql/server-info.js';
+import { schemaInventory } from './schema-inventory.js';
+import { BINLOG_OFF_WARNING } from '../manifest/point-in-time.js';
+import { physicalOf, type BackupManifest, type PhysicalInfo } from '../manifest/backup-manifest.js';
+import { physicalChain } from '../physical/chain.js';
+import { backupArgs, physicalToolFor, resolvePhysicalTools, type PhysicalTools } from '../physical/tools.js';
+import { CHECKPOINT_FILES, INFO_FILES, parseBinlogPosition, parseCheckpoints, type Checkpoints } from '../physical/checkpoints.js';
+import { startTool } from '../util/tool-process.js';
+import { OperationError, ToolError, UsageError, VerificationError } from '../errors.js';
+import { log } from '../util/logger.js';
+import type { BackupKind, BackupOptions, Inspection } from './backup-kind.js';
+
+interface PhysicalInspection extends Inspection {
+  datadir: string;
+  programs: PhysicalTools;
+  /** An incremental's parent and the full its chain starts with. */
+  parent?: BackupManifest;
+  base?: BackupManifest;
+}
+
+export const physicalBackup: BackupKind<PhysicalInspection> = {
+  kind: 'physical',
+
+  async inspect(options) {
+    const found = await withConnection(options.source, async (db) => {
+      const info = await readServerInfo(db);
+      const databases = await db.listUserDatabases();
+      const objects = await schemaInventory(db, databases);
+      const [row] = await db.query<{ datadir: string; bytes: number | string | null }>(
+        'SELECT @@GLOBAL.datadir AS datadir, (SELECT SUM(DATA_LENGTH + INDEX_LENGTH) FROM information_schema.TABLES) AS bytes',
+      );
+      return { info, databases, objects, serverDatadir: row!.datadir, tableBytes: Number(row!.bytes ?? 0) };
+    });
+    const { info } = found;
+    if (options.databases.length) log.info({ databases: options.databases }, 'a physical backup copies every database of the server: source.databases applies to logical backups only');
+    const programs = resolvePhysicalTools(physicalToolFor(info.flavor));
+    const datadir = options.datadir ?? found.serverDatadir;
+    await checkDatadir(datadir, options.datadir !== undefined);
+    const warnings: string[] = [];
+    if (!info.logBin) {
+      warnings.push(BINLOG_OFF_WARNING);
+      log.warn(BINLOG_OFF_WARNING);
+    }
+    const chain = options.incremental ? await newestChain(options, info.serverUuid) : undefined;
+    return {
+      info,
+      databases: found.databases,
+      warnings,
+      objects: found.objects,
+      datadir,
+      programs,
+      tools: { [programs.tool]: programs.backup },
+      ...(chain ? { parent: chain.at(-1)!, base: chain[0]! } : {}),
+      // An incremental's size is not knowable up front; a full copies the tablespaces (and a little more).
+      estimate: async () => (options.incremental ? undefined : found.tableBytes),
+    };
+  },
+
+  async produce(options, inspected, ctx) {
+    const scratch = await mkdtemp(join(tmpdir(), 'dbops-physical-'));
+    try {
+      const targetDir = join(scratch, 'target');
+      const lsnDir = join(scratch, 'lsn');
+      await Promise.all([mkdir(targetDir), mkdir(lsnDir)]);
+      const fromLsn = inspected.parent ? physicalOf(inspected.parent).toLsn : undefined;
+      const program = inspected.programs.tool;
+      const part = await ctx.sink.produced({ kind: 'xbstream' }, program);
+      let printed = '';
+      const proc = part.upload.startProducer((stdoutFd) =>
+        startTool(inspected.programs.backup, backupArgs({ targetDir, extraLsnDir: lsnDir, datadir: inspected.datadir, ...(fromLsn !== undefined ? { incrementalLsn: fromLsn } : {}) }), {
+          stdout: stdoutFd,
+          credentials: options.source,
+          stderrLines: (line) => {
+            if (/binlog position: filename/.test(line)) printed = line;
+          },
+        }),
+      );
+      proc.stdin.end();
+      ctx.watch(proc.pid);
+      await part.upload.produced();
+      const checkpoints = await readCheckpoints(lsnDir, program);
+      const wanted = fromLsn ?? '0';
+      if (checkpoints.fromLsn !== wanted) {
+        throw new OperationError(`${program} copied pages from LSN ${checkpoints.fromLsn}, not ${wanted} as asked: no backup was recorded`);
+      }
+      const info = await readFirst(lsnDir, INFO_FILES);
+      const point = parseBinlogPosition(info ?? printed);
+      const warnings: string[] = [];
+      if (!point.binlogFile && inspected.info.logBin) warnings.push(`${program} recorded no binlog position: point-in-time recovery from this backup is not possible`);
+      const physical: PhysicalInfo = {
+        tool: program,
+        fromLsn: checkpoints.fromLsn,
+        toLsn: checkpoints.toLsn,
+        lastLsn: checkpoints.lastLsn,
+        parent: inspected.parent?.id ?? null,
+        base: inspected.base?.id ?? null,
+      };
+      log.info({ backupId: ctx.id, ...physical, binlog: point.binlogFile ? `${point.binlogFile}:${point.binlogPosition}` : null }, 'physical copy complete');
+      return { consistentPoint: point, warnings, physical };
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+  },
+
+  async beforeCommit(options, inspected) {
+    if (!inspected.parent) return;
+    // Prune keeps what a kept backup depends on, but this incremental is not in the
+    // repository yet: make sure the backup it applies on was not removed meanwhile.
+    try {
+      await options.repo.backups.read(inspected.parent.id);
+    } catch (err) {
+      if (!(err instanceof UsageError || err instanceof VerificationError)) throw err;
+      throw new OperationError(`backup ${inspected.parent.id}, which this incremental applies on, is gone or damaged (${err.message}): no backup was recorded; take a full physical backup`, { cause: err });
+    }
+  },
+};
+
+/** The tool reads the datadir itself: say clearly when it cannot, before it starts. */
+async function checkDatadir(datadir: string, configured: boolean): Promise<void> {
+  try {
+    await access(datadir, constants.R_OK | constants.X_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(
+      `the source's datadir ${datadir} is ${code === 'ENOENT' ? 'not here' : 'not readable by this user'}: a physical backup runs where the datadir is (on the database host, or with it mounted read-only into this container${configured ? '' : ' and backup.datadir naming the mount'}), as a user that may read it (e.g. in the mysql group)`,
+    );
+  }
+}
+
+/** The newest physical backup of this source and the chain it ends, for an incremental to apply on. */
+async function newestChain(options: BackupOptions, serverUuid: string): Promise<BackupManifest[]> {
+  const listed = await options.repo.backups.list();
+  const physical = listed.filter((b) => b.manifest?.kind === 'physical' && b.manifest.source.serverUuid === serverUuid);
+  const newest = physical.at(-1)?.manifest;
+  if (!newest) throw new UsageError(`no physical backup of this source in ${options.repo.storage.location} to apply an incremental on: take a full one first (dbops backup --kind physical)`);
+  try {
+    return await physicalChain(options.repo, newest);
+  } catch (err) {
+    if (!(err instanceof VerificationError)) throw err;
+    throw new VerificationError(`the newest physical backup ${newest.id} cannot be built on: ${err.message}; take a full physical backup`, err.object, { cause: err });
+  }
+}
+
+async function readFirst(dir: string, names: readonly string[]): Promise<string | undefined> {
+  for (const name of names) {
+    try {
+      return await readFile(join(dir, name), 'utf8');
+    } catch {
+      // the other name (MariaDB 11 renamed the files)
+    }
+  }
+  return undefined;
+}
+
+async function readCheckpoints(dir: string, program: string): Promise<Checkpoints> {
+  const text = await readFirst(dir, CHECKPOINT_FILES);
+  const parsed = text === undefined ? undefined : parseCheckpoints(text);
+  if (!parsed) throw new ToolError(program, `ended without writing its LSN range (${CHECKPOINT_FILES[0]}) into --extra-lsndir: no backup was recorded`);
+  return parsed;
+}

@@ -1,0 +1,43 @@
+// The backups a physical backup needs to be restored: its full, then every incremental up to
+// itself, in the order they apply. Each link is checked on the signed manifests (same
+// repository and source, the child's fromLsn is the parent's toLsn, the base it names is the
+// full the chain reaches), so a chain with a missing or foreign link is refused before a byte
+// is fetched, naming what is missing.
+import type { Repository } from '../repo/repository.js';
+import { physicalOf, type BackupManifest } from '../manifest/backup-manifest.js';
+import { VerificationError, UsageError } from '../errors.js';
+
+/** Full first, `manifest` last. */
+export async function physicalChain(repo: Repository, manifest: BackupManifest): Promise<BackupManifest[]> {
+  const chain = [manifest];
+  let child = manifest;
+  let info = physicalOf(child);
+  while (info.parent !== null) {
+    const parentId = info.parent;
+    if (parentId >= child.id) throw new VerificationError(`backup ${child.id} names ${parentId}, which is not older, as the backup it applies on: the manifest is wrong`, undefined);
+    let parent: BackupManifest;
+    try {
+      parent = await repo.backups.read(parentId);
+    } catch (err) {
+      if (err instanceof UsageError) throw new VerificationError(`incremental backup ${child.id} applies on ${parentId}, which is not in the repository: the chain from ${manifest.id} back to its full is broken and cannot be restored`, undefined, { cause: err });
+      if (err instanceof VerificationError) throw new VerificationError(`incremental backup ${child.id} applies on ${parentId}, whose manifest does not verify (${err.message}): ${manifest.id} cannot be restored`, err.object, { cause: err });
+      throw err;
+    }
+    const p = physicalOf(parent);
+    if (parent.source.serverUuid !== child.source.serverUuid) throw new VerificationError(`incremental backup ${child.id} (source ${child.source.serverUuid}) applies on ${parentId} of another source (${parent.source.serverUuid})`, undefined);
+    if (p.toLsn !== info.fromLsn) throw new VerificationError(`incremental backup ${child.id} starts at LSN ${info.fromLsn} but ${parentId} ends at ${p.toLsn}: they do not form a chain`, undefined);
+    chain.unshift(parent);
+    child = parent;
+    info = p;
+  }
+  const base = chain[0]!;
+  for (const m of chain.slice(1)) {
+    if (physicalOf(m).base !== base.id) throw new VerificationError(`incremental backup ${m.id} names ${physicalOf(m).base} as its full, but its chain starts at ${base.id}`, undefined);
+  }
+  return chain;
+}
+
+/** "full ← incr ← incr": how list shows a chain. */
+export function describeChain(ids: readonly string[]): string {
+  return ids.join(' ← ');
+}

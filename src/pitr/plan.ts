@@ -22,6 +22,7 @@ import { chooseBase, type BaseRef } from './choose-base.js';
 import { ScopeExistence, describeRemoval, type ScopeObject } from './scope-existence.js';
 import { binlogTool, decodeFile, segmentMayMatch } from './binlog-find.js';
 import { parseTableRef } from '../restore/select-parts.js';
+import { physicalChain } from '../physical/chain.js';
 
 export const PLAN_FORMAT = 'horizn-dbops/pitr-plan';
 
@@ -68,6 +69,8 @@ export interface PlanOptions {
   baseId?: string;
   /** --base: `previous`, or a backup id or unique prefix. */
   base?: string;
+  /** Bases of this kind only: a server target takes a logical base, a datadir a physical one. Default: either. */
+  kind?: 'logical' | 'physical';
   now?: Date;
 }
 
@@ -97,7 +100,15 @@ export async function planPitr(o: PlanOptions): Promise<PitrPlan> {
   const { segments } = await o.repo.binlogs.segments(sourceId);
   if (segments.length === 0) throw new UsageError(`no binlogs of source ${sourceId} in ${o.repo.storage.location}: run "dbops binlog ship" (point-in-time recovery replays shipped binlogs)`);
   const gaps = await o.repo.binlogs.gaps(sourceId);
-  const withCoordinates = backups.filter((b) => b.source.serverUuid === sourceId && b.consistentPoint.binlogFile && b.consistentPoint.binlogPosition !== null);
+  const ofSource = backups.filter((b) => b.source.serverUuid === sourceId && b.consistentPoint.binlogFile && b.consistentPoint.binlogPosition !== null);
+  const withCoordinates = ofSource.filter((b) => o.kind === undefined || b.kind === o.kind);
+  if (o.kind && withCoordinates.length === 0 && ofSource.length) {
+    throw new UsageError(
+      o.kind === 'physical'
+        ? `no physical backup of source ${sourceId} with binlog coordinates to recover a datadir from: take one (dbops backup --kind physical), or recover into a server with --target`
+        : `no logical backup of source ${sourceId} with binlog coordinates to recover into a server from; its physical backups recover into a datadir: pass --datadir DIR`,
+    );
+  }
   const ctx: Context = { repo: o.repo, cache: o.cache, segments, flavor: segments[0]!.flavor, scans: new Map() };
   const notes: string[] = [];
   const windows = recoverableWindows(segments, withCoordinates);
@@ -138,7 +149,7 @@ export async function planPitr(o: PlanOptions): Promise<PitrPlan> {
     ? []
     : chain.map((s, i) => ({ file: s.file, from: i === 0 ? from.position : 4, to: i === chain.length - 1 ? stop.position : s.endPosition, rawBytes: s.rawBytes, storedBytes: s.storedBytes, firstEventTime: s.firstEventTime, lastEventTime: s.lastEventTime }));
   const binlogStored = chainOut.reduce((n, c) => n + c.storedBytes, 0);
-  const backupStored = planRestore(base, o.scope).steps.reduce((n, s) => n + s.part.storedBytes, 0);
+  const backupStored = base.kind === 'physical' ? (await physicalChain(o.repo, base)).reduce((n, m) => n + m.totals.storedBytes, 0) : planRestore(base, o.scope).steps.reduce((n, s) => n + s.part.storedBytes, 0);
   return {
     format: PLAN_FORMAT,
     version: 1,

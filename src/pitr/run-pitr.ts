@@ -22,14 +22,17 @@ import { planPitr, type PitrPlan, type ReachedPoint } from './plan.js';
 import { replayChain, type ReplayResult } from './replay.js';
 import { SegmentCache } from './segment-cache.js';
 import { binlogTool } from './binlog-find.js';
+import { withPhysicalBase } from './physical-base.js';
 import type { PitrTarget } from './target-spec.js';
 
 export interface PitrOptions {
   repo: Repository;
   identityFile: string;
   target: PitrTarget;
-  /** Server to restore into; unused with dryRun. */
+  /** Server to restore into (a logical base); unused with dryRun. */
   conn?: MysqlConn;
+  /** Empty directory to recover into from a physical base (the plan then picks physical bases only). */
+  datadir?: string;
   scope?: RestoreScope;
   dryRun?: boolean;
   sourceId?: string;
@@ -68,10 +71,36 @@ export async function runPitr(o: PitrOptions): Promise<PitrResult> {
   const cache = await SegmentCache.create(o.repo, o.identityFile);
   try {
     const plan = await timed('plan', () =>
-      planPitr({ repo: o.repo, target: o.target, scope: o.scope ?? {}, cache, ...(o.sourceId ? { sourceId: o.sourceId } : {}), ...(o.now ? { now: o.now } : {}), ...(o.base !== undefined ? { base: o.base } : {}) }),
+      planPitr({ repo: o.repo, target: o.target, scope: o.scope ?? {}, cache, kind: o.datadir !== undefined ? 'physical' : 'logical', ...(o.sourceId ? { sourceId: o.sourceId } : {}), ...(o.now ? { now: o.now } : {}), ...(o.base !== undefined ? { base: o.base } : {}) }),
     );
     log.info({ base: plan.base.id, files: plan.chain.length, stop: plan.stop, reached: plan.reached }, 'pitr plan');
-    if (o.dryRun || !o.conn) return { plan, dryRun: true, reached: null, phases, replay: null };
+    if (o.dryRun || (!o.conn && o.datadir === undefined)) return { plan, dryRun: true, reached: null, phases, replay: null };
+    if (o.datadir !== undefined) {
+      // A physical base: restored into the datadir, replayed through a server started on it.
+      const base = await o.repo.backups.read(plan.base.id);
+      const replayBytes = plan.chain.reduce((n, c) => n + (c.to - c.from), 0);
+      let baseBytes = 0;
+      const { result: replay } = await withPhysicalBase(
+        {
+          repo: o.repo,
+          manifest: base,
+          identityFile: o.identityFile,
+          datadir: o.datadir,
+          keepPartial: o.keepPartial ?? false,
+          phases,
+          ...(o.signal ? { signal: o.signal } : {}),
+          ...(o.onProgress ? { onTotal: (n: number) => (baseBytes = n), onProgress: (n: number) => o.onProgress!(n, baseBytes + replayBytes) } : {}),
+        },
+        async (conn) => {
+          const tools = await replayTools(conn, plan);
+          const onReplay = o.onProgress ? (n: number): void => o.onProgress!(baseBytes + n, baseBytes + replayBytes) : undefined;
+          return replayPlan(o.repo, plan, cache, conn, tools, phases, { binlog: false, ...(o.signal ? { signal: o.signal } : {}), ...(onReplay ? { onProgress: onReplay } : {}) });
+        },
+      );
+      log.info({ reached: plan.reached, phases, datadir: o.datadir }, 'pitr finished');
+      return { plan, dryRun: false, reached: plan.reached, phases, replay };
+    }
+    if (!o.conn) throw new Error('unreachable: a recovery has a target server or a datadir');
     const conn = o.conn;
     const tools = await replayTools(conn, plan);
     const manifest = await o.repo.backups.read(plan.base.id);

@@ -12,7 +12,13 @@ import { recordEvidence } from '../repo/evidence-log.js';
 import { nextUntested, testHealth, testRuns } from '../daemon/test-health.js';
 import { verifyBackup } from '../verify/verify-backup.js';
 import { runRestore, type RestoreResult } from '../restore/run-restore.js';
-import { schemaObjectChecks, rowCountChecks, contentChecks } from './restore-checks.js';
+import { schemaObjectChecks, rowCountChecks, contentChecks, tableReadChecks } from './restore-checks.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { restoreDatadir } from '../restore/physical-restore.js';
+import { describeChain } from '../physical/chain.js';
+import { register, unregister, type Disposable } from '../sandbox/cleanup-registry.js';
 import { comparePoints } from './compare-points.js';
 import type { Check, RestoreReport, UnsignedReport, Verdict } from '../report/report-schema.js';
 import type { MysqlConn } from '../mysql/connection-url.js';
@@ -45,7 +51,8 @@ export interface RestoreTestOptions {
   /** With backup untested: how long a backup may wait for its content-depth test (verify.maxUntestedDays). */
   maxUntestedDays?: number;
   depth: Depth;
-  startSandbox: (manifest: BackupManifest) => Promise<Sandbox>;
+  /** A throwaway server for the backup: empty (a logical restore loads into it), or started on a prepared datadir (a physical restore). */
+  startSandbox: (manifest: BackupManifest, datadir?: string) => Promise<Sandbox>;
   replay?: Replayer;
   parallel?: number;
   signal?: AbortSignal;
@@ -84,18 +91,80 @@ export async function runRestoreTest(options: RestoreTestOptions): Promise<{ rep
     }
   };
 
+  // 3. content: replay to a point where the source's checksums were taken, compare every table.
+  const contentDepth = async (manifest: BackupManifest, sandbox: Sandbox): Promise<void> => {
+    const set = await pickChecksums(options.repo, manifest, options.replay !== undefined);
+    if (!set) {
+      checks.push({ name: 'source-checksums-available', depth: 'content', ok: false, detail: 'no signed source checksums at or after this backup: run "dbops checksum" (or let the daemon do it) so content can be compared' });
+    } else {
+      checks.push({ name: 'source-checksums-available', depth: 'content', object: set.id, expected: `${manifest.consistentPoint.binlogFile}:${manifest.consistentPoint.binlogPosition} or later`, actual: `${set.point.binlogFile}:${set.point.binlogPosition}`, ok: true });
+      requested = `checksums ${set.id} (${set.point.binlogFile}:${set.point.binlogPosition})`;
+      if (comparePoints(set.point, manifest.consistentPoint) > 0) {
+        if (!options.replay) throw new UsageError('content check needs binlog replay from the backup to the checksum point, and no shipped binlogs are available: run "dbops binlog ship"');
+        // A binlog chain that cannot be replayed (missing or damaged segment, gap) means the
+        // point is not recoverable: a failed check, not an error of the test.
+        usable = false;
+        try {
+          const r = await timed('replay', () => options.replay!({ manifest, to: set.point, target: sandbox!.conn, ...(options.signal ? { signal: options.signal } : {}) }));
+          reached = r.reached;
+          usable = true;
+          checks.push({ name: 'binlog-replay', depth: 'content', expected: `${set.point.binlogFile}:${set.point.binlogPosition}`, actual: `${r.reached.binlogFile}:${r.reached.binlogPosition}`, ok: true });
+        } catch (err) {
+          if (err instanceof InterruptedError || interrupted()) throw err;
+          checks.push({ name: 'binlog-replay', depth: 'content', expected: `${set.point.binlogFile}:${set.point.binlogPosition}`, ok: false, detail: (err as Error).message });
+          throw new ReplayFailed();
+        }
+      }
+      await timed('verify', async () => checks.push(...(await contentChecks(set, sandbox!.conn))));
+    }
+  };
+
   const picked = await pickBackup(options.repo, options.backup, options.skipDamaged ?? false, options.maxUntestedDays ?? 7, checks);
   const manifest = picked.manifest;
   let sandbox: Sandbox | undefined;
+  /** A physical restore's temp dir (the prepared datadir), removed after the sandbox stopped. */
+  let scratch: string | undefined;
+  let scratchEntry: Disposable | undefined;
+  let selection = manifest ? `all databases: ${manifest.databases.join(', ')}` : 'none (manifest rejected)';
   try {
     if (manifest) {
       // 1. integrity: every object's hash, the AEAD of every age chunk, the raw hash.
-      const integrity = await timed('integrity', () => verifyBackup(options.repo, manifest, options.identityFile));
+      // A physical stream is extracted by the restore right after; at integrity depth, here.
+      const integrity = await timed('integrity', () => verifyBackup(options.repo, manifest, options.identityFile, undefined, { extract: options.depth === 'integrity' }));
       for (const p of integrity.parts) checks.push({ name: 'part-integrity', depth: 'integrity', object: p.key, ok: p.ok, ...(p.problem ? { detail: p.problem } : {}) });
       const intact = integrity.ok;
       reached = { ...manifest.consistentPoint, time: manifest.completedAt };
 
-      if (intact && options.depth !== 'integrity') {
+      if (intact && options.depth !== 'integrity' && manifest.kind === 'physical') {
+        // 2. restore: the chain fetched, extracted and prepared, a server started on it (the
+        // start is part of the RTO: the data is usable only then), objects and tables checked.
+        let restoredChain: string[] = [];
+        try {
+          scratch = await mkdtemp(join(tmpdir(), 'dbops-restore-test-'));
+          scratchEntry = { pid: undefined, dir: scratch };
+          register(scratchEntry);
+          const datadir = join(scratch, 'datadir');
+          const r = await timed('restore', () => restoreDatadir({ repo: options.repo, manifest, identityFile: options.identityFile, datadir, ...(options.signal ? { signal: options.signal } : {}) }));
+          restoredChain = r.chain;
+          phases.fetch = r.phases.fetch;
+          phases.prepare = r.phases.prepare;
+          sandbox = await timed('sandbox', () => options.startSandbox(manifest, datadir));
+          checks.push({ name: 'restore-ran-clean', depth: 'restore', ...(r.chain.length > 1 ? { detail: `chain ${describeChain(r.chain)} applied` } : {}), ok: true });
+          usable = true;
+        } catch (err) {
+          checks.push({ name: 'restore-ran-clean', depth: 'restore', ok: false, detail: (err as Error).message });
+          throw err;
+        }
+        const d = sandbox.describe();
+        sandboxInfo = { driver: d.driver, engine: d.engine ?? null, image: d.image ?? null, imageId: d.imageId ?? null, serverVersion: d.serverVersion ?? null };
+        selection = `physical backup of the whole server (${restoredChain.length > 1 ? `chain ${describeChain(restoredChain)}` : 'full'}): ${manifest.databases.join(', ')}`;
+        const exact = await pickChecksums(options.repo, manifest, false);
+        await timed('verify', async () => {
+          checks.push(...(await schemaObjectChecks(manifest, sandbox!.conn)));
+          checks.push(...(await tableReadChecks(manifest, sandbox!.conn, exact)));
+        });
+        if (options.depth === 'content') await contentDepth(manifest, sandbox);
+      } else if (intact && options.depth !== 'integrity') {
         sandbox = await timed('sandbox', () => options.startSandbox(manifest));
         const d = sandbox.describe();
         sandboxInfo = { driver: d.driver, engine: d.engine ?? null, image: d.image ?? null, imageId: d.imageId ?? null, serverVersion: d.serverVersion ?? null };
@@ -113,33 +182,7 @@ export async function runRestoreTest(options: RestoreTestOptions): Promise<{ rep
           checks.push(...(await rowCountChecks(manifest, sandbox!.conn, restored?.loadData)));
         });
 
-        // 3. content: replay to a point where the source's checksums were taken, compare every table.
-        if (options.depth === 'content') {
-          const set = await pickChecksums(options.repo, manifest, options.replay !== undefined);
-          if (!set) {
-            checks.push({ name: 'source-checksums-available', depth: 'content', ok: false, detail: 'no signed source checksums at or after this backup: run "dbops checksum" (or let the daemon do it) so content can be compared' });
-          } else {
-            checks.push({ name: 'source-checksums-available', depth: 'content', object: set.id, expected: `${manifest.consistentPoint.binlogFile}:${manifest.consistentPoint.binlogPosition} or later`, actual: `${set.point.binlogFile}:${set.point.binlogPosition}`, ok: true });
-            requested = `checksums ${set.id} (${set.point.binlogFile}:${set.point.binlogPosition})`;
-            if (comparePoints(set.point, manifest.consistentPoint) > 0) {
-              if (!options.replay) throw new UsageError('content check needs binlog replay from the backup to the checksum point, and no shipped binlogs are available: run "dbops binlog ship"');
-              // A binlog chain that cannot be replayed (missing or damaged segment, gap) means the
-              // point is not recoverable: a failed check, not an error of the test.
-              usable = false;
-              try {
-                const r = await timed('replay', () => options.replay!({ manifest, to: set.point, target: sandbox!.conn, ...(options.signal ? { signal: options.signal } : {}) }));
-                reached = r.reached;
-                usable = true;
-                checks.push({ name: 'binlog-replay', depth: 'content', expected: `${set.point.binlogFile}:${set.point.binlogPosition}`, actual: `${r.reached.binlogFile}:${r.reached.binlogPosition}`, ok: true });
-              } catch (err) {
-                if (err instanceof InterruptedError || interrupted()) throw err;
-                checks.push({ name: 'binlog-replay', depth: 'content', expected: `${set.point.binlogFile}:${set.point.binlogPosition}`, ok: false, detail: (err as Error).message });
-                throw new ReplayFailed();
-              }
-            }
-            await timed('verify', async () => checks.push(...(await contentChecks(set, sandbox!.conn))));
-          }
-        }
+        if (options.depth === 'content') await contentDepth(manifest, sandbox);
       }
     }
   } catch (err) {
@@ -153,6 +196,8 @@ export async function runRestoreTest(options: RestoreTestOptions): Promise<{ rep
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
     if (sandbox) await sandbox.stop().catch((e: Error) => log.error({ err: e.message }, 'sandbox teardown failed'));
+    if (scratch) await rm(scratch, { recursive: true, force: true }).catch((e: Error) => log.error({ err: e.message, dir: scratch }, 'restored datadir could not be removed'));
+    if (scratchEntry) unregister(scratchEntry);
   }
 
   // A check that failed before a signal is still a finding; nothing after the signal is.
@@ -162,7 +207,8 @@ export async function runRestoreTest(options: RestoreTestOptions): Promise<{ rep
   }
   const failed = checks.some((c) => !c.ok);
   const verdict: Verdict = failed ? 'fail' : checksBeforeSignal !== undefined ? 'interrupted' : error ? 'error' : 'pass';
-  const rtoPhases = ['restore', 'replay'].filter((p) => phases[p] !== undefined);
+  // A physical restore is usable once a server runs on it; a logical one loads into a running server.
+  const rtoPhases = (manifest?.kind === 'physical' ? ['restore', 'sandbox', 'replay'] : ['restore', 'replay']).filter((p) => phases[p] !== undefined);
   const rpo = manifest ? await measureRpo(options.repo, manifest.source.serverUuid, now) : { at: now(), rpoSeconds: null, rpo: null };
   const age = (iso: string | undefined): number | null => (iso && Number.isFinite(Date.parse(iso)) ? Math.max(0, Math.round((rpo.at.getTime() - Date.parse(iso)) / 100) / 10) : null);
   const unsigned: UnsignedReport = {
@@ -177,7 +223,7 @@ export async function runRestoreTest(options: RestoreTestOptions): Promise<{ rep
       manifestSha256: picked.manifestSha256,
       completedAt: manifest?.completedAt ?? 'unknown',
       consistentPoint: manifest?.consistentPoint ?? { binlogFile: null, binlogPosition: null, gtidSet: null },
-      selection: manifest ? `all databases: ${manifest.databases.join(', ')}` : 'none (manifest rejected)',
+      selection,
     },
     target: { requested, reached },
     sandbox: sandboxInfo,

@@ -1,6 +1,7 @@
 // Builds the throwaway server a restore test runs in, from config: the process driver
 // (local mariadbd/mysqld in a temp datadir) or a container whose image defaults to the
 // backup source's flavour and major version. Restore tests need no binlog in the sandbox.
+// A physical backup's sandbox starts on the datadir its restore prepared (mounted, for a container).
 import type { Config } from '../config/schema.js';
 import type { BackupManifest } from '../manifest/backup-manifest.js';
 import type { Replayer } from './run-restore-test.js';
@@ -11,11 +12,11 @@ import { startSandbox } from '../sandbox/index.js';
 import { localRestoreTuningArgs, restoreTuningArgs } from '../sandbox/restore-tuning.js';
 import type { Sandbox } from '../sandbox/sandbox.js';
 
-export function sandboxFactory(config: Config['sandbox']): (manifest: BackupManifest) => Promise<Sandbox> {
-  return async (manifest) => {
+export function sandboxFactory(config: Config['sandbox']): (manifest: BackupManifest, datadir?: string) => Promise<Sandbox> {
+  return async (manifest, datadir) => {
     // Tuned for one big load: restore time is the RTO we report.
     if (config.driver === 'process') {
-      return startSandbox({ driver: 'process', binlog: false, extraArgs: await localRestoreTuningArgs() });
+      return startSandbox({ driver: 'process', binlog: false, extraArgs: await localRestoreTuningArgs(), ...(datadir ? { datadir } : {}) });
     }
     const tuning = restoreTuningArgs(manifest.source.flavor, config.memory);
     return startSandbox({
@@ -28,6 +29,7 @@ export function sandboxFactory(config: Config['sandbox']): (manifest: BackupMani
       ...(config.image ? { image: config.image } : {}),
       ...(config.memory ? { memory: config.memory } : {}),
       ...(config.cpus ? { cpus: config.cpus } : {}),
+      ...(datadir ? { datadir } : {}),
     });
   };
 }
@@ -43,7 +45,7 @@ export async function restoreTestDependencies(
   identityFile: string,
   config: Config['sandbox'],
   waitForShippingMs = 0,
-): Promise<{ startSandbox: (manifest: BackupManifest) => Promise<Sandbox>; replay?: Replayer }> {
+): Promise<{ startSandbox: (manifest: BackupManifest, datadir?: string) => Promise<Sandbox>; replay?: Replayer }> {
   const pitr = (await repo.binlogs.sources()).length > 0 ? pitrReplayer(repo, identityFile) : undefined;
   const replay: Replayer | undefined = pitr && (async (request) => {
     await waitForShipped(repo, request.manifest.source.serverUuid, request.to.binlogFile, waitForShippingMs, request.signal);

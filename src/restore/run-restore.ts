@@ -61,6 +61,7 @@ interface TargetSession {
 }
 
 export async function runRestore(options: RestoreOptions): Promise<RestoreResult> {
+  if (options.manifest.kind === 'physical') throw new UsageError(`backup ${options.manifest.id} is physical: it restores into a datadir (dbops restore --datadir DIR), not into a running server`);
   const started = performance.now();
   const plan = planRestore(options.manifest, options);
   const session = await withConnection(options.target, async (db) => {

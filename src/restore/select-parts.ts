@@ -35,6 +35,13 @@ export function parseTableRef(ref: string): { database: string; table: string } 
 }
 
 export function planRestore(manifest: BackupManifest, scope: RestoreScope): RestorePlan {
+  if (manifest.kind === 'physical') {
+    // The stream is the whole server: restored into a datadir (physical-restore.ts), never part by part.
+    if (scope.database !== undefined || scope.table !== undefined || scope.intoSchema !== undefined) {
+      throw new UsageError(`backup ${manifest.id} is physical: it restores the whole server; --database, --table and --into-schema need a logical backup`);
+    }
+    return { createDatabases: [], steps: manifest.parts.map((part) => ({ part, stripTriggers: false })), targets: [] };
+  }
   if (scope.table && scope.database) throw new UsageError('give either --database or --table, not both');
   if (scope.intoSchema !== undefined && !scope.table && !scope.database && manifest.databases.length > 1) {
     throw new UsageError('--into-schema renames one database: combine it with --database or --table');

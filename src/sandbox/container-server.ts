@@ -3,10 +3,13 @@
 // whatever is installed locally. The datadir is a tmpfs, the port is published
 // on 127.0.0.1 only, and the container is removed on stop/kill, on process
 // exit and on signals (cleanup-registry), with removeStaleSandboxes() for
-// anything a SIGKILLed owner left behind.
+// anything a SIGKILLed owner left behind. On a prepared datadir (a physical restore) the
+// directory is mounted as the datadir instead, handed to the image's mysql user, and our
+// account comes in through --init-file (see process-server.ts).
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { getuid } from 'node:process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -18,6 +21,7 @@ import { detectFlavor, parseVersion, type Flavor } from '../mysql/server-info.js
 import { register, unregister, type Disposable } from './cleanup-registry.js';
 import { engineVersion, findContainerEngine, forceRemove, forceRemoveArgs, runEngine, type ContainerEngine } from './container-engine.js';
 import type { Sandbox, SandboxDescription } from './sandbox.js';
+import { SANDBOX_ACCOUNT, sandboxAccountSql } from './sandbox-account.js';
 
 /** Every sandbox container carries this label (value '1'); stale ones are found by it. */
 export const SANDBOX_LABEL = 'dbops.sandbox';
@@ -26,6 +30,7 @@ export const STARTED_LABEL = 'dbops.sandbox.started';
 /** Images built by scripts/build-sandbox-image.sh carry this label. */
 const OWN_IMAGE_LABEL = 'dbops.sandbox.image';
 const SECRET_PATH = '/run/secrets/dbops-root-password';
+const INIT_PATH = '/run/secrets/dbops-init.sql';
 
 export interface ContainerSandboxOptions {
   /** 'podman', 'docker' or a path (default: podman, else docker; config sandbox.engine). */
@@ -48,6 +53,9 @@ export interface ContainerSandboxOptions {
   cpus?: number;
   /** Datadir on a tmpfs (default true); a string is its size, e.g. '4g'. false: the container's own layer. */
   tmpfs?: boolean | string;
+  /** A prepared datadir on this host to mount as the datadir (no tmpfs); its files are given to the
+   *  image's mysql user. Left in place by stop()/kill(): its owner removes it. */
+  datadir?: string;
   /** Give up waiting for the first connection after this long (default 120 s). */
   startTimeoutMs?: number;
 }
@@ -180,8 +188,15 @@ export async function startContainerSandbox(opts: ContainerSandboxOptions = {}):
     const secretFile = join(secretDir, 'root-password');
     await writeFile(secretFile, password, { mode: 0o600 });
     if (!facts?.ours) await chmod(secretFile, 0o644);
+    // The server reads the init file after dropping to its mysql user: 0644, in our 0700 dir.
+    const initFile = join(secretDir, 'init.sql');
+    if (opts.datadir) {
+      await writeFile(initFile, sandboxAccountSql(password, ['%']), { mode: 0o644 });
+      await chmod(initFile, 0o644);
+      await giveToImageUser(engine, image, opts.datadir);
+    }
 
-    const tmpfs = opts.tmpfs ?? true;
+    const tmpfs = opts.datadir ? false : (opts.tmpfs ?? true);
     const runArgs = [
       'run',
       '--detach',
@@ -200,16 +215,18 @@ export async function startContainerSandbox(opts: ContainerSandboxOptions = {}):
       '--env',
       `MYSQL_ROOT_PASSWORD_FILE=${SECRET_PATH}`,
       ...(tmpfs === false ? [] : ['--tmpfs', `/var/lib/mysql:rw${typeof tmpfs === 'string' ? `,size=${tmpfs}` : ''}`]),
+      ...(opts.datadir ? ['--volume', `${opts.datadir}:/var/lib/mysql:rw`, '--volume', `${initFile}:${INIT_PATH}:ro`] : []),
       ...(opts.memory ? ['--memory', opts.memory] : []),
       ...(opts.cpus !== undefined ? ['--cpus', String(opts.cpus)] : []),
       image,
       ...serverArgs(flavor, serverId, opts),
+      ...(opts.datadir ? [`--init-file=${INIT_PATH}`] : []),
     ];
     created = true; // from here a half-created container may exist
     await runEngine(engine, runArgs, `starting sandbox container from ${image}`, 10 * 60_000);
     facts ??= await inspectImage(engine, image); // pulled by run
     const port = await publishedPort(engine, name);
-    const conn: MysqlConn = { user: 'root', password, host: '127.0.0.1', port };
+    const conn: MysqlConn = { user: opts.datadir ? SANDBOX_ACCOUNT : 'root', password, host: '127.0.0.1', port };
 
     const deadline = Date.now() + timeoutMs;
     let db: MysqlClient | undefined;
@@ -315,4 +332,17 @@ export async function removeStaleSandboxes(opts: StaleSandboxOptions = {}): Prom
   await forceRemove(engine, stale);
   log.info({ removed: stale }, 'removed stale sandbox containers');
   return stale;
+}
+
+/**
+ * The image's mysql user must own a mounted datadir. Its uid and gid are asked of the image;
+ * as root the files are chowned here, rootless podman does it inside its user namespace.
+ */
+async function giveToImageUser(engine: ContainerEngine, image: string, dir: string): Promise<void> {
+  const ask = async (flag: string): Promise<string> => (await runEngine(engine, ['run', '--rm', '--entrypoint', 'id', image, flag, 'mysql'], `asking ${image} for its mysql user`, 120_000)).trim();
+  const [uid, gid] = [await ask('-u'), await ask('-g')];
+  if (!/^\d+$/.test(uid) || !/^\d+$/.test(gid)) throw new ToolError(engine.name, `${image} has no mysql user to own the datadir (id said ${uid}:${gid})`);
+  const args = ['-R', `${uid}:${gid}`, dir];
+  const r = getuid?.() === 0 || !engine.isPodman ? await execa('chown', args, { reject: false }) : await execa(engine.path, ['unshare', 'chown', ...args], { reject: false });
+  if (r.exitCode !== 0) throw new ToolError('chown', `could not give ${dir} to the container's mysql user (${uid}:${gid})`, String(r.stderr).trim());
 }

@@ -1,8 +1,11 @@
 // Throwaway local MariaDB/MySQL servers in a temp datadir on a free loopback
 // port: used by tests, the demo and restore tests. Tuned for speed, not
 // durability. Teardown is guaranteed by cleanup-registry (exit and signals).
+// Or on a prepared datadir (a physical restore): nothing is initialised, and the
+// server's own accounts stay as they are, so an account of ours (dbops_sandbox, random
+// password) comes in through --init-file, a 0600 file removed once the server is up.
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
@@ -15,6 +18,7 @@ import type { Flavor } from '../mysql/server-info.js';
 import { freePort } from './free-port.js';
 import { register, unregister, type Disposable } from './cleanup-registry.js';
 import type { Sandbox } from './sandbox.js';
+import { SANDBOX_ACCOUNT, sandboxAccountSql } from './sandbox-account.js';
 
 export interface SandboxOptions {
   /** Binary logging into `binlogDir` (default true). */
@@ -27,7 +31,14 @@ export interface SandboxOptions {
   startTimeoutMs?: number;
   /** Parent of the temp dir (default os.tmpdir()). */
   parentDir?: string;
+  /**
+   * Start on this prepared datadir (a physical restore) instead of a new one. The server logs
+   * in `dbops_sandbox` (see sandboxAccountSql); stop() and kill() leave the directory to its
+   * owner, who removes it (or keeps it, as pitr --datadir does).
+   */
+  datadir?: string;
 }
+
 
 export interface RestartOptions {
   /**
@@ -160,7 +171,7 @@ interface Layout {
   tmpDir: string;
 }
 
-function serverArgs(bin: ServerBinary, l: Layout, port: number, serverId: number, opts: SandboxOptions): string[] {
+function serverArgs(bin: ServerBinary, l: Layout, port: number, serverId: number, opts: SandboxOptions, initFile?: string): string[] {
   const args = [
     '--no-defaults', // must be first
     `--datadir=${l.datadir}`,
@@ -181,6 +192,7 @@ function serverArgs(bin: ServerBinary, l: Layout, port: number, serverId: number
     ...runAsUserArgs(),
   ];
   if (bin.flavor === 'mysql') args.push('--mysqlx=OFF'); // else it grabs port 33060
+  if (initFile) args.push(`--init-file=${initFile}`);
   if (opts.binlog ?? true) {
     args.push(`--log-bin=${join(l.binlogDir, 'binlog')}`, '--binlog-format=ROW');
   } else if (bin.flavor === 'mysql') {
@@ -190,9 +202,9 @@ function serverArgs(bin: ServerBinary, l: Layout, port: number, serverId: number
   return args;
 }
 
-async function tryConnect(socket: string, password: string): Promise<MysqlClient | undefined> {
+async function tryConnect(socket: string, user: string, password: string): Promise<MysqlClient | undefined> {
   try {
-    return await MysqlClient.connect({ user: 'root', password, host: 'localhost', port: 0, socket }, { connectTimeoutMs: 2000 });
+    return await MysqlClient.connect({ user, password, host: 'localhost', port: 0, socket }, { connectTimeoutMs: 2000 });
   } catch {
     return undefined;
   }
@@ -244,9 +256,16 @@ interface Launch {
   exited: boolean;
 }
 
-/** Spawns the server (onSpawn sees it at once, for the cleanup registry) and waits until root logs in over the socket. */
-async function launch(bin: ServerBinary, l: Layout, port: number, serverId: number, opts: SandboxOptions, password: string, timeoutMs: number, onSpawn: (sub: ResultPromise) => void): Promise<Launch> {
-  const sub = execa(bin.path, serverArgs(bin, l, port, serverId, opts), {
+interface Login {
+  user: string;
+  password: string;
+  /** First start on a prepared datadir: the file creating the account. */
+  initFile?: string;
+}
+
+/** Spawns the server (onSpawn sees it at once, for the cleanup registry) and waits until the account logs in over the socket. */
+async function launch(bin: ServerBinary, l: Layout, port: number, serverId: number, opts: SandboxOptions, login: Login, timeoutMs: number, onSpawn: (sub: ResultPromise) => void): Promise<Launch> {
+  const sub = execa(bin.path, serverArgs(bin, l, port, serverId, opts, login.initFile), {
     stdin: 'ignore',
     stdout: 'ignore',
     stderr: 'ignore',
@@ -258,7 +277,7 @@ async function launch(bin: ServerBinary, l: Layout, port: number, serverId: numb
   void sub.then(() => (exited = true));
   const deadline = Date.now() + timeoutMs;
   let db: MysqlClient | undefined;
-  while (!exited && Date.now() < deadline && !(db = await tryConnect(l.socket, password))) {
+  while (!exited && Date.now() < deadline && !(db = await tryConnect(l.socket, login.user, login.password))) {
     await new Promise((r) => setTimeout(r, 100));
   }
   return { sub, db, exited };
@@ -281,7 +300,7 @@ export async function startSandboxServer(opts: SandboxOptions = {}): Promise<San
   const baseDir = await mkdtemp(join(parent, 'dbops-sbx-'));
   const l: Layout = {
     baseDir,
-    datadir: join(baseDir, 'data'),
+    datadir: opts.datadir ?? join(baseDir, 'data'),
     binlogDir: join(baseDir, 'binlog'),
     socket: join(baseDir, 'mysqld.sock'),
     errorLog: join(baseDir, 'error.log'),
@@ -297,26 +316,38 @@ export async function startSandboxServer(opts: SandboxOptions = {}): Promise<San
   try {
     await mkdir(l.binlogDir);
     await mkdir(l.tmpDir);
-    await initDatadir(bin, l.datadir, l.tmpDir);
+    // On a prepared datadir our account comes from an init file and keeps its password; a new
+    // one starts with a passwordless root that secureRoot() then gives a random password.
+    let login: Login = { user: 'root', password: '' };
+    if (opts.datadir) {
+      const password = randomBytes(18).toString('hex');
+      const initFile = join(baseDir, 'init.sql');
+      await writeFile(initFile, sandboxAccountSql(password, ['localhost', '127.0.0.1']), { mode: 0o600 });
+      login = { user: SANDBOX_ACCOUNT, password, initFile };
+    } else {
+      await initDatadir(bin, l.datadir, l.tmpDir);
+    }
 
     // A port the OS just handed out can be taken by someone else before the
     // server binds it: retry a few times with a fresh one.
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
-      const { db, exited } = await launch(bin, l, port, serverId, opts, '', timeoutMs, (s) => {
+      const { db, exited } = await launch(bin, l, port, serverId, opts, login, timeoutMs, (s) => {
         sub = s;
         entry.pid = s.pid;
       });
       if (db) {
-        const password = randomBytes(18).toString('hex');
+        // The account exists now: the file holding its password goes, and restarts need it no more.
+        if (login.initFile) await rm(login.initFile, { force: true });
+        const password = login.password || randomBytes(18).toString('hex');
         let version: string;
         try {
-          await secureRoot(db, password);
+          if (!login.password) await secureRoot(db, password);
           version = (await db.query<{ v: string }>('SELECT VERSION() AS v'))[0]!.v;
         } finally {
           await db.close();
         }
-        const conn: MysqlConn = { user: 'root', password, host: '127.0.0.1', port };
+        const conn: MysqlConn = { user: login.user, password, host: '127.0.0.1', port };
         // The current server process: undefined while restart() has it down.
         let running: ResultPromise | undefined = sub!;
         let lastPid = running.pid!;
@@ -345,7 +376,7 @@ export async function startSandboxServer(opts: SandboxOptions = {}): Promise<San
               failure = { err };
             }
             if (done) throw new OperationError('sandbox server was stopped while restart() had it down');
-            const again = await launch(bin, l, port, serverId, opts, password, timeoutMs, (s) => {
+            const again = await launch(bin, l, port, serverId, opts, { user: login.user, password }, timeoutMs, (s) => {
               running = s;
               lastPid = s.pid!;
               entry.pid = s.pid;

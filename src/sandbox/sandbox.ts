@@ -23,7 +23,8 @@ export interface SandboxDescription {
 export interface Sandbox {
   driver: SandboxDriver;
   flavor: Flavor;
-  /** mysql://root:<random password>@127.0.0.1:<port> */
+  /** mysql://root:<random password>@127.0.0.1:<port>; on a prepared datadir (a physical
+   *  restore, whose accounts are the source's) the account is dbops_sandbox instead. */
   url: string;
   conn: MysqlConn;
   /** Loopback TCP port on this host. */

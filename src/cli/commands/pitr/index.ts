@@ -30,6 +30,7 @@ interface PitrFlags {
   base?: string;
   keepPartial?: boolean;
   accounts?: boolean;
+  datadir?: string;
 }
 
 export function registerPitr(program: Command, globals: () => GlobalOptions): void {
@@ -52,17 +53,22 @@ export function registerPitr(program: Command, globals: () => GlobalOptions): vo
     .option('--base <id|previous>', 'start from this full backup (id or unique prefix), or "previous": the one before the newest that fits')
     .option('--keep-partial', 'when the recovery fails, leave what it created on the target (default: drop it)')
     .option('--accounts', "also restore the backup's users and grants and replay account changes (CREATE USER, GRANT…) from the binlog; left out otherwise")
+    .option('--datadir <dir>', 'recover from a physical base into this empty directory (restore, prepare, replay through a server started on it, shut down cleanly) instead of into a server')
     .addHelpText(
       'after',
-      '\nExamples:\n  dbops binlog find --type ddl --grep "DROP TABLE"          # pick the bad event\n  dbops pitr --before binlog.000042:1234 --target mysql://root@127.0.0.1:3307   # password: DBOPS_RESTORE_TARGET_PASSWORD_FILE\n  dbops pitr --to 2026-11-27T14:02:59+01:00 --dry-run --json\n  dbops pitr --to latest --table shop.orders --into-schema rescue --target …\n  dbops pitr --to latest --base previous --target …          # the newest base is damaged',
+      '\nExamples:\n  dbops binlog find --type ddl --grep "DROP TABLE"          # pick the bad event\n  dbops pitr --before binlog.000042:1234 --target mysql://root@127.0.0.1:3307   # password: DBOPS_RESTORE_TARGET_PASSWORD_FILE\n  dbops pitr --to 2026-11-27T14:02:59+01:00 --dry-run --json\n  dbops pitr --to latest --table shop.orders --into-schema rescue --target …\n  dbops pitr --to latest --base previous --target …          # the newest base is damaged\n  dbops pitr --to 2026-11-27T14:02:59+01:00 --datadir /var/lib/mysql-recovered   # from a physical base',
     )
     .action(async (opts: PitrFlags) => {
       const target = parseTarget(opts);
       if (opts.serverUuid) assertSourceId(opts.serverUuid);
       if (opts.database && opts.table) throw new UsageError('give either --database or --table, not both');
       if (opts.base !== undefined && !opts.base.trim()) throw new UsageError('--base is empty: give a backup id from "dbops list", or previous');
+      if (opts.datadir !== undefined) {
+        const clash = (['target', 'database', 'table', 'intoSchema', 'force', 'binlog'] as const).find((k) => opts[k] !== undefined);
+        if (clash) throw new UsageError(`--${clash.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} does not apply with --datadir: a physical base recovers the whole server into an empty directory`);
+      }
       const ctx = await CommandContext.create(globals(), { 'restore.parallel': opts.parallel, 'restore.targetUrl': opts.target });
-      const conn = opts.dryRun ? undefined : restoreTargetConnection(ctx.config);
+      const conn = opts.dryRun || opts.datadir !== undefined ? undefined : restoreTargetConnection(ctx.config);
       const identityFile = await checkIdentityFile(ctx.config.age.identityFile);
       const repo = opts.dryRun ? await ctx.repository() : await ctx.repositoryForEvidence();
       // Restore and replay as one figure: base raw bytes loaded + binlog bytes replayed.
@@ -73,6 +79,7 @@ export function registerPitr(program: Command, globals: () => GlobalOptions): vo
           identityFile,
           target,
           ...(conn ? { conn } : {}),
+          ...(opts.datadir !== undefined ? { datadir: opts.datadir } : {}),
           scope: { ...(opts.database !== undefined ? { database: opts.database } : {}), ...(opts.table !== undefined ? { table: opts.table } : {}), ...(opts.intoSchema !== undefined ? { intoSchema: opts.intoSchema } : {}), ...(opts.accounts ? { accounts: true } : {}) },
           dryRun: opts.dryRun ?? false,
           ...(opts.serverUuid ? { sourceId: opts.serverUuid } : {}),
@@ -95,7 +102,7 @@ export function registerPitr(program: Command, globals: () => GlobalOptions): vo
           ? await pitr()
           : await withEvidence(repo, { action: 'pitr', subject: target.kind === 'latest' ? 'latest' : opts.to ?? opts.toPosition ?? opts.toGtid ?? opts.before ?? null }, pitr, (r) => ({
               outcome: 'ok',
-              summary: `pitr from backup ${r.plan.base.id} to ${r.plan.reached.file}:${r.plan.reached.position} into ${conn ? `${conn.host ?? conn.socket}:${conn.port ?? ''}` : '?'}`,
+              summary: `pitr from backup ${r.plan.base.id} to ${r.plan.reached.file}:${r.plan.reached.position} into ${conn ? `${conn.host ?? conn.socket}:${conn.port ?? ''}` : opts.datadir !== undefined ? `datadir ${opts.datadir}` : '?'}`,
               details: { requested: r.plan.requested, base: r.plan.base.id, reached: r.plan.reached, scope: r.plan.scope, phases: r.phases },
             }));
         progress?.done();

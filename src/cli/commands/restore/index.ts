@@ -1,4 +1,5 @@
-// `dbops restore`: a backup (whole, one database, or one table) into a target server.
+// `dbops restore`: a logical backup (whole, one database, or one table) into a target server,
+// or a physical backup (its whole chain, prepared) into an empty datadir a server can start on.
 import type { Command } from 'commander';
 import { CommandContext, type GlobalOptions } from '../../context.js';
 import { runRestore } from '../../../restore/run-restore.js';
@@ -8,6 +9,12 @@ import { withEvidence } from '../../../repo/evidence-log.js';
 import { withPartialTarget } from '../../../restore/partial-target.js';
 import { planRestore } from '../../../restore/select-parts.js';
 import { Progress } from '../../progress.js';
+import { restoreDatadir } from '../../../restore/physical-restore.js';
+import { UsageError } from '../../../errors.js';
+import { describeChain } from '../../../physical/chain.js';
+import type { CommandContext as Ctx } from '../../context.js';
+import type { Repository } from '../../../repo/repository.js';
+import type { BackupManifest } from '../../../manifest/backup-manifest.js';
 
 interface RestoreFlags {
   target?: string;
@@ -20,6 +27,7 @@ interface RestoreFlags {
   parallel?: string;
   skipDamaged?: boolean;
   keepPartial?: boolean;
+  datadir?: string;
 }
 
 export function registerRestore(program: Command, globals: () => GlobalOptions): void {
@@ -37,16 +45,22 @@ export function registerRestore(program: Command, globals: () => GlobalOptions):
     .option('--parallel <n>', 'tables loaded at once')
     .option('--skip-damaged', 'with latest: use the newest backup whose manifest verifies instead of failing (exit 3) on a damaged newest one')
     .option('--keep-partial', 'when the restore fails, leave what it created on the target (default: drop it)')
+    .option('--datadir <dir>', 'a physical backup: restore (fetch, extract, prepare the chain) into this empty or new directory, for a server to start on')
     .addHelpText(
       'after',
-      '\nExamples:\n  DBOPS_RESTORE_TARGET_PASSWORD_FILE=./target.pw DBOPS_AGE_IDENTITY_FILE=./keys/age.key dbops restore latest --target mysql://root@127.0.0.1:3307\n  dbops restore latest --target … --table horizn.sites --into-schema scratch',
+      '\nExamples:\n  DBOPS_RESTORE_TARGET_PASSWORD_FILE=./target.pw DBOPS_AGE_IDENTITY_FILE=./keys/age.key dbops restore latest --target mysql://root@127.0.0.1:3307\n  dbops restore latest --target … --table horizn.sites --into-schema scratch\n  dbops restore <physical-id> --datadir /var/lib/mysql-restored   # then: chown -R mysql: it, start mariadbd on it',
     )
     .action(async (ref: string, opts: RestoreFlags) => {
       const ctx = await CommandContext.create(globals(), { 'restore.parallel': opts.parallel, 'restore.targetUrl': opts.target });
-      const target = restoreTargetConnection(ctx.config);
+      if (opts.datadir !== undefined) {
+        const clash = (['target', 'database', 'table', 'intoSchema', 'force', 'binlog', 'accounts', 'keepPartial'] as const).find((k) => opts[k] !== undefined);
+        if (clash) throw new UsageError(`--${clash.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} does not apply with --datadir: a physical backup restores whole, into an empty directory`);
+      }
       const identityFile = await checkIdentityFile(ctx.config.age.identityFile);
       const repo = await ctx.repositoryForEvidence();
       const manifest = await repo.backups.resolve(ref, { skipDamaged: opts.skipDamaged ?? false });
+      if (manifest.kind === 'physical' || opts.datadir !== undefined) return restorePhysical(ctx, repo, manifest, identityFile, opts.datadir);
+      const target = restoreTargetConnection(ctx.config);
       const scope = {
         ...(opts.database !== undefined ? { database: opts.database } : {}),
         ...(opts.table !== undefined ? { table: opts.table } : {}),
@@ -82,4 +96,30 @@ export function registerRestore(program: Command, globals: () => GlobalOptions):
         ctx.releaseSignals();
       }
     });
+}
+
+/** A physical backup into `datadir`: its chain fetched, extracted and prepared. */
+async function restorePhysical(ctx: Ctx, repo: Repository, manifest: BackupManifest, identityFile: string, datadir: string | undefined): Promise<void> {
+  if (manifest.kind !== 'physical') throw new UsageError(`backup ${manifest.id} is logical: restore it into a server with --target (--datadir takes a physical backup)`);
+  if (datadir === undefined) throw new UsageError(`backup ${manifest.id} is physical: restore it into an empty directory with --datadir DIR, then start a server on it (or use dbops restore-test / pitr --datadir)`);
+  const progress = new Progress('restore');
+  try {
+    const result = await withEvidence(
+      repo,
+      { action: 'restore', subject: manifest.id },
+      () => restoreDatadir({ repo, manifest, identityFile, datadir, signal: ctx.signal, onTotal: (n) => progress.setTotal(n), onProgress: (n) => progress.update(n) }),
+      (r) => ({
+        outcome: 'ok',
+        summary: `restored physical backup ${manifest.id} (${describeChain(r.chain)}) into datadir ${r.datadir}`,
+        details: { chain: r.chain, datadir: r.datadir, rawBytes: r.rawBytes, phases: r.phases },
+      }),
+    );
+    progress.done();
+    ctx.print(result, () =>
+      `restored physical backup ${manifest.id} (${describeChain(result.chain)}) into ${result.datadir}: fetched in ${result.phases.fetch.toFixed(1)} s, prepared in ${result.phases.prepare.toFixed(1)} s; the files belong to this user: chown -R mysql:mysql ${result.datadir}, then start the server with --datadir=${result.datadir}`,
+    );
+  } finally {
+    progress.done();
+    ctx.releaseSignals();
+  }
 }

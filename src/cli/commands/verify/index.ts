@@ -47,7 +47,7 @@ export function registerVerify(program: Command, globals: () => GlobalOptions): 
       });
       ctx.print(result, () =>
         failed.length === 0
-          ? `backup ${manifest.id}: OK (${result.parts.length} parts, ${result.depth === 'content' ? 'decrypted and hashed' : 'stored hashes only'})`
+          ? `backup ${manifest.id}: OK (${result.parts.length} parts, ${result.depth === 'content' ? (manifest.kind === 'physical' ? 'decrypted, hashed and extracted by mbstream' : 'decrypted and hashed') : 'stored hashes only'}${result.chain && result.chain.ids.length > 1 ? `; chain ${result.chain.ids.join(' ← ')} whole` : ''})`
           : failed.map((f) => `FAILED ${f.problem}`).join('\n'),
       );
       if (failed.length) throw new VerificationError(`backup ${manifest.id} failed verification: ${failed.length} of ${result.parts.length} parts bad, first: ${failed[0]!.problem}`, failed[0]!.key);

@@ -76,6 +76,9 @@ export interface RoleOptions {
   shipping?: boolean;
 }
 
+/** The scratch databases `migrate verify` creates and drops (a GRANT pattern: `_` escaped, `%` any). */
+export const SHADOW_DATABASES = 'dbops\\_shadow\\_%';
+
 export function roleNeeds(role: Role, info: Version, opts: RoleOptions): RoleNeeds {
   if (role === 'backup') {
     const need = requiredPrivileges(info);
@@ -87,7 +90,8 @@ export function roleNeeds(role: Role, info: Version, opts: RoleOptions): RoleNee
     return {
       role,
       purpose: `migrate, partitions, seed on ${opts.database}`,
-      grants: [{ privileges: OBJECT_DDL, database: opts.database }],
+      // migrate verify builds the schema the migrations make in a scratch database to compare (src/migrate/schema-drift.ts).
+      grants: [{ privileges: OBJECT_DDL, database: opts.database }, { privileges: OBJECT_DDL, database: SHADOW_DATABASES }],
       notes: [`seed --no-binlog also needs ${binlogOff} ON *.*; this account seeds with the binlog on`],
     };
   }
@@ -133,9 +137,14 @@ function splitPrivileges(list: string): string[] {
 }
 
 /** `horizn`.* / `horiz\_n`.* → horizn / horiz_n; undefined for table-level and other forms. */
+/** A GRANT's database as SHOW GRANTS names it once parsed: `\_` and `\%` unescaped. */
+function unescapeDatabase(db: string): string {
+  return db.replace(/\\([_%])/g, '$1');
+}
+
 function databaseOf(on: string): string | undefined {
   const m = /^`((?:[^`]|``)+)`\.\*$/.exec(on) ?? /^([A-Za-z0-9_$\\]+)\.\*$/.exec(on);
-  return m ? m[1]!.replace(/``/g, '`').replace(/\\([_%])/g, '$1') : undefined;
+  return m ? unescapeDatabase(m[1]!.replace(/``/g, '`')) : undefined;
 }
 
 export function parseGrants(lines: readonly string[]): HeldGrants {
@@ -179,7 +188,7 @@ function has(set: Set<string> | undefined, privilege: string): boolean {
 export function missingGrants(held: HeldGrants, needs: RoleNeeds): string[] {
   const out: string[] = [];
   for (const g of needs.grants) {
-    const lacking = g.privileges.filter((p) => !has(held.global, p) && (g.database === undefined || !has(held.databases.get(g.database), p)));
+    const lacking = g.privileges.filter((p) => !has(held.global, p) && (g.database === undefined || !has(held.databases.get(unescapeDatabase(g.database)), p)));
     if (lacking.length) out.push(`${lacking.join(', ')} ON ${g.database === undefined ? '*.*' : `\`${g.database}\`.*`}`);
   }
   return out;
@@ -195,7 +204,7 @@ export function excessGrants(held: HeldGrants, needs: RoleNeeds): string[] {
   const rest = extraGlobal.filter((p) => !broad.includes(p));
   if (rest.length) out.push(`${rest.join(', ')} ON *.*`);
   for (const [db, privileges] of held.databases) {
-    const needed = new Set(needs.grants.filter((g) => g.database === db).flatMap((g) => g.privileges));
+    const needed = new Set(needs.grants.filter((g) => g.database !== undefined && unescapeDatabase(g.database) === db).flatMap((g) => g.privileges));
     const extra = [...privileges].filter((p) => p !== 'USAGE' && !needed.has(p) && !globalNeeded.has(p));
     if (extra.length) out.push(`${extra.join(', ')} ON \`${db}\`.*`);
   }

@@ -80,6 +80,6 @@ export async function runDoctor(config: Config): Promise<DoctorResult> {
   checks.push(...(await accountChecks(config, 'restore')));
   checks.push(...(await toolChecks(info)));
   checks.push(...storage.checks);
-  checks.push(...(await keyChecks(config, storage.repo?.publicKey)));
+  checks.push(...(await keyChecks(config, storage.repo)));
   return { ok: !checks.some((c) => c.status === 'fail'), checks };
 }

@@ -69,6 +69,10 @@ function leftPrefix(a: IndexDef, b: IndexDef): boolean {
   });
 }
 
+function identical(a: IndexDef, b: IndexDef): boolean {
+  return a.columns.length === b.columns.length && a.subParts.every((p, i) => p === b.subParts[i]);
+}
+
 /**
  * Indexes another index of the same table makes redundant (pt-duplicate-key-checker's rules):
  * the same columns (a duplicate), or the leftmost columns of a longer index of the same type.
@@ -85,13 +89,13 @@ export function redundantIndexes(defs: IndexDef[]): RedundantIndex[] {
       const covering = list.filter((b) => b !== a && b.type === a.type && leftPrefix(a, b));
       // Two identical indexes: report the one that sorts later, so exactly one of the pair is named.
       const by = covering.find((b) => {
-        const same = b.columns.length === a.columns.length;
+        const same = identical(a, b);
         if (a.unique && !(same && b.unique)) return false;
         if (same && b.unique === a.unique && b.index !== 'PRIMARY') return b.index < a.index;
         return true;
       });
       if (!by) continue;
-      out.push({ schema: a.schema, table: a.table, index: a.index, columns: a.columns, kind: by.columns.length === a.columns.length ? 'duplicate' : 'prefix', coveredBy: by.index, coveredByColumns: by.columns });
+      out.push({ schema: a.schema, table: a.table, index: a.index, columns: a.columns, kind: identical(a, by) ? 'duplicate' : 'prefix', coveredBy: by.index, coveredByColumns: by.columns });
     }
   }
   return out;

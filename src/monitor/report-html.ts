@@ -27,7 +27,9 @@ function alerts(r: DbReport): string {
 function statements(r: DbReport): string {
   const s = r.statements;
   if (!s.available) return `<section id="statements"><h2>Slow statements</h2>${unavailable(s)}</section>`;
-  const rows = s.statements.map((x) => [fmtLatency(x.totalSeconds), fmtCount(x.calls), fmtLatency(x.meanSeconds), fmtLatency(x.p95Seconds), fmtCount(x.rowsExamined), fmtCount(x.rowsSent), `<code>${esc(x.text)}</code><br><span class="muted">${esc(x.schema ?? 'no schema')} · digest <code>${esc(x.digest)}</code>${x.noIndexUsed ? ` · ${fmtCount(x.noIndexUsed)} without an index` : ''}</span>`]);
+  // A statement of many lines (a partition list) would push the rest off the first screen: its start, the rest folded.
+  const text = (t: string): string => (t.length <= 300 ? `<code>${esc(t)}</code>` : `<details class="statement"><summary><code>${esc(t.slice(0, 240))}</code> …</summary><code>${esc(t)}</code></details>`);
+  const rows = s.statements.map((x) => [fmtLatency(x.totalSeconds), fmtCount(x.calls), fmtLatency(x.meanSeconds), fmtLatency(x.p95Seconds), fmtCount(x.rowsExamined), fmtCount(x.rowsSent), `${text(x.text)}<div class="muted">${esc(x.schema ?? 'no schema')} · digest <code>${esc(x.digest)}</code>${x.noIndexUsed ? ` · ${fmtCount(x.noIndexUsed)} without an index` : ''}</div>`]);
   return `<section id="statements"><h2>Slow statements, by total time</h2>
 <p class="def">From ${esc(s.source)}. p95: ${esc(s.p95)}.</p>
 ${grid(['total', 'calls', 'mean', 'p95', 'rows examined', 'rows sent', 'statement'], rows, [0, 1, 2, 3, 4, 5])}</section>`;

@@ -11,6 +11,7 @@ import { bytesPerDay, growthFacts } from '../../src/monitor/growth.js';
 import { datePartitionedTables } from '../../src/monitor/storage-sizes.js';
 import { dbAlerts, type AlertRules } from '../../src/monitor/db-alerts.js';
 import type { DbReport, PartitionSize } from '../../src/monitor/report-types.js';
+import { excessGrants, missingGrants, parseGrants, roleNeeds } from '../../src/doctor/required-grants.js';
 
 const DAY = 86_400_000;
 
@@ -153,5 +154,16 @@ describe('daily partitions and alert rules', () => {
     expect(dbAlerts(report(), off)).toEqual([]);
     const tail = report({ errors: { available: true, source: 'file', since: null, firstLook: false, counts: { error: 3, warning: 0, note: 0, system: 0 }, entries: [], notes: [] } });
     expect(dbAlerts(tail, rules).map((a) => a.key)).not.toContain('db:error-log');
+  });
+});
+
+describe('the monitor role on MySQL 8 (its documented SHOW GRANTS format)', () => {
+  it('PROCESS and SHOW VIEW globally, SELECT on performance_schema: found exact', () => {
+    const needs = roleNeeds('monitor', { flavor: 'mysql', major: 8, minor: 4, patch: 2 }, { database: 'horizn' });
+    const held = parseGrants(['GRANT PROCESS, SHOW VIEW ON *.* TO `dbops_monitor`@`%`', 'GRANT SELECT ON `performance_schema`.* TO `dbops_monitor`@`%`']);
+    expect(missingGrants(held, needs)).toEqual([]);
+    expect(excessGrants(held, needs)).toEqual([]);
+    expect(missingGrants(parseGrants(['GRANT PROCESS ON *.* TO `m`@`%`']), needs)).toEqual(['SHOW VIEW ON *.*', 'SELECT ON `performance_schema`.*']);
+    expect(needs.notes.join()).toMatch(/performance_schema\.error_log/);
   });
 });

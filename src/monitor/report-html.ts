@@ -2,7 +2,7 @@
 // scripts), styled like the restore-test reports: the alerts first, then slow statements, index
 // usage, storage (per-partition sizes folded per table), connections and the error log. Long
 // statement texts wrap, so nothing widens the page past the window (checked at 1280 px).
-import { esc, page, utc } from '../report/html.js';
+import { esc, page, seconds, utc } from '../report/html.js';
 import type { DbReport, Section } from './report-types.js';
 import { fmtBytes, fmtCount, fmtLatency } from './report-text.js';
 
@@ -107,7 +107,7 @@ export function renderDbReportHtml(r: DbReport): string {
   const body = `
 <p class="muted">horizn-dbops database report · ${esc(utc(r.takenAt))}</p>
 <h1><span>${esc(s.flavor === 'mariadb' ? 'MariaDB' : 'MySQL')} ${esc(s.version)}</span><span class="muted">${esc(s.hostname ?? s.serverUuid)}</span></h1>
-<p id="summary">Up ${esc((s.uptimeSeconds / 3600).toFixed(1))} hours; performance_schema ${s.performanceSchema ? 'on' : 'off'}; read as <code>${esc(s.account)}</code>; databases ${r.databases.map((d) => `<code>${esc(d)}</code>`).join(', ') || 'none'}.</p>
+<p id="summary">Up ${esc(seconds(s.uptimeSeconds))}; performance_schema ${s.performanceSchema ? 'on' : 'off'}; read as <code>${esc(s.account)}</code>; databases ${r.databases.map((d) => `<code>${esc(d)}</code>`).join(', ') || 'none'}.</p>
 ${alerts(r)}
 ${statements(r)}
 ${indexes(r)}

@@ -1,6 +1,7 @@
 // `dbops db report` as text: alerts first, then each section in the order a DBA reads them.
 // Unavailable sections say why, in one line.
 import type { DbReport, Section } from './report-types.js';
+import { seconds } from '../report/html.js';
 
 export function fmtBytes(n: number | null | undefined): string {
   if (n === null || n === undefined) return '–';
@@ -41,7 +42,7 @@ const short = (text: string, n = 90): string => (text.length > n ? `${text.slice
 export function renderDbReportText(r: DbReport): string {
   const out: string[] = [];
   const s = r.source;
-  out.push(`database report ${r.takenAt}: ${s.flavor} ${s.version} (${s.hostname ?? s.serverUuid}), up ${(s.uptimeSeconds / 3600).toFixed(1)} h, performance_schema ${s.performanceSchema ? 'on' : 'off'}, as ${s.account}`);
+  out.push(`database report ${r.takenAt}: ${s.flavor} ${s.version} (${s.hostname ?? s.serverUuid}), up ${seconds(s.uptimeSeconds)}, performance_schema ${s.performanceSchema ? 'on' : 'off'}, as ${s.account}`);
   out.push(`databases: ${r.databases.join(', ') || '(none)'}`);
   out.push('', r.alerts.length ? `ALERTS (${r.alerts.length})` : 'alerts: none');
   for (const a of r.alerts) out.push(`  ! ${a.message}`);

@@ -21,11 +21,16 @@ import { startSandboxServer, type SandboxServer } from '../../src/sandbox/proces
 import { MysqlClient, withConnection } from '../../src/mysql/client.js';
 import { freePort } from '../../src/sandbox/free-port.js';
 import type { DbReport } from '../../src/monitor/report-types.js';
+import { loadSigningKey } from '../../src/crypto/signing.js';
+import { encodeDocument } from '../../src/repo/signed-document.js';
+import { storageSampleDoc } from '../../src/monitor/history-store.js';
+import { storageSampleKey } from '../../src/storage/layout.js';
 
 let server: SandboxServer;
 let root: MysqlClient;
 let env: Record<string, string>;
 let dir: string;
+let repoDir: string;
 let today: string;
 const apps: MysqlClient[] = [];
 const hooks: Array<{ key: string; status: string; message: string }> = [];
@@ -52,6 +57,7 @@ beforeAll(async () => {
   const keys = await makeKeys();
   const repo = await tempRepoUrl();
   dir = await tempDir('dbops-mon-');
+  repoDir = repo.dir;
   env = {
     ...keys.env,
     DBOPS_STORAGE_URL: repo.url,
@@ -173,6 +179,35 @@ describe('dbops db report on the seeded horizn_ database', () => {
     const r = await runCli(['db', 'report', '--html', '/nonexistent-dir/db.html'], env);
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toMatch(/cannot write --html \/nonexistent-dir\/db\.html: \/nonexistent-dir is not a writable directory/);
+  });
+});
+
+describe('growth from the daily history', () => {
+  it('fits bytes per day to the signed samples of earlier days, forecasts, counts the days to monitor.diskLimit and alerts; a tampered sample is named and left out', async () => {
+    const now = await dbReport();
+    if (!now.storage.available) throw new Error('storage unavailable');
+    const total = now.storage.totalBytes;
+    const key = await loadSigningKey(env.DBOPS_SIGNING_KEY_FILE!);
+    const day = (back: number): string => new Date(Date.parse(`${today}T00:00:00Z`) - back * 86_400_000).toISOString().slice(0, 10);
+    // Ten and five days ago the databases were 2 MB and 1 MB smaller: 200 kB a day.
+    for (const [back, smaller] of [[10, 2e6], [5, 1e6]] as const) {
+      const { bytes } = encodeDocument(storageSampleDoc, { sourceId: now.source.serverUuid, day: day(back), takenAt: new Date(Date.parse(now.takenAt) - back * 86_400_000).toISOString(), databases: ['horizn'], totalBytes: total - smaller, tables: [{ schema: 'horizn', table: 'pageviews', dataBytes: total - smaller, indexBytes: 0, rows: 1 }] }, key);
+      await writeFile(join(repoDir, storageSampleKey(now.source.serverUuid, day(back))), bytes);
+    }
+    const forged = storageSampleKey(now.source.serverUuid, day(3));
+    const { bytes } = encodeDocument(storageSampleDoc, { sourceId: now.source.serverUuid, day: day(3), takenAt: now.takenAt, databases: ['horizn'], totalBytes: 1, tables: [] }, key);
+    await writeFile(join(repoDir, forged), bytes.toString().replace('"totalBytes": 1', '"totalBytes": 2'));
+
+    const r = await dbReport({ DBOPS_MONITOR_DISK_LIMIT: String(total + 3e6), DBOPS_MONITOR_FORECAST_DAYS: '30' });
+    if (!r.storage.available) throw new Error('storage unavailable');
+    const g = r.storage.growth;
+    expect(g.samples).toBe(3);
+    expect(g.bytesPerDay! / 2e5).toBeCloseTo(1, 1);
+    expect(g.forecastBytes! / (total + 30 * 2e5)).toBeCloseTo(1, 2);
+    expect(g.daysUntilLimit!).toBeGreaterThan(13);
+    expect(g.daysUntilLimit!).toBeLessThan(17);
+    expect(g.notes.join('\n')).toMatch(new RegExp(`sample left out: .*${day(3)}\\.json.*signature`));
+    expect(r.alerts.find((a) => a.key === 'db:disk-forecast')?.message).toMatch(/reach monitor\.diskLimit .* in 1\d\.\d days/);
   });
 });
 

@@ -6,6 +6,7 @@ import { validate as validCron } from 'node-cron';
 import { parseDuration } from '../util/duration.js';
 import { FILE_LOCK_PROBLEM } from '../storage/object-lock.js';
 import { SSL_MODES, tlsProblems } from '../mysql/tls-settings.js';
+import { parseSize } from '../cli/commands/seed/parse-size.js';
 
 const level = z.coerce.number().int().min(1).max(19);
 /** A duration like 90s, 15m, 12h, 7d, 2w (see util/duration.ts). */
@@ -269,8 +270,9 @@ export const configSchema = z.strictObject({
       prune: cron.default('30 3 * * *').describe("the daemon's `prune --apply`"),
       checksum: cron.optional().describe("the daemon's source checksums on their own (unset: off; a content restore test takes them first anyway)"),
       partitions: cron.default('5 * * * *').describe("the daemon's partition maintenance and visitor-data retention of the horizn_ database (hourly, for `realtime_visitors`)"),
+      monitor: cron.default('*/5 * * * *').describe("the daemon's database monitoring (slow statements, index usage, storage growth, connections, error log) for /metrics and alerts"),
     })
-    .default({ backup: '0 2 * * *', restoreTest: '0 4 * * *', prune: '30 3 * * *', partitions: '5 * * * *' }),
+    .default({ backup: '0 2 * * *', restoreTest: '0 4 * * *', prune: '30 3 * * *', partitions: '5 * * * *', monitor: '*/5 * * * *' }),
   daemon: z
     .strictObject({
       listen: z
@@ -292,6 +294,38 @@ export const configSchema = z.strictObject({
       shutdownTimeout: duration.default('60s').describe('on SIGTERM, running work gets this long to stop before the daemon exits anyway'),
     })
     .default({ listen: '127.0.0.1:9187', jitterSeconds: 0, shipBinlogs: true, restoreTestDepth: 'content', shutdownTimeout: '60s' }),
+  /** Database monitoring of the source (`dbops db report`, the daemon's monitor job): the read-only
+   *  account it uses (unset: the source account) and the thresholds of its alert rules. */
+  monitor: z
+    .strictObject({
+      url: z.string().min(1).optional().describe('the read-only account for `dbops db report` and the monitor job, as `source.url`; unset: the source account'),
+      urlFile: z.string().min(1).optional().describe('file holding `monitor.url`'),
+      ...account,
+      topStatements: z.coerce.number().int().min(1).max(100).default(10).describe('statements listed, the slowest by total time first'),
+      /** What the monitored databases' data + index may grow to (e.g. 200GB: the volume less room for logs); unset: no forecast alert. */
+      diskLimit: z
+        .string()
+        .refine((v) => {
+          try {
+            return parseSize(v) > 0;
+          } catch {
+            return false;
+          }
+        }, 'not a size: write e.g. 200GB or 512GiB')
+        .optional()
+        .describe("what the monitored databases' data + index may grow to (e.g. `200GB`); unset: no forecast alert"),
+      /** Alert when the growth forecast reaches diskLimit within this many days. */
+      forecastDays: z.coerce.number().int().min(1).max(3660).default(30).describe('alert when the growth forecast reaches `monitor.diskLimit` within this many days'),
+      /** Alert when a daily-partitioned table has partitions for fewer days ahead than this (0: off). */
+      partitionDaysAhead: z.coerce.number().int().min(0).max(366).default(3).describe('alert when a daily-partitioned table has partitions for fewer days ahead (0: off)'),
+      /** Alert when a catch-all (MAXVALUE) partition holds more rows than this (an estimate; -1: off). */
+      catchAllRows: z.coerce.number().int().min(-1).default(0).describe('alert when a catch-all (MAXVALUE) partition holds more rows than this (an estimate; -1: off)'),
+      /** Alert when connections exceed this share of max_connections, in percent (0: off). */
+      connectionsPercent: z.coerce.number().int().min(0).max(100).default(80).describe('alert when connections exceed this share of `max_connections`, in percent (0: off)'),
+      /** Alert on new server error-log entries at ERROR level. */
+      errorLogAlerts: bool.default(true).describe('alert on new server error-log entries at ERROR level'),
+    })
+    .default({ topStatements: 10, forecastDays: 30, partitionDaysAhead: 3, catchAllRows: 0, connectionsPercent: 80, errorLogAlerts: true }),
   alerts: z
     .strictObject({
       webhookUrl: z
@@ -392,6 +426,7 @@ export const SETTABLE_KEYS: Record<string, 'string' | 'list' | 'number' | 'boole
   'schedule.prune': 'string',
   'schedule.checksum': 'string',
   'schedule.partitions': 'string',
+  'schedule.monitor': 'string',
   'daemon.listen': 'string',
   'daemon.jitterSeconds': 'number',
   'daemon.stateFile': 'string',
@@ -408,6 +443,22 @@ export const SETTABLE_KEYS: Record<string, 'string' | 'list' | 'number' | 'boole
   'alerts.repeatAfter': 'string',
   'alerts.startupGrace': 'string',
   'alerts.heartbeatUrl': 'string',
+  'monitor.url': 'string',
+  'monitor.urlFile': 'string',
+  'monitor.password': 'string',
+  'monitor.passwordFile': 'string',
+  'monitor.defaultsFile': 'string',
+  'monitor.tls.mode': 'string',
+  'monitor.tls.ca': 'string',
+  'monitor.tls.cert': 'string',
+  'monitor.tls.key': 'string',
+  'monitor.topStatements': 'number',
+  'monitor.diskLimit': 'string',
+  'monitor.forecastDays': 'number',
+  'monitor.partitionDaysAhead': 'number',
+  'monitor.catchAllRows': 'number',
+  'monitor.connectionsPercent': 'number',
+  'monitor.errorLogAlerts': 'boolean',
 };
 
 /**
@@ -415,7 +466,7 @@ export const SETTABLE_KEYS: Record<string, 'string' | 'list' | 'number' | 'boole
  * DBOPS_SOURCE_PASSWORD_FILE) naming a file that holds it instead: Docker and Kubernetes
  * secrets are files, and an environment variable shows in /proc/PID/environ.
  */
-export const SECRET_KEYS = ['source.url', 'source.password', 'admin.url', 'admin.password', 'restore.targetUrl', 'restore.target.password', 'alerts.webhookUrl', 'alerts.slackWebhookUrl'] as const;
+export const SECRET_KEYS = ['source.url', 'source.password', 'admin.url', 'admin.password', 'restore.targetUrl', 'restore.target.password', 'alerts.webhookUrl', 'alerts.slackWebhookUrl', 'monitor.url', 'monitor.password'] as const;
 
 export function envNameFor(key: string): string {
   return `DBOPS_${key.replace(/\./g, '_').replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()}`;

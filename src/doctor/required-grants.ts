@@ -28,6 +28,15 @@
 // accounts (SET USER; MySQL SET_USER_ID, SET_ANY_DEFINER from 8.2). `restore --accounts`
 // also creates users and grants what they hold: that takes CREATE USER and every granted
 // privilege WITH GRANT OPTION, which no least-privilege account has.
+//
+// monitor (db report, the daemon's monitor job), measured on MariaDB 10.11: reads no rows of
+// any table. SELECT on performance_schema (statement digests, index usage, connections per
+// account; MySQL 8's error_log); SHOW VIEW ON *.*, because information_schema lists a table
+// (sizes, partitions, indexes) only to an account with some privilege on it, and SHOW VIEW
+// is one that reads no data; PROCESS, for every connection in the process list when
+// performance_schema is off (MariaDB's default). MariaDB's INDEX_STATISTICS (userstat)
+// shows only tables the account may SELECT from, so without performance_schema unused
+// indexes are found only for those.
 import type { Role } from '../config/connections.js';
 import { versionAtLeast } from '../mysql/flavor.js';
 import type { ServerInfo } from '../mysql/server-info.js';
@@ -80,6 +89,17 @@ export interface RoleOptions {
 export const SHADOW_DATABASES = 'dbops\\_shadow\\_%';
 
 export function roleNeeds(role: Role, info: Version, opts: RoleOptions): RoleNeeds {
+  if (role === 'monitor') {
+    return {
+      role,
+      purpose: 'db report and the monitor job (read only)',
+      grants: [{ privileges: ['PROCESS', 'SHOW VIEW'] }, { privileges: ['SELECT'], database: 'performance_schema' }],
+      notes: [
+        'with performance_schema off and log_output=TABLE, statements come from the slow log: also GRANT SELECT ON mysql.slow_log',
+        info.flavor === 'mariadb' ? 'the error log is read as the file @@log_error names: run dbops where that file is readable' : 'the error log is read from performance_schema.error_log (MySQL 8.0.22+)',
+      ],
+    };
+  }
   if (role === 'backup') {
     const need = requiredPrivileges(info);
     const privileges = opts.shipping === false ? need.backup : [...need.backup, ...need.shipping.filter((p) => !need.backup.includes(p))];

@@ -97,6 +97,9 @@ describe('grantsText (doctor --print-grants)', () => {
       "GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX, REFERENCES, CREATE TEMPORARY TABLES, LOCK TABLES, CREATE VIEW, SHOW VIEW, TRIGGER, EVENT, CREATE ROUTINE, ALTER ROUTINE, EXECUTE ON `dbops\\_shadow\\_%`.* TO 'dbops_admin'@'%';",
       "CREATE USER IF NOT EXISTS 'dbops_restore'@'%' IDENTIFIED BY 'change-me';",
       "GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX, REFERENCES, CREATE TEMPORARY TABLES, LOCK TABLES, CREATE VIEW, SHOW VIEW, TRIGGER, EVENT, CREATE ROUTINE, ALTER ROUTINE, EXECUTE, SESSION_VARIABLES_ADMIN, REPLICATION_APPLIER, SET_ANY_DEFINER ON *.* TO 'dbops_restore'@'%';",
+      "CREATE USER IF NOT EXISTS 'dbops_monitor'@'%' IDENTIFIED BY 'change-me';",
+      "GRANT PROCESS, SHOW VIEW ON *.* TO 'dbops_monitor'@'%';",
+      "GRANT SELECT ON `performance_schema`.* TO 'dbops_monitor'@'%';",
     ]);
     expect(text).toMatch(/^-- MySQL 8\.4: /);
     expect(text).toContain('-- (seed --no-binlog also needs SESSION_VARIABLES_ADMIN ON *.*; this account seeds with the binlog on)');

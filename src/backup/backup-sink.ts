@@ -63,6 +63,9 @@ export class BackupSink implements PartSink {
   private readonly entries: Entry[] = [];
   private readonly finishing = new Set<Promise<unknown>>();
   private failed: Error | undefined;
+  /** Set by abortAll: an upload that was still starting then is aborted as soon as it exists. */
+  private aborted: Error | undefined;
+  private readonly starting = new Set<Promise<unknown>>();
   private count = 0;
 
   constructor(private readonly options: BackupSinkOptions) {}
@@ -73,6 +76,17 @@ export class BackupSink implements PartSink {
     const entry: Entry = { name, key: backupPartKey(this.options.backupId, `${name}${suffixOf(descriptor.kind)}`), descriptor, stop, rows: null };
     this.entries.push(entry);
     return entry;
+  }
+
+  /** An upload being started, tracked so abortAll can wait for it and stop it once it exists. */
+  private starts<T extends { abort(err: Error): void }>(start: Promise<T>): Promise<T> {
+    const starting = start.then((upload) => {
+      if (this.aborted) upload.abort(this.aborted);
+      return upload;
+    });
+    this.starting.add(starting);
+    void starting.finally(() => this.starting.delete(starting)).catch(() => undefined);
+    return starting;
   }
 
   private chainOptions(key: string): { storage: Storage; key: string; recipients: readonly string[]; compressionLevel: number; compressionThreads: number } {
@@ -87,7 +101,7 @@ export class BackupSink implements PartSink {
   async produced(descriptor: PartDescriptor, producer: string): Promise<{ upload: ProducedUpload; drop: () => Promise<void> }> {
     let upload: ProducedUpload | undefined;
     const entry = this.track(descriptor, (err) => upload?.abort(err));
-    upload = await ProducedUpload.start({ ...this.chainOptions(entry.key), producer });
+    upload = await this.starts(ProducedUpload.start({ ...this.chainOptions(entry.key), producer }));
     entry.done = upload.produced();
     entry.done.catch(() => undefined);
     const u = upload;
@@ -107,7 +121,7 @@ export class BackupSink implements PartSink {
     let upload: PartUpload | undefined;
     const entry = this.track(descriptor, (err) => upload?.abort(err));
     entry.rows = rows;
-    upload = await PartUpload.start({ ...this.chainOptions(entry.key), compressionThreads: 1 });
+    upload = await this.starts(PartUpload.start({ ...this.chainOptions(entry.key), compressionThreads: 1 }));
     await upload.write(bytes);
     entry.done = upload.end();
     await entry.done;
@@ -128,7 +142,7 @@ export class BackupSink implements PartSink {
     const held: Buffer[] = [];
     const start = async (): Promise<void> => {
       entry = this.track(descriptor, (err) => upload?.abort(err));
-      upload = await PartUpload.start(this.chainOptions(entry.key));
+      upload = await this.starts(PartUpload.start(this.chainOptions(entry.key)));
       for (const b of held.splice(0)) await upload.write(b);
     };
     if (!mayBeEmpty) await start();
@@ -181,10 +195,21 @@ export class BackupSink implements PartSink {
    * slate when the store refused or could not be reached.
    */
   async abortAll(err: Error): Promise<{ notRemoved: string[]; problem: string | null }> {
-    const all = [...this.entries];
-    this.interrupt(err);
-    await Promise.allSettled(all.map((e) => e.done ?? Promise.resolve()));
-    const keys = all.map((e) => e.key);
+    this.aborted = err;
+    // Uploads still starting when the backup failed exist only a moment later: wait until
+    // every upload there is has been stopped and has settled, so none lands after the removal.
+    const settled = new Set<Entry>();
+    for (;;) {
+      await Promise.allSettled([...this.starting]);
+      const fresh = this.entries.filter((e) => !settled.has(e));
+      if (fresh.length === 0 && this.starting.size === 0) break;
+      for (const e of fresh) {
+        settled.add(e);
+        e.stop(err);
+      }
+      await Promise.allSettled(fresh.map((e) => e.done ?? Promise.resolve()));
+    }
+    const keys = [...settled].map((e) => e.key);
     const results = await Promise.allSettled(keys.map((key) => this.options.storage.remove(key)));
     const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ key: keys[i]!, reason: r.reason as unknown }] : []));
     const first = failed[0]?.reason;

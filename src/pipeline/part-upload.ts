@@ -83,6 +83,9 @@ class Chain {
       ([, [zstdStderr]]) => ({ stored: this.stored.result(), zstdStderr }),
       async (err: unknown) => {
         this.kill();
+        // A program killed mid-stream ends its output early, so the put may still finish (a
+        // truncated object renamed into place) after the tools failed: remove only once it settled.
+        await put.catch(() => undefined);
         await options.storage.remove(options.key).catch(() => undefined);
         throw this.aborted ?? err;
       },

@@ -11,8 +11,12 @@
 // first locked one, so they still go from the front only.
 //
 // Before anything goes, the plan is checked on its own terms: no backup it deletes may be
-// the newest of a database (or of the accounts) of its source. A signal stops the run
-// between items, never inside one; what was left is what the next prune finishes.
+// the newest of a database (or of the accounts) of its source, nor one that a backup it keeps
+// applies on (a physical incremental's chain). Backups go in the plan's order, except that an
+// incremental goes before what it applies on: a prune stopped midway never leaves one listed
+// without its chain, and a backup stays while one that applies on it stays (Object Lock
+// refused it). A signal stops the run between items, never inside one; what was left is what
+// the next prune finishes.
 import type { Repository } from '../repo/repository.js';
 import { backupManifestKey, backupPrefix, repoJsonKey } from '../storage/layout.js';
 import { segmentDataKey, segmentManifestKey } from '../storage/layout.js';
@@ -156,6 +160,41 @@ export function checkNewestKept(plan: RetentionPlan): void {
   }
 }
 
+/** Ancestors of a backup in the plan (its parent first). */
+function ancestorsIn(plan: RetentionPlan): (id: string) => string[] {
+  const byId = new Map(plan.backups.map((b) => [b.id, b]));
+  return (id) => {
+    const out: string[] = [];
+    for (let p = byId.get(id)?.parent ?? null; p !== null && !out.includes(p); p = byId.get(p)?.parent ?? null) out.push(p);
+    return out;
+  };
+}
+
+/** Refuses a plan that deletes a backup that a backup it keeps applies on. */
+export function checkChainsKept(plan: RetentionPlan): void {
+  const ancestors = ancestorsIn(plan);
+  const gone = new Set(plan.backups.filter((b) => b.action === 'delete').map((b) => b.id));
+  for (const b of plan.backups) {
+    if (b.action !== 'keep') continue;
+    const missing = ancestors(b.id).find((a) => gone.has(a));
+    if (missing) throw new OperationError(`refusing to apply the retention plan: it deletes backup ${missing}, which kept backup ${b.id} applies on; nothing was deleted (a planner defect: please report it)`);
+  }
+}
+
+/** The plan's order, except that a backup goes only after every deleted one that applies on it. */
+function dependentsFirst<T extends { id: string }>(deletions: readonly T[], ancestors: (id: string) => string[]): T[] {
+  const out: T[] = [];
+  const placed = new Set<string>();
+  const place = (b: T): void => {
+    if (placed.has(b.id)) return;
+    placed.add(b.id);
+    for (const d of deletions) if (ancestors(d.id).includes(b.id)) place(d);
+    out.push(b);
+  };
+  for (const b of deletions) place(b);
+  return out;
+}
+
 function stopIfAborted(signal: AbortSignal | undefined, result: ApplyResult): void {
   if (!signal?.aborted) return;
   throw new OperationError(
@@ -165,6 +204,8 @@ function stopIfAborted(signal: AbortSignal | undefined, result: ApplyResult): vo
 
 export async function applyPlan(repo: Repository, plan: RetentionPlan, storageUrl: string, signal?: AbortSignal): Promise<ApplyResult> {
   checkNewestKept(plan);
+  checkChainsKept(plan);
+  const ancestors = ancestorsIn(plan);
   const result: ApplyResult = { backups: [], segments: 0, segmentsBySource: {}, gapRecords: 0, debris: [], locked: [], extended: [], problems: [] };
   const keepLocked = (item: LockedItem): void => {
     result.locked.push(item);
@@ -173,11 +214,20 @@ export async function applyPlan(repo: Repository, plan: RetentionPlan, storageUr
   await protectKept(repo, plan, result);
   if (repo.storage.lock) await protectRepoJson(repo, plan, result);
 
-  for (const b of plan.backups) {
-    if (b.action !== 'delete') continue;
+  // Backups that stay: the kept ones, and those Object Lock keeps in place below.
+  const staying = new Set(plan.backups.filter((b) => b.action === 'keep').map((b) => b.id));
+  const deletions = dependentsFirst(plan.backups.filter((b) => b.action === 'delete'), ancestors);
+  for (const b of deletions) {
     stopIfAborted(signal, result);
+    const dependent = [...staying].find((id) => ancestors(id).includes(b.id));
+    if (dependent) {
+      staying.add(b.id);
+      keepLocked({ kind: 'backup', name: b.id, until: null, note: `backup ${b.id} stays for now: backup ${dependent}, which applies on it, could not be deleted yet` });
+      continue;
+    }
     const [manifestLocked] = await removeKeys(repo, [backupManifestKey(b.id)]);
     if (manifestLocked) {
+      staying.add(b.id);
       keepLocked({ kind: 'backup', name: b.id, until: latest([manifestLocked]), note: `backup ${b.id} stays for now: its manifest is ${lockedNote(manifestLocked)}` });
       continue;
     }

@@ -26,7 +26,9 @@ export async function collectBackupFacts(repo: Repository): Promise<Pick<Collect
       continue;
     }
     const m = b.manifest;
-    backups.push({ id: m.id, serverUuid: m.source.serverUuid, databases: m.databases, accounts: m.parts.some((p) => p.kind === 'accounts'), completedAt: m.completedAt, cpFile: m.consistentPoint.binlogFile, labels: m.labels, storedBytes: m.totals.storedBytes });
+    // A physical copy holds the mysql schema, so the accounts, whatever backup.accounts says.
+    const accounts = m.kind === 'physical' || m.parts.some((p) => p.kind === 'accounts');
+    backups.push({ id: m.id, serverUuid: m.source.serverUuid, databases: m.databases, accounts, completedAt: m.completedAt, cpFile: m.consistentPoint.binlogFile, labels: m.labels, storedBytes: m.totals.storedBytes, kind: m.kind, parent: m.physical?.parent ?? null });
   }
   return { backups, unverified };
 }

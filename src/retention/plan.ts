@@ -4,6 +4,11 @@
 // the newest good backup, legal hold, the GFS counts and the PITR window. All but legal
 // hold are decided per scope (scopes.ts: each database, and the accounts) over the
 // backups that hold it, so a backup of some databases never stands in for one of all.
+// Physical incrementals count like any backup (restoring one restores the server at its
+// point), and whatever keeps one keeps the chain it applies on: its parent, that one's
+// parent, down to the full, with the latest keep-until and legal hold of what depends on
+// them. An incremental whose chain is not whole in the repository cannot be restored: it
+// counts for nothing and is kept for inspection, never deleted on its own.
 import { binlogSeq } from '../binlog/file-names.js';
 import { bucketOf, gfsRanks, gfsReason, type Period } from './gfs.js';
 import { gfsKeepUntil, pitrKeepUntil } from './keep-until.js';
@@ -56,8 +61,39 @@ function binlogCut(cuts: ReadonlyArray<{ scope: Scope; pitr: PitrKeep }>): { seq
   return { seq, reason: why(at[0]!, at) };
 }
 
+interface Chains {
+  /** Each backup's ancestors among the verified backups, its parent first. */
+  ancestors: Map<string, string[]>;
+  /** Incrementals whose chain is not whole, and why. */
+  broken: Map<string, string>;
+}
+
+function chainsOf(input: RetentionInput): Chains {
+  const byId = new Map(input.backups.map((b) => [b.id, b]));
+  const damaged = new Set(input.unverified.map((u) => u.id));
+  const ancestors = new Map<string, string[]>();
+  const broken = new Map<string, string>();
+  for (const b of input.backups) {
+    const list: string[] = [];
+    const seen = new Set([b.id]);
+    for (let p = b.parent ?? null; p !== null; ) {
+      const parent = byId.get(p);
+      if (!parent || seen.has(p)) {
+        broken.set(b.id, damaged.has(p) ? `it applies on ${p}, whose manifest does not verify` : `it applies on ${p}, which is not in the repository`);
+        break;
+      }
+      seen.add(p);
+      list.push(p);
+      p = parent.parent ?? null;
+    }
+    ancestors.set(b.id, list);
+  }
+  return { ancestors, broken };
+}
+
 export function planRetention(input: RetentionInput): RetentionPlan {
   const { policy } = input;
+  const chains = chainsOf(input);
   const windowStart = new Date(input.now.getTime() - policy.pitrWindowMs).toISOString();
   const window = formatDuration(policy.pitrWindowMs);
   const reasons = new Map<string, Reasons>(input.backups.map((b) => [b.id, new Map()]));
@@ -74,7 +110,9 @@ export function planRetention(input: RetentionInput): RetentionPlan {
   const bump = (id: string, at: Date): void => void until.set(id, Math.max(until.get(id) ?? -Infinity, at.getTime()));
   const held = new Set<string>();
   const segmentsBySource = groupBy(input.segments, (s) => s.serverUuid);
-  const backupsBySource = groupBy(input.backups, (b) => b.serverUuid);
+  // A backup that cannot be restored stands in for nothing.
+  const backupsBySource = groupBy(input.backups.filter((b) => !chains.broken.has(b.id)), (b) => b.serverUuid);
+  for (const [id, why] of chains.broken) add(id, `its chain is broken (${why}): it cannot be restored and counts for nothing; kept for inspection, remove it by hand`);
   const keepFrom = new Map<string, { seq: number | null; reason: string }>();
   const scopes: Array<{ scope: Scope; newest: string; pitr: PitrKeep | null }> = [];
   const labels = new Map<string, string>();
@@ -116,6 +154,22 @@ export function planRetention(input: RetentionInput): RetentionPlan {
       cuts.push({ scope, pitr });
     }
     if (cuts.length) keepFrom.set(source, binlogCut(cuts));
+  }
+
+  // Whatever keeps an incremental keeps what it applies on, as long and as firmly.
+  const dependents = new Map<string, string[]>();
+  for (const b of input.backups) {
+    if (reasons.get(b.id)!.size === 0 || chains.broken.has(b.id)) continue;
+    for (const a of chains.ancestors.get(b.id) ?? []) {
+      dependents.set(a, [...(dependents.get(a) ?? []), b.id]);
+      const at = until.get(b.id);
+      if (at !== undefined) bump(a, new Date(at));
+      if (held.has(b.id)) held.add(a);
+    }
+  }
+  for (const [id, kept] of dependents) {
+    const newest = [...kept].sort().at(-1)!;
+    add(id, `the chain of kept incremental ${newest}${kept.length > 1 ? ` (and ${kept.length - 1} more)` : ''} applies on it`);
   }
 
   const backups = input.backups.map((b: BackupFacts) => {

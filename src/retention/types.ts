@@ -27,6 +27,10 @@ export interface BackupFacts {
   cpFile: string | null;
   labels: Record<string, string>;
   storedBytes: number;
+  /** logical (default) or physical: a physical backup holds every database of its server. */
+  kind?: 'logical' | 'physical';
+  /** A physical incremental: the backup it applies on (restoring it needs that one, and its chain). */
+  parent?: string | null;
 }
 
 export interface SegmentFacts {

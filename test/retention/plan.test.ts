@@ -4,6 +4,7 @@
 // by an independent planExists), and the GFS, newest-backup and legal-hold rules hold.
 import { describe, it, expect } from 'vitest';
 import { planRetention } from '../../src/retention/plan.js';
+import { checkChainsKept } from '../../src/retention/apply-plan.js';
 import { bucketOf } from '../../src/retention/gfs.js';
 import type { BackupFacts, RetentionPolicy, SegmentFacts } from '../../src/retention/types.js';
 
@@ -346,6 +347,102 @@ describe('retention planner over 120 simulated days', () => {
     expect(plan.sources[0]!.keepFrom).toBe(file(2));
     expect(plan.sources[0]!.keepReason).toMatch(/consistent point of b2.*\(for shop, world\)/);
     expect(plan.uncovered).toEqual([{ serverUuid: SRC, database: 'new_db' }]);
+  });
+
+  it('physical chains beside logical backups, over 120 simulated days: no incremental is ever left without its chain, every database keeps its window', () => {
+    // A physical full every Sunday, physical incrementals (each on the one before) three times
+    // a day, a logical backup of `app` only every day. `other` is only in the physical ones.
+    const world: World = { backups: [], segments: [] };
+    const missing = new Set([40 * 24 + 11, 40 * 24 + 12]);
+    const scopes = ['app', 'other'] as const;
+    let lastPhysical: string | null = null;
+    let deleted = 0;
+    let deletedIncrementals = 0;
+    let checkedPoints = 0;
+    const whole = (b: BackupFacts, ids: ReadonlySet<string>, byId: ReadonlyMap<string, BackupFacts>): boolean => {
+      for (let p = b.parent ?? null; p !== null; p = byId.get(p)?.parent ?? null) if (!ids.has(p)) return false;
+      return true;
+    };
+    /** The backups that can restore `scope` now: they hold it and their whole chain is there. */
+    const usable = (scope: string): BackupFacts[] => {
+      const ids = new Set(world.backups.map((b) => b.id));
+      const byId = new Map(world.backups.map((b) => [b.id, b]));
+      return world.backups.filter((b) => b.databases.includes(scope) && whole(b, ids, byId));
+    };
+    for (let day = 0; day < 120; day++) {
+      for (let h = 0; h < 24; h++) {
+        const seq = day * 24 + h;
+        if (seq >= 1 && !missing.has(seq - 1)) world.segments.push(segment(seq - 1));
+        const at = T0 + day * DAY + h * HOUR;
+        const stamp = iso(at).replace(/[-:]|\.\d{3}/g, '');
+        if (h === 1 && day % 7 === 0) {
+          world.backups.push({ id: `${stamp}-full00`, serverUuid: SRC, databases: ['app', 'other'], accounts: true, completedAt: iso(at + 600_000), cpFile: file(seq), labels: {}, storedBytes: 100, kind: 'physical', parent: null });
+          lastPhysical = world.backups.at(-1)!.id;
+        } else if ((h === 7 || h === 13 || h === 19) && lastPhysical && world.backups.some((b) => b.id === lastPhysical)) {
+          world.backups.push({ id: `${stamp}-incr00`, serverUuid: SRC, databases: ['app', 'other'], accounts: true, completedAt: iso(at + 300_000), cpFile: file(seq), labels: {}, storedBytes: 5, kind: 'physical', parent: lastPhysical });
+          lastPhysical = world.backups.at(-1)!.id;
+        }
+        if (h === 2) world.backups.push({ id: `${stamp}-logic0`, serverUuid: SRC, databases: ['app'], accounts: false, completedAt: iso(at + 600_000), cpFile: file(seq), labels: {}, storedBytes: 50, kind: 'logical', parent: null });
+        if (h !== 3) continue;
+        const now = at + 30 * 60_000;
+        const points = windowPoints(now, world);
+        const before = scopes.map((scope) => {
+          const holders = usable(scope);
+          const newest = [...holders].sort((x, y) => x.completedAt.localeCompare(y.completedAt)).at(-1)?.id;
+          return { scope, newest, restorable: points.filter(checker(holders, world.segments)) };
+        });
+        const plan = planRetention({ backups: world.backups, unverified: [], segments: world.segments, gaps: [], debris: [], now: new Date(now), policy });
+        // What the plan keeps holds its own chain, and the reason says so for the chain.
+        const kept = new Set(plan.backups.filter((b) => b.action === 'keep').map((b) => b.id));
+        const byId = new Map(world.backups.map((b) => [b.id, b]));
+        for (const b of plan.backups) if (b.action === 'keep') expect(whole(b, kept, byId), `day ${day}: ${b.id} kept without its chain`).toBe(true);
+        for (const b of plan.backups) {
+          if (b.action !== 'delete') continue;
+          deleted++;
+          if (b.parent) deletedIncrementals++;
+        }
+        prune(world, now);
+        const ids = new Set(world.backups.map((b) => b.id));
+        const left = new Map(world.backups.map((b) => [b.id, b]));
+        for (const b of world.backups) expect(whole(b, ids, left), `day ${day}: ${b.id} left without its chain`).toBe(true);
+        for (const { scope, newest, restorable } of before) {
+          if (newest) expect(ids.has(newest), `day ${day}: the newest backup of ${scope} (${newest}) was deleted`).toBe(true);
+          const after = restorable.filter(checker(usable(scope), world.segments));
+          expect(after.map(iso), `day ${day}: points of ${scope} that lost their restore plan`).toEqual(restorable.map(iso));
+          checkedPoints += restorable.length;
+        }
+      }
+    }
+    expect(checkedPoints).toBeGreaterThan(2 * 100 * 600);
+    expect(deleted).toBeGreaterThan(100);
+    expect(deletedIncrementals).toBeGreaterThan(50);
+    // `other` keeps the GFS shape through physical backups alone (months and weeks of chains).
+    const other = usable('other');
+    expect(new Set(other.map((b) => bucketOf('monthly', b.completedAt))).size).toBeGreaterThanOrEqual(3);
+    expect(new Set(other.map((b) => bucketOf('weekly', b.completedAt))).size).toBeGreaterThanOrEqual(4);
+  });
+
+  it('the chain of a kept incremental is kept whole, as long and as held; a broken chain counts for nothing and is kept for inspection', () => {
+    const day = (d: number, h = 2): string => iso(T0 + d * DAY + h * HOUR);
+    const phys = (id: string, d: number, h: number, parent: string | null, labels: Record<string, string> = {}): BackupFacts => ({ id, serverUuid: SRC, ...ALL, completedAt: day(d, h), cpFile: file(d * 24 + h), labels, storedBytes: 1, kind: 'physical', parent });
+    // f0 ← i1 ← i2 (held) ; f3 alone ; i5 on a parent nobody has (removed by hand) ; i6 on a damaged one.
+    const backups = [phys('f0', 0, 1, null), phys('i1', 0, 7, 'f0'), phys('i2', 0, 13, 'i1', { 'legal-hold': 'case-1' }), phys('f3', 30, 1, null), phys('i5', 31, 7, 'gone'), phys('i6', 31, 9, 'bad')];
+    const plan = planRetention({ backups, unverified: [{ id: 'bad', problem: 'signature' }], segments: [], gaps: [], debris: [], now: new Date(T0 + 40 * DAY), policy: { ...policy, daily: 1, weekly: 0, monthly: 0, pitrWindowMs: DAY } });
+    const by = new Map(plan.backups.map((b) => [b.id, b]));
+    expect(by.get('i2')!.legalHold).toBe(true);
+    for (const id of ['i1', 'f0']) {
+      expect(by.get(id)!.action, id).toBe('keep');
+      expect(by.get(id)!.legalHold, id).toBe(true);
+      expect(by.get(id)!.reasons.join('; ')).toMatch(/the chain of kept incremental i2 applies on it/);
+    }
+    // i5 and i6 cannot be restored: they are not the newest backup (f3 is), and nothing deletes them.
+    expect(by.get('f3')!.reasons.join('; ')).toMatch(/newest good backup/);
+    expect(by.get('i5')!.action).toBe('keep');
+    expect(by.get('i5')!.reasons.join('; ')).toMatch(/chain is broken \(it applies on gone, which is not in the repository\)/);
+    expect(by.get('i6')!.reasons.join('; ')).toMatch(/applies on bad, whose manifest does not verify/);
+    // A plan that deletes what a kept incremental applies on is refused before anything goes.
+    const bad = { ...plan, backups: plan.backups.map((b) => (b.id === 'f0' ? { ...b, action: 'delete' as const } : b)) };
+    expect(() => checkChainsKept(bad)).toThrow(/deletes backup f0, which kept backup i1 applies on/);
   });
 
   it('buckets weeks the ISO way across a year end', () => {

@@ -27,6 +27,8 @@ export interface StatusFacts {
     oldestCompletedAt: string | null;
     rawBytesTotal: number;
     storedBytesTotal: number;
+    /** The same, per kind of backup (a physical incremental counts as physical). */
+    byKind: Record<'logical' | 'physical', KindFacts>;
   };
   sources: Array<{ serverUuid: string; files: number; storedBytes: number; newestEventTime: string | null; caughtUpTo: string | null; lagSeconds: number | null; gaps: number; problem: ShipperProblem | null }>;
   /** Points from `start` to `end` can be restored (null: nothing yet); `gaps` are holes inside the PITR window. */
@@ -38,6 +40,15 @@ export interface StatusFacts {
   tests: TestHealth;
   /** The evidence chain: problems make the installation unhealthy (its proof is in doubt). */
   evidence: { entries: number; lastSequence: number | null; problems: string[] };
+}
+
+export interface KindFacts {
+  count: number;
+  /** Physical incrementals among them. */
+  incremental: number;
+  newest: { id: string; completedAt: string; ageSeconds: number; rawBytes: number; storedBytes: number } | null;
+  rawBytesTotal: number;
+  storedBytesTotal: number;
 }
 
 export interface HealthLimits {
@@ -102,6 +113,7 @@ export async function collectStatus(repo: Repository, limits: Pick<HealthLimits,
       oldestCompletedAt: oldest?.completedAt ?? null,
       rawBytesTotal: good.reduce((n, m) => n + m.totals.rawBytes, 0),
       storedBytesTotal: good.reduce((n, m) => n + m.totals.storedBytes, 0),
+      byKind: { logical: kindFacts(good.filter((m) => m.kind === 'logical'), age), physical: kindFacts(good.filter((m) => m.kind === 'physical'), age) },
     },
     sources,
     window: { start: oldest?.completedAt ?? null, end, gaps },
@@ -111,6 +123,17 @@ export async function collectStatus(repo: Repository, limits: Pick<HealthLimits,
     lastPassAt: lastPass?.at ?? null,
     tests,
     evidence: { entries: chain.entries.length, lastSequence: chain.lastSequence, problems: chain.problems.map((p) => p.problem) },
+  };
+}
+
+function kindFacts(of: BackupManifest[], age: (iso: string) => number): KindFacts {
+  const newest = of.at(-1);
+  return {
+    count: of.length,
+    incremental: of.filter((m) => m.physical?.parent != null).length,
+    newest: newest ? { id: newest.id, completedAt: newest.completedAt, ageSeconds: age(newest.completedAt), rawBytes: newest.totals.rawBytes, storedBytes: newest.totals.storedBytes } : null,
+    rawBytesTotal: of.reduce((n, m) => n + m.totals.rawBytes, 0),
+    storedBytesTotal: of.reduce((n, m) => n + m.totals.storedBytes, 0),
   };
 }
 

@@ -65,6 +65,14 @@ export class DaemonMetrics {
     this.gauge('dbops_backup_newest_stored_bytes', 'Stored (compressed, encrypted) bytes of the newest good backup', [], b((x) => x.newest?.storedBytes));
     this.gauge('dbops_backups_raw_bytes', 'Raw bytes of all good backups', [], b((x) => x.rawBytesTotal));
     this.gauge('dbops_backups_stored_bytes', 'Stored bytes of all good backups', [], b((x) => x.storedBytesTotal));
+    // The series above count every kind, as dashboards and alerts read them; per kind here,
+    // since each kind has its own schedule and so its own age.
+    const perKind = (read: (x: StatusFacts['backups']['byKind']['logical']) => Value): Read => (s, set) => {
+      for (const [kind, x] of Object.entries(s.facts.backups.byKind)) set(read(x), { kind });
+    };
+    this.gauge('dbops_backups_by_kind', 'Good backups per kind (logical, physical)', ['kind'], perKind((x) => x.count));
+    this.gauge('dbops_backup_age_by_kind_seconds', 'Age of the newest good backup of the kind', ['kind'], perKind((x) => x.newest?.ageSeconds));
+    this.gauge('dbops_backups_incremental', 'Physical incrementals among the good backups (a long chain lengthens a restore)', [], (s, set) => set(s.facts.backups.byKind.physical.incremental));
 
     const perSource = (read: (x: StatusFacts['sources'][number]) => Value): Read => (s, set) => {
       for (const src of s.facts.sources) set(read(src), { source: src.serverUuid });

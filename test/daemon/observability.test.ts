@@ -214,6 +214,8 @@ describe('dbops daemon: metrics, probes, alerts', () => {
     expect(family('process_cpu_seconds').type).toBe('counter');
     expect(family('process_resident_memory_bytes').samples[0]![2]).toBeGreaterThan(0);
     expect(family('dbops_backups').samples[0]![2]).toBe(1);
+    expect(family('dbops_backups_by_kind').samples.map((x) => [x[1].kind, x[2]])).toEqual([['logical', 1], ['physical', 0]]);
+    expect(family('dbops_backups_incremental').samples[0]![2]).toBe(0);
     expect(family('dbops_healthy').samples[0]![2]).toBe(0);
     // Nothing known yet is no sample, not a zero that reads as "1970" or "failed".
     expect(family('dbops_restore_test_last_pass').samples).toEqual([]);

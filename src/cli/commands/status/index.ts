@@ -26,7 +26,7 @@ export function registerStatus(program: Command, globals: () => GlobalOptions): 
       ctx.print({ healthy: reasons.length === 0, reasons: reasons.map((r) => r.message), ...facts, jobs }, () => {
         const b = facts.backups.newest;
         const lines = [
-          `backups: ${facts.backups.count}${facts.backups.invalid ? ` (+${facts.backups.invalid} that do not verify)` : ''}, ${bytes(facts.backups.storedBytesTotal)} stored`,
+          `backups: ${facts.backups.count}${facts.backups.invalid ? ` (+${facts.backups.invalid} that do not verify)` : ''}, ${bytes(facts.backups.storedBytesTotal)} stored (logical ${facts.backups.byKind.logical.count}, physical ${facts.backups.byKind.physical.count}${facts.backups.byKind.physical.incremental ? ` of which ${facts.backups.byKind.physical.incremental} incremental` : ''})`,
           `newest: ${b ? `${b.id}, ${b.ageSeconds} s old, ${bytes(b.rawBytes)} raw → ${bytes(b.storedBytes)} stored${b.pointInTimeRecoveryProblem ? `; point-in-time recovery impossible: ${b.pointInTimeRecoveryProblem}` : ''}` : 'none'}`,
           ...facts.sources.map((s) => `binlogs ${s.serverUuid}: ${s.files} files, lag ${s.lagSeconds ?? '-'} s, newest event ${s.newestEventTime ?? '-'}`),
           `recoverable window: ${facts.window.start ?? '-'} … ${facts.window.end ?? '-'}${facts.window.gaps.length ? ` (${facts.window.gaps.length} gap(s))` : ''}`,

@@ -42,6 +42,8 @@ export interface Inspection {
   estimate: () => Promise<number | undefined>;
   /** Programs whose `--version` the manifest records (zstd and age are added by the runner). */
   tools: Record<string, string>;
+  /** The id must sort after this one (an incremental after what it applies on: ids order backups). */
+  follows?: string;
 }
 
 /** What producing the parts established about the backup. */

@@ -64,7 +64,7 @@ export const physicalBackup: BackupKind<PhysicalInspection> = {
       datadir,
       programs,
       tools: { [programs.tool]: programs.backup },
-      ...(chain ? { parent: chain.at(-1)!, base: chain[0]! } : {}),
+      ...(chain ? { parent: chain.at(-1)!, base: chain[0]!, follows: chain.at(-1)!.id } : {}),
       // An incremental's size is not knowable up front; a full copies the tablespaces (and a little more).
       estimate: async () => (options.incremental ? undefined : found.tableBytes),
     };

@@ -58,7 +58,12 @@ async function run<I extends Inspection>(kind: BackupKind<I>, options: BackupOpt
     if (estimate !== undefined) options.onEstimate(estimate);
   }
   const { info, databases } = inspected;
-  const id = newBackupId(startedAt);
+  let id = newBackupId(startedAt);
+  // Ids have second precision: one taken in the second its parent started must still sort after it.
+  while (inspected.follows !== undefined && id <= inspected.follows) {
+    await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));
+    id = newBackupId(new Date());
+  }
   // Asked early, in parallel with the backup, so they add no wall time at the end.
   const versions = toolVersions({ ...inspected.tools, zstd: 'zstd', age: 'age' });
   versions.catch(() => undefined);

@@ -38,9 +38,10 @@ beforeAll(async () => {
     await c.exec("INSERT INTO small VALUES (1, 'a'), (2, 'b'), (3, 'c')");
     await c.exec('CREATE TABLE medium (id INT PRIMARY KEY, v VARCHAR(80))');
     await c.exec('INSERT INTO medium SELECT seq, SHA2(seq, 256) FROM seq_1_to_2000');
-    // ~5 MB of random hex (stored ~2.7 MB): more than every pipe and buffer between storage and client hold.
+    // ~17 MB of random hex (stored ~8 MB): far more than every pipe and buffer between storage
+    // and client hold, so age and zstd of the held part are still running while its DROP waits.
     await c.exec('CREATE TABLE big (id INT PRIMARY KEY, v VARCHAR(200))');
-    await c.exec('INSERT INTO big SELECT seq, HEX(RANDOM_BYTES(64)) FROM seq_1_to_40000');
+    await c.exec('INSERT INTO big SELECT seq, HEX(RANDOM_BYTES(64)) FROM seq_1_to_120000');
   });
   base = await tempRepoUrl();
   common = { ...keys.env, DBOPS_SOURCE_URL: mariadb().url, DBOPS_SOURCE_DATABASES: DB, DBOPS_BACKUP_ACCOUNTS: 'false', DBOPS_COMPRESSION_LEVEL: '1', DBOPS_RESTORE_TARGET_URL: mariadb().url };
@@ -207,6 +208,14 @@ describe('a restore killed mid-load', () => {
       await unlock();
       await locker.close();
     }
+    // A killed client's statement may still run on the server: the next step starts once it is done.
+    await withConnection(mariadb().conn, async (c) => {
+      for (let i = 0; i < 300; i++) {
+        const left = await c.query<{ n: number }>("SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND (INFO LIKE 'DROP TABLE IF EXISTS `big`%' OR INFO LIKE '%dbops-load%')");
+        if (Number(left[0]!.n) === 0) return;
+        await delay(100);
+      }
+    });
     // Whatever was left, the same restore brings the target back.
     const again = await runCli([...RESTORE(), '--force'], repo.env);
     expect(again.exitCode, again.stderr).toBe(0);

@@ -134,6 +134,17 @@ export const configSchema = z.strictObject({
       waitForShipping: duration.optional(),
     })
     .default({ maxLagSeconds: 60 }),
+  /** How `dbops pitr` and restore tests apply binlogs (src/pitr/replay.ts). */
+  pitr: z
+    .strictObject({
+      /** auto: the target's replication reads the chain as relay logs where it can, else one client session; session: always one session; relay: never fall back. */
+      replay: z.enum(['auto', 'session', 'relay']).default('auto'),
+      /** slave_parallel_threads while the relay-log applier runs (0: the single SQL thread). */
+      replayThreads: z.coerce.number().int().min(0).max(256).default(4),
+      /** slave_parallel_mode of the relay-log applier: conservative runs in parallel what the source committed together. */
+      replayParallelMode: z.enum(['conservative', 'optimistic', 'aggressive', 'minimal', 'none']).default('conservative'),
+    })
+    .default({ replay: 'auto', replayThreads: 4, replayParallelMode: 'conservative' }),
   /** Visitor data of the horizn_ database (partition maintenance, `dbops daemon`'s partitions job):
    *  pageviews/events days older than this (a number of days, e.g. 400d) are archived to the
    *  repository and their partitions dropped; sessions that started before it are deleted. */
@@ -328,6 +339,9 @@ export const SETTABLE_KEYS: Record<string, 'string' | 'list' | 'number' | 'boole
   'binlog.spoolDir': 'string',
   'binlog.connectionServerId': 'number',
   'binlog.waitForShipping': 'string',
+  'pitr.replay': 'string',
+  'pitr.replayThreads': 'number',
+  'pitr.replayParallelMode': 'string',
   'retention.daily': 'number',
   'retention.weekly': 'number',
   'retention.monthly': 'number',

@@ -28,7 +28,7 @@ import { parseTableRef } from '../restore/select-parts.js';
 /** Statements that change users, roles, grants or passwords. */
 const ACCOUNT_STATEMENT = /^(?:CREATE\s+(?:OR\s+REPLACE\s+)?(?:USER|ROLE)|ALTER\s+USER|DROP\s+(?:USER|ROLE)|RENAME\s+USER|GRANT|REVOKE|SET\s+(?:PASSWORD|DEFAULT\s+ROLE))\b/i;
 /** The tables the server keeps accounts and grants in (MariaDB and MySQL). */
-const PRIVILEGE_TABLES = new Set(['user', 'global_priv', 'db', 'tables_priv', 'columns_priv', 'procs_priv', 'proxies_priv', 'roles_mapping', 'role_edges', 'default_roles', 'global_grants', 'password_history']);
+export const PRIVILEGE_TABLES = new Set(['user', 'global_priv', 'db', 'tables_priv', 'columns_priv', 'procs_priv', 'proxies_priv', 'roles_mapping', 'role_edges', 'default_roles', 'global_grants', 'password_history']);
 const PRIVILEGE_TABLE_NAMED = new RegExp(`(?:\`mysql\`|(?<![\\w\`.])mysql)\\s*\\.\\s*\`?(?:${[...PRIVILEGE_TABLES].join('|')})\\b`, 'i');
 /** Comments a client may send before the statement itself. */
 const LEADING_COMMENTS = /^(?:\s+|\/\*(?!!)[\s\S]*?\*\/|(?:--\s|#)[^\n]*\n)*/;

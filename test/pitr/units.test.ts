@@ -9,7 +9,7 @@ import { BinlogTextParser, statementTable, type DecodedTransaction } from '../..
 import { GtidState, parseGtidTarget } from '../../src/pitr/gtid.js';
 import { parseTarget, parseTime } from '../../src/pitr/target-spec.js';
 import { ScopeFilter } from '../../src/pitr/scope-filter.js';
-import { binlogArgs } from '../../src/pitr/replay.js';
+import { binlogArgs } from '../../src/pitr/session-replay.js';
 import { opMatches } from '../../src/pitr/binlog-find.js';
 import type { PitrPlan } from '../../src/pitr/plan.js';
 import { UsageError } from '../../src/errors.js';

@@ -42,11 +42,15 @@ export async function recordAdminAction(action: AdminAction): Promise<void> {
   if (action.outcome === 'ok') log.info(entry, 'administrative action');
   else log.warn(entry, 'administrative action failed');
   if (!evidenceRepo) return;
-  await recordEvidence(evidenceRepo, {
+  const recording = recordEvidence(evidenceRepo, {
     action: action.action,
     subject: action.target ?? null,
     outcome: action.outcome === 'ok' ? 'ok' : 'error',
     summary: `${action.action}${action.target ? ` ${action.target}` : ''}${action.outcome === 'ok' ? '' : ' failed'}`,
     details: action.details,
   });
+  // A failure is reported by its caller; an evidence log that cannot take it (a full disk
+  // behind both) must not replace that message, so it is only logged here.
+  if (action.outcome === 'failed') await recording.catch((err: Error) => log.error({ err: err.message }, 'the failure could not be recorded in the evidence log'));
+  else await recording;
 }

@@ -40,20 +40,29 @@ export class BackupSink implements PartSink {
   private readonly produced: Array<{ name: string; descriptor: PartDescriptor; upload: PartUpload; done: Promise<ProducedObject> }> = [];
   private readonly finishing = new Set<Promise<unknown>>();
   private failed: Error | undefined;
+  /** Set by abortAll: an upload that was still starting then is aborted as soon as it exists. */
+  private aborted: Error | undefined;
+  private readonly starting = new Set<Promise<unknown>>();
   private count = 0;
 
   constructor(private readonly options: BackupSinkOptions) {}
 
   /** The upload of part `name`: fed by write(), or by the named producer program. */
   private startUpload(name: string, producer?: string): Promise<PartUpload> {
-    return PartUpload.start({
+    const starting = PartUpload.start({
       storage: this.options.storage,
       key: backupPartKey(this.options.backupId, `${name}.sql.zst.age`),
       recipients: this.options.recipients,
       compressionLevel: this.options.compressionLevel,
       compressionThreads: this.options.compressionThreads,
       ...(producer !== undefined ? { producer } : {}),
+    }).then((upload) => {
+      if (this.aborted) upload.abort(this.aborted);
+      return upload;
     });
+    this.starting.add(starting);
+    void starting.finally(() => this.starting.delete(starting)).catch(() => undefined);
+    return starting;
   }
 
   /** Next part name: zero-padded sequence, so keys sort in dump order. */
@@ -156,9 +165,21 @@ export class BackupSink implements PartSink {
    * slate when the store refused or could not be reached.
    */
   async abortAll(err: Error): Promise<{ notRemoved: string[]; problem: string | null }> {
+    this.aborted = err;
+    // Uploads still starting when the backup failed join the lists a moment later: wait until
+    // every upload there is has been stopped and has settled, so none lands after the removal.
+    const settled = new Set<unknown>();
+    for (;;) {
+      await Promise.allSettled([...this.starting]);
+      const fresh = [...this.started, ...this.produced].filter((e) => !settled.has(e));
+      if (fresh.length === 0 && this.starting.size === 0) break;
+      for (const e of fresh) {
+        settled.add(e);
+        e.upload.abort(err);
+      }
+      await Promise.allSettled(fresh.map((e) => e.done ?? Promise.resolve()));
+    }
     const all = [...this.started, ...this.produced];
-    this.interrupt(err);
-    await Promise.allSettled(all.map((e) => e.done ?? Promise.resolve()));
     const keys = all.map((e) => backupPartKey(this.options.backupId, `${e.name}.sql.zst.age`));
     const results = await Promise.allSettled(keys.map((key) => this.options.storage.remove(key)));
     const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ key: keys[i]!, reason: r.reason as unknown }] : []));

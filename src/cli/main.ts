@@ -40,6 +40,7 @@ const COMMANDS: Array<[string, () => Promise<Register>]> = [
   ['doctor', async () => (await import('./commands/doctor/index.js')).registerDoctor],
   ['daemon', async () => (await import('./commands/daemon/index.js')).registerDaemon],
   ['status', async () => (await import('./commands/status/index.js')).registerStatus],
+  ['db', async () => (await import('./commands/db/index.js')).registerDb],
 ];
 
 /** The command named on the command line: the first argument that is not a global option

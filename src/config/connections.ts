@@ -1,7 +1,8 @@
 // Which account each job logs in with, and how. Three roles, each with its own settings:
 // `backup` (source.*: dump, ship, checksum), `admin` (admin.*: migrate, partitions, seed;
 // falls back to the source account when unset) and `restore` (restore.targetUrl +
-// restore.target.*). Per role, in increasing precedence: a MySQL option file
+// restore.target.*), and `monitor` (monitor.*: db report and the daemon's monitor job, read
+// only; falls back to the source account like admin). Per role, in increasing precedence: a MySQL option file
 // (`defaultsFile`, its [client] group), the URL, then the `password` and `tls.*` keys —
 // so a URL can leave the password out and take it from DBOPS_…_PASSWORD_FILE.
 import { envNameFor, type Config } from './schema.js';
@@ -11,9 +12,9 @@ import { parseConnectionUrl, type MysqlConn } from '../mysql/connection-url.js';
 import { clientOptions } from '../mysql/option-file.js';
 import { mergeTls, tlsProblems, type TlsSettings } from '../mysql/tls-settings.js';
 
-export type Role = 'backup' | 'admin' | 'restore';
+export type Role = 'backup' | 'admin' | 'restore' | 'monitor';
 
-export const ROLES: readonly Role[] = ['backup', 'admin', 'restore'];
+export const ROLES: readonly Role[] = ['backup', 'admin', 'restore', 'monitor'];
 
 /** One role's settings, with the config keys they came from (for messages). */
 interface RoleSettings {
@@ -33,6 +34,10 @@ function settings(config: Config, role: Role): RoleSettings {
     const s = config.admin;
     return { url: s.url, password: s.password, defaultsFile: s.defaultsFile, tls: s.tls, keys: { url: 'admin.url', password: 'admin.password', defaultsFile: 'admin.defaultsFile', tls: 'admin.tls' } };
   }
+  if (role === 'monitor') {
+    const s = config.monitor;
+    return { url: s.url, password: s.password, defaultsFile: s.defaultsFile, tls: s.tls, keys: { url: 'monitor.url', password: 'monitor.password', defaultsFile: 'monitor.defaultsFile', tls: 'monitor.tls' } };
+  }
   const t = config.restore.target;
   return { url: config.restore.targetUrl, password: t.password, defaultsFile: t.defaultsFile, tls: t.tls, keys: { url: 'restore.targetUrl', password: 'restore.target.password', defaultsFile: 'restore.target.defaultsFile', tls: 'restore.target.tls', flag: '--target' } };
 }
@@ -47,6 +52,10 @@ export function roleConfigured(config: Config, role: Role): boolean {
 export function roleConnection(config: Config, role: Role): MysqlConn {
   if (role === 'admin' && !roleConfigured(config, 'admin')) {
     if (config.admin.password || config.admin.tls) throw new ConfigError(['admin.password / admin.tls are set but admin.url is not: set DBOPS_ADMIN_URL (or admin.defaultsFile) for the admin account']);
+    return roleConnection(config, 'backup');
+  }
+  if (role === 'monitor' && !roleConfigured(config, 'monitor')) {
+    if (config.monitor.password || config.monitor.tls) throw new ConfigError(['monitor.password / monitor.tls are set but monitor.url is not: set DBOPS_MONITOR_URL (or monitor.defaultsFile) for the monitor account']);
     return roleConnection(config, 'backup');
   }
   const s = settings(config, role);
@@ -80,6 +89,11 @@ export function sourceConnection(config: Config): MysqlConn {
 /** The account for migrate, partitions and seed (the source's when admin.* is unset). */
 export function adminConnection(config: Config): MysqlConn {
   return roleConnection(config, 'admin');
+}
+
+/** The read-only account of db report and the monitor job (the source's when monitor.* is unset). */
+export function monitorConnection(config: Config): MysqlConn {
+  return roleConnection(config, 'monitor');
 }
 
 export function restoreTargetConnection(config: Config): MysqlConn {

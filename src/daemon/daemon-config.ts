@@ -26,6 +26,8 @@ export function daemonConfigProblems(config: Config): string[] {
   else out.push(...roleProblems(config, 'backup'));
   // Partition maintenance runs as the admin account.
   if (config.schedule.partitions) out.push(...roleProblems(config, 'admin'));
+  // Database monitoring reads as the monitor account.
+  if (config.schedule.monitor && roleConfigured(config, 'monitor')) out.push(...roleProblems(config, 'monitor'));
   if (!config.signing.keyFile) out.push('missing signing.keyFile: set DBOPS_SIGNING_KEY_FILE (manifests must be signed)');
   if (config.age.recipients.length === 0) out.push('missing age.recipients: set DBOPS_AGE_RECIPIENTS (backups must be encrypted)');
   const listen = attempt(() => parseListen(config.daemon.listen));

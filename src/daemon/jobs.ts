@@ -17,6 +17,10 @@ import { maintainDatabase, summarizeMaintenance } from '../partitions/index.js';
 import { productionReason } from '../migrate/production.js';
 import { resolveTarget } from '../migrate/target.js';
 import type { JobFn } from './job-runner.js';
+import { withConnection } from '../mysql/client.js';
+import { collectDbReport } from '../monitor/collect.js';
+import { alertRules } from '../monitor/db-alerts.js';
+import type { DbReport } from '../monitor/report-types.js';
 
 export interface JobContext {
   config: Config;
@@ -24,6 +28,8 @@ export interface JobContext {
   storageUrl: string;
   source: MysqlConn;
   recipients: string[];
+  /** The monitor account (monitor.*); the source's when unset. */
+  monitor?: MysqlConn;
 }
 
 export function backupJob(c: JobContext): JobFn {
@@ -117,5 +123,24 @@ export function partitionsJob(c: JobContext): JobFn {
     });
     if (r.outcome?.problems.length) throw new OperationError(`partition maintenance of ${r.database}: ${r.outcome.problems.join('; ')}`);
     return summarizeMaintenance(r);
+  };
+}
+
+/**
+ * Database monitoring: one look at the source as the monitor account (src/monitor), handed to
+ * `onReport` for /metrics and the alert rules; the look keeps the day's storage sample and moves
+ * the error-log position in the repository. A section the server cannot provide is reported as
+ * such, not as a failure: the job fails only when the source cannot be reached.
+ */
+export function monitorJob(c: JobContext, onReport: (report: DbReport) => void): JobFn {
+  return async () => {
+    const report = await withConnection(
+      c.monitor ?? c.source,
+      (db) => collectDbReport(db, { databases: c.config.source.databases, topStatements: c.config.monitor.topStatements, rules: alertRules(c.config), repo: c.repo, advanceErrorLog: true }),
+      { connectTimeoutMs: 10_000 },
+    );
+    onReport(report);
+    const missing = [report.statements, report.indexes.unused, report.storage, report.connections, report.errors].filter((x) => !x.available).length;
+    return `database: ${report.storage.available ? `${report.storage.totalBytes} bytes` : 'sizes unavailable'}, ${report.alerts.length} alert rule(s) firing${missing ? `, ${missing} section(s) unavailable (see dbops db report)` : ''}`;
   };
 }

@@ -8,12 +8,15 @@ import { VERSION } from '../version.js';
 import type { StatusFacts, HealthReason } from './health.js';
 import type { DaemonState } from './state-file.js';
 import type { ShipperStatus } from './shipper-supervisor.js';
+import type { DbReport } from '../monitor/report-types.js';
 
 export interface MetricsSnapshot {
   facts: StatusFacts;
   reasons: HealthReason[];
   state: DaemonState;
   shipper: ShipperStatus | null;
+  /** The monitor job's last look at the source (null before the first, or without the job). */
+  database?: DbReport | null;
 }
 
 type Value = number | null | undefined;
@@ -92,6 +95,93 @@ export class DaemonMetrics {
     this.gauge('dbops_shipper_up', 'Whether the supervised binlog shipper runs (1) or not (0); absent when the daemon does not ship', [], (s, set) => set(s.shipper ? (s.shipper.running ? 1 : 0) : null));
     this.counter('dbops_shipper_restarts_total', 'Restarts of the supervised binlog shipper', [], (s, set) => set(s.shipper?.restarts));
     this.gauge('dbops_shipper_failing', 'Whether the supervised binlog shipper keeps failing (e.g. another writer holds the lease)', [], (s, set) => set(s.shipper ? (s.shipper.failing ? 1 : 0) : null));
+    this.databaseSeries();
+  }
+
+  /**
+   * Database monitoring (src/monitor): the monitor job's last look, one family per fact. Labels
+   * stay bounded: the top statements only (monitor.topStatements), indexes and tables of the
+   * monitored databases. A section the server cannot provide has no samples, and
+   * dbops_db_section_available says which.
+   */
+  private databaseSeries(): void {
+    type R = DbReport;
+    const db = (read: (r: R, set: (value: Value, labels?: Labels) => void) => void): Read => (s, set) => {
+      if (s.database) read(s.database, set);
+    };
+    this.gauge('dbops_db_report_timestamp_seconds', "Time of the monitor job's last look at the source (unix time)", [], db((r, set) => set(seconds(r.takenAt))));
+    this.gauge('dbops_db_section_available', 'Whether the server provided this section of database monitoring (1) or not (0: see dbops db report for why)', ['section'], db((r, set) => {
+      const sections: Record<string, boolean> = {
+        statements: r.statements.available,
+        unused_indexes: r.indexes.unused.available,
+        full_scans: r.indexes.fullScans.available,
+        storage: r.storage.available,
+        connections: r.connections.available,
+        connections_by_user: r.connections.available && r.connections.byUser.available,
+        error_log: r.errors.available,
+      };
+      for (const [section, ok] of Object.entries(sections)) set(ok ? 1 : 0, { section });
+    }));
+    this.gauge('dbops_db_alerts_firing', 'Database alert rules that fire on the last look (monitor.* thresholds)', [], db((r, set) => set(r.alerts.length)));
+
+    const st = ['digest', 'schema', 'statement'];
+    const perStatement = (read: (x: Extract<R['statements'], { available: true }>['statements'][number]) => Value): Read =>
+      db((r, set) => {
+        if (!r.statements.available) return;
+        for (const x of r.statements.statements) set(read(x), { digest: x.digest, schema: x.schema ?? '', statement: x.text.length > 200 ? `${x.text.slice(0, 199)}…` : x.text });
+      });
+    this.counter('dbops_db_statement_calls_total', 'Executions of a top statement (by total time) since the server started counting', st, perStatement((x) => x.calls));
+    this.counter('dbops_db_statement_seconds_total', 'Total execution time of a top statement', st, perStatement((x) => x.totalSeconds));
+    this.gauge('dbops_db_statement_mean_seconds', 'Mean execution time of a top statement', st, perStatement((x) => x.meanSeconds));
+    this.gauge('dbops_db_statement_p95_seconds', "95th percentile execution time of a top statement; absent where the server keeps no distribution (MariaDB)", st, perStatement((x) => x.p95Seconds));
+    this.counter('dbops_db_statement_rows_examined_total', 'Rows examined by a top statement', st, perStatement((x) => x.rowsExamined));
+    this.counter('dbops_db_statement_rows_sent_total', 'Rows sent by a top statement', st, perStatement((x) => x.rowsSent));
+
+    this.gauge('dbops_db_indexes_unused', 'Secondary indexes with no reads since the server started counting', [], db((r, set) => set(r.indexes.unused.available ? r.indexes.unused.indexes.length : null)));
+    this.gauge('dbops_db_index_unused', 'Always 1: an index with no reads since the server started counting', ['schema', 'table', 'index'], db((r, set) => {
+      if (r.indexes.unused.available) for (const i of r.indexes.unused.indexes) set(1, { schema: i.schema, table: i.table, index: i.index });
+    }));
+    this.gauge('dbops_db_index_redundant', 'Always 1: an index another index of the table makes redundant', ['schema', 'table', 'index', 'covered_by'], db((r, set) => {
+      for (const i of r.indexes.redundant) set(1, { schema: i.schema, table: i.table, index: i.index, covered_by: i.coveredBy });
+    }));
+    this.counter('dbops_db_table_full_scan_rows_total', 'Rows read by scans that used no index, per table', ['schema', 'table'], db((r, set) => {
+      if (r.indexes.fullScans.available) for (const t of r.indexes.fullScans.tables) set(t.rowsRead, { schema: t.schema, table: t.table });
+    }));
+
+    type Storage = Extract<R['storage'], { available: true }>;
+    const storage = (read: (x: Storage, set: (value: Value, labels?: Labels) => void) => void): Read => db((r, set) => {
+      if (r.storage.available) read(r.storage, set);
+    });
+    const tbl = ['schema', 'table'];
+    const part = ['schema', 'table', 'partition'];
+    this.gauge('dbops_db_table_data_bytes', 'Data bytes of a table (information_schema)', tbl, storage((x, set) => x.tables.forEach((t) => set(t.dataBytes, { schema: t.schema, table: t.table }))));
+    this.gauge('dbops_db_table_index_bytes', 'Index bytes of a table (information_schema)', tbl, storage((x, set) => x.tables.forEach((t) => set(t.indexBytes, { schema: t.schema, table: t.table }))));
+    this.gauge('dbops_db_table_rows', 'Rows of a table as the engine estimates them', tbl, storage((x, set) => x.tables.forEach((t) => set(t.rows, { schema: t.schema, table: t.table }))));
+    this.gauge('dbops_db_partition_data_bytes', 'Data bytes of a partition', part, storage((x, set) => x.partitions.forEach((p) => set(p.dataBytes, { schema: p.schema, table: p.table, partition: p.partition }))));
+    this.gauge('dbops_db_partition_index_bytes', 'Index bytes of a partition', part, storage((x, set) => x.partitions.forEach((p) => set(p.indexBytes, { schema: p.schema, table: p.table, partition: p.partition }))));
+    this.gauge('dbops_db_partition_rows', 'Rows of a partition as the engine estimates them', part, storage((x, set) => x.partitions.forEach((p) => set(p.rows, { schema: p.schema, table: p.table, partition: p.partition }))));
+    this.gauge('dbops_db_partition_days_ahead', 'Days after today that daily partitions (pYYYYMMDD) cover; negative: rows of today land in the catch-all', tbl, storage((x, set) => x.datePartitioned.forEach((t) => set(t.daysAhead, { schema: t.schema, table: t.table }))));
+    this.gauge('dbops_db_catchall_partition_rows', 'Estimated rows in the catch-all (MAXVALUE) partition of a daily-partitioned table', tbl, storage((x, set) => x.datePartitioned.forEach((t) => set(t.catchAll?.rows, { schema: t.schema, table: t.table }))));
+    this.gauge('dbops_db_size_bytes', 'Data + index bytes of the monitored databases', [], storage((x, set) => set(x.totalBytes)));
+    this.gauge('dbops_db_growth_bytes_per_day', 'Growth of data + index, fitted to the daily history in the repository', [], storage((x, set) => set(x.growth.bytesPerDay)));
+    this.gauge('dbops_db_size_forecast_bytes', 'Data + index forecast monitor.forecastDays ahead at the fitted growth', [], storage((x, set) => set(x.growth.forecastBytes)));
+    this.gauge('dbops_db_disk_limit_bytes', 'monitor.diskLimit: what data + index may grow to', [], storage((x, set) => set(x.growth.diskLimitBytes)));
+    this.gauge('dbops_db_disk_limit_days_left', 'Days until data + index reach monitor.diskLimit at the fitted growth', [], storage((x, set) => set(x.growth.daysUntilLimit)));
+
+    type Conn = Extract<R['connections'], { available: true }>;
+    const conn = (read: (c: Conn) => Value): Read => db((r, set) => set(r.connections.available ? read(r.connections) : null));
+    this.gauge('dbops_db_connections', 'Open connections (Threads_connected)', [], conn((c) => c.current));
+    this.gauge('dbops_db_connections_running', 'Connections running a statement (Threads_running)', [], conn((c) => c.running));
+    this.gauge('dbops_db_max_connections', 'The server\'s max_connections', [], conn((c) => c.max));
+    this.gauge('dbops_db_max_used_connections', 'Most connections open at once since the server started', [], conn((c) => c.maxUsed));
+    this.counter('dbops_db_aborted_clients_total', 'Connections that ended without closing properly (Aborted_clients)', [], conn((c) => c.abortedClients));
+    this.counter('dbops_db_aborted_connects_total', 'Failed connection attempts (Aborted_connects)', [], conn((c) => c.abortedConnects));
+    this.gauge('dbops_db_user_connections', 'Open connections per user', ['user'], db((r, set) => {
+      if (r.connections.available && r.connections.byUser.available) for (const u of r.connections.byUser.users) set(u.current, { user: u.user });
+    }));
+    this.gauge('dbops_db_error_log_new_entries', 'Entries the last look found in the server error log since the one before, per level', ['level'], db((r, set) => {
+      if (r.errors.available) for (const [level, count] of Object.entries(r.errors.counts)) set(count, { level });
+    }));
   }
 
   /** The exposition for this snapshot of the daemon's facts. */

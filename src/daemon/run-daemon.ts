@@ -1,5 +1,5 @@
-// `dbops daemon`: node-cron schedules (backup, restore test, prune, optional checksum
-// and partition maintenance), the supervised binlog shipper, the probes (/livez, /readyz,
+// `dbops daemon`: node-cron schedules (backup, restore test, prune, optional checksum,
+// partition maintenance and database monitoring), the supervised binlog shipper, the probes (/livez, /readyz,
 // /healthz) and /metrics, webhook alerts and success pings. One run per job at a time; a
 // run missed or cut short while the daemon was down is caught up once at start. On shutdown: no new work, running jobs
 // are aborted (a backup leaves no manifest, a sandbox is torn down), the shipper
@@ -16,7 +16,8 @@ import { Alerter } from './alerts.js';
 import { collectStatus, evaluateHealth, healthLimits, jobReasons, shipperReasons, type HealthReason, type StatusFacts } from './health.js';
 import { startHttpServer } from './http-server.js';
 import { JobRunner } from './job-runner.js';
-import { backupJob, checksumJob, partitionsJob, pruneJob, restoreTestJob, type JobContext } from './jobs.js';
+import { backupJob, checksumJob, monitorJob, partitionsJob, pruneJob, restoreTestJob, type JobContext } from './jobs.js';
+import type { DbReport } from '../monitor/report-types.js';
 import { DaemonMetrics } from './metrics.js';
 import { dueSince } from './schedule.js';
 import { ShipperSupervisor } from './shipper-supervisor.js';
@@ -73,9 +74,12 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
   };
   // `shipper` is defined below; these run only once the daemon is up.
   const reasons = async (): Promise<HealthReason[]> => [...evaluateHealth(await facts(), limits), ...shipperReasons(shipper?.status ?? null), ...jobReasons(state.jobs)];
+  // The monitor job's last look at the source: /metrics and the database alert rules read it.
+  // Its alerts page like the others but are not /healthz reasons (that probe is about recoverability).
+  let database: DbReport | null = null;
   const checkAlerts = async (): Promise<void> => {
     try {
-      alerter.update(new Map((await reasons()).map((r) => [r.key, r.message])));
+      alerter.update(new Map([...(await reasons()).map((r): [string, string] => [r.key, r.message]), ...(database?.alerts ?? []).map((a): [string, string] => [a.key, a.message])]));
     } catch (err) {
       log.error({ err: (err as Error).message }, 'cannot evaluate health');
     }
@@ -92,12 +96,14 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
     prune: config.schedule.prune,
     checksum: config.schedule.checksum,
     partitions: config.schedule.partitions,
+    monitor: config.schedule.monitor,
   };
   runner.define('backup', backupJob(o));
   runner.define('restore-test', restoreTestJob(o));
   runner.define('prune', pruneJob(o));
   if (schedules.checksum) runner.define('checksum', checksumJob(o));
   if (schedules.partitions) runner.define('partitions', partitionsJob(o));
+  if (schedules.monitor) runner.define('monitor', monitorJob(o, (r) => (database = r)));
 
   const shipper = config.daemon.shipBinlogs
     ? new ShipperSupervisor({
@@ -144,7 +150,7 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
       const r = await reasons();
       return { ok: r.length === 0, body: { healthy: r.length === 0, reasons: r.map((x) => x.message), keys: r.map((x) => x.key) } };
     },
-    metrics: async () => ({ contentType: metrics.contentType, body: await metrics.render({ facts: await facts(), reasons: await reasons(), state, shipper: shipper?.status ?? null }) }),
+    metrics: async () => ({ contentType: metrics.contentType, body: await metrics.render({ facts: await facts(), reasons: await reasons(), state, shipper: shipper?.status ?? null, database }) }),
   });
   log.info({ address: http.address, statePath, jobs: runner.names, alertGraceSeconds: graceMs / 1000, heartbeat: Boolean(config.alerts.heartbeatUrl) }, 'daemon started');
   o.onListening?.(http.address);
@@ -158,6 +164,8 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
     if (s.outcome === 'running' || s.outcome === 'interrupted') runner.trigger(name, `catch-up: the run started ${s.lastStart} did not finish`);
     else if (s.lastStart && dueSince(expr, new Date(s.lastStart), now)) runner.trigger(name, `catch-up: a run came due while the daemon was down (last start ${s.lastStart})`);
   }
+  // Database facts live in memory only: a fresh daemon looks at once instead of at the next tick.
+  if (runner.names.includes('monitor') && !runner.isRunning('monitor')) void runner.trigger('monitor', 'start: database monitoring facts are kept in memory');
 
   const jitterMs = config.daemon.jitterSeconds * 1000;
   tasks = runner.names.map((name) =>

@@ -14,6 +14,7 @@ export const ROLE_SETTING: Record<Role, { prefix: string; title: string; env: st
   backup: { prefix: 'source', title: 'source', env: 'DBOPS_SOURCE_URL' },
   admin: { prefix: 'admin', title: 'admin account', env: 'DBOPS_ADMIN_URL' },
   restore: { prefix: 'restore', title: 'restore target', env: 'DBOPS_RESTORE_TARGET_URL' },
+  monitor: { prefix: 'monitor', title: 'monitor account', env: 'DBOPS_MONITOR_URL' },
 };
 
 export function isLoopback(conn: MysqlConn): boolean {

@@ -1,7 +1,7 @@
 // Key files: present, loadable, and private keys readable by their owner only (0600);
 // the signing key must be the one repo.json names, or every manifest it signs would
 // be rejected by readers.
-import type { KeyObject } from 'node:crypto';
+import type { Repository } from '../repo/repository.js';
 import { loadSigningKey, keyIdOf } from '../crypto/signing.js';
 import { resolveRecipients } from '../crypto/age.js';
 import { keyFileMode, type KeyFileMode } from '../crypto/private-key-file.js';
@@ -21,7 +21,8 @@ async function privateFileCheck(id: string, title: string, path: string): Promis
   return undefined;
 }
 
-export async function keyChecks(config: Config, repoKey: KeyObject | undefined): Promise<DoctorCheck[]> {
+export async function keyChecks(config: Config, repo: Repository | undefined): Promise<DoctorCheck[]> {
+  const repoKey = repo?.publicKey;
   const out: DoctorCheck[] = [];
   const keyFile = config.signing.keyFile;
   if (!keyFile) {
@@ -40,13 +41,17 @@ export async function keyChecks(config: Config, repoKey: KeyObject | undefined):
       }
     }
   }
+  // Unset age.recipients means repo.json's list (what writers then use); set, it must be exactly that list.
   try {
-    const recipients = await resolveRecipients(config.age.recipients);
-    out.push(recipients.length
-      ? check('keys.recipients', 'age recipients', 'ok', `${recipients.length} recipient(s)`)
-      : check('keys.recipients', 'age recipients', 'fail', 'age.recipients is empty', 'set DBOPS_AGE_RECIPIENTS to age.pub from "dbops keys generate" (plus an escrow key)'));
+    if (config.age.recipients.length === 0 && repo) {
+      out.push(check('keys.recipients', 'age recipients', 'ok', `${repo.recipients.length} recipient(s) from repo.json (age.recipients unset)`));
+    } else {
+      const recipients = await resolveRecipients(config.age.recipients);
+      if (repo) repo.checkRecipients(recipients);
+      out.push(check('keys.recipients', 'age recipients', 'ok', `${recipients.length} recipient(s)${repo ? ', the same as repo.json\'s' : ''}`));
+    }
   } catch (err) {
-    out.push(check('keys.recipients', 'age recipients', 'fail', (err as Error).message, 'set DBOPS_AGE_RECIPIENTS to age1… keys or files holding them'));
+    out.push(check('keys.recipients', 'age recipients', 'fail', (err as Error).message, 'set DBOPS_AGE_RECIPIENTS to the repository\'s age1… keys (or leave it unset to use repo.json\'s); change them with dbops keys add-recipient/remove-recipient'));
   }
   if (config.age.identityFile) {
     const bad = await privateFileCheck('keys.identity', 'age identity (private key)', config.age.identityFile);

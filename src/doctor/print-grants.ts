@@ -1,6 +1,6 @@
-// `dbops doctor --print-grants`: CREATE USER and GRANT statements for the three roles, ready
+// `dbops doctor --print-grants`: CREATE USER and GRANT statements for the four roles, ready
 // to run as an administrator. Users are the configured ones (else, and instead of root,
-// dbops_backup, dbops_admin, dbops_restore at any host); an account whose settings ask for TLS is created REQUIRE SSL
+// dbops_backup, dbops_admin, dbops_restore, dbops_monitor at any host); an account whose settings ask for TLS is created REQUIRE SSL
 // (REQUIRE X509 with a client certificate), so the server refuses it in plaintext too.
 import type { Config } from '../config/schema.js';
 import { ROLES, roleConfigured, roleConnection, type Role } from '../config/connections.js';
@@ -18,7 +18,7 @@ export const CURRENT: Record<Flavor, GrantsTarget> = {
   mysql: { flavor: 'mysql', version: '8.4', major: 8, minor: 4, patch: 0 },
 };
 
-const DEFAULT_USER: Record<Role, string> = { backup: 'dbops_backup', admin: 'dbops_admin', restore: 'dbops_restore' };
+const DEFAULT_USER: Record<Role, string> = { backup: 'dbops_backup', admin: 'dbops_admin', restore: 'dbops_restore', monitor: 'dbops_monitor' };
 
 function configured(config: Config, role: Role): MysqlConn | undefined {
   if (!roleConfigured(config, role)) return undefined;

@@ -28,6 +28,15 @@
 // accounts (SET USER; MySQL SET_USER_ID, SET_ANY_DEFINER from 8.2). `restore --accounts`
 // also creates users and grants what they hold: that takes CREATE USER and every granted
 // privilege WITH GRANT OPTION, which no least-privilege account has.
+//
+// monitor (db report, the daemon's monitor job), measured on MariaDB 10.11: reads no rows of
+// any table. SELECT on performance_schema (statement digests, index usage, connections per
+// account; MySQL 8's error_log); SHOW VIEW ON *.*, because information_schema lists a table
+// (sizes, partitions, indexes) only to an account with some privilege on it, and SHOW VIEW
+// is one that reads no data; PROCESS, for every connection in the process list when
+// performance_schema is off (MariaDB's default). MariaDB's INDEX_STATISTICS (userstat)
+// shows only tables the account may SELECT from, so without performance_schema unused
+// indexes are found only for those.
 import type { Role } from '../config/connections.js';
 import { versionAtLeast } from '../mysql/flavor.js';
 import type { ServerInfo } from '../mysql/server-info.js';
@@ -76,7 +85,21 @@ export interface RoleOptions {
   shipping?: boolean;
 }
 
+/** The scratch databases `migrate verify` creates and drops (a GRANT pattern: `_` escaped, `%` any). */
+export const SHADOW_DATABASES = 'dbops\\_shadow\\_%';
+
 export function roleNeeds(role: Role, info: Version, opts: RoleOptions): RoleNeeds {
+  if (role === 'monitor') {
+    return {
+      role,
+      purpose: 'db report and the monitor job (read only)',
+      grants: [{ privileges: ['PROCESS', 'SHOW VIEW'] }, { privileges: ['SELECT'], database: 'performance_schema' }],
+      notes: [
+        'with performance_schema off and log_output=TABLE, statements come from the slow log: also GRANT SELECT ON mysql.slow_log',
+        info.flavor === 'mariadb' ? 'the error log is read as the file @@log_error names: run dbops where that file is readable' : 'the error log is read from performance_schema.error_log (MySQL 8.0.22+)',
+      ],
+    };
+  }
   if (role === 'backup') {
     const need = requiredPrivileges(info);
     const privileges = opts.shipping === false ? need.backup : [...need.backup, ...need.shipping.filter((p) => !need.backup.includes(p))];
@@ -87,7 +110,8 @@ export function roleNeeds(role: Role, info: Version, opts: RoleOptions): RoleNee
     return {
       role,
       purpose: `migrate, partitions, seed on ${opts.database}`,
-      grants: [{ privileges: OBJECT_DDL, database: opts.database }],
+      // migrate verify builds the schema the migrations make in a scratch database to compare (src/migrate/schema-drift.ts).
+      grants: [{ privileges: OBJECT_DDL, database: opts.database }, { privileges: OBJECT_DDL, database: SHADOW_DATABASES }],
       notes: [`seed --no-binlog also needs ${binlogOff} ON *.*; this account seeds with the binlog on`],
     };
   }
@@ -133,9 +157,14 @@ function splitPrivileges(list: string): string[] {
 }
 
 /** `horizn`.* / `horiz\_n`.* → horizn / horiz_n; undefined for table-level and other forms. */
+/** A GRANT's database as SHOW GRANTS names it once parsed: `\_` and `\%` unescaped. */
+function unescapeDatabase(db: string): string {
+  return db.replace(/\\([_%])/g, '$1');
+}
+
 function databaseOf(on: string): string | undefined {
   const m = /^`((?:[^`]|``)+)`\.\*$/.exec(on) ?? /^([A-Za-z0-9_$\\]+)\.\*$/.exec(on);
-  return m ? m[1]!.replace(/``/g, '`').replace(/\\([_%])/g, '$1') : undefined;
+  return m ? unescapeDatabase(m[1]!.replace(/``/g, '`')) : undefined;
 }
 
 export function parseGrants(lines: readonly string[]): HeldGrants {
@@ -179,7 +208,7 @@ function has(set: Set<string> | undefined, privilege: string): boolean {
 export function missingGrants(held: HeldGrants, needs: RoleNeeds): string[] {
   const out: string[] = [];
   for (const g of needs.grants) {
-    const lacking = g.privileges.filter((p) => !has(held.global, p) && (g.database === undefined || !has(held.databases.get(g.database), p)));
+    const lacking = g.privileges.filter((p) => !has(held.global, p) && (g.database === undefined || !has(held.databases.get(unescapeDatabase(g.database)), p)));
     if (lacking.length) out.push(`${lacking.join(', ')} ON ${g.database === undefined ? '*.*' : `\`${g.database}\`.*`}`);
   }
   return out;
@@ -195,7 +224,7 @@ export function excessGrants(held: HeldGrants, needs: RoleNeeds): string[] {
   const rest = extraGlobal.filter((p) => !broad.includes(p));
   if (rest.length) out.push(`${rest.join(', ')} ON *.*`);
   for (const [db, privileges] of held.databases) {
-    const needed = new Set(needs.grants.filter((g) => g.database === db).flatMap((g) => g.privileges));
+    const needed = new Set(needs.grants.filter((g) => g.database !== undefined && unescapeDatabase(g.database) === db).flatMap((g) => g.privileges));
     const extra = [...privileges].filter((p) => p !== 'USAGE' && !needed.has(p) && !globalNeeded.has(p));
     if (extra.length) out.push(`${extra.join(', ')} ON \`${db}\`.*`);
   }

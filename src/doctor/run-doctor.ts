@@ -30,13 +30,15 @@ function resolve(config: Config, role: Role): { conn?: MysqlConn; check?: Doctor
   }
 }
 
-/** An admin or restore account: reachable, TLS, grants for its role. */
-async function accountChecks(config: Config, role: 'admin' | 'restore'): Promise<DoctorCheck[]> {
+/** An admin, restore or monitor account: reachable, TLS, grants for its role. */
+async function accountChecks(config: Config, role: 'admin' | 'restore' | 'monitor'): Promise<DoctorCheck[]> {
   const s = ROLE_SETTING[role];
   if (!roleConfigured(config, role)) {
-    const detail = role === 'admin'
-      ? `admin.url is not set: migrate, partitions and seed use the source account, which then needs DDL on the ${DEFAULT_DATABASE} database (see dbops doctor --print-grants)`
-      : 'restore.targetUrl is not set: restore and pitr need --target (restore tests use their own throwaway server)';
+    const detail = {
+      admin: `admin.url is not set: migrate, partitions and seed use the source account, which then needs DDL on the ${DEFAULT_DATABASE} database (see dbops doctor --print-grants)`,
+      restore: 'restore.targetUrl is not set: restore and pitr need --target (restore tests use their own throwaway server)',
+      monitor: 'monitor.url is not set: db report and the monitor job use the source account (its SELECT covers them; without PROCESS it sees only its own connections when performance_schema is off)',
+    }[role];
     return [check(`${s.prefix}.account`, `${s.title}`, 'skip', detail)];
   }
   const r = resolve(config, role);
@@ -78,8 +80,9 @@ export async function runDoctor(config: Config): Promise<DoctorResult> {
   }
   checks.push(...(await accountChecks(config, 'admin')));
   checks.push(...(await accountChecks(config, 'restore')));
+  checks.push(...(await accountChecks(config, 'monitor')));
   checks.push(...(await toolChecks(info)));
   checks.push(...storage.checks);
-  checks.push(...(await keyChecks(config, storage.repo?.publicKey)));
+  checks.push(...(await keyChecks(config, storage.repo)));
   return { ok: !checks.some((c) => c.status === 'fail'), checks };
 }

@@ -115,6 +115,9 @@ export async function openRepository(storage: Storage, options: OpenOptions = {}
   }
   const signer = options.signer;
   if (signer && options.pinned && keyIdOf(options.pinned) !== signer.keyId) {
+    // The pinned key says what the repository must be: judged first (a repository it did not
+    // sign is a verification failure), then the host's own key that disagrees with it.
+    parseRepoConfig(bytes, options.pinned);
     throw new UsageError(`signing.publicKeyFile (key ${keyIdOf(options.pinned)}) is not the public half of signing.keyFile (key ${signer.keyId}); fix one of them`);
   }
   const pinned = options.pinned ?? signer?.publicKey;

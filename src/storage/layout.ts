@@ -11,6 +11,8 @@
 //   reports/<yyyy>/<report-id>.json|.html       restore-test reports
 //   archive/<database>/<table>/<partition>.sql.zst.age|.json  archived partitions
 //   evidence/<sequence>-<hash>.json             the hash-chained evidence log
+//   monitor/<source-id>/storage/<day>.json      daily storage samples (database monitoring)
+//   monitor/<source-id>/error-log.json          how far the server error log was read
 import { randomBytes } from 'node:crypto';
 import { UsageError } from '../errors.js';
 import { isBinlogName } from '../binlog/file-names.js';
@@ -283,4 +285,31 @@ export function evidenceKey(sequence: number): string {
 export function parseEvidenceKey(key: string): number | undefined {
   const m = EVIDENCE_RE.exec(key);
   return m ? Number(m[1]) : undefined;
+}
+
+// Database monitoring: monitor/<source-id>/storage/<yyyy-mm-dd>.json holds one signed storage sample
+// per day (per-table data + index bytes: the history growth is fitted to), and
+// monitor/<source-id>/error-log.json how far the daemon has read the server's error log.
+export const monitorPrefix = 'monitor/';
+const SAMPLE_RE = /^monitor\/([^/]+)\/storage\/(\d{4}-\d{2}-\d{2})\.json$/;
+
+export function storageSamplesPrefix(sourceId: string): string {
+  assertSourceId(sourceId);
+  return `${monitorPrefix}${sourceId}/storage/`;
+}
+
+export function storageSampleKey(sourceId: string, day: string): string {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) throw new UsageError(`day "${day}" is not valid: expected YYYY-MM-DD`);
+  return `${storageSamplesPrefix(sourceId)}${day}.json`;
+}
+
+/** Source and day of `monitor/<source-id>/storage/<day>.json`, else undefined. */
+export function parseStorageSampleKey(key: string): { sourceId: string; day: string } | undefined {
+  const m = SAMPLE_RE.exec(key);
+  return m && SOURCE_ID_RE.test(m[1]!) ? { sourceId: m[1]!, day: m[2]! } : undefined;
+}
+
+export function errorLogPositionKey(sourceId: string): string {
+  assertSourceId(sourceId);
+  return `${monitorPrefix}${sourceId}/error-log.json`;
 }

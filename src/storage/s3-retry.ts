@@ -44,8 +44,12 @@ export class S3RetryStrategy implements RetryStrategyV2 {
   }
 
   async refreshRetryTokenForRetry(previous: Token, info: RetryErrorInfo): Promise<Token> {
-    const error = info.error as { name?: string; code?: string; message?: string } | undefined;
+    const error = info.error as { name?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number } } | undefined;
     if (info.errorType === 'CLIENT_ERROR') throw error;
+    // "Not implemented" (a conditional write or a lock call the store lacks) will not change
+    // with time: the caller falls back at once instead of after the whole outage budget.
+    const status = error?.$metadata?.httpStatusCode;
+    if (status === 501 || status === 405 || error?.name === 'NotImplemented' || error?.name === 'MethodNotAllowed') throw error;
     const attempt = previous.getRetryCount() + 1;
     const delay = this.down ? undefined : nextRetryDelay(attempt, Date.now() - previous.started, this.options);
     if (delay === undefined) {

@@ -1,4 +1,4 @@
-// The daemon as monitoring sees it: a real `dbops daemon` with five jobs configured and
+// The daemon as monitoring sees it: a real `dbops daemon` with six jobs configured and
 // a MariaDB of its own. /metrics goes through a strict exposition parser (Debian's Python
 // prometheus_client), the three probes each answer their own question, and alerts go to a
 // webhook receiver in the test: a restart with a caught-up shipper pages no one, and every
@@ -177,7 +177,7 @@ async function stop(d: Daemon): Promise<void> {
 }
 
 describe('dbops daemon: metrics, probes, alerts', () => {
-  it('with five jobs /metrics passes a strict parser (each family once, typed); /livez is 200 while /healthz is 503 for a stale backup; /readyz follows the storage', async () => {
+  it('with six jobs /metrics passes a strict parser (each family once, typed); /livez is 200 while /healthz is 503 for a stale backup; /readyz follows the storage', async () => {
     const repoUrl = await newRepo();
     const env = { ...(await baseEnv(repoUrl)), DBOPS_DAEMON_SHIP_BINLOGS: 'false', DBOPS_SCHEDULE_CHECKSUM: '0 0 1 1 *', DBOPS_SCHEDULE_PARTITIONS: '0 0 1 1 *', DBOPS_ALERTS_BACKUP_STALE_AFTER: '1s' };
     const backup = await runCli(['backup'], env);
@@ -203,7 +203,7 @@ describe('dbops daemon: metrics, probes, alerts', () => {
       expect(f, `family ${name}`).toBeDefined();
       return f!;
     };
-    const jobs = ['backup', 'checksum', 'partitions', 'prune', 'restore-test'];
+    const jobs = ['backup', 'checksum', 'monitor', 'partitions', 'prune', 'restore-test'];
     expect(family('dbops_job_running').samples.map((s) => s[1].job).sort()).toEqual(jobs);
     expect(family('dbops_job_runs').type).toBe('counter');
     expect(family('dbops_job_runs').samples.map((s) => s[1].job).sort()).toEqual(jobs);

@@ -17,10 +17,9 @@ describe('roleNeeds', () => {
     expect(roleNeeds('backup', mariadb, { database: 'x', shipping: false }).grants[0]!.privileges).toEqual(['SELECT', 'SHOW VIEW', 'TRIGGER', 'EVENT']);
   });
 
-  it('admin: objects of one database only, nothing global', () => {
+  it('admin: objects of one database (and of migrate verify\'s scratch databases) only, nothing global', () => {
     const needs = roleNeeds('admin', mysql84, { database: 'horizn' });
-    expect(needs.grants).toHaveLength(1);
-    expect(needs.grants[0]!.database).toBe('horizn');
+    expect(needs.grants.map((g) => g.database)).toEqual(['horizn', 'dbops\\_shadow\\_%']);
     expect(needs.grants[0]!.privileges).toEqual(expect.arrayContaining(['CREATE', 'ALTER', 'DROP', 'INDEX', 'INSERT', 'SELECT']));
   });
 
@@ -95,8 +94,12 @@ describe('grantsText (doctor --print-grants)', () => {
       "GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, RELOAD, REPLICATION CLIENT, PROCESS, REPLICATION SLAVE ON *.* TO 'backup'@'%';",
       "CREATE USER IF NOT EXISTS 'dbops_admin'@'%' IDENTIFIED BY 'change-me';",
       "GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX, REFERENCES, CREATE TEMPORARY TABLES, LOCK TABLES, CREATE VIEW, SHOW VIEW, TRIGGER, EVENT, CREATE ROUTINE, ALTER ROUTINE, EXECUTE ON `shop`.* TO 'dbops_admin'@'%';",
+      "GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX, REFERENCES, CREATE TEMPORARY TABLES, LOCK TABLES, CREATE VIEW, SHOW VIEW, TRIGGER, EVENT, CREATE ROUTINE, ALTER ROUTINE, EXECUTE ON `dbops\\_shadow\\_%`.* TO 'dbops_admin'@'%';",
       "CREATE USER IF NOT EXISTS 'dbops_restore'@'%' IDENTIFIED BY 'change-me';",
       "GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX, REFERENCES, CREATE TEMPORARY TABLES, LOCK TABLES, CREATE VIEW, SHOW VIEW, TRIGGER, EVENT, CREATE ROUTINE, ALTER ROUTINE, EXECUTE, SESSION_VARIABLES_ADMIN, REPLICATION_APPLIER, SET_ANY_DEFINER ON *.* TO 'dbops_restore'@'%';",
+      "CREATE USER IF NOT EXISTS 'dbops_monitor'@'%' IDENTIFIED BY 'change-me';",
+      "GRANT PROCESS, SHOW VIEW ON *.* TO 'dbops_monitor'@'%';",
+      "GRANT SELECT ON `performance_schema`.* TO 'dbops_monitor'@'%';",
     ]);
     expect(text).toMatch(/^-- MySQL 8\.4: /);
     expect(text).toContain('-- (seed --no-binlog also needs SESSION_VARIABLES_ADMIN ON *.*; this account seeds with the binlog on)');

@@ -1,8 +1,8 @@
-// Least privilege, proven by doing the work: three accounts are created by running exactly
-// what `dbops doctor --print-grants` prints (backup, admin on one database, restore), and
-// every command runs as the account of its role — migrate, seed, partitions, backup,
-// binlog ship, checksum, restore, pitr — then doctor finds each account holding exactly
-// its role's grants.
+// Least privilege, proven by doing the work: four accounts are created by running exactly
+// what `dbops doctor --print-grants` prints (backup, admin on one database, restore, monitor),
+// and every command runs as the account of its role — migrate, seed, partitions, backup,
+// binlog ship, checksum, restore, pitr, db report — then doctor finds each account holding
+// exactly its role's grants.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,8 +13,8 @@ import { withConnection } from '../../src/mysql/client.js';
 
 const DB = 'rg_horizn';
 const TODAY = '2026-11-27';
-const ACCOUNTS = { backup: 'rg_backup', admin: 'rg_admin', restore: 'rg_restore' } as const;
-const PASSWORDS = { backup: 'rg-Backup-pw1', admin: 'rg-Admin-pw2', restore: 'rg-Restore-pw3' } as const;
+const ACCOUNTS = { backup: 'rg_backup', admin: 'rg_admin', restore: 'rg_restore', monitor: 'rg_monitor' } as const;
+const PASSWORDS = { backup: 'rg-Backup-pw1', admin: 'rg-Admin-pw2', restore: 'rg-Restore-pw3', monitor: 'rg-Monitor-pw4' } as const;
 
 let env: Record<string, string>;
 let repoDir: string;
@@ -49,6 +49,8 @@ beforeAll(async () => {
     DBOPS_ADMIN_PASSWORD_FILE: await pw('admin'),
     DBOPS_RESTORE_TARGET_URL: `mysql://${ACCOUNTS.restore}@127.0.0.1:${port}`,
     DBOPS_RESTORE_TARGET_PASSWORD_FILE: await pw('restore'),
+    DBOPS_MONITOR_URL: `mysql://${ACCOUNTS.monitor}@127.0.0.1:${port}`,
+    DBOPS_MONITOR_PASSWORD_FILE: await pw('monitor'),
     DBOPS_BINLOG_SPOOL_DIR: join(dir, 'spool'),
     DBOPS_RETENTION_PAGEVIEWS: '5d',
     DBOPS_RETENTION_EVENTS: '7d',
@@ -86,6 +88,8 @@ describe('accounts with exactly the printed grants', () => {
       ['restore', 'latest', '--database', DB, '--into-schema', 'rg_restored'],
       ['pitr', '--to', 'latest', '--database', DB, '--into-schema', 'rg_pitr'],
       ['migrate', 'status'],
+      ['migrate', 'verify'],
+      ['db', 'report'],
     ];
     for (const args of steps) {
       const r = await runCli(args, env);
@@ -102,7 +106,7 @@ describe('accounts with exactly the printed grants', () => {
     const doctor = await runCli(['doctor', '--json'], env);
     const checks = (JSON.parse(doctor.stdout) as { checks: Array<{ id: string; status: string; detail: string }> }).checks;
     const status = Object.fromEntries(checks.map((c) => [c.id, `${c.status}: ${c.detail}`]));
-    for (const id of ['source.privileges', 'admin.privileges', 'restore.privileges']) expect(status[id], id).toMatch(/^ok: .* has exactly what/);
+    for (const id of ['source.privileges', 'admin.privileges', 'restore.privileges', 'monitor.privileges']) expect(status[id], id).toMatch(/^ok: .* has exactly what/);
     expect(doctor.exitCode, doctor.stdout).toBe(0);
   });
 
@@ -118,7 +122,7 @@ describe('accounts with exactly the printed grants', () => {
     const admin = checks.find((c) => c.id === 'admin.privileges')!;
     expect(admin.status).toBe('fail');
     expect(admin.detail).toMatch(/lacks ALTER ON `rg_horizn`\.\*/);
-    expect(admin.fix).toMatch(/^run on the server: GRANT SELECT, INSERT, .*ALTER.* ON `rg_horizn`\.\* TO 'rg_admin'@'%';$/);
+    expect(admin.fix).toMatch(/^run on the server: GRANT SELECT, INSERT, .*ALTER.* ON `rg_horizn`\.\* TO 'rg_admin'@'%';/);
     const restore = checks.find((c) => c.id === 'restore.privileges')!;
     expect(restore.status).toBe('warn');
     expect(restore.detail).toMatch(/holds more than .* need: SUPER ON \*\.\*/);

@@ -128,6 +128,13 @@ describe('recipients change only on purpose', () => {
     expect(v.stdout).toMatch(/decrypted/);
     // Without age.recipients configured, repo.json's list is used.
     expect((await runCli(['backup'], { ...env, DBOPS_AGE_RECIPIENTS: undefined })).exitCode).toBe(0);
+    // doctor judges recipients the same way: unset uses repo.json's, a different list fails.
+    const recipientsCheck = async (extra: Record<string, string | undefined>): Promise<{ status: string; detail: string }> => {
+      const d = await runCli(['doctor', '--json'], { ...env, ...extra });
+      return (JSON.parse(d.stdout) as { checks: Array<{ id: string; status: string; detail: string }> }).checks.find((c) => c.id === 'keys.recipients')!;
+    };
+    expect((await recipientsCheck({ DBOPS_AGE_RECIPIENTS: undefined })).status).toBe('ok');
+    expect((await recipientsCheck({ DBOPS_AGE_RECIPIENTS: other.env.DBOPS_AGE_RECIPIENTS })).status).toBe('fail');
     const removed = await runCli(['keys', 'remove-recipient', other.env.DBOPS_AGE_RECIPIENTS!], env);
     expect(removed.exitCode, removed.stderr).toBe(0);
     expect((await runCli(['backup'], { ...env, DBOPS_AGE_RECIPIENTS: both })).exitCode).toBe(2);

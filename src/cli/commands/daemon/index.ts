@@ -7,7 +7,7 @@ import { ConfigError } from '../../../errors.js';
 import type { Config } from '../../../config/schema.js';
 import { daemonConfigProblems, storageUrlGiven } from '../../../daemon/daemon-config.js';
 import { runDaemon } from '../../../daemon/run-daemon.js';
-import { sourceConnection } from '../../../config/connections.js';
+import { monitorConnection, sourceConnection } from '../../../config/connections.js';
 
 export function registerDaemon(program: Command, globals: () => GlobalOptions): void {
   program
@@ -47,6 +47,7 @@ export function registerDaemon(program: Command, globals: () => GlobalOptions): 
           repo,
           storageUrl: config.storage.url!,
           source: sourceConnection(config),
+          monitor: monitorConnection(config),
           recipients: repo.recipients,
           shutdown: shutdown.signal,
         });

@@ -34,7 +34,7 @@ export function registerDoctor(program: Command, globals: () => GlobalOptions): 
     .command('doctor')
     .description('check source, accounts (TLS, privileges per role), binlog settings, tools, storage, keys and clock; exit 1 when backups are blocked')
     .option('--source <url>', 'source server (prefer DBOPS_SOURCE_URL)')
-    .option('--print-grants', 'print CREATE USER / GRANT statements for the backup, admin and restore roles, and exit')
+    .option('--print-grants', 'print CREATE USER / GRANT statements for the backup, admin, restore and monitor roles, and exit')
     .option('--flavor <flavor>', 'with --print-grants: mariadb or mysql (default: the source server\'s, else both)')
     .addHelpText('after', '\nExample:\n  dbops doctor\n  dbops doctor --json | jq \'.checks[] | select(.status != "ok")\'\n  dbops doctor --print-grants --flavor mysql')
     .action(async (opts: { source?: string; printGrants?: boolean; flavor?: string }) => {

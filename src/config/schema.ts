@@ -168,12 +168,21 @@ export const configSchema = z.strictObject({
   /** How `dbops pitr` and restore tests apply binlogs (src/pitr/replay.ts). */
   pitr: z
     .strictObject({
-      /** auto: the target's replication reads the chain as relay logs where it can, else one client session; session: always one session; relay: never fall back. */
-      replay: z.enum(['auto', 'session', 'relay']).default('auto'),
-      /** slave_parallel_threads while the relay-log applier runs (0: the single SQL thread). */
-      replayThreads: z.coerce.number().int().min(0).max(256).default(4),
-      /** slave_parallel_mode of the relay-log applier: conservative runs in parallel what the source committed together. */
-      replayParallelMode: z.enum(['conservative', 'optimistic', 'aggressive', 'minimal', 'none']).default('conservative'),
+      replay: z
+        .enum(['auto', 'session', 'relay'])
+        .default('auto')
+        .describe("how the chain is applied: `auto` the target's replication reads it as relay logs where it can, else one client session; `session` always one session; `relay` never falls back (`--replay`)"),
+      replayThreads: z.coerce
+        .number()
+        .int()
+        .min(0)
+        .max(256)
+        .default(4)
+        .describe('`slave_parallel_threads` while the relay-log applier runs (0: the single SQL thread)'),
+      replayParallelMode: z
+        .enum(['conservative', 'optimistic', 'aggressive', 'minimal', 'none'])
+        .default('conservative')
+        .describe('`slave_parallel_mode` of the relay-log applier: `conservative` runs in parallel what the source committed together'),
     })
     .default({ replay: 'auto', replayThreads: 4, replayParallelMode: 'conservative' }),
   /** Visitor data of the horizn_ database (partition maintenance, `dbops daemon`'s partitions job):

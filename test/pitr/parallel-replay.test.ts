@@ -220,7 +220,12 @@ describe('relay-log apply and the one-session replay reach the same point with t
 });
 
 describe('what the relay-log applier cannot honour stays in the session', () => {
+  /** A point before the chain changes accounts, and the source's checksums there. */
+  let beforeAccounts: { target: PitrTarget; sums: Record<string, string> } | undefined;
+
   it('a chain with account changes falls back without --accounts (and the account is not created), takes the relay path with it', async () => {
+    const p = await point();
+    beforeAccounts = { target: { kind: 'gtid', text: p.gtid }, sums: await checksums(source.conn, 'shop') };
     await db.exec("CREATE USER 'reporting'@'%' IDENTIFIED BY 'x'");
     await db.exec("GRANT SELECT ON shop.* TO 'reporting'@'%'");
     await writes(3, 'e');
@@ -241,7 +246,7 @@ describe('what the relay-log applier cannot honour stays in the session', () => 
     await noRelayLeftovers();
   }, 120_000);
 
-  it('a target account without replication privileges: auto falls back, --replay relay exits 2 before touching the target', async () => {
+  it('a target account without replication privileges: auto falls back, --replay relay exits 2 before touching the target; REPLICATION SLAVE ADMIN and SLAVE MONITOR are enough', async () => {
     await withConnection(target.conn, async (c) => {
       await c.exec("CREATE USER 'restorer'@'%' IDENTIFIED BY 'pw'");
       await c.exec("GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX, REFERENCES, CREATE TEMPORARY TABLES, LOCK TABLES, CREATE VIEW, SHOW VIEW, CREATE ROUTINE, ALTER ROUTINE, EXECUTE, EVENT, TRIGGER, RELOAD, PROCESS, BINLOG ADMIN, BINLOG REPLAY ON *.* TO 'restorer'@'%'");
@@ -257,6 +262,12 @@ describe('what the relay-log applier cannot honour stays in the session', () => 
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/--replay relay: the target account may not manage replication .*; use --replay auto \(or session\)/);
     expect(await withConnection(target.conn, (c) => c.listUserDatabases())).toEqual([]);
+    // The grants the README names for the relay-log applier are enough.
+    await withConnection(target.conn, (c) => c.exec("GRANT REPLICATION SLAVE ADMIN, SLAVE MONITOR ON *.* TO 'restorer'@'%'"));
+    const granted = await pitr(beforeAccounts!.target, RELAY, { conn: restorer });
+    expect(granted.replay!.applier.kind).toBe('relay-log');
+    expect(await checksums(target.conn, 'shop')).toEqual(beforeAccounts!.sums);
+    await noRelayLeftovers();
   }, 120_000);
 });
 

@@ -93,6 +93,10 @@ export class PartUpload {
       ([, [raw]]): UploadedObject | ProducedObject => ({ key: options.key, raw, stored: this.stored.result() }) as UploadedObject | ProducedObject,
       async (err: unknown) => {
         this.kill();
+        // A failing tool rejects this at once while the put may still be finishing (its
+        // input ended, the rename or last part in flight): remove only once it has settled,
+        // or the object lands after its removal.
+        await put.catch(() => undefined);
         await options.storage.remove(options.key).catch(() => undefined);
         throw this.aborted ?? err;
       },

@@ -138,6 +138,12 @@ function report(err: unknown): number {
 // Run when executed directly (dist/cli/main.js or tsx src/cli/main.ts).
 const invoked = process.argv[1] ?? '';
 if (/[\\/]cli[\\/]main\.(js|ts)$/.test(invoked) || /[\\/]dbops$/.test(invoked)) {
+  // A command still pending when nothing is left to wait on (a wait for an event that had
+  // already happened) would otherwise end with exit 0 and no word: that is a failure.
+  process.once('beforeExit', () => {
+    process.stderr.write('dbops: internal error: the command stopped before it finished; its outcome is unknown (check what it was doing before relying on it) and this is a bug to report\n');
+    process.exit(ExitCode.failed);
+  });
   main(process.argv).then((code) => {
     process.exit(code);
   });

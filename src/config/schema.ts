@@ -172,8 +172,31 @@ export const configSchema = z.strictObject({
       waitForShipping: duration
         .optional()
         .describe('a content restore test waits this long for the binlog holding its checksum point to be shipped (unset: `maxLagSeconds` + 30 s)'),
+      partialSegments: bool
+        .default(false)
+        .describe('ship the file the source is writing as it grows (partial segments, each a few seconds of it), rotating it at most once a minute; false: rotate it within the lag budget instead'),
     })
-    .default({ maxLagSeconds: 60 }),
+    .default({ maxLagSeconds: 60, partialSegments: false }),
+  /** How `dbops pitr` and restore tests apply binlogs (src/pitr/replay.ts). */
+  pitr: z
+    .strictObject({
+      replay: z
+        .enum(['auto', 'session', 'relay'])
+        .default('auto')
+        .describe("how the chain is applied: `auto` the target's replication reads it as relay logs where it can, else one client session; `session` always one session; `relay` never falls back (`--replay`)"),
+      replayThreads: z.coerce
+        .number()
+        .int()
+        .min(0)
+        .max(256)
+        .default(4)
+        .describe('`slave_parallel_threads` while the relay-log applier runs (0: the single SQL thread)'),
+      replayParallelMode: z
+        .enum(['conservative', 'optimistic', 'aggressive', 'minimal', 'none'])
+        .default('conservative')
+        .describe('`slave_parallel_mode` of the relay-log applier: `conservative` runs in parallel what the source committed together'),
+    })
+    .default({ replay: 'auto', replayThreads: 4, replayParallelMode: 'conservative' }),
   /** Visitor data of the horizn_ database (partition maintenance, `dbops daemon`'s partitions job):
    *  pageviews/events days older than this (a number of days, e.g. 400d) are archived to the
    *  repository and their partitions dropped; sessions that started before it are deleted. */
@@ -426,6 +449,10 @@ export const SETTABLE_KEYS: Record<string, 'string' | 'list' | 'number' | 'boole
   'binlog.spoolDir': 'string',
   'binlog.connectionServerId': 'number',
   'binlog.waitForShipping': 'string',
+  'binlog.partialSegments': 'boolean',
+  'pitr.replay': 'string',
+  'pitr.replayThreads': 'number',
+  'pitr.replayParallelMode': 'string',
   'retention.daily': 'number',
   'retention.weekly': 'number',
   'retention.monthly': 'number',

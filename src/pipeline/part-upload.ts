@@ -23,6 +23,8 @@ export interface PartUploadOptions {
   compressionLevel: number;
   compressionThreads: number;
   sizeHint?: number;
+  /** Store it without an Object Lock retention (see PutOptions.unlocked). */
+  unlocked?: boolean;
 }
 
 export interface UploadedObject {
@@ -78,13 +80,14 @@ class Chain {
     })();
     const tools = Promise.all([zstdDone, waitTool(this.age, 'age'), upstream]);
     tools.catch((err: Error) => this.stored.destroy(err));
-    const put = options.storage.put(options.key, this.stored, options.sizeHint !== undefined ? { sizeHint: options.sizeHint } : {});
+    const put = options.storage.put(options.key, this.stored, { ...(options.sizeHint !== undefined ? { sizeHint: options.sizeHint } : {}), ...(options.unlocked ? { unlocked: true } : {}) });
     this.done = Promise.all([put, tools]).then(
       ([, [zstdStderr]]) => ({ stored: this.stored.result(), zstdStderr }),
       async (err: unknown) => {
         this.kill();
-        // A program killed mid-stream ends its output early, so the put may still finish (a
-        // truncated object renamed into place) after the tools failed: remove only once it settled.
+        // A failing tool rejects this at once while the put may still be finishing (its
+        // input ended, the rename or last part in flight): remove only once it has settled,
+        // or the object lands after its removal.
         await put.catch(() => undefined);
         await options.storage.remove(options.key).catch(() => undefined);
         throw this.aborted ?? err;

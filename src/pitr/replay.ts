@@ -1,43 +1,40 @@
-// Applies a planned binlog chain to the target: ONE `mariadb-binlog --start-position=P
-// file1 … fileN [--stop-position=Q]` decode (run with TZ=UTC) piped into ONE client
-// session, so temporary tables and session state survive file boundaries exactly as they
-// did on the source. Credentials go through a defaults file; the decrypted files live in
-// the private segment cache. The scope filter between the two leaves out account changes
-// unless --accounts, and with a scope (one database or table, maybe renamed) all else.
-import { once } from 'node:events';
-import type { Readable } from 'node:stream';
+// Applies a planned binlog chain to the target, by one of two appliers that reach the same
+// point with the same data: the target's own replication reading the chain as relay logs
+// (relay-replay.ts, parallel and without a decode: the fast one), or one mariadb-binlog |
+// client session (session-replay.ts, the one that works everywhere). `auto` takes the relay
+// applier where it can honour everything the session honours and falls back, saying why:
+// a scoped recovery (--database/--table/--into-schema: the filter is text-level) or account
+// changes in the chain without --accounts stay in the session, as does any target the
+// probe refuses (see relay-replay.ts). `session` forces the fallback; `relay` refuses to
+// fall back (exit 2 when the target cannot, exit 1 when the chain's content cannot).
 import type { MysqlConn } from '../mysql/connection-url.js';
-import { startTool, waitTool } from '../util/tool-process.js';
-import { processIo } from '../util/proc-io.js';
-import { InterruptedError, OperationError, ToolError } from '../errors.js';
+import { withConnection } from '../mysql/client.js';
+import { OperationError, UsageError } from '../errors.js';
+import { log } from '../util/logger.js';
 import type { PitrPlan } from './plan.js';
-import { ScopeFilter } from './scope-filter.js';
-import { parseTableRef } from '../restore/select-parts.js';
+import { auditRange, emptyAudit } from './replay-audit.js';
+import { probeRelayTarget, relayReplay, RelaySetupError, type ParallelMode, type Probe, type RelaySettings } from './relay-replay.js';
+import { sessionReplay, type ReplayTools } from './session-replay.js';
 
-export interface ReplayTools {
-  binlog: string;
-  client: string;
+export { binlogArgs, type ReplayTools } from './session-replay.js';
+
+export type ReplayMode = 'auto' | 'session' | 'relay';
+
+export interface ApplierSettings extends RelaySettings {
+  mode: ReplayMode;
 }
 
+export const DEFAULT_APPLIER: ApplierSettings = { mode: 'auto', threads: 4, parallelMode: 'conservative' };
+
+export type Applier = { kind: 'relay-log'; threads: number; parallelMode: ParallelMode } | { kind: 'session'; reason: string };
+
 export interface ReplayResult {
-  /** Decoded SQL bytes sent to the client. */
+  /** Decoded SQL bytes sent to the client (0 for the relay-log applier, which sends none). */
   sqlBytes: number;
   /** Binlog bytes read from the chain (the ranges replayed). */
   binlogBytes: number;
   seconds: number;
-}
-
-/** The decoder's arguments (pure, for tests): files are local paths, in chain order. */
-export function binlogArgs(plan: PitrPlan, paths: string[]): string[] {
-  const first = plan.chain[0]!;
-  const last = plan.chain.at(-1)!;
-  const args = ['--no-defaults', `--start-position=${first.from}`];
-  if (last.to < last.rawBytes) args.push(`--stop-position=${last.to}`);
-  const into = plan.scope.intoSchema;
-  const db = plan.scope.table ? parseTableRef(plan.scope.table).database : plan.scope.database;
-  if (into !== undefined && db !== undefined && into !== db) args.push(`--rewrite-db=${db}->${into}`);
-  args.push(...paths);
-  return args;
+  applier: Applier;
 }
 
 export interface ReplayOptions {
@@ -48,58 +45,57 @@ export interface ReplayOptions {
   /** Write the replay into the target's binlog (default off, like restore). */
   binlog?: boolean;
   signal?: AbortSignal;
-  /** Binlog bytes the decoder has read so far (from /proc, about once a second; Linux only). */
+  /** Binlog bytes applied so far (about once a second). */
   onProgress?: (binlogBytes: number) => void;
+  applier?: ApplierSettings;
+  /** The target probe, when the caller made it before touching the target (chooseApplier). */
+  probe?: Probe;
+}
+
+/** Whether the plan and target allow the relay applier: asked before the base is restored, so `relay` can refuse with nothing changed. */
+export async function chooseApplier(plan: PitrPlan, target: MysqlConn, settings: ApplierSettings, binlog: boolean): Promise<Probe> {
+  if (settings.mode === 'session') return { ok: false, reason: 'pitr.replay is session' };
+  const scoped = plan.scope.database !== undefined || plan.scope.table !== undefined;
+  const probe: Probe = scoped ? { ok: false, reason: 'a --database/--table recovery is filtered statement by statement' } : await probeRelayTarget(target, plan, binlog);
+  if (!probe.ok && settings.mode === 'relay') throw new UsageError(`--replay relay: ${probe.reason}; use --replay auto (or session)`);
+  return probe;
 }
 
 export async function replayChain(o: ReplayOptions): Promise<ReplayResult> {
+  const binlogBytes = o.plan.chain.reduce((n, c) => n + (c.to - c.from), 0);
+  const settings = o.applier ?? DEFAULT_APPLIER;
   const t0 = performance.now();
-  const result: ReplayResult = { sqlBytes: 0, binlogBytes: o.plan.chain.reduce((n, c) => n + (c.to - c.from), 0), seconds: 0 };
-  if (o.plan.chain.length === 0) return result;
-  await (async () => {
-    // mariadb-binlog reads local files only: no credentials, and its local time zone pinned to UTC.
-    const decoder = startTool(o.tools.binlog, binlogArgs(o.plan, o.paths), { env: { TZ: 'UTC' }, bufferStdout: true });
-    const client = startTool(o.tools.client, ['--batch', '--binary-mode', '--max-allowed-packet=1G'], { credentials: o.target });
-    const decoderDone = waitTool(decoder, 'mariadb-binlog');
-    const clientDone = waitTool(client, 'mysql client');
-    decoderDone.catch(() => undefined);
-    clientDone.catch(() => undefined);
-    const onAbort = (): void => {
-      decoder.kill('SIGTERM');
-      client.kill('SIGTERM');
-    };
-    o.signal?.addEventListener('abort', onAbort, { once: true });
-    const total = result.binlogBytes;
-    const ticker = o.onProgress
-      ? setInterval(() => {
-          const io = processIo(decoder.pid);
-          if (io) o.onProgress!(Math.min(total, io.read));
-        }, 1000)
-      : undefined;
-    try {
-      if (!o.binlog) client.stdin.write('SET SESSION sql_log_bin=0;\n');
-      let input: Readable = decoder.stdout;
-      const scoped = o.plan.scope.database !== undefined || o.plan.scope.table !== undefined;
-      if (scoped || !o.plan.scope.accounts) input = decoder.stdout.pipe(new ScopeFilter(o.plan.scope));
-      for await (const chunk of input) {
-        result.sqlBytes += (chunk as Buffer).length;
-        if (!client.stdin.write(chunk)) await Promise.race([once(client.stdin, 'drain'), clientDone]);
-      }
-      client.stdin.end();
-      await Promise.all([decoderDone, clientDone]);
-    } catch (err) {
-      decoder.kill('SIGKILL');
-      client.kill('SIGKILL');
-      await Promise.allSettled([decoderDone, clientDone]);
-      if (o.signal?.aborted) throw new InterruptedError(String(o.signal.reason ?? 'signal'));
-      const msg = err instanceof ToolError ? err.message : (err as Error).message;
-      throw new OperationError(`binlog replay failed (${msg}): the target holds the base backup and part of the replay; restore again after fixing the cause`, { cause: err });
-    } finally {
-      if (ticker) clearInterval(ticker);
-      o.signal?.removeEventListener('abort', onAbort);
+  if (o.plan.chain.length === 0) return { sqlBytes: 0, binlogBytes, seconds: 0, applier: { kind: 'session', reason: 'nothing to replay' } };
+  let probe = o.probe ?? (await chooseApplier(o.plan, o.target, settings, o.binlog ?? false));
+  if (probe.ok) {
+    const refusal = await chainRefusal(o);
+    if (refusal !== undefined) {
+      if (settings.mode === 'relay') throw new OperationError(`--replay relay: ${refusal}; nothing was replayed; use --replay auto`);
+      probe = { ok: false, reason: refusal };
     }
-  })();
-  o.onProgress?.(result.binlogBytes);
-  result.seconds = (performance.now() - t0) / 1000;
-  return result;
+  }
+  if (probe.ok) {
+    try {
+      await relayReplay({ plan: o.plan, paths: o.paths, conn: o.target, target: probe.target, settings, ...(o.signal ? { signal: o.signal } : {}), ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
+      return { sqlBytes: 0, binlogBytes, seconds: (performance.now() - t0) / 1000, applier: { kind: 'relay-log', threads: settings.threads, parallelMode: settings.parallelMode } };
+    } catch (err) {
+      // Refused before anything was applied: the session can still do it all.
+      if (!(err instanceof RelaySetupError) || settings.mode === 'relay') throw err;
+      probe = { ok: false, reason: err.message };
+    }
+  }
+  if (settings.mode !== 'session') log.info({ reason: probe.reason }, 'binlog replay in one client session');
+  const sqlBytes = await sessionReplay({ ...o, tools: o.tools });
+  return { sqlBytes, binlogBytes, seconds: (performance.now() - t0) / 1000, applier: { kind: 'session', reason: probe.reason } };
+}
+
+/** Why the chain's own content keeps it from the relay applier (read from the local files), or undefined. */
+async function chainRefusal(o: ReplayOptions): Promise<string | undefined> {
+  const audit = emptyAudit();
+  for (const [i, c] of o.plan.chain.entries()) await auditRange(o.paths[i]!, c.file, c.from, c.to, audit);
+  if (!o.plan.scope.accounts && audit.accountChanges.length > 0) return `the chain changes accounts (${audit.accountChanges[0]}…), which only the session replay leaves out without --accounts`;
+  if (!o.plan.scope.accounts && audit.unreadableStatements > 0) return `the chain holds ${audit.unreadableStatements} compressed statement(s) that cannot be checked for account changes`;
+  const id = await withConnection(o.target, async (db) => Number((await db.query<{ id: number }>('SELECT @@server_id AS id'))[0]?.id));
+  if (audit.serverIds.has(id)) return `the target's server_id ${id} is the source's: its replication would skip those events`;
+  return undefined;
 }

@@ -1,6 +1,7 @@
 // `dbops pitr`: plan (validated whole before the target is touched) → restore the base
-// backup (the spine's restore, same scope) → fetch and check the chain → replay it in one
-// client session up to the planned point. Reports the point reached and each phase's time.
+// backup (the spine's restore, same scope) → fetch and check the chain → replay it up to the
+// planned point (replay.ts: the target's replication reading it as relay logs, or one client
+// session). Reports the point reached and each phase's time.
 // The decrypted binlogs live in a private temp dir removed on every path. A failure after
 // the plan removes what the recovery created on the target (partial-target.ts) and says
 // what is left; a base found damaged while it is restored is answered with the flag that
@@ -19,8 +20,10 @@ import { quoteIdent } from '../verify/quote-ident.js';
 import { baseFailedMessage } from './choose-base.js';
 import { log } from '../util/logger.js';
 import { planPitr, type PitrPlan, type ReachedPoint } from './plan.js';
-import { replayChain, type ReplayResult } from './replay.js';
+import { chooseApplier, DEFAULT_APPLIER, replayChain, type ApplierSettings, type ReplayResult } from './replay.js';
+import type { Probe } from './relay-replay.js';
 import { SegmentCache } from './segment-cache.js';
+import { databaseExists, matchSourceDefaults } from './renamed-database.js';
 import { binlogTool } from './binlog-find.js';
 import { withPhysicalBase } from './physical-base.js';
 import type { PitrTarget } from './target-spec.js';
@@ -45,6 +48,8 @@ export interface PitrOptions {
   base?: string;
   /** Leave what a failed recovery created on the target (default: drop it). */
   keepPartial?: boolean;
+  /** How the binlogs are applied (pitr.replay…); default: the relay-log applier where the target allows it. */
+  applier?: ApplierSettings;
   /** Restore then replay as one figure: raw bytes of the base loaded plus binlog bytes replayed, of `total`. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -103,6 +108,9 @@ export async function runPitr(o: PitrOptions): Promise<PitrResult> {
     if (!o.conn) throw new Error('unreachable: a recovery has a target server or a datadir');
     const conn = o.conn;
     const tools = await replayTools(conn, plan);
+    const applier = o.applier ?? DEFAULT_APPLIER;
+    // Before the target is touched: a --replay relay the target cannot do is refused with nothing changed.
+    const probe = plan.chain.length > 0 ? await chooseApplier(plan, conn, applier, o.binlog ?? false) : undefined;
     const manifest = await o.repo.backups.read(plan.base.id);
     const scope = o.scope ?? {};
     const scoped = scope.database !== undefined || scope.table !== undefined;
@@ -120,6 +128,8 @@ export async function runPitr(o: PitrOptions): Promise<PitrResult> {
     const progress = o.onProgress
       ? { onTotal: (n: number) => (baseBytes = n), onProgress: (n: number) => o.onProgress!(n, baseBytes + replayBytes) }
       : {};
+    const renamed = scope.intoSchema !== undefined && plan.chain.length > 0 ? { from: scope.table ? parseTableRef(scope.table).database : scope.database!, into: scope.intoSchema } : undefined;
+    const renamedIsNew = renamed ? !(await databaseExists(conn, renamed.into)) : false;
     const replay = await withPartialTarget(partialOptions, async (partial) => {
       await timed('restore', () =>
         runRestore({ repo: o.repo, manifest, target: conn, identityFile: o.identityFile, ...scope, force: o.force ?? false, binlog: o.binlog ?? false, parallel: o.parallel ?? 2, onPart: partial.onPart, ...progress, ...(o.signal ? { signal: o.signal } : {}) }).catch((err: unknown) => {
@@ -127,9 +137,10 @@ export async function runPitr(o: PitrOptions): Promise<PitrResult> {
           throw err;
         }),
       );
+      if (renamed && renamedIsNew) await matchSourceDefaults({ repo: o.repo, manifest, identityFile: o.identityFile, conn, ...renamed });
       partial.replaying();
       const onReplay = o.onProgress ? (n: number): void => o.onProgress!(baseBytes + n, baseBytes + replayBytes) : undefined;
-      const r = await replayPlan(o.repo, plan, cache, conn, tools, phases, { binlog: o.binlog ?? false, ...(o.signal ? { signal: o.signal } : {}), ...(onReplay ? { onProgress: onReplay } : {}) });
+      const r = await replayPlan(o.repo, plan, cache, conn, tools, phases, { binlog: o.binlog ?? false, applier, ...(probe ? { probe } : {}), ...(o.signal ? { signal: o.signal } : {}), ...(onReplay ? { onProgress: onReplay } : {}) });
       if (scoped) await checkScopeOnTarget(conn, scope);
       return r;
     });
@@ -172,10 +183,10 @@ async function replayPlan(
   conn: MysqlConn,
   tools: { binlog: string; client: string },
   phases: Record<string, number>,
-  o: Pick<PitrOptions, 'binlog' | 'signal'> & { onProgress?: (binlogBytes: number) => void },
+  o: Pick<PitrOptions, 'binlog' | 'signal' | 'applier'> & { probe?: Probe; onProgress?: (binlogBytes: number) => void },
 ): Promise<ReplayResult & { bytesPerSecond: number }> {
   const t0 = performance.now();
-  const { segments } = await repo.binlogs.segments(plan.sourceId);
+  const { segments } = await repo.binlogs.chainSegments(plan.sourceId);
   const chain = plan.chain.map((c) => segments.find((s) => s.file === c.file)!);
   // Fetch two at a time (storage and age overlap), then decode the whole chain in one session.
   const paths: string[] = [];
@@ -186,20 +197,20 @@ async function replayPlan(
   }
   phases.fetch = (phases.fetch ?? 0) + (performance.now() - t0) / 1000;
   const t1 = performance.now();
-  const r = await replayChain({ plan, paths, target: conn, tools, binlog: o.binlog ?? false, ...(o.signal ? { signal: o.signal } : {}), ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
+  const r = await replayChain({ plan, paths, target: conn, tools, binlog: o.binlog ?? false, ...(o.applier ? { applier: o.applier } : {}), ...(o.probe ? { probe: o.probe } : {}), ...(o.signal ? { signal: o.signal } : {}), ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
   phases.replay = (phases.replay ?? 0) + (performance.now() - t1) / 1000;
   return { ...r, bytesPerSecond: r.seconds > 0 ? r.binlogBytes / r.seconds : 0 };
 }
 
 /** Replay only (the base is already restored): what restore tests need to reach a checksum point. */
-export async function replayTo(o: { repo: Repository; identityFile: string; baseId: string; sourceId: string; to: { binlogFile: string; binlogPosition: number }; conn: MysqlConn; signal?: AbortSignal }): Promise<{ plan: PitrPlan; replay: ReplayResult }> {
+export async function replayTo(o: { repo: Repository; identityFile: string; baseId: string; sourceId: string; to: { binlogFile: string; binlogPosition: number }; conn: MysqlConn; signal?: AbortSignal; applier?: ApplierSettings }): Promise<{ plan: PitrPlan; replay: ReplayResult }> {
   const cache = await SegmentCache.create(o.repo, o.identityFile);
   try {
     const target: PitrTarget = { kind: 'position', file: o.to.binlogFile, position: o.to.binlogPosition };
     const plan = await planPitr({ repo: o.repo, target, scope: {}, cache, baseId: o.baseId, sourceId: o.sourceId });
     const tools = await replayTools(o.conn, plan);
     const phases: Record<string, number> = {};
-    const replay = await replayPlan(o.repo, plan, cache, o.conn, tools, phases, o.signal ? { signal: o.signal } : {});
+    const replay = await replayPlan(o.repo, plan, cache, o.conn, tools, phases, { ...(o.applier ? { applier: o.applier } : {}), ...(o.signal ? { signal: o.signal } : {}) });
     return { plan, replay };
   } finally {
     await cache.dispose();

@@ -13,10 +13,14 @@
 //   - statements: kept when their default database is in scope (and, for a table, they
 //     name it) or when they name the database qualified (`shop`.x / shop.x);
 //     BEGIN/COMMIT/ROLLBACK/XA/SAVEPOINT and session SETs always pass;
-//   - `use` of another database is dropped (it may not exist on the target).
-// With --into-schema, mariadb-binlog's --rewrite-db renames `use` and Table_maps; names
-// qualified inside statement text are renamed here. This is text matching, not SQL
-// parsing: a statement that only mentions the name in a string literal is kept too.
+//   - `use` of another database is dropped (it may not exist on the target);
+//   - with a database scope, CREATE/ALTER/DROP DATABASE are kept only when they name it.
+// With --into-schema, mariadb-binlog's --rewrite-db renames `use` and Table_maps (and prints
+// the renamed `use` BEFORE its Query header, so `use` is read wherever it appears); names
+// qualified inside statement text, and the name a database statement acts on, are renamed
+// here: an unrenamed `DROP DATABASE shop` would drop the target's own shop. This is text
+// matching, not SQL parsing: a statement that only mentions the name in a string literal is
+// kept too.
 import { Transform, type TransformCallback } from 'node:stream';
 import type { RestoreScope } from '../restore/select-parts.js';
 import { parseTableRef } from '../restore/select-parts.js';
@@ -24,15 +28,19 @@ import { parseTableRef } from '../restore/select-parts.js';
 /** Statements that change users, roles, grants or passwords. */
 const ACCOUNT_STATEMENT = /^(?:CREATE\s+(?:OR\s+REPLACE\s+)?(?:USER|ROLE)|ALTER\s+USER|DROP\s+(?:USER|ROLE)|RENAME\s+USER|GRANT|REVOKE|SET\s+(?:PASSWORD|DEFAULT\s+ROLE))\b/i;
 /** The tables the server keeps accounts and grants in (MariaDB and MySQL). */
-const PRIVILEGE_TABLES = new Set(['user', 'global_priv', 'db', 'tables_priv', 'columns_priv', 'procs_priv', 'proxies_priv', 'roles_mapping', 'role_edges', 'default_roles', 'global_grants', 'password_history']);
+export const PRIVILEGE_TABLES = new Set(['user', 'global_priv', 'db', 'tables_priv', 'columns_priv', 'procs_priv', 'proxies_priv', 'roles_mapping', 'role_edges', 'default_roles', 'global_grants', 'password_history']);
 const PRIVILEGE_TABLE_NAMED = new RegExp(`(?:\`mysql\`|(?<![\\w\`.])mysql)\\s*\\.\\s*\`?(?:${[...PRIVILEGE_TABLES].join('|')})\\b`, 'i');
 /** Comments a client may send before the statement itself. */
 const LEADING_COMMENTS = /^(?:\s+|\/\*(?!!)[\s\S]*?\*\/|(?:--\s|#)[^\n]*\n)*/;
+/** CREATE/ALTER/DROP DATABASE with the name it acts on (group 2); ALTER DATABASE without a name acts on the default database. */
+const DATABASE_STATEMENT = /^((?:CREATE\s+(?:OR\s+REPLACE\s+)?|ALTER\s+|DROP\s+)(?:DATABASE|SCHEMA)\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?)(`(?:[^`]|``)+`|[\w$]+)(?=[\s;]|$)/i;
+const USE_LINE = /^use `((?:[^`]|``)*)`\/\*!\*\/;$/;
 
 export function isAccountStatement(text: string): boolean {
   return ACCOUNT_STATEMENT.test(text.replace(LEADING_COMMENTS, '')) || PRIVILEGE_TABLE_NAMED.test(text);
 }
 
+const unquote = (s: string): string => (s.startsWith('`') ? s.slice(1, -1).replace(/``/g, '`') : s);
 const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /** Names are matched in the decoded bytes, read as latin1 so no byte is ever altered. */
 const bytes = (s: string): string => Buffer.from(s, 'utf8').toString('latin1');
@@ -50,6 +58,8 @@ export class ScopeFilter extends Transform {
   private readonly qualified: RegExp | undefined;
   private readonly tableWord: RegExp | undefined;
   private readonly rename: { quoted: RegExp; bare: RegExp; to: string } | undefined;
+  /** The database a whole-database scope recovers (undefined for a table or full scope). */
+  private readonly database: string | undefined;
   private readonly accounts: boolean;
   /** Statements and row blocks left out (for the report). */
   dropped = 0;
@@ -63,6 +73,7 @@ export class ScopeFilter extends Transform {
     this.table = ref.table === undefined ? undefined : bytes(ref.table);
     const into = scope.intoSchema === undefined ? undefined : bytes(scope.intoSchema);
     this.dbs = new Set([db, ...(into ? [into] : [])]);
+    if (this.table === undefined) this.database = db;
     const dbAlt = `(?:\`${esc(db)}\`|(?<![\\w\`.])${esc(db)})\\s*\\.\\s*`;
     this.qualified = this.table === undefined ? new RegExp(dbAlt, 'i') : new RegExp(`${dbAlt}(?:\`${esc(this.table)}\`|${esc(this.table)}\\b)`, 'i');
     this.tableWord = this.table === undefined ? undefined : new RegExp(`(?:\`${esc(this.table)}\`|(?<![\\w\`.])${esc(this.table)}\\b)`, 'i');
@@ -100,6 +111,15 @@ export class ScopeFilter extends Transform {
       }
       return;
     }
+    // A `use` outside a statement: mariadb-binlog --rewrite-db prints it before the Query header.
+    if (this.stmt.length === 0 && line.startsWith('use `')) {
+      const use = USE_LINE.exec(line);
+      if (use) {
+        this.defaultInScope = this.dbs === undefined || this.dbs.has(use[1]!.replace(/``/g, '`'));
+        if (this.defaultInScope) out.push(line);
+        return;
+      }
+    }
     if (line.startsWith('# at ')) {
       this.inQuery = false;
       out.push(line);
@@ -120,12 +140,6 @@ export class ScopeFilter extends Transform {
       out.push(line);
       return;
     }
-    const use = /^use `((?:[^`]|``)*)`\/\*!\*\/;$/.exec(line);
-    if (use) {
-      this.defaultInScope = this.dbs === undefined || this.dbs.has(use[1]!.replace(/``/g, '`'));
-      if (this.defaultInScope) out.push(line);
-      return;
-    }
     // Session settings are one line ending in the delimiter; a user's SET PASSWORD … is a
     // statement like any other (its delimiter follows on a line of its own).
     if (this.stmt.length === 0 && ((/^SET /.test(line) && line.endsWith('/*!*/;')) || line.startsWith('/*!'))) {
@@ -143,8 +157,15 @@ export class ScopeFilter extends Transform {
   private decide(out: string[]): void {
     const text = this.stmt.join('\n');
     this.stmt = [];
-    const keep = isAccountStatement(text) ? this.accounts : this.dbs === undefined || /^\s*(BEGIN|COMMIT|ROLLBACK|XA\s|SAVEPOINT|RELEASE\s+SAVEPOINT)/i.test(text) || this.touches(text);
-    if (keep) {
+    const dbStatement = this.database !== undefined ? DATABASE_STATEMENT.exec(text.replace(LEADING_COMMENTS, '')) : null;
+    const keep = isAccountStatement(text)
+      ? this.accounts
+      : dbStatement
+        ? this.dbs!.has(unquote(dbStatement[2]!))
+        : this.dbs === undefined || /^\s*(BEGIN|COMMIT|ROLLBACK|XA\s|SAVEPOINT|RELEASE\s+SAVEPOINT)/i.test(text) || this.touches(text);
+    if (keep && dbStatement && this.rename) {
+      out.push(`${dbStatement[1]}\`${this.rename.to}\`${text.replace(LEADING_COMMENTS, '').slice(dbStatement[0].length)}`);
+    } else if (keep) {
       out.push(this.rename ? text.replace(this.rename.quoted, `\`${this.rename.to}\`$1`).replace(this.rename.bare, `${this.rename.to}$1`) : text);
     } else {
       this.dropped++;

@@ -240,12 +240,15 @@ class FifoWriter {
    * all buffered and our end closed first left the client waiting in open().
    */
   async close(client: { pid?: number; hasExited(): boolean }): Promise<void> {
-    if (this.socket.destroyed) return;
-    if (client.pid !== undefined) await this.openedBy(client.pid, () => client.hasExited());
-    await new Promise<void>((resolve) => {
-      this.socket.once('close', () => resolve());
-      this.socket.end();
-    });
+    if (client.pid !== undefined && !this.socket.destroyed) await this.openedBy(client.pid, () => client.hasExited());
+    // The client may have exited meanwhile (its LOAD DATA refused) and the socket been closed
+    // for it: its 'close' is then already past, and waiting for it would wait on nothing.
+    if (!this.socket.destroyed) {
+      await new Promise<void>((resolve) => {
+        this.socket.once('close', () => resolve());
+        this.socket.end();
+      });
+    }
     if (this.failure) throw this.failure;
   }
 

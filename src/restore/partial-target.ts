@@ -7,6 +7,7 @@
 // failure's own error is kept (its class decides the exit code) and its message gains one
 // clause saying all this, so the responder knows what the target holds without looking.
 import type { MysqlConn } from '../mysql/connection-url.js';
+import { restoreProgressOf } from './run-restore.js';
 import { withConnection, type MysqlClient } from '../mysql/client.js';
 import { quoteIdent } from '../verify/quote-ident.js';
 import { UsageError } from '../errors.js';
@@ -155,8 +156,12 @@ export async function withPartialTarget<T>(o: PartialTargetOptions, fn: (partial
     const { report, clause } = settled;
     const changed = report.unknown !== undefined || report.createdDatabases.length + report.createdObjects.length + report.replaced.length + report.gone.length > 0 || report.accountsApplied;
     if (err instanceof UsageError && !changed) throw err;
+    // Which parts reached the target matters only where something of this run stays there:
+    // what it created and kept (--keep-partial), or tables it dropped and partly reloaded.
+    const progress = err instanceof Error ? restoreProgressOf.get(err) : undefined;
+    const stays = !report.removed || report.replaced.length > 0 || report.notRemoved.length > 0;
     // The error keeps its class (the exit code and the evidence outcome follow it); its one line gains the clause.
-    if (err instanceof Error) err.message = `${err.message}; ${clause}`;
+    if (err instanceof Error) err.message = `${err.message}; ${progress && stays ? `${progress}; ` : ''}${clause}`;
     throw err;
   }
 }

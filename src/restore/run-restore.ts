@@ -99,9 +99,10 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     const stages = groupByStage(plan.steps);
     for (const stage of stages) await runLimited(biggestFirst(stage), options.parallel ?? 2, apply, options.signal);
   } catch (err) {
-    // The target was changed part by part: say exactly what it holds now.
-    if (err instanceof InterruptedError) err.message = `interrupted by ${err.signal}; ${progress.describe()}`;
-    else if (err instanceof Error) err.message = `${err.message}; ${progress.describe()}`;
+    // The target was changed part by part: what it holds now, for the caller to say
+    // (withPartialTarget, which may also have removed what the run created).
+    if (err instanceof InterruptedError) err.message = `interrupted by ${err.signal}`;
+    if (err instanceof Error) restoreProgressOf.set(err, progress.describe());
     throw err;
   } finally {
     if (fifoDir) await rm(fifoDir, { recursive: true, force: true });
@@ -110,6 +111,9 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
   log.info({ backupId: options.manifest.id, seconds: Math.round(result.seconds * 10) / 10, parts: result.parts.length, rawBytes: result.rawBytes }, 'restore finished');
   return result;
 }
+
+/** What a failed restore's parts did to the target, by error (see withPartialTarget). */
+export const restoreProgressOf = new WeakMap<Error, string>();
 
 /** Which parts reached the target, for the message of a restore that stopped. */
 class RestoreProgress {

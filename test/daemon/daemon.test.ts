@@ -131,8 +131,11 @@ async function killOrphans(): Promise<void> {
   }
 }
 
+/** Jobs this file does not test stay out of its way (the monitor job, for one, fails while the shipper's account is locked). */
+const untested = { DBOPS_SCHEDULE_CHECKSUM: '0 0 1 1 *', DBOPS_SCHEDULE_PARTITIONS: '0 0 1 1 *', DBOPS_SCHEDULE_MONITOR: '0 0 1 1 *' };
+
 function startDaemon(extra: Record<string, string>): Daemon {
-  const proc = startCli(['daemon'], { ...env, ...extra });
+  const proc = startCli(['daemon'], { ...env, ...untested, ...extra });
   const logs: LogLine[] = [];
   const waiters: Array<() => void> = [];
   let buf = '';

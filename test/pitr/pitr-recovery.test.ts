@@ -365,7 +365,7 @@ describe('a restore or pitr that fails half way', () => {
 
       await resetTarget();
       const kept = await runCli(['restore', B[1]!, '--binlog', '--keep-partial', '--target', restorerUrl], env);
-      expect(kept.exitCode).toBe(1);
+      expect(kept.exitCode, kept.stderr + kept.stdout).toBe(1);
       expect(message(kept.stderr)[0]).toMatch(/kept on the target \(--keep-partial\): databases archive, crm, shop/);
       expect((await targetDatabases()).sort()).toEqual(['archive', 'crm', 'keepme', 'shop']);
     }, 120_000);

@@ -3,11 +3,13 @@
 // replaced by one LOAD DATA statement, and the FIFO gets exactly those rows as TSV. A
 // table that does not qualify passes through untouched.
 import { describe, it, expect, afterAll } from 'vitest';
+import { spawn } from 'node:child_process';
+import { setTimeout as delay } from 'node:timers/promises';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createReadStream, openSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LoadDataRouter, makeFifo } from '../../src/restore/load-data.js';
+import { LoadDataRouter, makeFifo, ClientGoneError } from '../../src/restore/load-data.js';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -95,6 +97,38 @@ describe('LoadDataRouter', () => {
       const r = await route(input, chunk);
       expect(r.sql).toBe(input);
       expect(r.loaded).toEqual([]);
+    }
+  });
+
+  it('fails, rather than waiting for ever, when the client exits before opening the FIFO (its LOAD DATA refused)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dbops-test-fifo-'));
+    dirs.push(dir);
+    // A process that never opens the FIFO stands for a client whose statement the server refused.
+    const client = spawn('sleep', ['30'], { stdio: 'ignore' });
+    let exited = false;
+    let exit!: () => void;
+    const gone = new Promise<void>((resolve) => (exit = resolve));
+    const sink = { write: async (): Promise<void> => undefined, hasExited: () => exited, gone: () => gone, pid: client.pid! };
+    const router = new LoadDataRouter(sink, await makeFifo(dir, 'part'));
+    try {
+      const input = Buffer.from(part('  `b` varbinary(4) DEFAULT NULL,'), 'utf8');
+      // The rows' end waits for the client to open the FIFO; the client exits meanwhile, as
+      // a ClientSession reports it: gone() settles, then hasExited() turns true.
+      const ended = (async () => {
+        await router.write(input);
+        await router.end();
+      })().then(() => 'ended', (err: unknown) => err);
+      await delay(50);
+      exit();
+      await Promise.resolve();
+      exited = true;
+      // Nothing else keeps the event loop alive in the CLI: a wait on an event that already
+      // happened would end the process with exit 0 and no word.
+      const outcome = await Promise.race([ended, delay(3000).then(() => 'still waiting')]);
+      expect(outcome).toBeInstanceOf(ClientGoneError);
+    } finally {
+      client.kill();
+      router.destroy();
     }
   });
 });

@@ -1,5 +1,6 @@
 // `dbops pitr`: point-in-time recovery into a target server — plan first (base backup,
-// binlog chain, gaps, bytes, the point reached), then restore + one-session replay.
+// binlog chain, gaps, bytes, the point reached), then restore + replay (relay logs applied by
+// the target's replication, or one client session).
 // `--dry-run` prints only the plan. Thin: parse flags, call src/pitr, format.
 import type { Command } from 'commander';
 import { Progress } from '../../progress.js';
@@ -31,6 +32,7 @@ interface PitrFlags {
   keepPartial?: boolean;
   accounts?: boolean;
   datadir?: string;
+  replay?: string;
 }
 
 export function registerPitr(program: Command, globals: () => GlobalOptions): void {
@@ -52,6 +54,7 @@ export function registerPitr(program: Command, globals: () => GlobalOptions): vo
     .option('--parallel <n>', 'tables restored at once')
     .option('--base <id|previous>', 'start from this full backup (id or unique prefix), or "previous": the one before the newest that fits')
     .option('--keep-partial', 'when the recovery fails, leave what it created on the target (default: drop it)')
+    .option('--replay <auto|session|relay>', 'how binlogs are applied: auto (the target replicates them from relay logs where it can, else one client session), session, relay (config pitr.replay)')
     .option('--accounts', "also restore the backup's users and grants and replay account changes (CREATE USER, GRANT…) from the binlog; left out otherwise")
     .option('--datadir <dir>', 'recover from a physical base into this empty directory (restore, prepare, replay through a server started on it, shut down cleanly) instead of into a server')
     .addHelpText(
@@ -67,7 +70,7 @@ export function registerPitr(program: Command, globals: () => GlobalOptions): vo
         const clash = (['target', 'database', 'table', 'intoSchema', 'force', 'binlog'] as const).find((k) => opts[k] !== undefined);
         if (clash) throw new UsageError(`--${clash.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} does not apply with --datadir: a physical base recovers the whole server into an empty directory`);
       }
-      const ctx = await CommandContext.create(globals(), { 'restore.parallel': opts.parallel, 'restore.targetUrl': opts.target });
+      const ctx = await CommandContext.create(globals(), { 'restore.parallel': opts.parallel, 'restore.targetUrl': opts.target, 'pitr.replay': opts.replay });
       const conn = opts.dryRun || opts.datadir !== undefined ? undefined : restoreTargetConnection(ctx.config);
       const identityFile = await checkIdentityFile(ctx.config.age.identityFile);
       const repo = opts.dryRun ? await ctx.repository() : await ctx.repositoryForEvidence();
@@ -89,6 +92,7 @@ export function registerPitr(program: Command, globals: () => GlobalOptions): vo
           signal: ctx.signal,
           ...(opts.base !== undefined ? { base: opts.base } : {}),
           keepPartial: opts.keepPartial ?? false,
+          applier: { mode: ctx.config.pitr.replay, threads: ctx.config.pitr.replayThreads, parallelMode: ctx.config.pitr.replayParallelMode },
           ...(progress
             ? {
                 onProgress: (done: number, total: number) => {
@@ -103,7 +107,7 @@ export function registerPitr(program: Command, globals: () => GlobalOptions): vo
           : await withEvidence(repo, { action: 'pitr', subject: target.kind === 'latest' ? 'latest' : opts.to ?? opts.toPosition ?? opts.toGtid ?? opts.before ?? null }, pitr, (r) => ({
               outcome: 'ok',
               summary: `pitr from backup ${r.plan.base.id} to ${r.plan.reached.file}:${r.plan.reached.position} into ${conn ? `${conn.host ?? conn.socket}:${conn.port ?? ''}` : opts.datadir !== undefined ? `datadir ${opts.datadir}` : '?'}`,
-              details: { requested: r.plan.requested, base: r.plan.base.id, reached: r.plan.reached, scope: r.plan.scope, phases: r.phases },
+              details: { requested: r.plan.requested, base: r.plan.base.id, reached: r.plan.reached, scope: r.plan.scope, phases: r.phases, applier: r.replay?.applier ?? null },
             }));
         progress?.done();
         ctx.print(result, () => human(result));
@@ -126,7 +130,10 @@ function human(r: PitrResult): string {
   ];
   if (!r.dryRun) {
     lines.push(`  phases        ${Object.entries(r.phases).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ')}`);
-    if (r.replay && r.replay.binlogBytes > 0) lines.push(`  replay        ${bytes(r.replay.binlogBytes)} of binlog at ${bytes(r.replay.bytesPerSecond)}/s`);
+    if (r.replay && r.replay.binlogBytes > 0) {
+      const a = r.replay.applier;
+      lines.push(`  replay        ${bytes(r.replay.binlogBytes)} of binlog at ${bytes(r.replay.bytesPerSecond)}/s, ${a.kind === 'relay-log' ? `by the target's replication (relay logs, ${a.threads} ${a.parallelMode} threads)` : `in one client session (${a.reason})`}`);
+    }
   }
   return lines.join('\n');
 }

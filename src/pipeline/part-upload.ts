@@ -25,8 +25,6 @@ export interface PartUploadOptions {
   /** The raw bytes come from a program, named so for errors, that `startProducer()` starts
    *  later, instead of from `write()`. zstd and age are up before it, so starting it is quick. */
   producer?: string;
-  /** Store it without an Object Lock retention (see PutOptions.unlocked). */
-  unlocked?: boolean;
 }
 
 export interface UploadedObject {
@@ -88,7 +86,7 @@ export class PartUpload {
     producerDone.catch(() => undefined);
     const tools = Promise.all([this.rawFromZstd(producerDone), waitTool(this.age, 'age'), producerDone]);
     tools.catch((err: Error) => this.stored.destroy(err));
-    const put = options.storage.put(options.key, this.stored, { ...(options.sizeHint !== undefined ? { sizeHint: options.sizeHint } : {}), ...(options.unlocked ? { unlocked: true } : {}) });
+    const put = options.storage.put(options.key, this.stored, options.sizeHint !== undefined ? { sizeHint: options.sizeHint } : {});
     this.done = Promise.all([put, tools]).then(
       ([, [raw]]): UploadedObject | ProducedObject => ({ key: options.key, raw, stored: this.stored.result() }) as UploadedObject | ProducedObject,
       async (err: unknown) => {

@@ -127,7 +127,9 @@ async function toolFailure(tools: Promise<unknown>[], first: unknown): Promise<u
     t.then(
       () => never,
       (e: unknown) => {
-        if (!(e instanceof ToolError && /killed by SIGPIPE/.test(e.message))) return { reason: e };
+        // age (Go) reports a reader that went away as a failed write to stdout, not a signal.
+        const lostReader = e instanceof ToolError && (/killed by SIGPIPE/.test(e.message) || /write \/dev\/stdout: (broken pipe|connection reset by peer)/.test(`${e.message} ${e.stderrTail ?? ''}`));
+        if (!lostReader) return { reason: e };
         brokenPipe ??= e;
         return never;
       },

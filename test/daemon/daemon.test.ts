@@ -20,6 +20,7 @@ import { openStorage } from '../../src/storage/open-storage.js';
 import { initRepository, openRepository, type Repository } from '../../src/repo/repository.js';
 import { loadSigningKey } from '../../src/crypto/signing.js';
 import { resolveRecipients } from '../../src/crypto/age.js';
+import { until } from '../helpers/until.js';
 
 interface LogLine {
   msg: string;
@@ -178,20 +179,6 @@ async function health(): Promise<{ status: number; body: { healthy: boolean; rea
   return { status: res.status, body: (await res.json()) as { healthy: boolean; reasons: string[]; keys: string[] } };
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-}
 
 const yearly = { DBOPS_SCHEDULE_BACKUP: '0 0 1 1 *', DBOPS_SCHEDULE_RESTORE_TEST: '0 0 1 1 *', DBOPS_SCHEDULE_PRUNE: '0 0 1 1 *' };
 

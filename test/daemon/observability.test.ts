@@ -49,6 +49,7 @@ import json, sys
 from prometheus_client.parser import text_string_to_metric_families
 print(json.dumps([{"name": f.name, "type": f.type, "samples": [[s.name, s.labels, s.value] for s in f.samples]} for f in text_string_to_metric_families(sys.stdin.read())]))
 `;
+import { until } from '../helpers/until.js';
 
 interface Family {
   name: string;
@@ -155,20 +156,6 @@ async function get(d: Daemon, path: string): Promise<{ status: number; body: Rec
   return { status: res.status, body };
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number, context?: () => string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}${context ? `\n${context()}` : ''}`);
-}
 
 async function stop(d: Daemon): Promise<void> {
   d.proc.kill('SIGTERM');

@@ -17,6 +17,7 @@ import { openFreshDb, type TestDb } from '../migrate/helpers.js';
 import { addDays, listDatePartitions, up } from '../../src/migrate/index.js';
 import { seed } from '../../src/seed/index.js';
 import { freePort } from '../../src/sandbox/free-port.js';
+import { until } from '../helpers/until.js';
 
 const DB = 'dj_horizn';
 const today = new Date().toISOString().slice(0, 10);
@@ -96,20 +97,6 @@ async function health(): Promise<Health> {
   return { status: res.status, body: (await res.json()) as Health['body'] };
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-}
 
 async function stop(p: ReturnType<typeof startCli>): Promise<void> {
   p.kill('SIGTERM');

@@ -247,22 +247,9 @@ import json, sys
 from prometheus_client.parser import text_string_to_metric_families
 print(json.dumps([{"name": f.name, "type": f.type, "samples": [[s.name, s.labels, s.value] for s in f.samples]} for f in text_string_to_metric_families(sys.stdin.read())]))
 `;
+import { until } from '../helpers/until.js';
 type Family = { name: string; type: string; samples: Array<[string, Record<string, string>, number]> };
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number, context?: () => string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}${context ? `\n${context()}` : ''}`);
-}
 
 describe('the daemon', () => {
   it('serves the same values in /metrics, sends the database alerts (a new ERROR in the log too), and declares every metric the Grafana dashboard queries', async () => {

@@ -13,12 +13,13 @@ export const REQUIRED_TOOLS: readonly (readonly string[])[] = [
   ['mariadb-dump', 'mysqldump'],
   ['mariadb', 'mysql'],
   ['mariadb-binlog', 'mysqlbinlog'],
+  ['mariadb-backup', 'xtrabackup'],
   ['zstd'],
   ['age'],
   ['age-keygen'],
 ];
 
-export const APT_PACKAGES = ['mariadb-server', 'mariadb-client', 'zstd', 'age'];
+export const APT_PACKAGES = ['mariadb-server', 'mariadb-client', 'mariadb-backup', 'zstd', 'age'];
 export const INSTALL_COMMAND = `sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y ${APT_PACKAGES.join(' ')}`;
 
 export interface EnsureToolsResult {

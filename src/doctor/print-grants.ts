@@ -42,7 +42,7 @@ export function grantsText(config: Config, target: GrantsTarget): string {
   for (const role of ROLES) {
     const conn = configured(config, role);
     const database = (role === 'admin' ? (conn?.database ?? configured(config, 'backup')?.database) : undefined) ?? DEFAULT_DATABASE;
-    const needs = roleNeeds(role, target, { database });
+    const needs = roleNeeds(role, target, { database, physical: config.backup.kind === 'physical' });
     lines.push('', `-- ${role}: ${needs.purpose}`);
     for (const note of needs.notes) lines.push(`-- (${note})`);
     // root is an administrator already: suggest the role's own account instead.

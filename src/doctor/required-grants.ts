@@ -15,6 +15,14 @@
 // (RELOAD) and SHOW MASTER STATUS (REPLICATION CLIENT), and since 8.0.21 reads tablespaces
 // (PROCESS); `checksum` on MySQL takes FLUSH TABLES WITH READ LOCK too.
 //
+// backup with backup.kind physical: mariadb-backup takes BACKUP STAGE locks (RELOAD), reads
+// InnoDB's state (PROCESS), locks non-InnoDB tables (LOCK TABLES) and reads the binlog
+// position (BINLOG MONITOR; REPLICATION CLIENT before 10.5.2), per MariaDB's mariadb-backup
+// documentation, checked by test/physical/physical.test.ts; xtrabackup (MySQL 8) takes
+// BACKUP_ADMIN, PROCESS, RELOAD, LOCK TABLES, REPLICATION CLIENT and reads
+// performance_schema.log_status, per Percona's documentation. The dump's object privileges
+// stay: the manifest's schema inventory lists only what the account may see.
+//
 // admin (migrate, partitions, seed): DDL and DML on the horizn_ database only. `seed
 // --no-binlog` also turns off its session's binary log (BINLOG ADMIN / MySQL
 // SESSION_VARIABLES_ADMIN), a global privilege an admin account should not hold (BINLOG
@@ -83,6 +91,14 @@ export interface RoleOptions {
   database: string;
   /** The backup account also ships binlogs (default true). */
   shipping?: boolean;
+  /** The backup account takes physical backups (backup.kind physical). */
+  physical?: boolean;
+}
+
+/** What the physical backup tool needs beyond the logical backup's privileges. */
+function physicalGrants(info: Version): RoleGrant[] {
+  if (info.flavor === 'mariadb') return [{ privileges: ['RELOAD', 'PROCESS', 'LOCK TABLES', versionAtLeast(info, 10, 5, 2) ? 'BINLOG MONITOR' : 'REPLICATION CLIENT'] }];
+  return [{ privileges: ['BACKUP_ADMIN', 'PROCESS', 'RELOAD', 'LOCK TABLES', 'REPLICATION CLIENT'] }, { privileges: ['SELECT'], database: 'performance_schema' }];
 }
 
 /** The scratch databases `migrate verify` creates and drops (a GRANT pattern: `_` escaped, `%` any). */
@@ -103,7 +119,14 @@ export function roleNeeds(role: Role, info: Version, opts: RoleOptions): RoleNee
   if (role === 'backup') {
     const need = requiredPrivileges(info);
     const privileges = opts.shipping === false ? need.backup : [...need.backup, ...need.shipping.filter((p) => !need.backup.includes(p))];
-    return { role, purpose: 'backup, binlog ship, checksum', grants: [{ privileges }], notes: [] };
+    if (!opts.physical) return { role, purpose: 'backup, binlog ship, checksum', grants: [{ privileges }], notes: [] };
+    const [global, ...others] = physicalGrants(info);
+    return {
+      role,
+      purpose: 'physical and logical backups, binlog ship, checksum',
+      grants: [{ privileges: [...privileges, ...global!.privileges.filter((p) => !privileges.includes(p))] }, ...others],
+      notes: ['a physical backup also reads the datadir: run dbops as an OS user that may read it (e.g. in the mysql group), on the database host or with the datadir mounted read-only'],
+    };
   }
   if (role === 'admin') {
     const binlogOff = info.flavor === 'mariadb' ? 'BINLOG ADMIN' : 'SESSION_VARIABLES_ADMIN';

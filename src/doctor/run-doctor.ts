@@ -73,7 +73,7 @@ export async function runDoctor(config: Config): Promise<DoctorResult> {
     if (r.conn) {
       const repo = storage.repo;
       const shippingLag = async (id: string): Promise<number | null> => (repo && (await repo.binlogs.sources()).includes(id) ? (await shippingStatus(repo, id)).lagSeconds : null);
-      const found = await sourceChecks(r.conn, { maxLagSeconds: config.binlog.maxLagSeconds, shipping, shippingLag });
+      const found = await sourceChecks(r.conn, { maxLagSeconds: config.binlog.maxLagSeconds, shipping, shippingLag, physical: config.backup.kind === 'physical' });
       info = found.info;
       checks.push(...found.checks);
     }
@@ -81,7 +81,7 @@ export async function runDoctor(config: Config): Promise<DoctorResult> {
   checks.push(...(await accountChecks(config, 'admin')));
   checks.push(...(await accountChecks(config, 'restore')));
   checks.push(...(await accountChecks(config, 'monitor')));
-  checks.push(...(await toolChecks(info)));
+  checks.push(...(await toolChecks(info, { physical: config.backup.kind === 'physical' })));
   checks.push(...storage.checks);
   checks.push(...(await keyChecks(config, storage.repo)));
   return { ok: !checks.some((c) => c.status === 'fail'), checks };

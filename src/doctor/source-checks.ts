@@ -19,6 +19,8 @@ export interface SourceCheckOptions {
   shippingLag?: (serverUuid: string) => Promise<number | null>;
   /** The daemon ships binlogs: shipping privileges and log_bin are then required. */
   shipping: boolean;
+  /** backup.kind physical: the physical tool's privileges are required too. */
+  physical: boolean;
 }
 
 export async function sourceChecks(conn: MysqlConn, opts: SourceCheckOptions): Promise<SourceFindings> {
@@ -31,7 +33,7 @@ export async function sourceChecks(conn: MysqlConn, opts: SourceCheckOptions): P
     const user = (await db.query<{ u: string }>('SELECT CURRENT_USER() AS u'))[0]?.u ?? '';
     checks.push(check('source.reachable', 'source reachable', 'ok', `${info.flavor} ${info.version} at ${conn.socket ?? `${conn.host}:${conn.port}`} as ${user}`));
     checks.push(await tlsCheck('backup', conn, db));
-    checks.push(await privilegeCheck('backup', db, roleNeeds('backup', info, { database: '', shipping: opts.shipping })));
+    checks.push(await privilegeCheck('backup', db, roleNeeds('backup', info, { database: '', shipping: opts.shipping, physical: opts.physical })));
 
     if (!info.logBin) {
       checks.push(check('source.log_bin', 'binary log on', opts.shipping ? 'fail' : 'warn', 'log_bin is OFF: no binlogs to ship, no point-in-time recovery', 'start the server with log_bin=binlog (and binlog_format=ROW, binlog_row_image=FULL, server_id set), e.g. in my.cnf [mysqld] log_bin = binlog; then restart it'));

@@ -1,10 +1,13 @@
 // The external programs a backup runs: the dump, client and binlog tools of the
 // source's flavour (MySQL's mysqlbinlog cannot read MariaDB binlogs and the other way
-// round), at a version not older than the server's, plus zstd and age.
+// round), at a version not older than the server's, plus zstd and age; with backup.kind
+// physical, the physical backup tool of the server's own major.minor (it reads and writes
+// InnoDB's files, whose formats change between versions) and its stream extractor.
 import { execa } from 'execa';
 import { findFirstTool } from '../mysql/find-tool.js';
 import { flavorProfile } from '../mysql/flavor.js';
 import type { ServerInfo } from '../mysql/server-info.js';
+import { physicalToolFor, resolvePhysicalTools } from '../physical/tools.js';
 import { check, type DoctorCheck } from './check.js';
 
 async function firstLine(path: string): Promise<string> {
@@ -19,7 +22,7 @@ export function toolVersion(text: string): { flavor: 'mysql' | 'mariadb'; major:
   return { flavor: /mariadb/i.test(text) ? 'mariadb' : 'mysql', major: Number(m[1]), minor: Number(m[2]) };
 }
 
-export async function toolChecks(info: ServerInfo | undefined): Promise<DoctorCheck[]> {
+export async function toolChecks(info: ServerInfo | undefined, opts: { physical?: boolean } = {}): Promise<DoctorCheck[]> {
   const out: DoctorCheck[] = [];
   const flavor = info?.flavor ?? 'mariadb';
   const pkg = flavor === 'mariadb' ? 'mariadb-client' : 'mysql-client';
@@ -47,9 +50,27 @@ export async function toolChecks(info: ServerInfo | undefined): Promise<DoctorCh
       out.push(check(`tools.${role}`, `${role} tool`, 'ok', `${found.path}: ${text}`));
     }
   }
+  if (opts.physical) out.push(await physicalToolCheck(info));
   for (const [name, fix] of [['zstd', 'apt-get install zstd'], ['age', 'apt-get install age (1.1 or newer)']] as const) {
     const found = findFirstTool([name]);
     out.push(found ? check(`tools.${name}`, `${name}`, 'ok', `${found.path}: ${await firstLine(found.path)}`) : check(`tools.${name}`, name, 'fail', `${name} is not on PATH`, fix));
   }
   return out;
+}
+
+/** The physical tool ("mariadb-backup based on MariaDB server 10.11.19-MariaDB …", "xtrabackup version 8.0.35-30 based on MySQL server 8.0.35"). */
+async function physicalToolCheck(info: ServerInfo | undefined): Promise<DoctorCheck> {
+  const title = 'physical backup tool';
+  let programs;
+  try {
+    programs = resolvePhysicalTools(physicalToolFor(info?.flavor ?? 'mariadb'));
+  } catch (err) {
+    return check('tools.physical', title, 'fail', `${(err as Error).message} (backup.kind is physical)`, 'install it on the host where the datadir is');
+  }
+  const text = await firstLine(programs.backup);
+  const m = /server (\d+)\.(\d+)\.\d+/i.exec(text);
+  if (info && m && (Number(m[1]) !== info.major || Number(m[2]) !== info.minor)) {
+    return check('tools.physical', title, 'fail', `${programs.backup} is for ${m[1]}.${m[2]}, the server is ${info.version}: a physical backup needs the tool of the server's version`, `install the tool for ${info.major}.${info.minor}`);
+  }
+  return check('tools.physical', title, 'ok', `${programs.backup}: ${text}; ${programs.stream}`);
 }

@@ -17,6 +17,16 @@ describe('roleNeeds', () => {
     expect(roleNeeds('backup', mariadb, { database: 'x', shipping: false }).grants[0]!.privileges).toEqual(['SELECT', 'SHOW VIEW', 'TRIGGER', 'EVENT']);
   });
 
+  it('backup with physical backups: the tool\'s locks and status reads on top, per flavour (MySQL: xtrabackup\'s documented list)', () => {
+    expect(roleNeeds('backup', mariadb, { database: 'x', physical: true }).grants).toEqual([{ privileges: ['SELECT', 'SHOW VIEW', 'TRIGGER', 'EVENT', 'RELOAD', 'BINLOG MONITOR', 'REPLICATION SLAVE', 'PROCESS', 'LOCK TABLES'] }]);
+    expect(roleNeeds('backup', mariadb104, { database: 'x', physical: true }).grants[0]!.privileges).toEqual(expect.arrayContaining(['REPLICATION CLIENT', 'PROCESS', 'LOCK TABLES']));
+    expect(roleNeeds('backup', mariadb104, { database: 'x', physical: true }).grants[0]!.privileges).not.toContain('BINLOG MONITOR');
+    const mysql = roleNeeds('backup', mysql84, { database: 'x', physical: true });
+    expect(mysql.grants[0]!.privileges).toEqual(expect.arrayContaining(['BACKUP_ADMIN', 'PROCESS', 'RELOAD', 'LOCK TABLES', 'REPLICATION CLIENT']));
+    expect(mysql.grants[1]).toEqual({ privileges: ['SELECT'], database: 'performance_schema' });
+    expect(mysql.notes.join(' ')).toMatch(/reads the datadir/);
+  });
+
   it('admin: objects of one database (and of migrate verify\'s scratch databases) only, nothing global', () => {
     const needs = roleNeeds('admin', mysql84, { database: 'horizn' });
     expect(needs.grants.map((g) => g.database)).toEqual(['horizn', 'dbops\\_shadow\\_%']);

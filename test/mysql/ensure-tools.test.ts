@@ -25,7 +25,7 @@ describe('ensure-tools', () => {
       expect(missingTools()).not.toContain('mariadbd');
       const err = await ensureTools({ install: false }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(UsageError);
-      expect((err as Error).message).toContain('apt-get install -y mariadb-server mariadb-client zstd age');
+      expect((err as Error).message).toContain('apt-get install -y mariadb-server mariadb-client mariadb-backup zstd age');
       expect((err as Error).message).toContain('zstd');
     } finally {
       rmSync(empty, { recursive: true, force: true });

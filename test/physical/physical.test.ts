@@ -7,7 +7,7 @@
 // the load writes row i into `log` and sets the counter to i, and nothing else writes, so the
 // source at a point whose GTID is 0-S-(start + k) held exactly rows 1..k and counter k.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtemp, readdir } from 'node:fs/promises';
+import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -247,4 +247,31 @@ describe('physical backups under a write load (real MariaDB, mariadb-backup, S3)
       expect(by.get(id)!.reasons.join('; ')).toContain(`the chain of kept incremental ${ids.incr2}`);
     }
   }, 120_000);
+});
+
+describe('least privilege for physical backups', () => {
+  it('an account holding exactly the grants doctor prints for backup.kind physical takes an incremental, and doctor finds it exact', async () => {
+    const user = 'phys_backup';
+    const password = 'phys-Backup-pw1';
+    const pwFile = join(await tempDir('dbops-phys-pw-'), 'pw');
+    await writeFile(pwFile, password, { mode: 0o600 });
+    const physicalEnv = { ...env, DBOPS_BACKUP_KIND: 'physical' };
+    const printed = await runCli(['doctor', '--print-grants', '--flavor', 'mariadb'], physicalEnv);
+    expect(printed.exitCode, printed.stderr).toBe(0);
+    const grants = printed.stdout.split('\n').filter((l) => l.includes("'dbops_backup'@"));
+    expect(grants.join('\n')).toContain('PROCESS');
+    expect(grants.join('\n')).toContain('LOCK TABLES');
+    expect(printed.stdout).toMatch(/reads the datadir/);
+    await withConnection(source.conn, async (db) => {
+      for (const line of grants) await db.exec(line.replace(/;$/, '').replaceAll("'dbops_backup'", `'${user}'`).replace("'change-me'", `'${password}'`));
+    });
+    const asAccount = { ...physicalEnv, DBOPS_SOURCE_URL: `mysql://${user}@127.0.0.1:${source.conn.port}`, DBOPS_SOURCE_PASSWORD_FILE: pwFile };
+    const backup = await runCli(['backup', '--incremental'], asAccount);
+    expect(backup.exitCode, backup.stderr.slice(-800)).toBe(0);
+    const doctor = await runCli(['doctor', '--json'], asAccount);
+    const checks = (JSON.parse(doctor.stdout) as { checks: Array<{ id: string; status: string; detail: string }> }).checks;
+    const status = Object.fromEntries(checks.map((c) => [c.id, `${c.status}: ${c.detail}`]));
+    expect(status['source.privileges']).toMatch(/^ok: .* has exactly what/);
+    expect(status['tools.physical']).toMatch(/^ok: .*mariadb-backup/);
+  }, 180_000);
 });

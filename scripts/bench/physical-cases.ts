@@ -4,11 +4,11 @@
 // rows changed against the full, and a physical restore to a usable server against the
 // logical `dbops restore` — all in one run on the dataset server, whose datadir is local, so
 // mariadb-backup reads it as dbops' own physical backups do on a database host.
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { withConnection } from '../../src/mysql/client.js';
 import { readServerInfo } from '../../src/mysql/server-info.js';
-import { backupArgs, physicalToolFor, resolvePhysicalTools } from '../../src/physical/tools.js';
+import { backupArgs, extractArgs, physicalToolFor, prepareArgs, resolvePhysicalTools } from '../../src/physical/tools.js';
 import { startSandboxServer } from '../../src/sandbox/process-server.js';
 import { localRestoreTuningArgs } from '../../src/sandbox/restore-tuning.js';
 import { withDefaultsFile, defaultsFileArg } from './defaults-file.js';
@@ -68,7 +68,15 @@ export interface PhysicalBenchResult {
   restore: { fetch: number; prepare: number; start: number; total: number; rawBytes: number | null };
   checkedTable: { name: string; rows: number };
   changed: Array<{ table: string; rows: number; of: number }>;
-  ratios: { vsPipeline: number | null; vsLogicalBackup: number | null; incrementalWall: number | null; incrementalBytes: number | null; restoreSpeedup: number | null };
+  ratios: {
+    vsPipeline: number | null;
+    vsLogicalBackup: number | null;
+    incrementalWall: number | null;
+    incrementalBytes: number | null;
+    restoreSpeedup: number | null;
+    /** The restore command (fetch + prepare + CLI, no server start) / the same by hand; no goal. */
+    restoreCommandVsPlain: number | null;
+  };
 }
 
 /** mariadb-backup's flags with its credentials file left out and scratch paths reduced to their flag. */
@@ -204,6 +212,22 @@ export async function runPhysicalBench(ctx: PhysicalBenchContext): Promise<Physi
   }
   restoreCase.wallSeconds = median(restoreRuns.map((r) => r.total));
 
+  // 3b. For reference, what the restore command's fetch and prepare do, by hand on the same
+  // object: age -d | zstd -d | mbstream -x, then mariadb-backup --prepare (no server start).
+  const objectDir = join(repo.storageUrl.replace(/^file:\/\//, ''), 'backups', fullId, 'parts');
+  const [object] = await readdir(objectDir);
+  if (!object) throw new Error(`no part in ${objectDir}`);
+  const plainRestore = caseOf('plain-restore', `age -d | zstd -d | ${programs.tool === 'mariadb-backup' ? 'mbstream' : 'xbstream'} -x; --prepare`);
+  for (let i = 1; i <= ctx.repeat; i++) {
+    const dir = join(await mkdtemp(join(ctx.workDir, 'plain-restore-')), 'datadir');
+    await mkdir(dir);
+    const script =
+      `age -d -i ${shellQuote(join(repo.keysDir, 'age.key'))} < ${shellQuote(join(objectDir, object))} | zstd -d -q -c | ${[programs.stream, ...extractArgs(dir)].map(shellQuote).join(' ')}` +
+      ` && ${[programs.backup, ...prepareArgs(programs.tool, dir, undefined, false)].map(shellQuote).join(' ')}`;
+    await timed(plainRestore, i, () => measureCommand({ file: 'bash', args: ['-c', `set -o pipefail; ${script}`], env, logFile, watchPids }, timeFile));
+    await rm(join(dir, '..'), { recursive: true, force: true });
+  }
+
   // 4. The logical restore of the same data: the restore group's, else its dbops side here.
   let logicalRestore = ctx.logicalRestore;
   if (!logicalRestore) {
@@ -260,6 +284,7 @@ export async function runPhysicalBench(ctx: PhysicalBenchContext): Promise<Physi
       incrementalWall: ratio(incremental.wallSeconds, full.wallSeconds),
       incrementalBytes: ratio(incremental.backup?.storedBytes, full.backup?.storedBytes),
       restoreSpeedup: ratio(logicalRestore.wallSeconds, restoreCase.wallSeconds),
+      restoreCommandVsPlain: ratio(median(restoreRuns.map((r) => r.measurement.wallSeconds)), plainRestore.wallSeconds),
     },
   };
 }

@@ -1,7 +1,8 @@
 // `npm run bench`: how fast and how lean `dbops backup` is, against the shell pipelines
 // any cron script could run instead, how much faster `dbops restore` loads than
 // `mariadb < dump.sql`, and how `dbops pitr` replays binlogs against `mariadb-binlog |
-// mariadb` and how far `dbops binlog ship` lags under load, on a generated dataset of a chosen size. Starts a
+// mariadb` and how far `dbops binlog ship` lags under load, how physical backups and restores compare
+// with mariadb-backup's own pipeline and with the logical ones, on a generated dataset of a chosen size. Starts a
 // throwaway MariaDB, seeds it, measures, prints a table, writes bench-results/*.json,
 // and tears everything down (also on Ctrl-C). See scripts/bench/args.ts for flags.
 import './quiet-logs.js';
@@ -17,6 +18,8 @@ import type { BenchGroupContext } from './bench/context.js';
 import { runBackupBench, type BackupBenchResult } from './bench/backup-cases.js';
 import { runRestoreBench, type RestoreBenchResult } from './bench/restore-cases.js';
 import { formatRestoreTable, restoreJson } from './bench/restore-report.js';
+import { runPhysicalBench, type PhysicalBenchResult } from './bench/physical-cases.js';
+import { formatPhysicalTable, physicalJson } from './bench/physical-report.js';
 import { runBinlogBench, type BinlogBenchResult } from './bench/binlog-cases.js';
 import { binlogJson, formatBinlogTable } from './bench/binlog-report.js';
 import { formatTable, summarise, toJson } from './bench/report.js';
@@ -86,6 +89,15 @@ async function main(): Promise<void> {
       });
       process.stdout.write(formatRestoreTable(restore));
     }
+    let physical: PhysicalBenchResult | undefined;
+    if (args.only.includes('physical')) {
+      if (interrupted) throw new Error('interrupted');
+      log('▶ physical: mariadb-backup | zstd vs dbops backup --kind physical, an incremental after 5% changed, restore --datadir to a started server');
+      const logicalBackup = backup?.cases.find((c) => c.id === 'dbops-file');
+      const logicalRestore = restore?.cases.find((c) => c.id === 'dbops-restore');
+      physical = await runPhysicalBench({ ...group, ...(logicalBackup ? { logicalBackup } : {}), ...(logicalRestore ? { logicalRestore } : {}) });
+      process.stdout.write(formatPhysicalTable(physical));
+    }
     let binlog: BinlogBenchResult | undefined;
     if (args.only.includes('binlog')) {
       if (interrupted) throw new Error('interrupted');
@@ -110,10 +122,11 @@ async function main(): Promise<void> {
       tools: { zstd: await firstLine('zstd', ['--version']), age: await firstLine('age', ['--version']) },
       options: { sizeBytes: args.sizeBytes, repeat: args.repeat, reuse: Boolean(args.reuse), cpuProf: args.cpuProf, only: args.only, ...(binlog ? { lagSeconds: args.lagSeconds, lagRate: args.lagRate, maxLag: args.maxLag } : {}) },
     };
-    // The backup group's record keeps its old top-level shape; the restore group adds `restore`, the binlog group `binlog`.
+    // The backup group's record keeps its old top-level shape; the restore group adds `restore`, the physical group `physical`, the binlog group `binlog`.
     const record = {
       ...(backup ? (toJson(dataset, backup, summarise(backup), meta) as Record<string, unknown>) : { ...meta, dataset: { sizeBytes: dataset.sizeBytes, dataBytes: dataset.dataBytes, rows: dataset.rows, reused: dataset.reused, serverVersion: dataset.version } }),
       ...(restore ? { restore: restoreJson(restore) } : {}),
+      ...(physical ? { physical: physicalJson(physical) } : {}),
       ...(binlog ? { binlog: binlogJson(binlog) } : {}),
     };
     await writeFile(file, `${JSON.stringify(record, null, 2)}\n`);

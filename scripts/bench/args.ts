@@ -3,7 +3,7 @@
 export interface BenchArgs {
   /** Seed target: table data (InnoDB data_length) in bytes. */
   sizeBytes: number;
-  /** Benchmark groups to run: "backup", "restore", "binlog" (default all). */
+  /** Benchmark groups to run: "backup", "restore", "physical", "binlog" (default all), always in that order. */
   only: string[];
   /** Leave the work directory (repositories, keys, logs) in place. */
   keep: boolean;
@@ -21,10 +21,10 @@ export interface BenchArgs {
   maxLag: number;
 }
 
-export const GROUPS = ['backup', 'restore', 'binlog'] as const;
+export const GROUPS = ['backup', 'restore', 'physical', 'binlog'] as const;
 
 const USAGE =
-  'usage: npm run bench -- [--size 1GB] [--only backup,restore,binlog] [--repeat N] [--reuse DIR] [--cpu-prof] [--no-s3] [--keep] [--lag-seconds 60] [--lag-rate 300] [--max-lag 5]';
+  'usage: npm run bench -- [--size 1GB] [--only backup,restore,physical,binlog] [--repeat N] [--reuse DIR] [--cpu-prof] [--no-s3] [--keep] [--lag-seconds 60] [--lag-rate 300] [--max-lag 5]';
 
 /** "100MB", "1GB", "1.5 GB", "500kb" → bytes (decimal units, like the seed and the demo). */
 export function parseSize(text: string): number {

@@ -11,7 +11,7 @@ export const GOAL_RSS_MB = 150;
 const MB = 1e6;
 const mbOfKb = (kb: number | null | undefined): string => (kb == null ? '–' : `${((kb * 1024) / MB).toFixed(0)} MB`);
 
-function processCounts(c: CaseResult): string {
+export function processCounts(c: CaseResult): string {
   const run = c.runs[c.runs.length - 1]!;
   const counts = new Map<string, number>();
   for (const p of run.processes) if (!['time', 'bash', 'node', 'MainThread'].includes(p.name)) counts.set(p.name, (counts.get(p.name) ?? 0) + 1);

@@ -15,6 +15,7 @@ import { localRestoreTuningArgs } from '../../src/sandbox/restore-tuning.js';
 import { baseEnv, cliCommand, dbopsRunner, makeFileRepository, dumpFlags, median, shellQuote, type CaseResult } from './backup-cases.js';
 import { measureCommand, type Measurement } from './measure-command.js';
 import { DATABASE } from './dataset.js';
+import { waitQuiescent, type QuiescentState } from './quiescent.js';
 import type { BenchGroupContext } from './context.js';
 
 /** Goal (issue): dbops restore at least this many times faster than `mariadb < dump.sql`. */
@@ -23,10 +24,22 @@ export const GOAL_SPEEDUP = 2.2;
 export interface RestoreBenchContext extends BenchGroupContext {
   /** The file:// backup the backup group made in this run, if it kept it. */
   existingBackup?: { storageUrl: string; backupId: string; keysDir: string };
+  /** Only the dbops side (the physical group's logical reference when this group does not run). */
+  dbopsOnly?: boolean;
+}
+
+/** One timed load, in the order they ran, with how the target was brought to rest before it. */
+export interface RestoreRun {
+  id: string;
+  run: number;
+  wallSeconds: number;
+  settle: QuiescentState;
 }
 
 export interface RestoreBenchResult {
   cases: CaseResult[];
+  /** Every timed load in the order it ran (the sides alternate). */
+  sequence: RestoreRun[];
   cli: string;
   backupId: string;
   /** True when the backup group's backup was reused, false when made here. */
@@ -79,16 +92,22 @@ export async function runRestoreBench(ctx: RestoreBenchContext): Promise<Restore
   // 1b. The plain dump, with the flags dbops uses.
   const info = await withConnection(ctx.dataset.conn, (db) => readServerInfo(db));
   const tools = resolveTools(flavorProfile(info));
-  const dumpFile = join(ctx.workDir, 'dump.sql');
-  const dumpStarted = performance.now();
-  await withDefaultsFile(ctx.dataset.conn, tools.dump, async (defaultsFile) => {
-    const script = [tools.dump, defaultsFileArg(defaultsFile), ...dumpFlags(info)].map(shellQuote).join(' ');
-    const r = await execa('bash', ['-c', `set -o pipefail; ${script} > ${shellQuote(dumpFile)}`], { env, extendEnv: false, reject: false, stdin: 'ignore' });
-    if (r.exitCode !== 0) throw new Error(`mariadb-dump to ${dumpFile} failed (exit ${r.exitCode}): ${String(r.stderr).trim().split('\n').slice(-2).join(' | ')}`);
-  });
-  const dumpSeconds = (performance.now() - dumpStarted) / 1000;
-  const dumpBytes = (await stat(dumpFile)).size;
-  ctx.log(`  plain dump: ${(dumpBytes / 1e6).toFixed(0)} MB in ${dumpSeconds.toFixed(1)} s`);
+  let dumpFile: string | undefined;
+  let dumpSeconds = 0;
+  let dumpBytes = 0;
+  if (!ctx.dbopsOnly) {
+    const file = join(ctx.workDir, 'dump.sql');
+    const dumpStarted = performance.now();
+    await withDefaultsFile(ctx.dataset.conn, tools.dump, async (defaultsFile) => {
+      const script = [tools.dump, defaultsFileArg(defaultsFile), ...dumpFlags(info)].map(shellQuote).join(' ');
+      const r = await execa('bash', ['-c', `set -o pipefail; ${script} > ${shellQuote(file)}`], { env, extendEnv: false, reject: false, stdin: 'ignore' });
+      if (r.exitCode !== 0) throw new Error(`mariadb-dump to ${file} failed (exit ${r.exitCode}): ${String(r.stderr).trim().split('\n').slice(-2).join(' | ')}`);
+    });
+    dumpSeconds = (performance.now() - dumpStarted) / 1000;
+    dumpBytes = (await stat(file)).size;
+    dumpFile = file;
+    ctx.log(`  plain dump: ${(dumpBytes / 1e6).toFixed(0)} MB in ${dumpSeconds.toFixed(1)} s`);
+  }
 
   // 2. One throwaway target for both, no binlog (neither side would write one on a real
   // restore target), tuned for a bulk load as restore-test's sandbox is (restoreTuningArgs).
@@ -104,31 +123,26 @@ export async function runRestoreBench(ctx: RestoreBenchContext): Promise<Restore
   const targetUrl = formatConnectionUrl(target.conn);
   const watchPids = { mariadbd: target.pid };
 
-  const cases: CaseResult[] = [];
-  const repeatCase = async (id: string, label: string, once: (run: number) => Promise<Measurement>): Promise<CaseResult> => {
-    const runs: Measurement[] = [];
-    for (let i = 1; i <= ctx.repeat; i++) {
-      ctx.log(`  ${label}${ctx.repeat > 1 ? ` (run ${i}/${ctx.repeat})` : ''} …`);
-      await dropDatabase(target.conn);
-      const m = await once(i);
-      if (m.exitCode !== 0) throw new Error(`${label} failed with exit ${m.exitCode}; see ${logFile}`);
-      const n = await countRows(target.conn, checkedTable.name);
-      if (n !== checkedTable.rows) throw new Error(`${label}: ${DATABASE}.${checkedTable.name} has ${n} rows after the load, the source ${checkedTable.rows}`);
-      ctx.log(`    ${m.wallSeconds.toFixed(2)} s (${checkedTable.name}: ${n} rows, as on the source)`);
-      runs.push(m);
-    }
-    const result: CaseResult = { id, label, runs, wallSeconds: median(runs.map((r) => r.wallSeconds)) };
-    cases.push(result);
-    return result;
+  // The sides take turns (plain, dbops, plain, dbops …), each load on a quiescent target
+  // (quiescent.ts): no dirty pages and purge done, so no load pays for the previous one.
+  const plainCase: CaseResult = { id: 'plain', label: 'mariadb < dump.sql', runs: [], wallSeconds: 0 };
+  const dbopsCase: CaseResult = { id: 'dbops-restore', label: 'dbops restore ← file://', runs: [], wallSeconds: 0 };
+  const sequence: RestoreRun[] = [];
+  const timed = async (c: CaseResult, run: number, once: () => Promise<Measurement>): Promise<void> => {
+    ctx.log(`  ${c.label}${ctx.repeat > 1 ? ` (run ${run}/${ctx.repeat})` : ''} …`);
+    await dropDatabase(target.conn);
+    const settle = await waitQuiescent(target.conn);
+    if (!settle.reached) ctx.log(`    WARNING: the target did not settle in ${settle.seconds.toFixed(0)} s (dirty pages ${settle.after.dirtyPages}, history length ${settle.after.historyLength})`);
+    const m = await once();
+    if (m.exitCode !== 0) throw new Error(`${c.label} failed with exit ${m.exitCode}; see ${logFile}`);
+    const n = await countRows(target.conn, checkedTable.name);
+    if (n !== checkedTable.rows) throw new Error(`${c.label}: ${DATABASE}.${checkedTable.name} has ${n} rows after the load, the source ${checkedTable.rows}`);
+    ctx.log(`    ${m.wallSeconds.toFixed(2)} s (${checkedTable.name}: ${n} rows, as on the source; settled ${settle.seconds.toFixed(1)} s before: ${settle.before.dirtyPages} dirty pages, history ${settle.before.historyLength})`);
+    c.runs.push(m);
+    sequence.push({ id: c.id, run, wallSeconds: m.wallSeconds, settle });
   };
 
-  // (a) the plain load; the dump (--databases) creates the database itself.
-  await withDefaultsFile(target.conn, tools.client, async (defaultsFile) => {
-    const script = `${[tools.client, defaultsFileArg(defaultsFile)].map(shellQuote).join(' ')} < ${shellQuote(dumpFile)}`;
-    await repeatCase('plain', 'mariadb < dump.sql', () => measureCommand({ file: 'bash', args: ['-c', script], env, logFile, watchPids }, timeFile));
-  });
-
-  // (b) the real CLI; the target URL goes by env so its password stays off the command line.
+  // The real CLI; the target URL goes by env so its password stays off the command line.
   const restoreEnv = {
     ...env,
     DBOPS_STORAGE_URL: backup.storageUrl,
@@ -137,7 +151,7 @@ export async function runRestoreBench(ctx: RestoreBenchContext): Promise<Restore
     DBOPS_LOG_JSON: '1',
   };
   const backupId = backup.backupId;
-  await repeatCase('dbops-restore', 'dbops restore ← file://', (run) => {
+  const dbopsOnce = (run: number) => (): Promise<Measurement> => {
     const prof = ctx.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${ctx.resultsDir}`, `--cpu-prof-name=cpu-restore-${Date.now()}-run${run}.cpuprofile`] : [];
     return measureCommand(
       {
@@ -150,13 +164,25 @@ export async function runRestoreBench(ctx: RestoreBenchContext): Promise<Restore
       },
       timeFile,
     );
+  };
+
+  // The loads, taking turns; the plain dump (--databases) creates the database itself.
+  await withDefaultsFile(target.conn, tools.client, async (defaultsFile) => {
+    const script = `${[tools.client, defaultsFileArg(defaultsFile)].map(shellQuote).join(' ')} < ${shellQuote(dumpFile ?? '')}`;
+    for (let i = 1; i <= ctx.repeat; i++) {
+      if (!ctx.dbopsOnly) await timed(plainCase, i, () => measureCommand({ file: 'bash', args: ['-c', script], env, logFile, watchPids }, timeFile));
+      await timed(dbopsCase, i, dbopsOnce(i));
+    }
   });
+  const cases = ctx.dbopsOnly ? [dbopsCase] : [plainCase, dbopsCase];
+  for (const c of cases) c.wallSeconds = median(c.runs.map((r) => r.wallSeconds));
 
   const plain = cases.find((c) => c.id === 'plain')?.wallSeconds;
   const ours = cases.find((c) => c.id === 'dbops-restore')?.wallSeconds;
   await stopTarget();
   return {
     cases,
+    sequence,
     cli: cli.label,
     backupId,
     reusedBackup,

@@ -20,6 +20,14 @@ export function reportedInputBytes(stderr: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-export function startDecompress(): ToolProcess {
-  return startTool('zstd', ['-d', '-q', '-c']);
+/** The output size `zstd -d -vv` reported ("/*stdin*\\ : N bytes"), or undefined when it did not. */
+export function reportedOutputBytes(stderr: string): number | undefined {
+  const m = /: (\d+) bytes\s*$/m.exec(stderr);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** zstd -d; with `stdout`, straight into that file descriptor (a pipe a consumer program reads), reporting the size. */
+export function startDecompress(options: { stdout?: number } = {}): ToolProcess {
+  if (options.stdout === undefined) return startTool('zstd', ['-d', '-q', '-c']);
+  return startTool('zstd', ['-d', '-vv', '-c'], { stdout: options.stdout });
 }

@@ -1,5 +1,6 @@
 // The reverse pipeline: storage → measure (stored sha256, whole object, checked) → storage
-// again → age -d → zstd -d → measure (raw sha256) → consumer. `done` settles after the
+// again → age -d → zstd -d → measure (raw sha256) → consumer, or zstd -d straight into a
+// consumer program through a kernel pipe (parts without a raw hash: node never sees them). `done` settles after the
 // consumer drained everything and rejects with a VerificationError naming the part when any
 // hash or size differs.
 import { PassThrough, type Readable } from 'node:stream';
@@ -9,7 +10,7 @@ import type { Storage } from '../storage/storage.js';
 import type { ManifestPart } from '../manifest/backup-manifest.js';
 import { MeasureStream } from './measure.js';
 import { startDecrypt } from '../crypto/age.js';
-import { startDecompress } from './compress.js';
+import { reportedOutputBytes, startDecompress } from './compress.js';
 import { waitTool, type ToolProcess } from '../util/tool-process.js';
 import { DbopsError, OperationError, UsageError, VerificationError, ToolError, isNotFound } from '../errors.js';
 
@@ -17,7 +18,7 @@ import { DbopsError, OperationError, UsageError, VerificationError, ToolError, i
 export class ReadingStoppedError extends OperationError {}
 
 export interface PartSource {
-  /** Plaintext SQL of the part. */
+  /** Plaintext of the part (empty when it goes to `rawFd`). */
   raw: Readable;
   /** Resolves when everything was read and every check passed. */
   done: Promise<void>;
@@ -29,8 +30,19 @@ export function describePart(part: Pick<ManifestPart, 'kind' | 'database' | 'tab
   return `part ${part.key} [${what}]`;
 }
 
-export async function openPartSource(storage: Storage, part: ManifestPart, identityFile: string): Promise<PartSource> {
-  return openObjectSource(storage, part, identityFile, describePart(part));
+export interface SourceOptions {
+  /**
+   * zstd writes the plaintext straight into this file descriptor (a kernel pipe a consumer
+   * program reads, e.g. mbstream) instead of through node; zstd reports its size. Only for
+   * parts without a raw sha256, since node never sees those bytes.
+   */
+  rawFd?: number;
+  /** Stored bytes read so far by the decrypting pass (progress where node sees no plaintext). */
+  onStoredBytes?: (bytes: number) => void;
+}
+
+export async function openPartSource(storage: Storage, part: ManifestPart, identityFile: string, options: SourceOptions = {}): Promise<PartSource> {
+  return openObjectSource(storage, part, identityFile, describePart(part), options);
 }
 
 /** What any stored object (backup part, binlog segment) needs for its hashes to be checked on the way back. */
@@ -44,9 +56,11 @@ export type StoredObjectRef = Pick<ManifestPart, 'key' | 'rawBytes' | 'rawSha256
  * manifest's hash says it is ours), and damage reads the same wherever it is found: the stored
  * hash, not whichever of age, zstd or the hash happened to notice first.
  */
-export async function openObjectSource(storage: Storage, part: StoredObjectRef, identityFile: string, label: string): Promise<PartSource> {
+export async function openObjectSource(storage: Storage, part: StoredObjectRef, identityFile: string, label: string, options: SourceOptions = {}): Promise<PartSource> {
+  if (options.rawFd !== undefined && part.rawSha256 !== null) throw new Error(`${label} has a raw sha256: it must be read through node to be checked`);
   const first = await getStored(storage, part.key, label);
   const out = new PassThrough({ highWaterMark: 1 << 20 });
+  if (options.rawFd !== undefined) out.end();
   // The reader stopping early (its own failure, or cancel()) stops both passes; what
   // follows is not damage and must not be reported as such.
   let readerGone = false;
@@ -67,7 +81,7 @@ export async function openObjectSource(storage: Storage, part: StoredObjectRef, 
       throw err;
     }
     if (readerGone) throw stopped();
-    const run = decrypt(await getStored(storage, part.key, label), part, identityFile, label, out, () => readerGone);
+    const run = decrypt(await getStored(storage, part.key, label), part, identityFile, label, out, () => readerGone, options);
     stop = run.kill;
     if (readerGone) run.kill();
     await run.done;
@@ -76,16 +90,28 @@ export async function openObjectSource(storage: Storage, part: StoredObjectRef, 
   return { raw: out, done, cancel: gone };
 }
 
-/** age -d | zstd -d from `body` into `out`, checking the stored and raw hashes at the end. */
-function decrypt(body: Readable, part: StoredObjectRef, identityFile: string, label: string, out: PassThrough, readerGone: () => boolean): { done: Promise<void>; kill: () => void } {
+/** age -d | zstd -d from `body` into `out` (or `options.rawFd`), checking the stored and raw hashes at the end. */
+function decrypt(body: Readable, part: StoredObjectRef, identityFile: string, label: string, out: PassThrough, readerGone: () => boolean, options: SourceOptions): { done: Promise<void>; kill: () => void } {
   const stored = new MeasureStream();
   const rawMeter = new MeasureStream();
+  if (options.onStoredBytes) {
+    let n = 0;
+    stored.on('data', (chunk: Buffer) => options.onStoredBytes!((n += chunk.length)));
+  }
   const age: ToolProcess = startDecrypt(identityFile);
-  const zstd: ToolProcess = startDecompress();
+  const direct = options.rawFd !== undefined;
+  const zstd: ToolProcess = startDecompress(direct ? { stdout: options.rawFd } : {});
   const tools = [waitTool(age, 'age'), waitTool(zstd, 'zstd')];
-  const flows = Promise.all([pipeline(body, stored, age.stdin), pipeline(age.stdout, zstd.stdin), pipeline(zstd.stdout, rawMeter, out), ...tools]);
+  const flows = Promise.all([pipeline(body, stored, age.stdin), pipeline(age.stdout, zstd.stdin), ...(direct ? [] : [pipeline(zstd.stdout, rawMeter, out)]), ...tools]);
+  const rawSeen = async (): Promise<{ bytes: number; sha256: string | null }> => {
+    if (!direct) return rawMeter.result();
+    const { stderr } = await zstd;
+    const bytes = reportedOutputBytes(typeof stderr === 'string' ? stderr : '');
+    if (bytes === undefined) throw new OperationError(`${label}: zstd did not report the size it decompressed; is it zstd ≥ 1.4?`);
+    return { bytes, sha256: null };
+  };
   const done = flows.then(
-    () => checkPart(part, label, stored.result(), rawMeter.result()),
+    async () => checkPart(part, label, stored.result(), await rawSeen()),
     async (first: unknown) => {
       if (readerGone()) throw new ReadingStoppedError(`${label}: reading stopped before the end`);
       // Whichever rejects first is a race: a wrong key makes age exit, and the write into
@@ -139,7 +165,7 @@ async function toolFailure(tools: Promise<unknown>[], first: unknown): Promise<u
   return r ? r.reason : (brokenPipe ?? first);
 }
 
-function checkPart(part: StoredObjectRef, label: string, stored: { bytes: number; sha256: string }, raw: { bytes: number; sha256: string }): void {
+function checkPart(part: StoredObjectRef, label: string, stored: { bytes: number; sha256: string }, raw: { bytes: number; sha256: string | null }): void {
   if (stored.sha256 !== part.storedSha256 || stored.bytes !== part.storedBytes) throw alteredError(part, label, stored);
   if ((part.rawSha256 !== null && raw.sha256 !== part.rawSha256) || raw.bytes !== part.rawBytes) {
     throw new VerificationError(`${label}: decrypted content (${raw.bytes} bytes) differs from the manifest (${part.rawBytes} bytes): the object is damaged`, part.key);

@@ -10,15 +10,15 @@
 // a datadir.
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, basename, join, resolve } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import type { Repository } from '../repo/repository.js';
 import { physicalOf, type BackupManifest } from '../manifest/backup-manifest.js';
 import { physicalChain } from '../physical/chain.js';
 import { extractArgs, prepareArgs, resolvePhysicalTools, type PhysicalTools } from '../physical/tools.js';
 import { CHECKPOINT_FILES, parseCheckpoints } from '../physical/checkpoints.js';
-import { openPartSource, describePart } from '../pipeline/part-download.js';
+import { openPartSource, describePart, type PartSource } from '../pipeline/part-download.js';
 import { startTool, waitTool } from '../util/tool-process.js';
-import { InterruptedError, UsageError, VerificationError } from '../errors.js';
+import { osPipe } from '../util/os-pipe.js';
+import { InterruptedError, OperationError, ToolError, UsageError, VerificationError } from '../errors.js';
 import { log } from '../util/logger.js';
 
 /** Present in the directory while a restore runs; a directory holding it is an unfinished restore. */
@@ -130,41 +130,50 @@ async function emptyDir(dir: string): Promise<void> {
   for (const entry of await readdir(dir).catch(() => [] as string[])) await rm(join(dir, entry), { recursive: true, force: true });
 }
 
-/** storage → (stored hash checked) → age -d → zstd -d → mbstream -x -C dir. */
+/**
+ * storage → (stored hash checked) → age -d → zstd -d → mbstream -x -C dir. zstd writes into
+ * mbstream through a kernel pipe: the plaintext (the whole datadir) never passes through node,
+ * which carrying it cost more than the tools' own work.
+ */
 async function extract(o: PhysicalRestoreOptions, part: BackupManifest['parts'][number], dir: string, tools: PhysicalTools, progress: (n: number) => void): Promise<void> {
   stopIfAborted(o.signal);
-  const source = await openPartSource(o.repo.storage, part, o.identityFile);
-  const mbstream = startTool(tools.stream, extractArgs(dir));
+  const pipe = await osPipe();
+  const mbstream = startTool(tools.stream, extractArgs(dir), { stdin: pipe.readFd });
+  pipe.closeRead();
+  const extracted = waitTool(mbstream, tools.stream);
+  extracted.catch(() => undefined); // awaited below; it may fail while the source opens
+  // Progress in raw bytes, estimated from the stored bytes decrypted so far.
+  const ratio = part.storedBytes > 0 ? part.rawBytes / part.storedBytes : 1;
+  let source: PartSource;
+  try {
+    source = await openPartSource(o.repo.storage, part, o.identityFile, { rawFd: pipe.writeFd, onStoredBytes: (n) => progress(Math.min(part.rawBytes, Math.round(n * ratio))) });
+  } catch (err) {
+    pipe.closeWrite();
+    mbstream.kill('SIGKILL');
+    await extracted.catch(() => undefined);
+    throw err;
+  }
   const onAbort = (): void => {
     source.cancel();
     mbstream.kill('SIGKILL');
   };
   o.signal?.addEventListener('abort', onAbort, { once: true });
-  let seen = 0;
   try {
-    await Promise.all([
-      pipeline(
-        source.raw,
-        async function* (chunks: AsyncIterable<Buffer>) {
-          for await (const chunk of chunks) {
-            seen += chunk.length;
-            progress(seen);
-            yield chunk;
-          }
-        },
-        mbstream.stdin,
-      ),
-      source.done,
-      waitTool(mbstream, tools.stream),
-    ]);
+    // zstd holds the write end once it started, which happens in the decrypting pass, after
+    // the stored hash checked out: until then our copy keeps mbstream from seeing end-of-file.
+    await Promise.all([source.done.finally(() => pipe.closeWrite()), extracted]);
+    progress(part.rawBytes);
   } catch (err) {
+    pipe.closeWrite();
     source.cancel();
     mbstream.kill('SIGKILL');
     stopIfAborted(o.signal);
     // Damage or a wrong key explains a broken pipe into mbstream; otherwise mbstream's own verdict.
     const fromSource = await source.done.then(() => undefined, (e: unknown) => e);
     if (fromSource instanceof VerificationError || fromSource instanceof UsageError) throw fromSource;
-    const fromTool = await waitTool(mbstream, tools.stream).then(() => undefined, (e: unknown) => e);
+    const fromTool = await extracted.then(() => undefined, (e: unknown) => e);
+    // A program killed from outside (kill -9, the OOM killer) says nothing about the data.
+    if (fromTool instanceof ToolError && /killed by SIG/.test(fromTool.message)) throw new OperationError(`${describePart(part)}: ${fromTool.message}`, { cause: fromTool });
     if (fromTool) throw new VerificationError(`${describePart(part)}: ${(fromTool as Error).message}: the stream does not extract`, part.key, { cause: fromTool });
     throw fromSource ?? err;
   } finally {

@@ -9,7 +9,7 @@
 // To hold a backup mid-stream the test stops the real mariadb-backup (SIGSTOP) once its
 // part's zstd and age are up.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { cp, readdir, readFile } from 'node:fs/promises';
+import { cp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { startSandboxServer, type SandboxServer } from '../../src/sandbox/process-server.js';
@@ -293,4 +293,55 @@ describe('prune --apply of a whole chain interrupted (S3, a proxy holding the re
       await onlyWhole(env, [seed.newest]);
     }, 240_000);
   }
+});
+
+describe('a physical restore meets damage, a wrong key, or a killed extractor', () => {
+  const restoreInto = async (env: Record<string, string>, id: string): Promise<{ dir: string; run: ReturnType<typeof startCli> }> => {
+    const dir = join(await tempDir('dbops-phys-restore-'), 'datadir');
+    return { dir, run: startCli(['restore', id, '--datadir', dir], env) };
+  };
+  const leftIn = async (dir: string): Promise<string[]> => readdir(dir).catch(() => []);
+
+  it('an altered byte in the full of the chain: exit 3 naming the object, the datadir left empty', async () => {
+    const repo = await copyOfBase();
+    const key = join(repo.dir, 'backups', good.full, 'parts', '00001.xbstream.zst.age');
+    const bytes = await readFile(key);
+    bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
+    await writeFile(key, bytes);
+    const { dir, run } = await restoreInto(repo.env, good.incr);
+    const r = await run;
+    expect(r.exitCode, String(r.stderr)).toBe(3);
+    expect(errorLines(String(r.stderr))).toEqual([expect.stringMatching(/stored sha256 .* the object was altered/)]);
+    expect(await leftIn(dir)).toEqual([]);
+  }, 120_000);
+
+  it('a wrong age identity: exit 2 saying so, the datadir left empty', async () => {
+    const other = await makeKeys();
+    const { dir, run } = await restoreInto({ ...common, DBOPS_STORAGE_URL: base.url, DBOPS_AGE_IDENTITY_FILE: other.env.DBOPS_AGE_IDENTITY_FILE! }, good.full);
+    const r = await run;
+    expect(r.exitCode, String(r.stderr)).toBe(2);
+    expect(errorLines(String(r.stderr))).toEqual([expect.stringMatching(/cannot open this backup/)]);
+    expect(await leftIn(dir)).toEqual([]);
+  }, 120_000);
+
+  it('kill -9 of mbstream: exit 1 naming it (not damage), nothing left running, the datadir left empty', async () => {
+    const mark = newMark();
+    const { dir, run } = await restoreInto({ ...common, DBOPS_STORAGE_URL: base.url, FAULT_MARK: mark }, good.full);
+    let extractor: Proc | undefined;
+    const deadline = Date.now() + 60_000;
+    while (!extractor && Date.now() < deadline) {
+      extractor = (await descendants(run.pid!)).find((p) => p.comm === 'mbstream');
+      if (!extractor) await delay(5);
+    }
+    expect(extractor, 'mbstream was never seen').toBeDefined();
+    signal(extractor!.pid, 'SIGKILL');
+    const r = await run;
+    expect(r.exitCode, String(r.stderr)).toBe(1);
+    expect(errorLines(String(r.stderr))).toEqual([expect.stringMatching(/mbstream.*killed by SIGKILL/)]);
+    await expectNoSurvivors(mark);
+    expect(await leftIn(dir)).toEqual([]);
+    // The backup itself is fine: the next restore succeeds.
+    const again = await runCli(['restore', good.full, '--datadir', dir], { ...common, DBOPS_STORAGE_URL: base.url });
+    expect(again.exitCode, again.stderr).toBe(0);
+  }, 180_000);
 });

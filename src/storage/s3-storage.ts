@@ -39,6 +39,7 @@ import { log } from '../util/logger.js';
 import { assertValidKey, assertValidPrefix } from './keys.js';
 import { s3LockMode, type ObjectLockOptions } from './object-lock.js';
 import { initialPartSize, MAX_PART_SIZE, MAX_PARTS, partSizeFor } from './part-size.js';
+import { PartBuffers } from './part-buffers.js';
 import { mapS3Error, s3ErrorName, s3ErrorStatus } from './s3-errors.js';
 import { S3RetryStrategy } from './s3-retry.js';
 import type { RetryOptions } from './retry.js';
@@ -78,6 +79,7 @@ export class S3Storage implements Storage {
   private readonly root: string;
   private readonly partSize: number | undefined;
   private readonly partSlots: Slots;
+  private readonly partBuffers: PartBuffers;
   private readonly pageSize: number;
   private readonly lockOptions: ObjectLockOptions | undefined;
   readonly lock?: ObjectLocking;
@@ -102,6 +104,8 @@ export class S3Storage implements Storage {
     this.location = `s3://${this.bucket}${prefix ? `/${prefix}` : ''}`;
     this.partSize = options.partSize;
     this.partSlots = new Slots(Math.max(1, options.queueSize ?? 2));
+    // Enough idle buffers for the parts in flight to come back and go out again as the next ones.
+    this.partBuffers = new PartBuffers(Math.max(1, options.queueSize ?? 2) + 1);
     this.pageSize = options.pageSize ?? 1000;
     // The SDK warns on every run that future versions need Node 22; that is a note
     // for maintainers, not for operators reading dbops's stderr.
@@ -270,9 +274,9 @@ export class S3Storage implements Storage {
     const firstSize = initialPartSize(this.partSize, options?.sizeHint);
     // Incoming chunks are copied straight into the part's own buffer: no list of chunks
     // plus a concatenated copy of them (twice the part in memory at the moment it goes).
-    // allocUnsafe does not zero-fill: a small object writes (and so touches) only what it
-    // holds of its part-sized buffer. Measured: backup to S3 peak RSS 151 → 128 MB at 100 MB.
-    let part = Buffer.allocUnsafe(firstSize);
+    // Measured: backup to S3 peak RSS 151 → 128 MB at 100 MB. The buffers are the driver's
+    // (part-buffers.ts): `part` is held from here until it is sent or the upload fails.
+    let part: Buffer | undefined = this.partBuffers.take(firstSize);
     let buffered = 0;
     let total = 0;
     let partNumber = 0;
@@ -282,12 +286,13 @@ export class S3Storage implements Storage {
     const abort = new AbortController();
     let partError: unknown;
 
-    /** The filled part, and a fresh buffer for the next one. */
-    const take = (nextSize: number): Buffer => {
-      const full = part.subarray(0, buffered);
-      part = Buffer.allocUnsafe(nextSize);
+    /** The filled part (and the buffer holding it), and a buffer for the next part if there is one. */
+    const take = (nextSize?: number): { body: Buffer; buffer: Buffer } => {
+      const buffer = part!;
+      part = nextSize === undefined ? undefined : this.partBuffers.take(nextSize);
+      const body = buffer.subarray(0, buffered);
       buffered = 0;
-      return full;
+      return { body, buffer };
     };
 
     const startUpload = async (): Promise<string> => {
@@ -305,11 +310,13 @@ export class S3Storage implements Storage {
       return res.UploadId;
     };
 
-    const launch = (id: string, number: number, body: Buffer): void => {
+    const launch = (id: string, number: number, { body, buffer }: { body: Buffer; buffer: Buffer }): void => {
       if (number > MAX_PARTS) {
         this.partSlots.release();
+        this.partBuffers.release(buffer, true);
         throw new StorageError(`s3 put ${this.location}/${key} failed: object exceeds ${MAX_PARTS} parts; pass a sizeHint or a larger part size`, key, true);
       }
+      let sent = false;
       const p: Promise<void> = this.client
         .send(new UploadPartCommand({ Bucket: this.bucket, Key: this.root + key, UploadId: id, PartNumber: number, Body: body, ContentLength: body.length, ...this.md5(body) }), {
           abortSignal: abort.signal,
@@ -317,6 +324,7 @@ export class S3Storage implements Storage {
         .then((res) => {
           if (!res.ETag) throw new StorageError(`s3 put ${this.location}/${key} failed: part ${number} returned no ETag`, key, false);
           parts.push({ PartNumber: number, ETag: res.ETag });
+          sent = true;
           log.debug({ key, part: number, bytes: body.length }, 'uploaded part');
         })
         .catch((err: unknown) => {
@@ -326,6 +334,7 @@ export class S3Storage implements Storage {
         .finally(() => {
           inflight.delete(p);
           this.partSlots.release();
+          this.partBuffers.release(buffer, sent);
         });
       inflight.add(p);
     };
@@ -345,10 +354,12 @@ export class S3Storage implements Storage {
         total += buf.length;
         let offset = 0;
         while (offset < buf.length) {
-          const n = buf.copy(part, buffered, offset);
+          // Set until the last part is taken, which only happens after the input ends.
+          const target = part!;
+          const n = buf.copy(target, buffered, offset);
           buffered += n;
           offset += n;
-          if (buffered === part.length) {
+          if (buffered === target.length) {
             // Full: it goes once a slot is free, and the next part (maybe bigger) starts.
             uploadId ??= await startUpload();
             await takeSlot();
@@ -359,13 +370,23 @@ export class S3Storage implements Storage {
         if (partError) throw partError;
       }
       if (uploadId === undefined) {
-        await this.putObject(key, take(0), options);
+        const { body, buffer } = take();
+        let sent = false;
+        try {
+          await this.putObject(key, body, options);
+          sent = true;
+        } finally {
+          this.partBuffers.release(buffer, sent);
+        }
         return { key, size: total };
       }
       if (buffered > 0 || partNumber === 0) {
         await takeSlot();
         partNumber += 1;
-        launch(uploadId, partNumber, take(0));
+        launch(uploadId, partNumber, take());
+      } else {
+        // The input ended exactly on a part boundary: the buffer taken for a next part is not needed.
+        this.partBuffers.release(take().buffer, true);
       }
       while (inflight.size && !partError) await Promise.race(inflight);
       if (partError) throw partError;
@@ -379,6 +400,8 @@ export class S3Storage implements Storage {
       log.debug({ key, parts: partNumber, bytes: total }, 'multipart upload complete');
       return { key, size: total };
     } catch (err) {
+      // A buffer still being filled was never handed to a request.
+      if (part) this.partBuffers.release(take().buffer, true);
       abort.abort();
       source.destroy();
       await Promise.allSettled([...inflight]);

@@ -154,6 +154,21 @@ describe.each(drivers)('storage conformance: $name', ({ name, make }) => {
     }
   });
 
+  it('keeps concurrent streamed puts apart, and a failed one spoils none of them or the next', async () => {
+    // The S3 driver fills parts in buffers it reuses across its uploads (part-buffers.ts):
+    // whichever buffer an upload gets, each object must hold exactly its own bytes.
+    // 5 MiB ends exactly on a part boundary (S3 here uses 5 MiB parts).
+    const sources = [12 * MiB + 1, 300 * 1024, 11 * MiB + 7, 5 * MiB].map((n) => chunkedSource(n));
+    const broken = chunkedSource(20 * MiB, 7 * MiB);
+    const results = await Promise.allSettled([...sources.map((s, i) => storage.put(`backups/c/parts/${i}`, s.stream)), storage.put('backups/c/parts/broken', broken.stream)]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'rejected']);
+    const after = chunkedSource(11 * MiB + 3);
+    await storage.put('backups/c/parts/after', after.stream);
+    for (const [i, s] of sources.entries()) expect((await storage.getBuffer(`backups/c/parts/${i}`)).equals(s.expected), `object ${i}`).toBe(true);
+    expect((await storage.getBuffer('backups/c/parts/after')).equals(after.expected)).toBe(true);
+    expect(await storage.stat('backups/c/parts/broken')).toBeUndefined();
+  });
+
   it('reads byte ranges', async () => {
     const body = Buffer.from('0123456789abcdef');
     await storage.put('r', body);

@@ -39,7 +39,7 @@ export interface BinlogBenchContext extends BenchGroupContext {
 
 export interface PitrSummary {
   phases: Record<string, number>;
-  replay: { sqlBytes: number; binlogBytes: number; seconds: number; bytesPerSecond: number };
+  replay: { sqlBytes: number; binlogBytes: number; seconds: number; bytesPerSecond: number; applier: Record<string, unknown> };
 }
 
 export interface ReplayCase {

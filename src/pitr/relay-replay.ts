@@ -20,7 +20,6 @@
 import { randomBytes } from 'node:crypto';
 import { copyFile, link, readFile, readdir, rm, stat, truncate, writeFile, chown } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { MysqlConn } from '../mysql/connection-url.js';
 import { MysqlClient } from '../mysql/client.js';
 import { InterruptedError, OperationError } from '../errors.js';
@@ -190,7 +189,9 @@ export async function relayReplay(o: RelayReplayOptions): Promise<number> {
     if (o.signal?.aborted) throw new InterruptedError(String(o.signal.reason ?? 'signal'));
     await db.exec('START SLAVE ? SQL_THREAD', [target.connection]);
     started = true;
+    const t1 = performance.now();
     await waitApplied(db, o, files);
+    log.debug({ setupSeconds: (t1 - t0) / 1000, applySeconds: (performance.now() - t1) / 1000 }, 'relay-log apply done');
     return (performance.now() - t0) / 1000;
   } catch (err) {
     if (started || err instanceof InterruptedError) throw err;
@@ -207,8 +208,12 @@ export async function relayReplay(o: RelayReplayOptions): Promise<number> {
   }
 }
 
-/** Hard link where the filesystem allows (no copy); the last file is cut at the stop, so it is always copied. */
+/**
+ * Hard link where the filesystem allows (no copy). Only a last file that goes on past the
+ * planned stop is copied and cut, so that the cached file stays whole.
+ */
 async function place(from: string, to: string, cutAt: number | null): Promise<void> {
+  if (cutAt !== null && (await stat(from)).size <= cutAt) cutAt = null;
   if (cutAt === null) {
     try {
       await link(from, to);
@@ -221,12 +226,19 @@ async function place(from: string, to: string, cutAt: number | null): Promise<vo
   if (cutAt !== null && (await stat(to)).size > cutAt) await truncate(to, cutAt);
 }
 
-/** Polls until the target's GTID state is the plan's; an SQL thread that stops is the failure it names. */
+/**
+ * Waits until the target's GTID state is the plan's; an SQL thread that stops is the failure it
+ * names. MASTER_GTID_WAIT returns as the last transaction commits (a sleep between polls
+ * would add half its length to every replay on average); its timeout paces the progress and
+ * stop checks.
+ */
 async function waitApplied(db: MysqlClient, o: RelayReplayOptions, files: Array<{ file: string; relay: string; from: number; to: number }>): Promise<void> {
   const want = GtidState.parse('mariadb', o.plan.reached.gtidSet);
   const total = files.reduce((n, f) => n + (f.to - f.from), 0);
+  const waitSeconds = (o.pollMs ?? 500) / 1000;
   for (;;) {
     if (o.signal?.aborted) throw new InterruptedError(String(o.signal.reason ?? 'signal'));
+    await db.query('SELECT MASTER_GTID_WAIT(?, ?)', [o.plan.reached.gtidSet, waitSeconds]);
     const [g] = await db.query<{ g: string }>('SELECT @@GLOBAL.gtid_slave_pos AS g');
     if (GtidState.parse('mariadb', g?.g ?? '').equals(want)) {
       o.onProgress?.(total);
@@ -240,6 +252,5 @@ async function waitApplied(db: MysqlClient, o: RelayReplayOptions, files: Array<
       const why = s.Last_SQL_Error ? `error ${String(s.Last_SQL_Errno)}: ${String(s.Last_SQL_Error)}` : 'the SQL thread stopped';
       throw new OperationError(`binlog replay failed (the relay-log apply stopped after ${at}, GTID state ${g?.g || 'none'}: ${why}): the target holds the base backup and part of the replay; restore again after fixing the cause`.replace(/\s+/g, ' '));
     }
-    await sleep(o.pollMs ?? 200);
   }
 }

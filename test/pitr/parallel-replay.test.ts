@@ -28,6 +28,8 @@ import { OperationError } from '../../src/errors.js';
 import { runCli, makeKeys, tempRepoUrl } from '../helpers/cli.js';
 
 const RELAY: ApplierSettings = { mode: 'relay', threads: 4, parallelMode: 'conservative' };
+// Runs transactions ahead of their turn and retries the ones that conflict.
+const OPTIMISTIC: ApplierSettings = { mode: 'relay', threads: 4, parallelMode: 'optimistic' };
 const SESSION: ApplierSettings = { mode: 'session', threads: 0, parallelMode: 'conservative' };
 const AUTO: ApplierSettings = { mode: 'auto', threads: 4, parallelMode: 'conservative' };
 
@@ -174,13 +176,18 @@ describe('relay-log apply and the one-session replay reach the same point with t
     await ship();
   }, 120_000);
 
-  it('every stop: equal checksums and GTID state from both appliers, equal to the source at that point', async () => {
+  it('every stop: equal checksums and GTID state from both appliers (relay in conservative and optimistic mode), equal to the source at that point', async () => {
     expect(points).toHaveLength(5);
     for (const p of points) {
       const relay = await pitr(p.target, RELAY);
       expect(relay.replay!.applier, p.name).toEqual({ kind: 'relay-log', threads: 4, parallelMode: 'conservative' });
       expect(relay.reached!.gtidSet, p.name).toBe(p.gtid);
       const viaRelay = await checksums(target.conn, 'shop');
+      await noRelayLeftovers();
+      const optimistic = await pitr(p.target, OPTIMISTIC);
+      expect(optimistic.replay!.applier, p.name).toEqual({ kind: 'relay-log', threads: 4, parallelMode: 'optimistic' });
+      expect(optimistic.reached, p.name).toEqual(relay.reached);
+      expect(await checksums(target.conn, 'shop'), p.name).toEqual(viaRelay);
       await noRelayLeftovers();
       const session = await pitr(p.target, SESSION);
       expect(session.replay!.applier.kind, p.name).toBe('session');

@@ -410,7 +410,12 @@ class Shipper {
     } catch (err) {
       if ((err as { errno?: number }).errno === 1227) {
         this.flushDenied = true;
-        log.error({ serverUuid: this.sourceId }, 'the source account lacks the RELOAD privilege: cannot rotate binlogs, so shipping lag is not bounded; GRANT RELOAD to it');
+        log.error(
+          { serverUuid: this.sourceId },
+          this.o.partialSegments
+            ? "the source account lacks the RELOAD privilege: cannot rotate binlogs, so the active file's partial segments pile up until the server rotates it (max_binlog_size); GRANT RELOAD to it"
+            : 'the source account lacks the RELOAD privilege: cannot rotate binlogs, so shipping lag is not bounded; GRANT RELOAD to it',
+        );
         return false;
       }
       throw err;

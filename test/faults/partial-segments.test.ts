@@ -1,11 +1,17 @@
 // Partial segments of `dbops binlog ship` against a real MariaDB, the real shipper (the CLI)
-// and the S3 protocol server: the file the source is writing goes out as it grows, within
-// the lag budget and without a rotation; recovery reads it; the whole file, once closed,
-// replaces the parts byte for byte. And kill -9 at each step between a partial segment and
-// the whole file (while the whole file's data or manifest is being stored, while the parts
-// are being removed, while a part's manifest is being stored) leaves a chain that
-// point-in-time recovery replays to the newest shipped point, and that the next shipper
-// completes without loss or duplicates.
+// and the S3 protocol server: the file the source is writing goes out as it grows, part
+// after part, each chained to the one before; recovery reads it; prune keeps the parts while
+// they are the only copy; the whole file, once closed, replaces the parts byte for byte. And
+// kill -9 at each step between a partial segment and the whole file (while the whole file's
+// data or manifest is being stored, while the parts are being removed, while a part's
+// manifest is being stored) leaves a chain that point-in-time recovery replays to the
+// newest shipped point, nothing listed whose data is missing, parts that prune removes once
+// the whole file is in, and a chain that the next shipper completes without loss or
+// duplicates.
+//
+// The shipper's account lacks RELOAD, so only the test rotates the binlog: what is asserted
+// does not depend on how fast a loaded machine runs (how often the shipper rotates is
+// measured by `npm run bench`'s binlog group, not here). Every wait is for a state.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -24,7 +30,10 @@ import { tableContentChecksum } from '../../src/verify/content-checksum.js';
 import { runCli, startCli, makeKeys } from '../helpers/cli.js';
 import { startS3Server, s3TestEnv, type S3TestServer } from '../helpers/s3-server.js';
 import { startHoldProxy, type HoldProxy, type HeldRequest } from '../helpers/s3-hold-proxy.js';
-import { segments, sha256, waitFor, expectContiguous, dumpThreads as dumpThreadsOf, type ShipSetup } from '../helpers/binlog-ship.js';
+import { segments, sha256, expectContiguous, dumpThreads as dumpThreadsOf, type ShipSetup } from '../helpers/binlog-ship.js';
+import { until } from '../helpers/until.js';
+import { formatConnectionUrl } from '../../src/mysql/connection-url.js';
+import { partialFilePrefix } from '../../src/storage/layout.js';
 
 let server: SandboxServer;
 let target: SandboxServer;
@@ -34,6 +43,11 @@ let s3: S3TestServer;
 let proxy: HoldProxy;
 let recipients: string[];
 let row = 0;
+/** The shipper's source URL: an account without RELOAD (it cannot rotate the binlog). */
+let shipperUrl: string;
+
+/** `what` once `cond` holds, polled; the generous timeout is for a loaded machine, not a budget. */
+const waitFor = (what: string, cond: () => Promise<boolean>): Promise<true> => until(what, async () => ((await cond()) ? true : undefined), 120_000);
 
 beforeAll(async () => {
   [server, target, keys, s3] = await Promise.all([startSandboxServer({ binlog: true }), startSandboxServer({ binlog: false }), makeKeys(), startS3Server()]);
@@ -44,6 +58,9 @@ beforeAll(async () => {
   await db.exec('CREATE TABLE faults.t (id INT PRIMARY KEY, v VARCHAR(200))');
   await db.exec('CREATE TABLE faults.u (id INT PRIMARY KEY, n INT NOT NULL)');
   await db.exec('INSERT INTO faults.u VALUES (1, 0), (2, 0)');
+  await db.exec("CREATE USER 'shipper'@'%' IDENTIFIED BY 'ship-pw'");
+  await db.exec("GRANT BINLOG MONITOR, REPLICATION SLAVE ON *.* TO 'shipper'@'%'");
+  shipperUrl = formatConnectionUrl({ ...server.conn, user: 'shipper', password: 'ship-pw' });
 }, 120_000);
 
 afterAll(async () => {
@@ -62,12 +79,16 @@ async function write(): Promise<void> {
   await db.exec('COMMIT');
 }
 
-async function writeFor(ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
+/** `n` transactions, each waited for in a partial segment of its own, so `file` has at least `n` parts. */
+async function writeParts(s: ShipSetup, sourceId: string, file: string, n: number): Promise<{ file: string; pos: number }> {
+  let at = await binlogPos();
+  for (let i = 0; i < n; i++) {
     await write();
-    await new Promise((r) => setTimeout(r, 100));
+    at = await binlogPos();
+    expect(at.file).toBe(file);
+    await waitFor(`the write at ${at.file}:${at.pos} in a partial segment`, async () => (await partialEnd(s, sourceId, file)) === at.pos);
   }
+  return at;
 }
 
 const serverLogs = async (): Promise<string[]> => (await db.query<{ Log_name: string }>('SHOW BINARY LOGS')).map((r) => r.Log_name);
@@ -96,7 +117,7 @@ async function setup(): Promise<ShipSetup & { prefix: string; baseId: string }> 
   await initRepository(storage, signer, recipients);
   const repo = await openRepository(storage, { signer });
   const baseId = (await runBackup({ repo, source: server.conn, recipients, databases: ['faults'], compressionLevel: 3, compressionThreads: 1, includeAccounts: false })).id;
-  const env = { ...keys.env, ...s3TestEnv, DBOPS_STORAGE_URL: proxy.url(prefix), DBOPS_SOURCE_URL: server.url, DBOPS_BINLOG_SPOOL_DIR: spool, DBOPS_BINLOG_MAX_LAG_SECONDS: '5', DBOPS_BINLOG_PARTIAL_SEGMENTS: 'true' };
+  const env = { ...keys.env, ...s3TestEnv, DBOPS_STORAGE_URL: proxy.url(prefix), DBOPS_SOURCE_URL: shipperUrl, DBOPS_BINLOG_SPOOL_DIR: spool, DBOPS_BINLOG_MAX_LAG_SECONDS: '5', DBOPS_BINLOG_PARTIAL_SEGMENTS: 'true' };
   return { env, repo, repoDir: '', spool, prefix, baseId };
 }
 
@@ -108,6 +129,28 @@ async function sourceIdOf(s: ShipSetup): Promise<string> {
 /** Where the partial segments of `file` end (0: none). */
 async function partialEnd(s: ShipSetup, sourceId: string, file: string): Promise<number> {
   return (await s.repo.binlogs.partials(sourceId, file)).parts.at(-1)?.endPosition ?? 0;
+}
+
+/** Chain entries whose data objects are not all in the store: none may be listed. */
+async function listedWithoutData(s: ShipSetup, sourceId: string): Promise<string[]> {
+  const missing: string[] = [];
+  for (const seg of (await s.repo.binlogs.chainSegments(sourceId)).segments) {
+    const keys = isPrefix(seg) ? seg.parts.map((p) => p.key) : [seg.key];
+    for (const k of keys) if (!(await s.repo.storage.stat(k))) missing.push(k);
+  }
+  return missing;
+}
+
+/** Every object under the partial segments of `file`. */
+async function partialObjects(s: ShipSetup, sourceId: string, file: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const o of s.repo.storage.list(partialFilePrefix(sourceId, file))) keys.push(o.key);
+  return keys;
+}
+
+async function prune(s: ShipSetup): Promise<void> {
+  const r = await runCli(['prune', '--apply'], s.env);
+  expect(r.exitCode, r.stderr).toBe(0);
 }
 
 /** Recover the repository's newest point into the target; its data must be the source's as `expected`. */
@@ -129,46 +172,45 @@ function shipper(s: ShipSetup): ReturnType<typeof startCli> & { stderr$: () => s
 
 async function startShipping(s: ShipSetup): Promise<{ proc: ReturnType<typeof shipper>; sourceId: string }> {
   for (const id of await dumpThreadsOf(db)) await db.exec(`KILL ${id}`).catch(() => undefined);
+  await waitFor('no dump thread of an earlier shipper', async () => (await dumpThreadsOf(db)).length === 0);
   const proc = shipper(s);
   let sourceId = '';
   await waitFor('the shipper to stream and catch up', async () => {
     sourceId ||= await sourceIdOf(s);
     return sourceId !== '' && (await dumpThreadsOf(db)).length === 1 && (await s.repo.binlogs.shipperState(sourceId)) !== null;
-  }, 60_000);
+  });
   return { proc, sourceId };
 }
 
 describe('partial segments', () => {
-  it('the active file goes out as it grows, within the lag budget and without a rotation; recovery reads it; the whole file replaces it byte for byte', async () => {
+  it('the active file goes out as it grows, part after chained part; recovery reads it; prune keeps it; the whole file replaces it byte for byte', async () => {
     const s = await setup();
+    await db.exec('FLUSH BINARY LOGS');
     const { proc, sourceId } = await startShipping(s);
     try {
-      const logs = await serverLogs();
-      const active = logs.at(-1)!;
-      const lags: number[] = [];
-      const end = Date.now() + 8000;
-      while (Date.now() < end) {
-        await write();
-        await new Promise((r) => setTimeout(r, 100));
-        lags.push((await shippingStatus(s.repo, sourceId)).lagSeconds ?? Infinity);
-      }
-      // Lag budget 5 s (event times have one-second resolution), and not one rotation.
-      expect(Math.max(...lags.slice(20))).toBeLessThanOrEqual(5 + 1);
-      expect(await serverLogs()).toEqual(logs);
-      const at = await binlogPos();
-      await waitFor('everything written to be offsite', async () => (await partialEnd(s, sourceId, active)) === at.pos, 10_000);
+      const active = (await serverLogs()).at(-1)!;
+      const at = await writeParts(s, sourceId, active, 3);
       const status = await shippingStatus(s.repo, sourceId);
       expect(status.partial).toMatchObject({ file: active, endPosition: at.pos });
       expect(status.partial!.parts).toBeGreaterThanOrEqual(3);
-      const { segments: chain } = await s.repo.binlogs.chainSegments(sourceId);
+      const { segments: chain, problems } = await s.repo.binlogs.chainSegments(sourceId);
+      expect(problems).toEqual([]);
       expect(isPrefix(chain.at(-1)!)).toBe(true);
+      expect(chain.at(-1)).toMatchObject({ file: active, endPosition: at.pos });
+      // Each part starts where the one before ended (their bytes are checked against the file once it is closed:
+      // the open file on disk carries the server's in-use flag, which the replication stream clears).
+      const { parts } = await s.repo.binlogs.partials(sourceId, active);
+      parts.forEach((p, i) => expect(p.partial.from).toBe(i === 0 ? 0 : parts[i - 1]!.endPosition));
 
       const expected = await checksums(server.conn);
       expect(await recoverLatest(s, expected)).toEqual({ file: active, position: at.pos });
+      // The parts are the only copy of the newest transactions: prune keeps every one.
+      const before = await partialObjects(s, sourceId, active);
+      await prune(s);
+      expect(await partialObjects(s, sourceId, active)).toEqual(before);
 
-      const { parts } = await s.repo.binlogs.partials(sourceId, active);
       await db.exec('FLUSH BINARY LOGS');
-      await waitFor('the whole file to replace its parts', async () => (await s.repo.binlogs.shippedFiles(sourceId)).includes(active) && !(await s.repo.binlogs.partialFiles(sourceId)).has(active), 15_000);
+      await waitFor('the whole file to replace its parts', async () => (await s.repo.binlogs.shippedFiles(sourceId)).includes(active) && (await partialObjects(s, sourceId, active)).length === 0);
       const whole = (await segments(s, sourceId)).find((m) => m.file === active)!;
       const bytes = await readFile(join(server.binlogDir, active));
       expect(whole.rawSha256).toBe(sha256(bytes));
@@ -178,23 +220,22 @@ describe('partial segments', () => {
       proc.kill('SIGTERM');
       const done = await proc;
       expect(done.exitCode, proc.stderr$()).toBe(0);
-      const out = JSON.parse(String(done.stdout)) as { partials: number; forcedRotations: number };
+      const out = JSON.parse(String(done.stdout)) as { partials: number };
       expect(out.partials).toBe(parts.length);
-      expect(out.forcedRotations).toBe(0);
       expect(proc.stderr$()).not.toContain('differs from its partial segments');
     } finally {
       proc.kill('SIGKILL');
       await proc.catch(() => undefined);
     }
-  }, 120_000);
+  }, 300_000);
 
   it('a part that does not follow the one before ends the shipped prefix there; a part whose bytes were changed fails recovery with exit 3', async () => {
     const s = await setup();
+    await db.exec('FLUSH BINARY LOGS');
     const { proc, sourceId } = await startShipping(s);
     const active = (await serverLogs()).at(-1)!;
     try {
-      await writeFor(4000);
-      await waitFor('three parts', async () => (await s.repo.binlogs.partials(sourceId, active)).parts.length >= 3, 15_000);
+      await writeParts(s, sourceId, active, 3);
       proc.kill('SIGTERM');
       expect((await proc).exitCode, proc.stderr$()).toBe(0);
     } finally {
@@ -219,26 +260,25 @@ describe('partial segments', () => {
     expect(r.exitCode, r.stderr).toBe(3);
     expect(r.stderr).toContain(p1!.key);
     await s.repo.storage.put(p1!.key, original);
-  }, 120_000);
+  }, 300_000);
 
   const steps = [
     { step: 'storing the whole file', hold: (file: string) => (key: string) => key.endsWith(`/${file}.zst.age`) && !key.includes('/partial/'), method: 'PUT', flush: true },
     { step: "storing the whole file's manifest", hold: (file: string) => (key: string) => key.endsWith(`/${file}.json`) && !key.includes('/partial/'), method: 'PUT', flush: true },
-    { step: 'removing the replaced parts', hold: (file: string) => (key: string) => key.includes(`/partial/${file}/`), method: 'DELETE', flush: true },
+    { step: 'removing the replaced parts', hold: (file: string) => (key: string) => key.includes(`/partial/${file}/`), method: 'DELETE', flush: true, orphans: true },
     { step: "storing a part's manifest", hold: (file: string) => (key: string) => key.includes(`/partial/${file}/`) && key.endsWith('.json'), method: 'PUT', flush: false },
   ];
 
-  it.each(steps)('kill -9 while $step: recovery replays the chain to its newest point, and the next shipper completes it', async ({ hold, method, flush }) => {
+  it.each(steps)('kill -9 while $step: recovery replays the chain to its newest point, nothing is listed without its data, and the next shipper completes it', async ({ hold, method, flush, orphans }) => {
     const s = await setup();
+    await db.exec('FLUSH BINARY LOGS');
     const first = await startShipping(s);
     const { sourceId } = first;
     const active = (await serverLogs()).at(-1)!;
     let held: HeldRequest | undefined;
     let expected: Record<string, string>;
     try {
-      await writeFor(3000);
-      const at = await binlogPos();
-      await waitFor('the writes to be in partial segments', async () => (await partialEnd(s, sourceId, active)) === at.pos, 15_000);
+      await writeParts(s, sourceId, active, 3);
       expected = await checksums(server.conn);
       const match = hold(active);
       const holding = proxy.hold((r) => r.method === method && r.key !== null && r.key.startsWith(`${s.prefix}/`) && match(r.key));
@@ -258,6 +298,15 @@ describe('partial segments', () => {
     expect(reached.file).toBe(active);
     const { problems } = await s.repo.binlogs.chainSegments(sourceId);
     expect(problems).toEqual([]);
+    expect(await listedWithoutData(s, sourceId)).toEqual([]);
+    if (orphans) {
+      // The whole file is in, its parts were not yet removed: prune removes them, recovery still reaches the same point.
+      expect(await s.repo.binlogs.shippedFiles(sourceId)).toContain(active);
+      expect(await partialObjects(s, sourceId, active)).not.toEqual([]);
+      await prune(s);
+      expect(await partialObjects(s, sourceId, active)).toEqual([]);
+      expect(await recoverLatest(s, expected)).toEqual(reached);
+    }
 
     // The next shipper completes the chain: the file whole, its parts gone, nothing twice, no gap.
     await write();
@@ -267,9 +316,9 @@ describe('partial segments', () => {
         await db.exec('FLUSH BINARY LOGS');
         await write();
       }
-      await waitFor('the file shipped whole and its parts removed', async () => (await s.repo.binlogs.shippedFiles(sourceId)).includes(active) && !(await s.repo.binlogs.partialFiles(sourceId)).has(active), 20_000);
+      await waitFor('the file shipped whole and its parts removed', async () => (await s.repo.binlogs.shippedFiles(sourceId)).includes(active) && (await partialObjects(s, sourceId, active)).length === 0);
       const now = await binlogPos();
-      await waitFor('the newest writes offsite', async () => (await partialEnd(s, sourceId, now.file)) === now.pos || (await s.repo.binlogs.shippedFiles(sourceId)).includes(now.file), 15_000);
+      await waitFor('the newest writes offsite', async () => (await partialEnd(s, sourceId, now.file)) === now.pos || (await s.repo.binlogs.shippedFiles(sourceId)).includes(now.file));
       second.proc.kill('SIGTERM');
       expect((await second.proc).exitCode, second.proc.stderr$()).toBe(0);
     } finally {
@@ -282,5 +331,5 @@ describe('partial segments', () => {
     expect((await shippingStatus(s.repo, sourceId)).gaps).toEqual([]);
     expect(second.proc.stderr$()).not.toContain('differs from its partial segments');
     await recoverLatest(s, await checksums(server.conn));
-  }, 150_000);
+  }, 300_000);
 });

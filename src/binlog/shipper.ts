@@ -170,6 +170,8 @@ class Shipper {
   /** The active file's partial segments in the repository; `hash` is sha256 of its first `end` bytes, checked against the spool copy. */
   private partial: { file: string; parts: PartialSegmentManifest[]; hash: Hash | null } | null = null;
   private lastPartAt = 0;
+  /** Files that had partial segments when this run started (a run with them off still replaces those). */
+  private partialsAtStart = new Set<string>();
 
   constructor(private readonly o: ShipOptions) {
     this.signal = o.signal ? AbortSignal.any([o.signal, this.leaseLost.signal]) : this.leaseLost.signal;
@@ -219,7 +221,10 @@ class Shipper {
     }
     // Partial segments of files shipped whole since (a shipper stopped between the two) are replaced.
     for (const file of (await this.o.repo.binlogs.partialFiles(this.sourceId)).keys()) {
-      if (!this.shipped.has(file)) continue;
+      if (!this.shipped.has(file)) {
+        this.partialsAtStart.add(file);
+        continue;
+      }
       this.lease.assertHeld();
       log.info({ file, parts: await this.o.repo.binlogs.removePartials(this.sourceId, file) }, 'removed partial segments of a file shipped whole');
     }
@@ -770,6 +775,11 @@ class Shipper {
       if (hash.digest('hex') !== last.partial.prefixSha256) log.error({ file, parts: parts.length, end: last.endPosition }, 'the whole binlog file differs from its partial segments: keeping the whole file');
     }
     if (this.partial?.file === file) this.partial = null;
+    // Without partial segments there is nothing to list per file (a request per shipped file,
+    // which also lengthened a SIGTERM's wind-down on a slow store): only the files that had
+    // parts when this run started. Parts without a manifest are prune's (replaced-partial-segments).
+    else if (!this.o.partialSegments && !this.partialsAtStart.has(file)) return;
+    this.partialsAtStart.delete(file);
     this.lease?.assertHeld();
     const removed = await this.o.repo.binlogs.removePartials(this.sourceId, file);
     if (removed) log.debug({ file, parts: removed }, 'partial segments replaced by the whole file');

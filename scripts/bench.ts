@@ -107,6 +107,7 @@ async function main(): Promise<void> {
         lagSeconds: args.lagSeconds,
         lagRate: args.lagRate,
         maxLagSeconds: args.maxLag,
+        partialSegments: args.partialSegments,
         interrupted: () => interrupted,
       });
       process.stdout.write(formatBinlogTable(binlog));
@@ -120,7 +121,7 @@ async function main(): Promise<void> {
       startedAt: new Date().toISOString(),
       machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', node: process.version },
       tools: { zstd: await firstLine('zstd', ['--version']), age: await firstLine('age', ['--version']) },
-      options: { sizeBytes: args.sizeBytes, repeat: args.repeat, reuse: Boolean(args.reuse), cpuProf: args.cpuProf, only: args.only, ...(binlog ? { lagSeconds: args.lagSeconds, lagRate: args.lagRate, maxLag: args.maxLag } : {}) },
+      options: { sizeBytes: args.sizeBytes, repeat: args.repeat, reuse: Boolean(args.reuse), cpuProf: args.cpuProf, only: args.only, ...(binlog ? { lagSeconds: args.lagSeconds, lagRate: args.lagRate, maxLag: args.maxLag, partialSegments: args.partialSegments } : {}) },
     };
     // The backup group's record keeps its old top-level shape; the restore group adds `restore`, the physical group `physical`, the binlog group `binlog`.
     const record = {

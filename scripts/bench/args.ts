@@ -19,12 +19,14 @@ export interface BenchArgs {
   lagSeconds: number;
   lagRate: number;
   maxLag: number;
+  /** binlog group, shipping lag: the shipper runs with binlog.partialSegments on. */
+  partialSegments: boolean;
 }
 
 export const GROUPS = ['backup', 'restore', 'physical', 'binlog'] as const;
 
 const USAGE =
-  'usage: npm run bench -- [--size 1GB] [--only backup,restore,physical,binlog] [--repeat N] [--reuse DIR] [--cpu-prof] [--no-s3] [--keep] [--lag-seconds 60] [--lag-rate 300] [--max-lag 5]';
+  'usage: npm run bench -- [--size 1GB] [--only backup,restore,physical,binlog] [--repeat N] [--reuse DIR] [--cpu-prof] [--no-s3] [--keep] [--lag-seconds 60] [--lag-rate 300] [--max-lag 5] [--partial-segments]';
 
 /** "100MB", "1GB", "1.5 GB", "500kb" → bytes (decimal units, like the seed and the demo). */
 export function parseSize(text: string): number {
@@ -43,7 +45,7 @@ function wholeNumber(flag: string, text: string, min: number, max: number): numb
 }
 
 export function parseArgs(argv: readonly string[]): BenchArgs {
-  const out: BenchArgs = { sizeBytes: 1e9, only: [...GROUPS], keep: false, repeat: 1, cpuProf: false, skipS3: false, lagSeconds: 60, lagRate: 300, maxLag: 5 };
+  const out: BenchArgs = { sizeBytes: 1e9, only: [...GROUPS], keep: false, repeat: 1, cpuProf: false, skipS3: false, lagSeconds: 60, lagRate: 300, maxLag: 5, partialSegments: false };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     const value = (): string => {
@@ -89,6 +91,9 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
       case '--max-lag':
         // binlog.maxLagSeconds accepts 2 and up (src/config/schema.ts).
         out.maxLag = wholeNumber(flag, value(), 2, 3600);
+        break;
+      case '--partial-segments':
+        out.partialSegments = true;
         break;
       case '--help':
       case '-h':

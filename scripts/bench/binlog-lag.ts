@@ -13,6 +13,7 @@ import { openStorage } from '../../src/storage/open-storage.js';
 import { openRepository } from '../../src/repo/repository.js';
 import { shippingStatus } from '../../src/binlog/shipping-status.js';
 import { rotateAfterSeconds } from '../../src/binlog/shipper.js';
+import { WindowSampler, type WindowCpu } from './window-sampler.js';
 import type { Dataset } from './dataset.js';
 import { LoadWriter, type LoadMarks, type TxShape } from './binlog-load.js';
 
@@ -29,6 +30,10 @@ export interface LagOptions {
   seconds: number;
   rowsPerSecond: number;
   maxLagSeconds: number;
+  /** binlog.partialSegments for the shipper. */
+  partialSegments: boolean;
+  /** The source server's pid, for its CPU. */
+  sourcePid: number;
   logFile: string;
   log: (text: string) => void;
   onCleanup: (fn: () => Promise<void>) => void;
@@ -49,6 +54,7 @@ export interface LagSample {
 
 export interface LagResult {
   maxLagSeconds: number;
+  partialSegments: boolean;
   rotateAfterSeconds: number;
   seconds: number;
   rowsPerSecond: number;
@@ -63,6 +69,15 @@ export interface LagResult {
   exact: { p50: number | null; p99: number | null; max: number | null };
   /** Files the continuous shipper shipped (its --json on exit). */
   shippedFiles: number;
+  /** The shipper's FLUSH BINARY LOGS to bound the lag, and its partial segments (its --json on exit), over the run. */
+  forcedRotations: number | null;
+  partials: number | null;
+  /** forcedRotations per minute of the shipper's run (writer, drain and the quiet start). */
+  rotationsPerMinute: number | null;
+  /** Binlog files the source gained over the run (every rotation, forced or not). */
+  sourceFilesAdded: number;
+  /** CPU over the writer's run: the shipper's tree, the source server, the rest of the machine. */
+  cpu: WindowCpu | null;
   /** From the writer's stop until the source's last GTID was in a shipped segment. */
   drainSeconds: number | null;
   shipperExitCode: number | null;
@@ -81,7 +96,7 @@ async function dumpThreads(db: MysqlClient): Promise<number> {
 }
 
 export async function runLagBench(o: LagOptions): Promise<LagResult> {
-  const env = { ...o.env, ...o.cli.env, DBOPS_BINLOG_MAX_LAG_SECONDS: String(o.maxLagSeconds) };
+  const env = { ...o.env, ...o.cli.env, DBOPS_BINLOG_MAX_LAG_SECONDS: String(o.maxLagSeconds), DBOPS_BINLOG_PARTIAL_SEGMENTS: String(o.partialSegments) };
   const repo = await openRepository(await openStorage(o.repoUrl));
   const sources = await repo.binlogs.sources();
   if (sources.length !== 1) throw new Error(`expected one binlog source in ${o.repoUrl}, found ${sources.length}`);
@@ -94,6 +109,9 @@ export async function runLagBench(o: LagOptions): Promise<LagResult> {
   };
 
   const db = await MysqlClient.connect(o.dataset.conn);
+  const sourceFiles = async (): Promise<number> => (await db.query('SHOW BINARY LOGS')).length;
+  const filesBefore = await sourceFiles();
+  let sampler: WindowSampler | undefined;
   let shipper: ResultPromise | undefined;
   const stopShipper = async (): Promise<void> => {
     if (shipper && shipper.exitCode === null) {
@@ -113,6 +131,8 @@ export async function runLagBench(o: LagOptions): Promise<LagResult> {
     });
     let exited = false;
     void shipper.then(() => (exited = true));
+    const shipperStarted = performance.now();
+    sampler = new WindowSampler(o.sourcePid, () => shipper?.pid).start();
 
     // Steady state before the writer starts: streaming, and caught up (its heartbeat).
     const t0 = Date.now();
@@ -135,6 +155,7 @@ export async function runLagBench(o: LagOptions): Promise<LagResult> {
     const interval = 1000 / TX_PER_SECOND;
     const total = Math.round(o.seconds * TX_PER_SECOND);
     const started = performance.now();
+    const startedAt = Date.now();
     let slowest = 0;
     let writing = true;
     const writes = (async () => {
@@ -174,6 +195,7 @@ export async function runLagBench(o: LagOptions): Promise<LagResult> {
       await writer.close();
     }
     const writeSeconds = (performance.now() - started) / 1000;
+    const cpu = sampler.window(startedAt, Date.now());
     const written = {
       transactions: writer.transactions,
       rows: writer.rows,
@@ -184,12 +206,13 @@ export async function runLagBench(o: LagOptions): Promise<LagResult> {
     };
     o.log(`    writer: ${written.rows} rows in ${written.transactions} transactions over ${writeSeconds.toFixed(1)} s (${written.rowsPerSecond.toFixed(0)} rows/s)`);
 
-    // Drain: the source's last transaction reaches the repository.
+    // Drain: the source's last transaction reaches the repository (a whole file, or with
+    // partial segments the newest part of the active one).
     const gtid = String((await db.query<{ g: string }>('SELECT @@gtid_binlog_pos AS g'))[0]?.g ?? '');
     const drainStart = performance.now();
     let drainSeconds: number | null = null;
     while (performance.now() - drainStart < (o.maxLagSeconds * 3 + 30) * 1000 && !o.interrupted()) {
-      const { segments } = await repo.binlogs.segments(sourceId);
+      const { segments } = await repo.binlogs.chainSegments(sourceId);
       if (segments.at(-1)?.gtid.atEnd === gtid) {
         drainSeconds = (performance.now() - drainStart) / 1000;
         break;
@@ -201,10 +224,16 @@ export async function runLagBench(o: LagOptions): Promise<LagResult> {
     shipper.kill('SIGTERM');
     const done = await Promise.race([shipper, sleep(60_000).then(() => null)]);
     if (!done) throw new Error(`dbops binlog ship did not exit within 60 s of SIGTERM; see ${o.logFile}`);
+    const shipperMinutes = (performance.now() - shipperStarted) / 60_000;
     if (o.interrupted()) throw new Error('interrupted');
     let shippedFiles = 0;
+    let forcedRotations: number | null = null;
+    let partials: number | null = null;
     try {
-      shippedFiles = (JSON.parse(String(done.stdout)) as { shipped: string[] }).shipped.length;
+      const out = JSON.parse(String(done.stdout)) as { shipped: string[]; forcedRotations?: number; partials?: number };
+      shippedFiles = out.shipped.length;
+      forcedRotations = out.forcedRotations ?? null;
+      partials = out.partials ?? null;
     } catch {
       // no JSON: the exit code below says why
     }
@@ -212,7 +241,8 @@ export async function runLagBench(o: LagOptions): Promise<LagResult> {
     const exact = samples.map((s) => s.exactSeconds);
     return {
       maxLagSeconds: o.maxLagSeconds,
-      rotateAfterSeconds: rotateAfterSeconds(o.maxLagSeconds),
+      partialSegments: o.partialSegments,
+      rotateAfterSeconds: rotateAfterSeconds(o.maxLagSeconds, o.partialSegments),
       seconds: o.seconds,
       rowsPerSecond: o.rowsPerSecond,
       shape: { ...shape, transactionsPerSecond: TX_PER_SECOND },
@@ -224,10 +254,16 @@ export async function runLagBench(o: LagOptions): Promise<LagResult> {
       max: lags.length ? Math.max(...lags) : null,
       exact: { p50: percentile(exact, 50), p99: percentile(exact, 99), max: exact.length ? Math.max(...exact) : null },
       shippedFiles,
+      forcedRotations,
+      partials,
+      rotationsPerMinute: forcedRotations === null ? null : forcedRotations / shipperMinutes,
+      sourceFilesAdded: (await sourceFiles()) - filesBefore,
+      cpu,
       drainSeconds,
       shipperExitCode: done.exitCode ?? null,
     };
   } finally {
+    sampler?.stop();
     await stopShipper();
     await db.close();
   }

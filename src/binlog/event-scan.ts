@@ -61,6 +61,12 @@ export interface BinlogScan {
   endPosition: number;
   /** Bytes after the last complete event (a file being written, or a torn copy). */
   partialBytes: number;
+  /**
+   * Position after the last complete transaction (= endPosition when none is open): a
+   * prefix of the file up to here holds whole transactions only, which is where partial
+   * segments end.
+   */
+  committedPosition: number;
   events: number;
   /** GTID events (MariaDB GTID / MySQL GTID or anonymous GTID): one per transaction. */
   transactions: number;
@@ -83,11 +89,11 @@ export interface BinlogScan {
   content: SegmentContent;
 }
 
-/** Scan a whole file. Throws OperationError when it is not a binlog or an event header is impossible. */
-export async function scanBinlogFile(path: string): Promise<BinlogScan> {
+/** Scan a file (or its first `until` bytes). Throws OperationError when it is not a binlog or an event header is impossible. */
+export async function scanBinlogFile(path: string, until?: number): Promise<BinlogScan> {
   const fh = await open(path, 'r');
   try {
-    return await scan(fh, path);
+    return await scan(fh, path, until);
   } finally {
     await fh.close();
   }
@@ -111,8 +117,12 @@ class Window {
 }
 
 
-async function scan(fh: FileHandle, path: string): Promise<BinlogScan> {
-  const size = (await fh.stat()).size;
+/** MariaDB GTID event flag: a single statement without BEGIN/COMMIT (DDL). */
+const FL_STANDALONE = 1;
+const XA_PREPARE = 38;
+
+async function scan(fh: FileHandle, path: string, until?: number): Promise<BinlogScan> {
+  const size = Math.min((await fh.stat()).size, until ?? Infinity);
   const win = new Window(fh, size);
   if (size < 4 || !(await win.at(0, 4)).equals(MAGIC)) {
     throw new OperationError(`${path} is not a binlog file (no \\xfebin magic): remove it from the spool directory`);
@@ -121,6 +131,7 @@ async function scan(fh: FileHandle, path: string): Promise<BinlogScan> {
     size,
     endPosition: 4,
     partialBytes: 0,
+    committedPosition: 4,
     events: 0,
     transactions: 0,
     firstEventTime: null,
@@ -140,6 +151,8 @@ async function scan(fh: FileHandle, path: string): Promise<BinlogScan> {
   const mariaState = new Map<number, string>();
   let sawMariaList = false;
   let checksumBytes = 0;
+  // The open transaction: where it started, whether it ends with its first statement (DDL).
+  let open: { start: number; standalone: boolean | null } | null = null;
   let pos = 4;
   while (pos + HEADER <= size) {
     const h = await win.at(pos, HEADER);
@@ -174,6 +187,7 @@ async function scan(fh: FileHandle, path: string): Promise<BinlogScan> {
       }
       case EventType.MARIADB_GTID: {
         const b = await body();
+        open = { start: pos, standalone: (b.readUInt8(12) & FL_STANDALONE) !== 0 };
         const domain = b.readUInt32LE(8);
         const gtid = `${domain}-${serverId}-${b.readBigUInt64LE(0)}`;
         mariaState.set(domain, gtid);
@@ -182,11 +196,17 @@ async function scan(fh: FileHandle, path: string): Promise<BinlogScan> {
       }
       case EventType.MYSQL_GTID: {
         const b = await body();
+        open = { start: pos, standalone: null };
         noteTransaction(out, time, `${uuidOf(b.subarray(1, 17))}:${b.readBigInt64LE(17)}`);
         break;
       }
       case EventType.MYSQL_ANONYMOUS_GTID:
+        open = { start: pos, standalone: null };
         noteTransaction(out, time, null);
+        break;
+      case EventType.XID:
+      case XA_PREPARE:
+        open = null;
         break;
       case EventType.MYSQL_PREVIOUS_GTIDS: {
         const b = await body();
@@ -213,7 +233,14 @@ async function scan(fh: FileHandle, path: string): Promise<BinlogScan> {
         // thread_id (4), exec_time (4), db length (1), error code (2), status vars length (2), status vars, db NUL, query.
         const b = await body();
         const start = 13 + b.readUInt16LE(11) + b.readUInt8(8) + 1;
-        if (!FRAMING.test(b.subarray(start, Math.min(b.length, start + 32)).toString('latin1'))) out.content.statements++;
+        const head = b.subarray(start, Math.min(b.length, start + 32)).toString('latin1');
+        if (!FRAMING.test(head)) out.content.statements++;
+        if (open) {
+          // MySQL says with its first statement whether the transaction has a BEGIN.
+          if (open.standalone === null) open.standalone = !/^\s*BEGIN\b/i.test(head);
+          else if (open.standalone || /^\s*(COMMIT|ROLLBACK)\b/i.test(head)) open = null;
+          if (open?.standalone) open = null;
+        }
         break;
       }
       case EventType.MARIADB_QUERY_COMPRESSED:
@@ -242,6 +269,7 @@ async function scan(fh: FileHandle, path: string): Promise<BinlogScan> {
       }
     }
     pos += eventSize;
+    if (!open) out.committedPosition = pos;
   }
   out.endPosition = pos;
   out.partialBytes = size - pos;

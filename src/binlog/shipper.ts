@@ -6,9 +6,14 @@
 // file with a manifest), never from local state; a file whose manifest exists is never
 // uploaded again; a missing file is recorded as a gap, never skipped silently.
 //
-// Bounded lag: when the active file holds a transaction older than the rotation budget
-// the shipper runs FLUSH BINARY LOGS (needs RELOAD). That keeps every object a whole
-// binlog file, byte-identical to the source's, instead of shipping partial segments.
+// Bounded lag, two ways. By default the shipper rotates the source's binlog (FLUSH BINARY
+// LOGS, needs RELOAD) once the oldest unshipped transaction nears the budget, so every
+// object is a whole file, byte-identical to the source's: every ~maxLag/2 under load. With
+// binlog.partialSegments (continuous mode only, not `--once`) the file the source is still
+// writing is shipped as it grows, as partial segments (ship-partial.ts) that end on
+// transaction boundaries, every fifth of the budget (1-10 s); once the file closes it is
+// shipped whole and its partial segments are removed, and a rotation is forced at most
+// once a minute, so no file carries more than a minute of partial segments.
 //
 // The spool is a cache: a copy that is torn, empty, missing or stops growing is streamed
 // again, and only the source (SHOW BINARY LOGS) can make a missing file a gap. A full
@@ -17,7 +22,8 @@
 //
 // One writer per repository and source: a lease in the repository (storage/lease.ts).
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { createHash, type Hash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -35,13 +41,15 @@ import { VERSION } from '../version.js';
 import { binlogSeq, compareBinlogNames, isBinlogName, shiftBinlogName } from './file-names.js';
 import { endsWithCloseEvent, scanBinlogFile, type BinlogScan } from './event-scan.js';
 import { shipFile, type ShipFileOptions } from './ship-file.js';
+import { shipPartial } from './ship-partial.js';
+import type { PartialSegmentManifest } from './segment-manifest.js';
 import { type GapRecord, type UnsignedGapRecord } from './gap-record.js';
 import { startStream, isPurgedError, type RunningStream } from './binlog-stream.js';
 import { sourceWarnings } from './source-checks.js';
 import { acquireSpoolLock } from './spool-lock.js';
 import { freeBytes, SPOOL_HEADROOM, spoolFullMessage } from './spool-space.js';
 import { Lease } from '../storage/lease.js';
-import { assertSourceId, gapKey, gapsPrefix, shipperLeasePrefix } from '../storage/layout.js';
+import { assertSourceId, gapKey, gapsPrefix, partialDataKey, partialManifestKey, shipperLeasePrefix } from '../storage/layout.js';
 import type { ShipperProblem, ShipperState } from './shipper-state.js';
 
 export interface ShipOptions {
@@ -62,6 +70,8 @@ export interface ShipOptions {
   pollMs?: number;
   /** Called once the shipper holds its lease and is about to stream (the daemon's health). */
   onStarted?: () => void;
+  /** Ship the active file's growth as partial segments (continuous mode; default false: rotate within the lag budget). */
+  partialSegments?: boolean;
 }
 
 export interface ShipResult {
@@ -72,6 +82,10 @@ export interface ShipResult {
   warnings: string[];
   /** Newest file in the repository after this run. */
   lastShipped: string | null;
+  /** Partial segments shipped by this run. */
+  partials: number;
+  /** FLUSH BINARY LOGS this run ran to bound the lag. */
+  forcedRotations: number;
 }
 
 /** Ship binlogs of one source until stopped (or once); see the file comment. */
@@ -89,8 +103,17 @@ export async function shipBinlogs(options: ShipOptions): Promise<ShipResult> {
 }
 
 /** Seconds a transaction may wait in the active file before we rotate: leaves room for upload. */
-export function rotateAfterSeconds(maxLagSeconds: number): number {
-  return maxLagSeconds <= 20 ? maxLagSeconds / 2 : maxLagSeconds - 10;
+export function rotateAfterSeconds(maxLagSeconds: number, partialSegments = false): number {
+  const budget = maxLagSeconds <= 20 ? maxLagSeconds / 2 : maxLagSeconds - 10;
+  return partialSegments ? Math.max(PARTIAL_ROTATE_SECONDS, budget) : budget;
+}
+
+/** With partial segments, a forced rotation at most this often: files of about a minute. */
+export const PARTIAL_ROTATE_SECONDS = 60;
+
+/** How often the active file's growth is shipped: a fifth of the lag budget, between 1 and 10 s. */
+export function partialIntervalSeconds(maxLagSeconds: number): number {
+  return Math.min(10, Math.max(1, maxLagSeconds / 5));
 }
 
 /**
@@ -110,7 +133,7 @@ export const LEASE_TTL_MS = 60_000;
 const STALL_MS = 10_000;
 
 class Shipper {
-  result: ShipResult = { serverUuid: '', shipped: [], gaps: [], warnings: [], lastShipped: null };
+  result: ShipResult = { serverUuid: '', shipped: [], gaps: [], warnings: [], lastShipped: null, partials: 0, forcedRotations: 0 };
   private db: MysqlClient | undefined;
   private info!: ServerInfo;
   private profile!: FlavorProfile;
@@ -144,6 +167,11 @@ class Shipper {
   private spaceNeeded = 0;
   /** The newest spool file's size when it last changed, for the stall check. */
   private watch: { file: string; size: number; since: number } | undefined;
+  /** The active file's partial segments in the repository; `hash` is sha256 of its first `end` bytes, checked against the spool copy. */
+  private partial: { file: string; parts: PartialSegmentManifest[]; hash: Hash | null } | null = null;
+  private lastPartAt = 0;
+  /** Files that had partial segments when this run started (a run with them off still replaces those). */
+  private partialsAtStart = new Set<string>();
 
   constructor(private readonly o: ShipOptions) {
     this.signal = o.signal ? AbortSignal.any([o.signal, this.leaseLost.signal]) : this.leaseLost.signal;
@@ -190,6 +218,15 @@ class Shipper {
     if (this.last) {
       const m = await this.o.repo.binlogs.segment(this.sourceId, this.last).catch(() => undefined);
       if (m) this.offsite = { file: m.file, endPosition: m.endPosition, lastEventTime: m.lastEventTime };
+    }
+    // Partial segments of files shipped whole since (a shipper stopped between the two) are replaced.
+    for (const file of (await this.o.repo.binlogs.partialFiles(this.sourceId)).keys()) {
+      if (!this.shipped.has(file)) {
+        this.partialsAtStart.add(file);
+        continue;
+      }
+      this.lease.assertHeld();
+      log.info({ file, parts: await this.o.repo.binlogs.removePartials(this.sourceId, file) }, 'removed partial segments of a file shipped whole');
     }
     log.info({ serverUuid: this.sourceId, lastShipped: this.last, spool: this.spool, once: this.o.once, connectionServerId: this.connectionServerId, lease: this.lease.key }, 'binlog shipper started');
   }
@@ -262,7 +299,10 @@ class Shipper {
     let lastWatch = 0;
     let active: { file: string; firstTransaction: Date | null } | undefined;
     let lastFlush = 0;
-    const rotateAfterMs = rotateAfterSeconds(this.o.maxLagSeconds) * 1000;
+    const partials = this.o.partialSegments ?? false;
+    const rotateAfterMs = rotateAfterSeconds(this.o.maxLagSeconds, partials) * 1000;
+    const flushEveryMs = partials ? PARTIAL_ROTATE_SECONDS * 1000 : Math.max(1000, rotateAfterMs / 2);
+    const partialMs = partialIntervalSeconds(this.o.maxLagSeconds) * 1000;
     const heartbeatMs = Math.min(this.o.maxLagSeconds * 500, 30_000);
     const watchMs = Math.min(heartbeatMs, 5000);
     await this.healGaps();
@@ -288,14 +328,20 @@ class Shipper {
           streamStartedAt = Date.now();
           this.watch = undefined;
         }
-        // Bounded lag: rotate once the oldest unshipped transaction nears the budget.
-        const newest = (await this.spoolFiles()).at(-1);
+        // Bounded lag: the active file's growth goes out as partial segments; a rotation
+        // once its oldest transaction nears the budget (a minute with partial segments).
+        const spooled = await this.spoolFiles();
+        const newest = spooled.at(-1);
         if (newest && this.stream) {
+          if (partials && spooled.length === 1 && (!this.nextToShip || newest === this.nextToShip) && Date.now() - this.lastPartAt >= partialMs) await this.shipGrowth(newest);
           if (active?.file !== newest) active = { file: newest, firstTransaction: null };
           if (!active.firstTransaction) active.firstTransaction = (await this.scanActive(newest))?.firstTransactionTime ?? null;
-          if (active.firstTransaction && Date.now() - active.firstTransaction.getTime() >= rotateAfterMs && Date.now() - lastFlush >= Math.max(1000, rotateAfterMs / 2)) {
+          if (active.firstTransaction && Date.now() - active.firstTransaction.getTime() >= rotateAfterMs && Date.now() - lastFlush >= flushEveryMs) {
             lastFlush = Date.now();
-            await this.flush();
+            if (await this.flush()) {
+              this.result.forcedRotations++;
+              log.info({ file: newest, oldestTransaction: active.firstTransaction.toISOString() }, 'rotated the binlog to bound the shipping lag');
+            }
           }
         }
         if (this.stream && Date.now() - lastWatch >= watchMs) {
@@ -305,7 +351,7 @@ class Shipper {
         // The heartbeat goes out busy or idle (RPO is measured from it), at once when a problem
         // starts or ends, and every poll while idle until it could say "caught up" (a restarted
         // shipper would otherwise leave the lag of its predecessor's last beat standing).
-        const idle = newest !== undefined && active?.file === newest && active.firstTransaction === null;
+        const idle = newest !== undefined && active?.file === newest && (active.firstTransaction === null || (await this.partialCovers(newest)));
         const due = this.heartbeatDue || Date.now() - lastHeartbeat >= heartbeatMs;
         if (due || (idle && !beatCaughtUp)) {
           const beat = await this.heartbeat(due);
@@ -369,7 +415,12 @@ class Shipper {
     } catch (err) {
       if ((err as { errno?: number }).errno === 1227) {
         this.flushDenied = true;
-        log.error({ serverUuid: this.sourceId }, 'the source account lacks the RELOAD privilege: cannot rotate binlogs, so shipping lag is not bounded; GRANT RELOAD to it');
+        log.error(
+          { serverUuid: this.sourceId },
+          this.o.partialSegments
+            ? "the source account lacks the RELOAD privilege: cannot rotate binlogs, so the active file's partial segments pile up until the server rotates it (max_binlog_size); GRANT RELOAD to it"
+            : 'the source account lacks the RELOAD privilege: cannot rotate binlogs, so shipping lag is not bounded; GRANT RELOAD to it',
+        );
         return false;
       }
       throw err;
@@ -433,6 +484,7 @@ class Shipper {
       this.offsite = { file: m.file, endPosition: m.endPosition, lastEventTime: m.lastEventTime };
       this.result.lastShipped = file;
       this.result.shipped.push(file);
+      await this.replacePartials(file, path);
       await rm(path, { force: true });
       log.info({ file, rawBytes: m.rawBytes, storedBytes: m.storedBytes, transactions: m.transactions, lastEventTime: m.lastEventTime }, 'binlog shipped');
     }
@@ -447,6 +499,7 @@ class Shipper {
   private async spoolLost(file: string, why: string, needed?: number): Promise<void> {
     await this.endStream();
     for (const f of await this.spoolFiles()) if (binlogSeq(f) >= binlogSeq(file)) await rm(join(this.spool, f), { force: true });
+    if (this.partial) this.partial.hash = null;
     this.restartStream = true;
     this.watch = undefined;
     const onSource = needed ?? (await this.withDb((db) => listBinaryLogs(db, this.profile)).catch(() => [])).find((l) => l.file === file)?.size ?? 0;
@@ -500,6 +553,7 @@ class Shipper {
       const m = await shipFile(this.shipOptions(), path, file, scan, this.shipped.has(previous) ? previous : null);
       this.shipped.add(file);
       this.result.shipped.push(file);
+      await this.replacePartials(file, path);
       log.info({ file, rawBytes: m.rawBytes, storedBytes: m.storedBytes, transactions: m.transactions }, 'binlog shipped (backfill of a recorded gap)');
     } finally {
       await rm(path, { force: true });
@@ -581,6 +635,8 @@ class Shipper {
     const first = later[0]!;
     // The only place a gap is recorded: the source itself no longer has these files.
     await this.recordGap(next, shiftBinlogName(first, -1), 'purged-on-source', first);
+    // Partial segments of a purged file stay: the only copy of its start (recovery can end in them).
+    this.partial = null;
     for (const f of await this.spoolFiles()) if (binlogSeq(f) < binlogSeq(first)) await rm(join(this.spool, f), { force: true });
     this.nextToShip = first;
     return first;
@@ -625,7 +681,7 @@ class Shipper {
     if (this.last && activeFile && files.length === 1 && !this.spaceNeeded) {
       const status = await this.withDb((db) => readBinlogStatus(db, this.profile)).catch(() => undefined);
       const scan = await this.scanActive(activeFile);
-      if (status && scan && scan.transactions === 0 && scan.partialBytes === 0 && status.file === activeFile && status.position === scan.size) {
+      if (status && scan && scan.partialBytes === 0 && status.file === activeFile && status.position === scan.size && (scan.transactions === 0 || (await this.partialCovers(activeFile, scan.size)))) {
         this.caughtUp = { at: new Date().toISOString(), file: activeFile, position: status.position };
         caughtUpNow = true;
       }
@@ -647,6 +703,86 @@ class Shipper {
     this.lease?.assertHeld();
     await this.o.repo.binlogs.putShipperState(state);
     return caughtUpNow;
+  }
+
+  /** True when the partial segments of `file` hold it to `size` (default: its spool copy's size). */
+  private async partialCovers(file: string, size?: number): Promise<boolean> {
+    if (this.partial?.file !== file) return false;
+    const end = this.partial.parts.at(-1)?.endPosition ?? -1;
+    return end === (size ?? (await stat(join(this.spool, file)).catch(() => undefined))?.size);
+  }
+
+  /**
+   * Ship the active file's committed growth since its last partial segment. The running
+   * hash of what is already shipped is taken from the spool copy the first time (after a
+   * restart, or a copy streamed again) and must match the last part's: the source's file
+   * cannot change, so a mismatch means the repository's parts are not this file's.
+   */
+  private async shipGrowth(file: string): Promise<void> {
+    const path = join(this.spool, file);
+    if (this.partial?.file !== file) {
+      const { parts, problems } = await this.o.repo.binlogs.partials(this.sourceId, file);
+      // Parts after a broken link would collide with the numbers shipped next: the valid run is kept, the rest removed.
+      if (problems.length) await this.dropPartsAfter(file, parts.length);
+      this.partial = { file, parts, hash: null };
+    }
+    const scan = await this.scanActive(file);
+    if (!scan || endsWithCloseEvent(scan)) return;
+    const last = this.partial.parts.at(-1) ?? null;
+    const from = last?.endPosition ?? 0;
+    const to = scan.committedPosition;
+    if (to <= from || scan.transactions === (last?.transactions ?? 0)) return;
+    if (!this.partial.hash) {
+      const hash = createHash('sha256');
+      if (from > 0) for await (const chunk of createReadStream(path, { start: 0, end: from - 1 })) hash.update(chunk as Buffer);
+      if (last && hash.copy().digest('hex') !== last.partial.prefixSha256) {
+        throw new OperationError(`the spool copy of ${file} differs from its partial segments in ${this.o.repo.storage.location} (first ${from} bytes): the repository's parts are not this source's file; was RESET MASTER run on the source? Ship it to a new repository prefix`);
+      }
+      this.partial.hash = hash;
+    }
+    const prefixScan = to === scan.size ? scan : await scanBinlogFile(path, to);
+    const advanced = this.partial.hash.copy();
+    this.lease?.assertHeld();
+    const m = await shipPartial(this.shipOptions(), { path, file, scan: prefixScan, from, to, previous: last, prefix: advanced, previousFile: this.last });
+    this.partial.parts.push(m);
+    this.partial.hash = advanced;
+    this.lastPartAt = Date.now();
+    this.result.partials++;
+    this.offsite = { file, endPosition: m.endPosition, lastEventTime: m.lastEventTime };
+    log.debug({ file, part: m.partial.part, from, to, transactions: m.transactions, lastEventTime: m.lastEventTime }, 'partial binlog segment shipped');
+  }
+
+  private async dropPartsAfter(file: string, keep: number): Promise<void> {
+    const numbers = (await this.o.repo.binlogs.partialFiles(this.sourceId)).get(file) ?? [];
+    for (const n of numbers.filter((n) => n > keep)) {
+      this.lease?.assertHeld();
+      await this.o.repo.storage.remove(partialManifestKey(this.sourceId, file, n));
+      await this.o.repo.storage.remove(partialDataKey(this.sourceId, file, n));
+    }
+  }
+
+  /**
+   * `file` is shipped whole: its partial segments go. Their prefix hash is checked against
+   * the whole file first; a difference is logged loudly (the whole file, checked against the
+   * source's size, is the one kept).
+   */
+  private async replacePartials(file: string, path: string): Promise<void> {
+    const parts = this.partial?.file === file ? this.partial.parts : [];
+    const last = parts.at(-1);
+    if (last) {
+      const hash = createHash('sha256');
+      for await (const chunk of createReadStream(path, { start: 0, end: last.endPosition - 1 })) hash.update(chunk as Buffer);
+      if (hash.digest('hex') !== last.partial.prefixSha256) log.error({ file, parts: parts.length, end: last.endPosition }, 'the whole binlog file differs from its partial segments: keeping the whole file');
+    }
+    if (this.partial?.file === file) this.partial = null;
+    // Without partial segments there is nothing to list per file (a request per shipped file,
+    // which also lengthened a SIGTERM's wind-down on a slow store): only the files that had
+    // parts when this run started. Parts without a manifest are prune's (replaced-partial-segments).
+    else if (!this.o.partialSegments && !this.partialsAtStart.has(file)) return;
+    this.partialsAtStart.delete(file);
+    this.lease?.assertHeld();
+    const removed = await this.o.repo.binlogs.removePartials(this.sourceId, file);
+    if (removed) log.debug({ file, parts: removed }, 'partial segments replaced by the whole file');
   }
 
   private startFollowing(start: string): void {

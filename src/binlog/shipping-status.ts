@@ -1,10 +1,12 @@
 // How far behind shipping is, from the repository alone (what the daemon's /metrics,
-// `binlog status` and PITR's "recoverable window" need): the newest shipped event,
-// the lag, the files and every gap, recorded or merely visible as a hole in the sequence.
+// `binlog status` and PITR's "recoverable window" need): the newest shipped event (in a
+// whole file or in the partial segments of the file the source is writing), the lag, the
+// files and every gap, recorded or merely visible as a hole in the sequence.
 import type { Repository } from '../repo/repository.js';
 import { binlogSeq, shiftBinlogName } from './file-names.js';
 import type { GapRecord } from './gap-record.js';
 import { type ShipperState } from './shipper-state.js';
+import { isPrefix, type SegmentManifest } from './segment-manifest.js';
 
 export interface StatusGap {
   from: string;
@@ -37,10 +39,15 @@ export interface ShippingStatus {
   /** Segment manifests that did not verify. */
   problems: string[];
   shipper: ShipperState | null;
+  /** The file the source is still writing, as far as its partial segments hold it (null when none). */
+  partial: { file: string; endPosition: number; parts: number; lastEventTime: string; storedBytes: number } | null;
 }
 
 export async function shippingStatus(repo: Repository, serverUuid: string, now: Date = new Date()): Promise<ShippingStatus> {
-  const { segments, problems } = await repo.binlogs.segments(serverUuid);
+  const { segments: chain, problems } = await repo.binlogs.chainSegments(serverUuid);
+  const segments = chain.filter((s): s is SegmentManifest => !isPrefix(s));
+  // The prefix after the newest whole file: older prefixes are what a purged file left.
+  const prefix = chain.filter(isPrefix).filter((p) => !segments.length || p.sequence > segments.at(-1)!.sequence).at(-1);
   const recorded = await repo.binlogs.gaps(serverUuid);
   const shipper = await repo.binlogs.shipperState(serverUuid);
   const gaps: StatusGap[] = recorded.map((g) => ({ from: g.from, to: g.to, reason: g.reason, recorded: true, detectedAt: g.detectedAt }));
@@ -62,6 +69,7 @@ export async function shippingStatus(repo: Repository, serverUuid: string, now: 
     if (!newest || s.lastEventTime > newest) newest = s.lastEventTime;
     if (!oldest || s.firstEventTime < oldest) oldest = s.firstEventTime;
   }
+  if (prefix && (!newest || prefix.lastEventTime > newest)) newest = prefix.lastEventTime;
   let caughtUpTo = newest;
   if (shipper?.caughtUpAt && (!caughtUpTo || shipper.caughtUpAt > caughtUpTo) && segments.length > 0) caughtUpTo = shipper.caughtUpAt;
   const last = segments.at(-1);
@@ -79,5 +87,6 @@ export async function shippingStatus(repo: Repository, serverUuid: string, now: 
     gaps: gaps.sort((a, b) => binlogSeq(a.from) - binlogSeq(b.from)),
     problems,
     shipper,
+    partial: prefix ? { file: prefix.file, endPosition: prefix.endPosition, parts: prefix.parts.length, lastEventTime: prefix.lastEventTime, storedBytes: prefix.parts.reduce((n, p) => n + p.storedBytes, 0) } : null,
   };
 }

@@ -172,8 +172,11 @@ export const configSchema = z.strictObject({
       waitForShipping: duration
         .optional()
         .describe('a content restore test waits this long for the binlog holding its checksum point to be shipped (unset: `maxLagSeconds` + 30 s)'),
+      partialSegments: bool
+        .default(false)
+        .describe('ship the file the source is writing as it grows (partial segments, each a few seconds of it), rotating it at most once a minute; false: rotate it within the lag budget instead'),
     })
-    .default({ maxLagSeconds: 60 }),
+    .default({ maxLagSeconds: 60, partialSegments: false }),
   /** How `dbops pitr` and restore tests apply binlogs (src/pitr/replay.ts). */
   pitr: z
     .strictObject({
@@ -446,6 +449,7 @@ export const SETTABLE_KEYS: Record<string, 'string' | 'list' | 'number' | 'boole
   'binlog.spoolDir': 'string',
   'binlog.connectionServerId': 'number',
   'binlog.waitForShipping': 'string',
+  'binlog.partialSegments': 'boolean',
   'pitr.replay': 'string',
   'pitr.replayThreads': 'number',
   'pitr.replayParallelMode': 'string',

@@ -114,6 +114,7 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
         compressionThreads: config.compression.threads,
         spoolRoot: config.binlog.spoolDir ?? join(tmpdir(), 'dbops-binlog-spool'),
         maxLagSeconds: config.binlog.maxLagSeconds,
+        partialSegments: config.binlog.partialSegments,
         ...(config.binlog.connectionServerId !== undefined ? { connectionServerId: config.binlog.connectionServerId } : {}),
       })
     : null;

@@ -23,6 +23,8 @@ export interface PartUploadOptions {
   compressionLevel: number;
   compressionThreads: number;
   sizeHint?: number;
+  /** Store it without an Object Lock retention (see PutOptions.unlocked). */
+  unlocked?: boolean;
 }
 
 export interface UploadedObject {
@@ -78,7 +80,7 @@ class Chain {
     })();
     const tools = Promise.all([zstdDone, waitTool(this.age, 'age'), upstream]);
     tools.catch((err: Error) => this.stored.destroy(err));
-    const put = options.storage.put(options.key, this.stored, options.sizeHint !== undefined ? { sizeHint: options.sizeHint } : {});
+    const put = options.storage.put(options.key, this.stored, { ...(options.sizeHint !== undefined ? { sizeHint: options.sizeHint } : {}), ...(options.unlocked ? { unlocked: true } : {}) });
     this.done = Promise.all([put, tools]).then(
       ([, [zstdStderr]]) => ({ stored: this.stored.result(), zstdStderr }),
       async (err: unknown) => {

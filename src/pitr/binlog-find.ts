@@ -73,7 +73,7 @@ export function binlogTool(flavor: Flavor): string {
 export async function findEvents(o: FindOptions): Promise<FindResult> {
   const t0 = performance.now();
   const sourceId = o.sourceId ?? (await onlySource(o.repo));
-  const { segments } = await o.repo.binlogs.segments(sourceId);
+  const { segments } = await o.repo.binlogs.chainSegments(sourceId);
   if (segments.length === 0) throw new UsageError(`no binlogs of source ${sourceId} in ${o.repo.storage.location}: run "dbops binlog ship"`);
   const wanted = segments.filter(
     (s) => !(o.since && Date.parse(s.lastEventTime) < o.since.getTime()) && !(o.until && Date.parse(s.firstEventTime) > o.until.getTime()) && segmentMayMatch(s.content, o),

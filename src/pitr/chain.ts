@@ -1,7 +1,9 @@
 // The binlog chain between two points, from signed segment manifests alone: which files a
 // replay needs, whether each one is in the repository, and — when one is not — the
 // windows that ARE recoverable, so a refusal can say what the responder can do instead.
-import type { SegmentManifest } from '../binlog/segment-manifest.js';
+// A file known only through its partial segments (the source was still writing it) can
+// end a chain but never be crossed: what it held after them is not in the repository.
+import { isPrefix, type ChainSegment } from '../binlog/segment-manifest.js';
 import type { GapRecord } from '../binlog/gap-record.js';
 import type { BackupManifest } from '../manifest/backup-manifest.js';
 import { binlogSeq, shiftBinlogName } from '../binlog/file-names.js';
@@ -34,11 +36,12 @@ export interface RecoverableWindow {
  * Windows of points reachable from some backup through an unbroken run of shipped files:
  * one per run of consecutive segments that holds a backup's consistent point.
  */
-export function recoverableWindows(segments: SegmentManifest[], backups: BackupManifest[]): RecoverableWindow[] {
-  const runs: SegmentManifest[][] = [];
+export function recoverableWindows(segments: ChainSegment[], backups: BackupManifest[]): RecoverableWindow[] {
+  const runs: ChainSegment[][] = [];
   for (const s of segments) {
     const run = runs.at(-1);
-    if (run && run.at(-1)!.sequence + 1 === s.sequence) run.push(s);
+    const prev = run?.at(-1);
+    if (run && prev!.sequence + 1 === s.sequence && !isPrefix(prev!)) run.push(s);
     else runs.push([s]);
   }
   const out: RecoverableWindow[] = [];
@@ -67,9 +70,9 @@ export function describeWindows(windows: RecoverableWindow[]): string {
  * The segments from `from.file` to `to.file`, in order; a UsageError naming the first
  * missing file (and why, from the gap records) and the recoverable windows otherwise.
  */
-export function selectChain(segments: SegmentManifest[], gaps: GapRecord[], backups: BackupManifest[], from: ChainPoint, to: ChainPoint): SegmentManifest[] {
+export function selectChain(segments: ChainSegment[], gaps: GapRecord[], backups: BackupManifest[], from: ChainPoint, to: ChainPoint): ChainSegment[] {
   const bySeq = new Map(segments.map((s) => [s.sequence, s]));
-  const chain: SegmentManifest[] = [];
+  const chain: ChainSegment[] = [];
   for (let seq = binlogSeq(from.file); seq <= binlogSeq(to.file); seq++) {
     const s = bySeq.get(seq);
     if (!s) {
@@ -77,6 +80,9 @@ export function selectChain(segments: SegmentManifest[], gaps: GapRecord[], back
       const gap = gaps.find((g) => binlogSeq(g.from) <= seq && seq <= binlogSeq(g.to));
       const why = gap ? (gap.reason === 'purged-on-source' ? 'purged on the source before it was shipped' : 'missing from the shipped sequence') : 'not in the repository';
       throw new UsageError(`binlog ${missing} is ${why}: cannot replay from ${formatPoint(from)} to ${formatPoint(to)} across it; ${describeWindows(recoverableWindows(segments, backups))}`);
+    }
+    if (isPrefix(s) && seq < binlogSeq(to.file)) {
+      throw new UsageError(`binlog ${s.file} was shipped only up to position ${s.endPosition} (partial segments) and the rest of it is not in the repository: cannot replay from ${formatPoint(from)} to ${formatPoint(to)} across it; ${describeWindows(recoverableWindows(segments, backups))}`);
     }
     chain.push(s);
   }

@@ -8,7 +8,7 @@
 import type { Repository } from '../repo/repository.js';
 import type { ListedBackup } from '../repo/backup-store.js';
 import type { BackupManifest } from '../manifest/backup-manifest.js';
-import type { SegmentManifest } from '../binlog/segment-manifest.js';
+import type { ChainSegment } from '../binlog/segment-manifest.js';
 import type { GapRecord } from '../binlog/gap-record.js';
 import { idTime, isBackupId } from '../storage/layout.js';
 import { UsageError, VerificationError } from '../errors.js';
@@ -37,7 +37,7 @@ export interface ChooseBaseOptions {
   sourceId: string;
   target: PitrTarget;
   stop: ChainPoint;
-  segments: SegmentManifest[];
+  segments: ChainSegment[];
   gaps: GapRecord[];
   /** `previous`, a backup id or a unique prefix (from --base). */
   ref?: string;

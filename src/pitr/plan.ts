@@ -9,7 +9,7 @@
 import type { Repository } from '../repo/repository.js';
 import type { BackupManifest } from '../manifest/backup-manifest.js';
 import { pitrUnavailable } from '../manifest/point-in-time.js';
-import type { SegmentManifest } from '../binlog/segment-manifest.js';
+import type { ChainSegment } from '../binlog/segment-manifest.js';
 import { planRestore, type RestoreScope } from '../restore/select-parts.js';
 import type { Flavor } from '../mysql/server-info.js';
 import { UsageError, VerificationError } from '../errors.js';
@@ -77,12 +77,12 @@ export interface PlanOptions {
 interface Context {
   repo: Repository;
   cache: SegmentCache;
-  segments: SegmentManifest[];
+  segments: ChainSegment[];
   flavor: Flavor;
   scans: Map<string, Promise<FileTransactions>>;
 }
 
-async function scanOf(ctx: Context, seg: SegmentManifest): Promise<FileTransactions> {
+async function scanOf(ctx: Context, seg: ChainSegment): Promise<FileTransactions> {
   let p = ctx.scans.get(seg.file);
   if (!p) {
     p = ctx.cache.fetch(seg).then((path) => scanTransactions(path, seg.file, ctx.flavor));
@@ -97,7 +97,7 @@ export async function planPitr(o: PlanOptions): Promise<PitrPlan> {
   const backups = listed.flatMap((b) => (b.manifest ? [b.manifest] : []));
   refuseWithoutCoordinates(o.repo, backups, o.sourceId);
   const sourceId = o.sourceId ?? (await defaultSource(o.repo, backups));
-  const { segments } = await o.repo.binlogs.segments(sourceId);
+  const { segments } = await o.repo.binlogs.chainSegments(sourceId);
   if (segments.length === 0) throw new UsageError(`no binlogs of source ${sourceId} in ${o.repo.storage.location}: run "dbops binlog ship" (point-in-time recovery replays shipped binlogs)`);
   const gaps = await o.repo.binlogs.gaps(sourceId);
   const ofSource = backups.filter((b) => b.source.serverUuid === sourceId && b.consistentPoint.binlogFile && b.consistentPoint.binlogPosition !== null);
@@ -189,7 +189,7 @@ function scopeObject(scope: RestoreScope): ScopeObject | undefined {
  * UsageError naming the event when it does not exist at the stop. The decoded files stay
  * in the cache for the replay.
  */
-async function checkScopeExists(ctx: Context, chain: SegmentManifest[], from: ChainPoint, stop: ChainPoint, scoped: ScopeObject, at: string): Promise<void> {
+async function checkScopeExists(ctx: Context, chain: ChainSegment[], from: ChainPoint, stop: ChainPoint, scoped: ScopeObject, at: string): Promise<void> {
   const existence = new ScopeExistence(scoped);
   const tool = binlogTool(ctx.flavor);
   const files = chain.filter((s) => segmentMayMatch(s.content, { type: 'ddl' }));
@@ -224,7 +224,7 @@ async function defaultSource(repo: Repository, backups: BackupManifest[]): Promi
   throw new UsageError(`the repository holds binlogs of ${sources.length} sources (${sources.join(', ')}): choose one with --server-uuid`);
 }
 
-function segmentOf(ctx: Context, file: string): SegmentManifest {
+function segmentOf(ctx: Context, file: string): ChainSegment {
   const s = ctx.segments.find((x) => x.file === file);
   if (!s) throw new UsageError(`binlog ${file} is not in the repository (shipped: ${ctx.segments[0]!.file} … ${ctx.segments.at(-1)!.file}); see dbops binlog status / dbops binlog find`);
   return s;
@@ -322,7 +322,7 @@ function sameGtid(a: Gtid, b: Gtid): boolean {
   return false;
 }
 
-async function reachedPoint(ctx: Context, chain: SegmentManifest[], from: ChainPoint, stop: ChainPoint, base: BackupManifest): Promise<ReachedPoint> {
+async function reachedPoint(ctx: Context, chain: ChainSegment[], from: ChainPoint, stop: ChainPoint, base: BackupManifest): Promise<ReachedPoint> {
   const lastSeg = chain.at(-1)!;
   const scan = await scanOf(ctx, lastSeg);
   const gtid = stateAt(scan, stop.position).toString();

@@ -186,7 +186,7 @@ async function replayPlan(
   o: Pick<PitrOptions, 'binlog' | 'signal' | 'applier'> & { probe?: Probe; onProgress?: (binlogBytes: number) => void },
 ): Promise<ReplayResult & { bytesPerSecond: number }> {
   const t0 = performance.now();
-  const { segments } = await repo.binlogs.segments(plan.sourceId);
+  const { segments } = await repo.binlogs.chainSegments(plan.sourceId);
   const chain = plan.chain.map((c) => segments.find((s) => s.file === c.file)!);
   // Fetch two at a time (storage and age overlap), then decode the whole chain in one session.
   const paths: string[] = [];

@@ -48,7 +48,7 @@ export async function restoreTestDependencies(
 ): Promise<{ startSandbox: (manifest: BackupManifest, datadir?: string) => Promise<Sandbox>; replay?: Replayer }> {
   const pitr = (await repo.binlogs.sources()).length > 0 ? pitrReplayer(repo, identityFile) : undefined;
   const replay: Replayer | undefined = pitr && (async (request) => {
-    await waitForShipped(repo, request.manifest.source.serverUuid, request.to.binlogFile, waitForShippingMs, request.signal);
+    await waitForShipped(repo, request.manifest.source.serverUuid, request.to.binlogFile, waitForShippingMs, request.signal, request.to.binlogPosition);
     return pitr(request);
   });
   return { startSandbox: sandboxFactory(config), ...(replay ? { replay } : {}) };

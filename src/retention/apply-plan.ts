@@ -243,7 +243,7 @@ export async function applyPlan(repo: Repository, plan: RetentionPlan, storageUr
     let stopped = false;
     for (const [i, s] of source.deleted.entries()) {
       stopIfAborted(signal, result);
-      const [manifestLocked] = await removeKeys(repo, [segmentManifestKey(s.serverUuid, s.file)]);
+      const [manifestLocked] = await removeKeys(repo, s.partial ? s.partial.manifests : [segmentManifestKey(s.serverUuid, s.file)]);
       if (manifestLocked) {
         // Later files were shipped later, so they are locked at least as long: stop here.
         // The gap records older than the cut stay with them: they still describe that chain.
@@ -258,8 +258,8 @@ export async function applyPlan(repo: Repository, plan: RetentionPlan, storageUr
         stopped = true;
         break;
       }
-      const [dataLocked] = await removeKeys(repo, [segmentDataKey(s.serverUuid, s.file)]);
-      if (dataLocked) keepLocked({ kind: 'segment-data', name: segmentDataKey(s.serverUuid, s.file), until: latest([dataLocked]), note: `binlog data ${s.file} (manifest deleted) is ${lockedNote(dataLocked, 'it as orphan data')}` });
+      const [dataLocked] = await removeKeys(repo, s.partial ? s.partial.data : [segmentDataKey(s.serverUuid, s.file)]);
+      if (dataLocked) keepLocked({ kind: 'segment-data', name: s.partial ? `${s.serverUuid}/partial/${s.file}` : segmentDataKey(s.serverUuid, s.file), until: latest([dataLocked]), note: `binlog data ${s.file} (manifest deleted) is ${lockedNote(dataLocked, 'it as orphan data')}` });
       removed++;
       result.segments++;
     }

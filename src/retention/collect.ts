@@ -1,8 +1,13 @@
 // Reads what the planner decides on from the repository: verified backup manifests,
 // verified segment manifests and gap records per source, and the debris (objects
 // that no manifest commits). Only listings and small manifests are read.
+// Partial segments: a file known only through them counts as a segment (the chain's last
+// file, or one purged on the source before it closed), so the window keeps it and the cut
+// removes it like a whole file; the parts of a file whose whole segment verifies are debris
+// (a shipper stopped before removing them); partial data without any verified part, like
+// whole-file data without a manifest, is debris after the grace (a shipper may be writing it).
 import type { Repository } from '../repo/repository.js';
-import { gapKey, parseSourceKey, segmentDataKey, sourcePrefix } from '../storage/layout.js';
+import { gapKey, parseSourceKey, partialFilePrefix, partialsPrefix, segmentDataKey, sourcePrefix } from '../storage/layout.js';
 import { backupIdOfKey, backupsPrefix } from '../storage/layout.js';
 import type { BackupFacts, DebrisFacts, GapRecordFacts, SegmentFacts } from './types.js';
 import { listIncompleteUploads } from './incomplete-uploads.js';
@@ -37,15 +42,37 @@ export async function collectSegmentFacts(repo: Repository): Promise<Pick<Collec
   const segments: SegmentFacts[] = [];
   const gaps: GapRecordFacts[] = [];
   for (const source of await repo.binlogs.sources()) {
+    const whole = new Set<string>();
     for (const s of (await repo.binlogs.segments(source)).segments) {
+      whole.add(s.file);
       segments.push({ serverUuid: source, file: s.file, sequence: s.sequence, firstEventTime: s.firstEventTime, lastEventTime: s.lastEventTime, storedBytes: s.storedBytes });
+    }
+    for (const file of (await repo.binlogs.partialFiles(source)).keys()) {
+      if (whole.has(file)) continue;
+      const { parts } = await repo.binlogs.partials(source, file);
+      const last = parts.at(-1);
+      if (!last) continue;
+      const { manifests, data } = await partialKeys(repo, source, file);
+      segments.push({ serverUuid: source, file, sequence: last.sequence, firstEventTime: last.firstEventTime, lastEventTime: last.lastEventTime, storedBytes: parts.reduce((n, p) => n + p.storedBytes, 0), partial: { manifests, data } });
     }
     for (const g of await repo.binlogs.gaps(source)) gaps.push({ serverUuid: source, from: g.from, to: g.to, key: gapKey(source, g.from, g.to) });
   }
   return { segments, gaps };
 }
 
-async function collectDebris(repo: Repository, committed: Set<string>): Promise<DebrisFacts[]> {
+/** Every object under the partial segments of `file`: manifests (newest part first), then data. */
+async function partialKeys(repo: Repository, source: string, file: string): Promise<{ manifests: string[]; data: string[]; modified: Date; bytes: number }> {
+  const out = { manifests: [] as string[], data: [] as string[], modified: new Date(0), bytes: 0 };
+  for await (const obj of repo.storage.list(partialFilePrefix(source, file))) {
+    (parseSourceKey(obj.key)?.kind === 'partial-manifest' ? out.manifests : out.data).push(obj.key);
+    out.bytes += obj.size;
+    if (obj.modified > out.modified) out.modified = obj.modified;
+  }
+  out.manifests.sort().reverse();
+  return out;
+}
+
+async function collectDebris(repo: Repository, committed: Set<string>, segments: readonly SegmentFacts[]): Promise<DebrisFacts[]> {
   const partial = new Map<string, DebrisFacts>();
   for await (const obj of repo.storage.list(backupsPrefix)) {
     const id = backupIdOfKey(obj.key);
@@ -69,6 +96,22 @@ async function collectDebris(repo: Repository, committed: Set<string>): Promise<
       if (manifests.has(file)) continue;
       out.push({ kind: 'orphan-segment-data', name: segmentDataKey(source, file), modified: obj.modified.toISOString(), bytes: obj.size, keys: [obj.key] });
     }
+    const counted = new Map(segments.filter((s) => s.serverUuid === source).map((s) => [s.file, s]));
+    const files = new Set<string>();
+    for await (const obj of repo.storage.list(partialsPrefix(source))) {
+      const k = parseSourceKey(obj.key);
+      if (k?.kind === 'partial-data' || k?.kind === 'partial-manifest') files.add(k.file);
+    }
+    for (const file of files) {
+      const seg = counted.get(file);
+      // The file's prefix is a segment of the chain: its objects go with it, never as debris.
+      if (seg?.partial) continue;
+      const keys = await partialKeys(repo, source, file);
+      const all = [...keys.manifests, ...keys.data];
+      if (all.length === 0) continue;
+      // A whole segment that verifies replaces them; without one (or any verified part), they commit nothing yet.
+      out.push({ kind: seg ? 'replaced-partial-segments' : 'orphan-segment-data', name: partialFilePrefix(source, file), modified: keys.modified.toISOString(), bytes: keys.bytes, keys: all });
+    }
   }
   return out;
 }
@@ -78,7 +121,7 @@ export async function collectFacts(repo: Repository, storageUrl: string): Promis
   const { backups, unverified } = await collectBackupFacts(repo);
   const { segments, gaps } = await collectSegmentFacts(repo);
   const committed = new Set([...backups.map((b) => b.id), ...unverified.map((u) => u.id)]);
-  const debris = await collectDebris(repo, committed);
+  const debris = await collectDebris(repo, committed, segments);
   const uploads = await listIncompleteUploads(storageUrl);
   debris.push(...uploads.uploads);
   return { backups, unverified, segments, gaps, debris, problems: uploads.problem ? [uploads.problem] : [] };

@@ -210,7 +210,9 @@ export function planRetention(input: RetentionInput): RetentionPlan {
   const graceStart = new Date(input.now.getTime() - policy.graceForIncompleteMs).toISOString();
   const grace = formatDuration(policy.graceForIncompleteMs);
   const debris = input.debris.map((d) =>
-    d.modified < graceStart
+    d.kind === 'replaced-partial-segments'
+      ? { ...d, action: 'delete' as const, reasons: ['partial segments of a binlog file shipped whole since (the whole file verifies)'] }
+      : d.modified < graceStart
       ? { ...d, action: 'delete' as const, reasons: [`${d.kind === 'incomplete-upload' ? 'unfinished multipart upload' : d.kind === 'incomplete-backup' ? 'unfinished backup (no manifest)' : 'binlog data without a segment manifest'}, last written ${d.modified}, older than the ${grace} grace`] }
       : { ...d, action: 'keep' as const, reasons: [`may still be in progress (younger than the ${grace} grace)`] },
   );

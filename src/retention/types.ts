@@ -40,6 +40,12 @@ export interface SegmentFacts {
   firstEventTime: string;
   lastEventTime: string;
   storedBytes: number;
+  /**
+   * A file known only through its partial segments (the prefix recovery can end in): every
+   * object under them, removed together, manifests first and the last part's first, so an
+   * interrupted removal leaves parts 1…k that still chain.
+   */
+  partial?: { manifests: string[]; data: string[] };
 }
 
 export interface GapRecordFacts {
@@ -49,9 +55,13 @@ export interface GapRecordFacts {
   key: string;
 }
 
-/** Objects nothing commits: an unfinished backup, segment data without a manifest, an unfinished multipart upload. */
+/**
+ * Objects nothing commits: an unfinished backup, segment data without a manifest, an
+ * unfinished multipart upload, and the partial segments of a file shipped whole since
+ * (a shipper stopped before removing them; nothing reads them once the whole file verifies).
+ */
 export interface DebrisFacts {
-  kind: 'incomplete-backup' | 'orphan-segment-data' | 'incomplete-upload';
+  kind: 'incomplete-backup' | 'orphan-segment-data' | 'incomplete-upload' | 'replaced-partial-segments';
   /** Backup id, or the object key. */
   name: string;
   /** Newest modification (or initiation) time of anything in it. */

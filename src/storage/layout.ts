@@ -5,6 +5,7 @@
 //   backups/<backup-id>/manifest.json           the commit marker, written last
 //   binlogs/<source-id>/<file>.zst.age          one object per closed binlog
 //   binlogs/<source-id>/<file>.json             its segment manifest
+//   binlogs/<source-id>/partial/<file>/<part>.zst.age|.json  the active file's growth, until it closes
 //   binlogs/<source-id>/gaps/<from>-<to>.json   files the repository will never have
 //   binlogs/<source-id>/state/shipper.json      the shipper's heartbeat (unlocked)
 //   checksums/<id>.json                         source content checksums
@@ -234,8 +235,38 @@ export function shipperLeasePrefix(sourceId: string): string {
   return `${sourcePrefix(sourceId)}state/`;
 }
 
+// Partial segments: the growth of the file the source is still writing, shipped part by
+// part (each part's bytes follow the previous part's) so that the newest transactions are
+// offsite within seconds without rotating the binlog. Two levels below the source, so a
+// reader of `<file>.json` whole-file manifests never meets them; removed once the whole
+// file is shipped. Part numbers are 6 digits, so a listing sorts them.
+const PART_RE = /^(\d{6})$/;
+
+export function partialsPrefix(sourceId: string): string {
+  return `${sourcePrefix(sourceId)}partial/`;
+}
+
+export function partialFilePrefix(sourceId: string, file: string): string {
+  assertBinlogFile(file);
+  return `${partialsPrefix(sourceId)}${file}/`;
+}
+
+function partialStem(sourceId: string, file: string, part: number): string {
+  if (!Number.isSafeInteger(part) || part < 1 || part > 999_999) throw new UsageError(`partial segment number ${part} is out of range 1-999999`);
+  return `${partialFilePrefix(sourceId, file)}${String(part).padStart(6, '0')}`;
+}
+
+export function partialDataKey(sourceId: string, file: string, part: number): string {
+  return `${partialStem(sourceId, file, part)}${BINLOG_DATA_SUFFIX}`;
+}
+
+export function partialManifestKey(sourceId: string, file: string, part: number): string {
+  return `${partialStem(sourceId, file, part)}${BINLOG_MANIFEST_SUFFIX}`;
+}
+
 export type SourceKey =
   | { sourceId: string; kind: 'data' | 'manifest'; file: string }
+  | { sourceId: string; kind: 'partial-data' | 'partial-manifest'; file: string; part: number }
   | { sourceId: string; kind: 'gap' | 'state' | 'other' };
 
 /** Classify a key under `binlogs/`; undefined for keys outside it or with a bad source id. */
@@ -248,6 +279,12 @@ export function parseSourceKey(key: string): SourceKey | undefined {
     const name = parts[1]!;
     for (const [suffix, kind] of [[BINLOG_DATA_SUFFIX, 'data'], [BINLOG_MANIFEST_SUFFIX, 'manifest']] as const) {
       if (name.endsWith(suffix) && isBinlogName(name.slice(0, -suffix.length))) return { sourceId, kind, file: name.slice(0, -suffix.length) };
+    }
+  }
+  if (parts.length === 4 && parts[1] === 'partial' && isBinlogName(parts[2]!)) {
+    for (const [suffix, kind] of [[BINLOG_DATA_SUFFIX, 'partial-data'], [BINLOG_MANIFEST_SUFFIX, 'partial-manifest']] as const) {
+      const m = parts[3]!.endsWith(suffix) ? PART_RE.exec(parts[3]!.slice(0, -suffix.length)) : null;
+      if (m && Number(m[1]) >= 1) return { sourceId, kind, file: parts[2]!, part: Number(m[1]) };
     }
   }
   if (parts.length === 3 && parts[1] === 'gaps' && parts[2]!.endsWith('.json')) return { sourceId, kind: 'gap' };

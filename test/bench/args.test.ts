@@ -15,6 +15,11 @@ describe('bench arguments', () => {
     expect(() => parseArgs(['--only', 'phsyical'])).toThrow(/unknown group phsyical; known: backup, restore, physical, binlog/);
   });
 
+  it('--partial-segments turns them on for the shipping-lag measurement (off by default)', () => {
+    expect(parseArgs([]).partialSegments).toBe(false);
+    expect(parseArgs(['--only', 'binlog', '--partial-segments']).partialSegments).toBe(true);
+  });
+
   it('sizes in decimal units', () => {
     expect(parseSize('200MB')).toBe(200e6);
     expect(parseSize('1.5 GB')).toBe(1.5e9);

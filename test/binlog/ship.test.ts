@@ -126,8 +126,8 @@ describe('binlog ship --once', () => {
 });
 
 describe('binlog ship (continuous)', () => {
-  it('keeps the lag bounded while the source writes, and exits 0 on SIGTERM after shipping what is closed', async () => {
-    const s = await setup({ DBOPS_BINLOG_MAX_LAG_SECONDS: '3' });
+  it('without partial segments: keeps the lag bounded by rotating while the source writes, and exits 0 on SIGTERM after shipping what is closed', async () => {
+    const s = await setup({ DBOPS_BINLOG_MAX_LAG_SECONDS: '3', DBOPS_BINLOG_PARTIAL_SEGMENTS: 'false' });
     const shipper = startCli(['binlog', 'ship'], s.env);
     try {
       let sourceId = '';

@@ -4,7 +4,9 @@
 // recorded; pitr across it refuses naming the window), a full spool filesystem, and two
 // writers. Each case checks the outcome and that nothing was lost: every closed file of
 // the source is in the repository once, byte for byte, in one unbroken chain.
-// (A source restart while shipping: ship-source-restart.test.ts beside this file.)
+// (A source restart while shipping: ship-source-restart.test.ts beside this file. These run
+// the shipper without partial segments, where whole files are all it writes; the faults of
+// partial segments: partial-segments.test.ts.)
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
@@ -100,7 +102,7 @@ async function s3Setup(extra: Record<string, string> = {}): Promise<ShipSetup & 
   const storage = await openStorage(s3.url(prefix));
   await initRepository(storage, await loadSigningKey(keys.env.DBOPS_SIGNING_KEY_FILE), await resolveRecipients([keys.env.DBOPS_AGE_RECIPIENTS!]));
   return {
-    env: { ...keys.env, ...s3TestEnv, DBOPS_STORAGE_URL: url, DBOPS_SOURCE_URL: server.url, DBOPS_BINLOG_SPOOL_DIR: spool, DBOPS_BINLOG_MAX_LAG_SECONDS: '3', ...extra },
+    env: { ...keys.env, ...s3TestEnv, DBOPS_STORAGE_URL: url, DBOPS_SOURCE_URL: server.url, DBOPS_BINLOG_SPOOL_DIR: spool, DBOPS_BINLOG_MAX_LAG_SECONDS: '3', DBOPS_BINLOG_PARTIAL_SEGMENTS: 'false', ...extra },
     repo: await openRepository(storage),
     repoDir: '',
     spool,
@@ -158,7 +160,7 @@ describe('kill -9 and SIGTERM of binlog ship in each phase', () => {
         await insertRows(2);
         await waitFor('the rows in the spool copy', async () => ((await stat(join(s.spool, sourceId, active)).catch(() => undefined))?.size ?? 0) > before);
       } else {
-        const holding = proxy.hold((r) => r.method === 'PUT' && r.key !== null && r.key.startsWith(`${s.prefix}/binlogs/`) && (phase === 'uploading' ? r.key.endsWith('.zst.age') : /binlog\.\d+\.json$/.test(r.key)));
+        const holding = proxy.hold((r) => r.method === 'PUT' && r.key !== null && r.key.startsWith(`${s.prefix}/binlogs/`) && !r.key.includes('/partial/') && (phase === 'uploading' ? r.key.endsWith('.zst.age') : /binlog\.\d+\.json$/.test(r.key)));
         await insertRows(2);
         await db.exec('FLUSH BINARY LOGS');
         held = await holding;
@@ -208,7 +210,7 @@ describe('kill -9 and SIGTERM of binlog ship in each phase', () => {
 
 describe('source faults', () => {
   it('reconnects on its own when the replication connection is killed', async () => {
-    const s = await shipSetup(server.url, keys, { DBOPS_BINLOG_MAX_LAG_SECONDS: '3' });
+    const s = await shipSetup(server.url, keys, { DBOPS_BINLOG_PARTIAL_SEGMENTS: 'false', DBOPS_BINLOG_MAX_LAG_SECONDS: '3' });
     const shipper = startCli(['binlog', 'ship'], s.env);
     try {
       await waitFor('the dump connection', async () => (await dumpThreads()).length === 1);
@@ -234,7 +236,7 @@ describe('source faults', () => {
   });
 
   it('a gap an older version recorded while the source still had the files is healed: shipped, record removed', async () => {
-    const s = await shipSetup(server.url, keys);
+    const s = await shipSetup(server.url, keys, { DBOPS_BINLOG_PARTIAL_SEGMENTS: 'false' });
     await insertRows(1);
     const r1 = await runCli(['binlog', 'ship', '--once', '--json'], s.env);
     expect(r1.exitCode, r1.stderr).toBe(0);
@@ -264,7 +266,7 @@ describe('source faults', () => {
   });
 
   it('binlogs purged before shipping: a true gap, recorded loudly, and pitr across it refuses naming the window', async () => {
-    const s = await shipSetup(server.url, keys);
+    const s = await shipSetup(server.url, keys, { DBOPS_BINLOG_PARTIAL_SEGMENTS: 'false' });
     const backup = await runCli(['backup', '--databases', 'faults'], s.env);
     expect(backup.exitCode, backup.stderr).toBe(0);
     // A transaction after the backup, so the first run rotates and ships the backup's own file: a window exists.
@@ -338,7 +340,7 @@ describe('a full spool filesystem', () => {
   });
 
   it('says ENOSPC (log, heartbeat, status), records no gap, and resumes by itself once there is room', async () => {
-    const s = await shipSetup(server.url, keys, { DBOPS_BINLOG_MAX_LAG_SECONDS: '3', DBOPS_BINLOG_SPOOL_DIR: mnt });
+    const s = await shipSetup(server.url, keys, { DBOPS_BINLOG_PARTIAL_SEGMENTS: 'false', DBOPS_BINLOG_MAX_LAG_SECONDS: '3', DBOPS_BINLOG_SPOOL_DIR: mnt });
     const shipper = startCli(['binlog', 'ship'], s.env);
     let stderr = '';
     shipper.stderr?.on('data', (c: Buffer) => (stderr += String(c)));
@@ -417,7 +419,7 @@ describe('a full spool filesystem', () => {
   });
 
   it('--once on a full spool fails (exit 1) naming ENOSPC, and records no gap', async () => {
-    const s = await shipSetup(server.url, keys, { DBOPS_BINLOG_SPOOL_DIR: mnt });
+    const s = await shipSetup(server.url, keys, { DBOPS_BINLOG_PARTIAL_SEGMENTS: 'false', DBOPS_BINLOG_SPOOL_DIR: mnt });
     const blocker = join(mnt, 'blocker');
     try {
       await execa('dd', ['if=/dev/zero', `of=${blocker}`, 'bs=64k'], { reject: false });
@@ -439,7 +441,7 @@ describe('a full spool filesystem', () => {
 describe('two writers', () => {
   it('a second shipper on one repository and source exits 1 naming the holder, and the first is not disturbed', async () => {
     await endLeftoverDumps();
-    const s = await shipSetup(server.url, keys, { DBOPS_BINLOG_MAX_LAG_SECONDS: '3' });
+    const s = await shipSetup(server.url, keys, { DBOPS_BINLOG_PARTIAL_SEGMENTS: 'false', DBOPS_BINLOG_MAX_LAG_SECONDS: '3' });
     const first = startCli(['binlog', 'ship'], s.env);
     try {
       await waitFor('the dump connection', async () => (await dumpThreads()).length === 1);
@@ -508,8 +510,8 @@ describe('two writers', () => {
 
   it('two shippers of one source to two repositories run at once (a replica id per repository)', async () => {
     await endLeftoverDumps();
-    const a = await shipSetup(server.url, keys, { DBOPS_BINLOG_MAX_LAG_SECONDS: '3' });
-    const b = await shipSetup(server.url, keys, { DBOPS_BINLOG_MAX_LAG_SECONDS: '3' });
+    const a = await shipSetup(server.url, keys, { DBOPS_BINLOG_PARTIAL_SEGMENTS: 'false', DBOPS_BINLOG_MAX_LAG_SECONDS: '3' });
+    const b = await shipSetup(server.url, keys, { DBOPS_BINLOG_PARTIAL_SEGMENTS: 'false', DBOPS_BINLOG_MAX_LAG_SECONDS: '3' });
     const shippers = [startCli(['binlog', 'ship'], a.env), startCli(['binlog', 'ship'], b.env)];
     const stderr = ['', ''];
     shippers.forEach((p, i) => p.stderr?.on('data', (c: Buffer) => (stderr[i] += String(c))));

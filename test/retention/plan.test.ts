@@ -174,6 +174,32 @@ describe('retention planner over 120 simulated days', () => {
     expect(plan.debris.map((d) => [d.name, d.action])).toEqual([['old', 'delete'], ['fresh', 'keep']]);
   });
 
+  it('partial segments: a prefix is a segment (kept at the chain\'s end, cut like a whole file before the window), replaced parts go at once, parts without a verified one only after the grace', () => {
+    const backups: BackupFacts[] = [0, 1, 2].map((day) => ({ id: `d${day}`, serverUuid: SRC, ...ALL, completedAt: iso(T0 + day * DAY + 2 * HOUR + 600_000), cpFile: file(day * 24 + 2), labels: {}, storedBytes: 1 }));
+    const prefix = (seq: number): SegmentFacts => ({ ...segment(seq), partial: { manifests: [`p/${seq}/000002.json`, `p/${seq}/000001.json`], data: [`p/${seq}/000001.zst.age`, `p/${seq}/000002.zst.age`] } });
+    // File 1 was purged on the source before it closed (its parts are all the repository has); 72 is the file the source is writing.
+    const segments = [prefix(1), ...Array.from({ length: 70 }, (_, s) => segment(s + 2)), prefix(72)];
+    const now = T0 + 3 * DAY;
+    const plan = planRetention({
+      backups,
+      unverified: [],
+      segments,
+      gaps: [],
+      debris: [
+        { kind: 'replaced-partial-segments', name: 'p/60/', modified: iso(now - 60_000), bytes: 5, keys: ['p/60/000001.json', 'p/60/000001.zst.age'] },
+        { kind: 'orphan-segment-data', name: 'p/73/', modified: iso(now - 60_000), bytes: 5, keys: ['p/73/000001.zst.age'] },
+      ],
+      now: new Date(now),
+      policy: { ...policy, daily: 1, weekly: 0, monthly: 0, pitrWindowMs: DAY },
+    });
+    const src = plan.sources[0]!;
+    expect(src.deleted.map((s) => s.sequence)).toContain(1);
+    expect(src.deleted.find((s) => s.sequence === 1)!.partial!.manifests[0]).toBe('p/1/000002.json');
+    expect(src.deleted.map((s) => s.sequence)).not.toContain(72);
+    expect(planExists(now - 60_000, backups.filter((b) => plan.backups.find((x) => x.id === b.id)!.action === 'keep'), segments.filter((s) => !src.deleted.some((d) => d.sequence === s.sequence)))).toBe(true);
+    expect(plan.debris.map((d) => [d.name, d.action])).toEqual([['p/60/', 'delete'], ['p/73/', 'keep']]);
+  });
+
   it('keepAtLeastUntil (what prune raises Object Lock to) never outlives the plan, over 150 simulated days', () => {
     // The lock prune sets on a kept backup must have ended by the time a later plan
     // deletes it, or prune would be blocked by its own lock. Each backup remembers the

@@ -13,8 +13,13 @@ import {
   isBackupId,
   newBackupId,
   parseReportKey,
+  parseSourceKey,
+  partialDataKey,
+  partialManifestKey,
   repoJsonKey,
   reportKey,
+  segmentDataKey,
+  segmentManifestKey,
 } from '../../src/storage/layout.js';
 import { capacityOf, initialPartSize, MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, partSizeFor } from '../../src/storage/part-size.js';
 
@@ -77,6 +82,22 @@ describe('keys', () => {
     const keys = [backupPartKey(c, 'x'), backupManifestKey(b), backupPartKey(b, 'x'), backupManifestKey(a), 'repo.json', 'backups/stray/manifest.json'];
     expect(committedBackupIds(keys)).toEqual([a, b]);
     expect(backupIdsOfKeys(keys)).toEqual([a, b, c]);
+  });
+});
+
+describe('binlog keys', () => {
+  const src = 'mariadb-7-0123456789ab';
+  it('whole segments at the source level, partial segments two levels below, each parsed back', () => {
+    expect(segmentDataKey(src, 'binlog.000042')).toBe(`binlogs/${src}/binlog.000042.zst.age`);
+    expect(segmentManifestKey(src, 'binlog.000042')).toBe(`binlogs/${src}/binlog.000042.json`);
+    expect(partialDataKey(src, 'binlog.000042', 3)).toBe(`binlogs/${src}/partial/binlog.000042/000003.zst.age`);
+    expect(partialManifestKey(src, 'binlog.000042', 12)).toBe(`binlogs/${src}/partial/binlog.000042/000012.json`);
+    expect(parseSourceKey(partialManifestKey(src, 'binlog.000042', 12))).toEqual({ sourceId: src, kind: 'partial-manifest', file: 'binlog.000042', part: 12 });
+    expect(parseSourceKey(partialDataKey(src, 'binlog.000042', 1))).toEqual({ sourceId: src, kind: 'partial-data', file: 'binlog.000042', part: 1 });
+    expect(parseSourceKey(segmentManifestKey(src, 'binlog.000042'))).toEqual({ sourceId: src, kind: 'manifest', file: 'binlog.000042' });
+    expect(parseSourceKey(`binlogs/${src}/partial/binlog.000042/000000.json`)).toEqual({ sourceId: src, kind: 'other' });
+    expect(parseSourceKey(`binlogs/${src}/partial/nope/000001.json`)).toEqual({ sourceId: src, kind: 'other' });
+    expect(() => partialDataKey(src, 'binlog.000042', 0)).toThrow(UsageError);
   });
 });
 

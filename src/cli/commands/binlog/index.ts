@@ -51,12 +51,13 @@ export function registerBinlog(program: Command, globals: () => GlobalOptions): 
           compressionThreads: ctx.config.compression.threads,
           spoolRoot: resolve(ctx.config.binlog.spoolDir ?? join(tmpdir(), 'dbops-binlog-spool')),
           maxLagSeconds: ctx.config.binlog.maxLagSeconds,
+          partialSegments: ctx.config.binlog.partialSegments,
           ...(ctx.config.binlog.connectionServerId !== undefined ? { connectionServerId: ctx.config.binlog.connectionServerId } : {}),
           once: opts.once ?? false,
           signal,
         });
         ctx.print(result, () => {
-          const lines = [`${result.serverUuid}: shipped ${result.shipped.length} file(s)${result.lastShipped ? `, up to ${result.lastShipped}` : ''}`];
+          const lines = [`${result.serverUuid}: shipped ${result.shipped.length} file(s)${result.lastShipped ? `, up to ${result.lastShipped}` : ''}${result.partials ? `, ${result.partials} partial segment(s)` : ''}${result.forcedRotations ? `, ${result.forcedRotations} forced rotation(s)` : ''}`];
           for (const g of result.gaps) lines.push(`! gap ${g.from} … ${g.to} (${g.reason})`);
           return lines.join('\n');
         });
@@ -92,6 +93,7 @@ function human(sources: ShippingStatus[], location: string): string {
   }
   const lines = [table(rows)];
   for (const s of sources) {
+    if (s.partial) lines.push(`  ${s.serverUuid}: ${s.partial.file} shipped as it grows, to position ${s.partial.endPosition} (${s.partial.parts} partial segment(s), last event ${s.partial.lastEventTime.replace(/\.\d+Z$/, 'Z')})`);
     for (const g of s.gaps) lines.push(`! ${s.serverUuid}: gap ${g.from} … ${g.to} (${g.reason}${g.recorded ? '' : ', no gap record'}): point-in-time recovery cannot cross it`);
     for (const p of s.problems) lines.push(`! ${s.serverUuid}: ${p}`);
   }

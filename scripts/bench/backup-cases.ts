@@ -89,6 +89,20 @@ export function cliCommand(root: string): { argv: string[]; env: Record<string, 
   return { argv: ['--import', 'tsx', join(root, 'src/cli/main.ts')], env: {}, label: 'src/cli/main.ts via tsx (no dist/ build)' };
 }
 
+/** What each group's measurements start from: the CLI, its environment, the run's log and GNU time files, the RSS probe, a dbops runner. */
+export function groupSetup(root: string, workDir: string): {
+  cli: ReturnType<typeof cliCommand>;
+  env: Record<string, string>;
+  logFile: string;
+  timeFile: string;
+  probe: string;
+  dbops: ReturnType<typeof dbopsRunner>;
+} {
+  const cli = cliCommand(root);
+  const env = baseEnv();
+  return { cli, env, logFile: join(workDir, 'commands.log'), timeFile: join(workDir, 'time.out'), probe: join(root, 'scripts/bench/rss-probe.mjs'), dbops: dbopsRunner(cli, env) };
+}
+
 /** Runs the CLI to completion (setup steps, not measurements): its stdout, or an error
  *  with the last lines of its stderr. */
 export function dbopsRunner(cli: { argv: string[]; env: Record<string, string> }, env: Record<string, string>): (args: string[], extraEnv: Record<string, string>) => Promise<string> {

@@ -15,7 +15,7 @@ import { localRestoreTuningArgs } from '../../src/sandbox/restore-tuning.js';
 import { openStorage } from '../../src/storage/open-storage.js';
 import { openRepository } from '../../src/repo/repository.js';
 import { binlogTool } from '../../src/pitr/binlog-find.js';
-import { baseEnv, cliCommand, dbopsRunner, makeFileRepository, median, shellQuote } from './backup-cases.js';
+import { groupSetup, makeFileRepository, median, shellQuote } from './backup-cases.js';
 import { measureCommand, type Measurement } from './measure-command.js';
 import { DATABASE } from './dataset.js';
 import type { BenchGroupContext } from './context.js';
@@ -85,12 +85,7 @@ interface PlanJson {
 }
 
 export async function runBinlogBench(ctx: BinlogBenchContext): Promise<BinlogBenchResult> {
-  const cli = cliCommand(ctx.root);
-  const env = baseEnv();
-  const logFile = join(ctx.workDir, 'commands.log');
-  const timeFile = join(ctx.workDir, 'time.out');
-  const probe = join(ctx.root, 'scripts/bench/rss-probe.mjs');
-  const dbops = dbopsRunner(cli, env);
+  const { cli, env, logFile, timeFile, probe, dbops } = groupSetup(ctx.root, ctx.workDir);
 
   // A repository of its own: the backup's coordinates must lie in the binlogs shipped here.
   const { env: repoEnv, storageUrl: repoUrl } = await makeFileRepository(dbops, ctx.workDir, 'binlog', ctx.dataset.url, {

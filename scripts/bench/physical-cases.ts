@@ -12,7 +12,7 @@ import { backupArgs, extractArgs, physicalToolFor, prepareArgs, resolvePhysicalT
 import { startSandboxServer } from '../../src/sandbox/process-server.js';
 import { localRestoreTuningArgs } from '../../src/sandbox/restore-tuning.js';
 import { withDefaultsFile, defaultsFileArg } from './defaults-file.js';
-import { baseEnv, cliCommand, dbopsRunner, makeFileRepository, median, shellQuote, type CaseResult } from './backup-cases.js';
+import { groupSetup, makeFileRepository, median, shellQuote, type CaseResult } from './backup-cases.js';
 import { runRestoreBench } from './restore-cases.js';
 import { measureCommand, type Measurement } from './measure-command.js';
 import { waitQuiescent } from './quiescent.js';
@@ -96,12 +96,7 @@ async function countRows(conn: Parameters<typeof withConnection>[0], table: stri
 }
 
 export async function runPhysicalBench(ctx: PhysicalBenchContext): Promise<PhysicalBenchResult> {
-  const cli = cliCommand(ctx.root);
-  const env = baseEnv();
-  const logFile = join(ctx.workDir, 'commands.log');
-  const timeFile = join(ctx.workDir, 'time.out');
-  const probe = join(ctx.root, 'scripts/bench/rss-probe.mjs');
-  const dbops = dbopsRunner(cli, env);
+  const { cli, env, logFile, timeFile, probe, dbops } = groupSetup(ctx.root, ctx.workDir);
   const watchPids = { mariadbd: ctx.dataset.serverPid };
 
   const { info, datadir } = await withConnection(ctx.dataset.conn, async (db) => {

@@ -12,7 +12,7 @@ import { withDefaultsFile, defaultsFileArg } from './defaults-file.js';
 import { formatConnectionUrl, type MysqlConn } from '../../src/mysql/connection-url.js';
 import { startSandboxServer } from '../../src/sandbox/process-server.js';
 import { localRestoreTuningArgs } from '../../src/sandbox/restore-tuning.js';
-import { baseEnv, cliCommand, dbopsRunner, makeFileRepository, dumpFlags, median, shellQuote, type CaseResult } from './backup-cases.js';
+import { groupSetup, makeFileRepository, dumpFlags, median, shellQuote, type CaseResult } from './backup-cases.js';
 import { measureCommand, type Measurement } from './measure-command.js';
 import { DATABASE } from './dataset.js';
 import { waitQuiescent, type QuiescentState } from './quiescent.js';
@@ -65,12 +65,7 @@ async function dropDatabase(conn: MysqlConn): Promise<void> {
 }
 
 export async function runRestoreBench(ctx: RestoreBenchContext): Promise<RestoreBenchResult> {
-  const cli = cliCommand(ctx.root);
-  const env = baseEnv();
-  const logFile = join(ctx.workDir, 'commands.log');
-  const timeFile = join(ctx.workDir, 'time.out');
-  const probe = join(ctx.root, 'scripts/bench/rss-probe.mjs');
-  const dbops = dbopsRunner(cli, env);
+  const { cli, env, logFile, timeFile, probe, dbops } = groupSetup(ctx.root, ctx.workDir);
 
   // The biggest table by rows (seed numbers); its count on the source is the reference.
   const biggest = Object.entries(ctx.dataset.rows).sort((a, b) => b[1] - a[1])[0];

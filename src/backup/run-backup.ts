@@ -59,8 +59,13 @@ async function run<I extends Inspection>(kind: BackupKind<I>, options: BackupOpt
   }
   const { info, databases } = inspected;
   let id = newBackupId(startedAt);
-  // Ids have second precision: one taken in the second its parent started must still sort after it.
-  while (inspected.follows !== undefined && id <= inspected.follows) {
+  // Ids order backups ("latest", retention, pitr's base) but have second precision: one
+  // started in the second of the newest backup (or of the parent it applies on) waits for
+  // the next second, else its random suffix could sort it before. A newest id from another
+  // second (a clock set back) is no reason to wait.
+  const after = [inspected.follows, (await options.repo.backups.ids()).at(-1)].filter((x): x is string => x !== undefined).sort().at(-1);
+  const SECOND = 'YYYYMMDDTHHMMSSZ'.length;
+  while (after !== undefined && id <= after && id.slice(0, SECOND) === after.slice(0, SECOND)) {
     await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));
     id = newBackupId(new Date());
   }

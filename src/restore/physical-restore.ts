@@ -132,8 +132,7 @@ async function emptyDir(dir: string): Promise<void> {
 
 /**
  * storage → (stored hash checked) → age -d → zstd -d → mbstream -x -C dir. zstd writes into
- * mbstream through a kernel pipe: the plaintext (the whole datadir) never passes through node,
- * which carrying it cost more than the tools' own work.
+ * mbstream through a kernel pipe: the plaintext (the whole datadir) never passes through node.
  */
 async function extract(o: PhysicalRestoreOptions, part: BackupManifest['parts'][number], dir: string, tools: PhysicalTools, progress: (n: number) => void): Promise<void> {
   stopIfAborted(o.signal);

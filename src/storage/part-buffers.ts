@@ -1,8 +1,7 @@
 // The S3 driver's multipart part buffers, reused across all of its uploads. A buffer
 // allocated per part (and per object: every streamed put starts with a part-sized one)
-// counts its whole size as V8 external memory, and V8 answers every ~10 MB of that with a
-// full mark-compact GC: a backup to S3 of the bench's 300 MB dataset ran 9–23 of them
-// against 2–8 to file:// (2–7 with reuse), plus a page fault per 4 KiB of each fresh buffer.
+// counts its whole size as V8 external memory, which V8 answers with full garbage
+// collections, and every fresh buffer page-faults in again; reuse avoids both.
 //
 // Only a buffer whose request succeeded comes back for reuse: after a failure or an
 // abort the SDK's request may not be done with it. When no upload holds a buffer, the

@@ -282,6 +282,28 @@ describe('file driver specifics', () => {
     expect(storage.location).toBe(pathToFileURL(path.join(fileRoot, 'rel')).href);
   });
 
+  it('writes a stream that spans several background datasyncs byte for byte', async () => {
+    // Past 64 MiB a datasync runs beside the writes that follow it: the object must still be
+    // exactly the stream, whatever the chunk sizes.
+    const storage = new FileStorage(fileRoot);
+    const block = randomBytes(MiB + 7);
+    const expected = createHash('sha256');
+    async function* chunks(): AsyncGenerator<Buffer> {
+      for (let i = 0; i < 140; i += 1) {
+        const chunk = block.subarray(i % 5, block.length - (i % 3));
+        expected.update(chunk);
+        yield chunk;
+      }
+    }
+    const put = await storage.put('big/stream', Readable.from(chunks()));
+    const stored = createHash('sha256');
+    for await (const chunk of await storage.get('big/stream')) stored.update(chunk as Buffer);
+    expect(put.size).toBeGreaterThan(140 * MiB);
+    expect((await storage.stat('big/stream'))?.size).toBe(put.size);
+    expect(stored.digest('hex')).toBe(expected.digest('hex'));
+    await storage.remove('big/stream');
+  });
+
   it('maps an unusable repository path to a permanent StorageError', async () => {
     // A regular file where the repository directory should be: ENOTDIR, which no retry
     // fixes. (EACCES cannot be produced here: the tests run as root.)

@@ -1,14 +1,19 @@
 // The reverse pipeline: storage → measure (stored sha256, whole object, checked) → storage
 // again → age -d → zstd -d → measure (raw sha256) → consumer, or zstd -d straight into a
-// consumer program through a kernel pipe (parts without a raw hash: node never sees them). `done` settles after the
+// consumer program through a kernel pipe (parts without a raw hash: node never sees them).
+// A local object (file://) is opened once: node hashes it, then age reads that same open file
+// itself, so node copies none of its bytes in the second pass. `done` settles after the
 // consumer drained everything and rejects with a VerificationError naming the part when any
 // hash or size differs.
+import { createHash } from 'node:crypto';
+import type { BigIntStats } from 'node:fs';
+import { readFile, type FileHandle } from 'node:fs/promises';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Storage } from '../storage/storage.js';
 import type { ManifestPart } from '../manifest/backup-manifest.js';
-import { MeasureStream } from './measure.js';
+import { MeasureStream, type Measurement } from './measure.js';
 import { startDecrypt } from '../crypto/age.js';
 import { reportedOutputBytes, startDecompress } from './compress.js';
 import { waitTool, type ToolProcess } from '../util/tool-process.js';
@@ -58,13 +63,14 @@ export type StoredObjectRef = Pick<ManifestPart, 'key' | 'rawBytes' | 'rawSha256
  */
 export async function openObjectSource(storage: Storage, part: StoredObjectRef, identityFile: string, label: string, options: SourceOptions = {}): Promise<PartSource> {
   if (options.rawFd !== undefined && part.rawSha256 !== null) throw new Error(`${label} has a raw sha256: it must be read through node to be checked`);
-  const first = await getStored(storage, part.key, label);
+  const local = storage.openLocal ? await openLocalStored(storage, part.key, label) : undefined;
+  const first = local ? undefined : await getStored(storage, part.key, label);
   const out = new PassThrough({ highWaterMark: 1 << 20 });
   if (options.rawFd !== undefined) out.end();
   // The reader stopping early (its own failure, or cancel()) stops both passes; what
   // follows is not damage and must not be reported as such.
   let readerGone = false;
-  let stop = (): void => void first.destroy();
+  let stop = (): void => void first?.destroy();
   const gone = (): void => {
     readerGone = true;
     stop();
@@ -75,34 +81,54 @@ export async function openObjectSource(storage: Storage, part: StoredObjectRef, 
   const stopped = (): OperationError => new ReadingStoppedError(`${label}: reading stopped before the end`);
   const done = (async () => {
     try {
-      await checkStored(first, part, label);
-    } catch (err) {
+      let checked: Measurement;
+      try {
+        checked = local ? await checkLocal(local.file, part, label, () => readerGone) : await checkStored(first!, part, label);
+      } catch (err) {
+        if (readerGone) throw stopped();
+        throw err;
+      }
       if (readerGone) throw stopped();
-      throw err;
+      const input: DecryptInput = local ? { ...local, checked } : { body: await getStored(storage, part.key, label) };
+      const run = decrypt(input, part, identityFile, label, out, () => readerGone, options);
+      stop = run.kill;
+      if (readerGone) run.kill();
+      await run.done;
+    } finally {
+      await local?.file.close().catch(() => undefined);
     }
-    if (readerGone) throw stopped();
-    const run = decrypt(await getStored(storage, part.key, label), part, identityFile, label, out, () => readerGone, options);
-    stop = run.kill;
-    if (readerGone) run.kill();
-    await run.done;
   })();
   done.catch(() => out.destroy());
   return { raw: out, done, cancel: gone };
 }
 
-/** age -d | zstd -d from `body` into `out` (or `options.rawFd`), checking the stored and raw hashes at the end. */
-function decrypt(body: Readable, part: StoredObjectRef, identityFile: string, label: string, out: PassThrough, readerGone: () => boolean, options: SourceOptions): { done: Promise<void>; kill: () => void } {
+/**
+ * What the decrypting pass reads: a stream node pipes into age while hashing it again, or a
+ * local file age reads itself through the kernel. That file is the very open file whose
+ * bytes were hashed; a write to it since (which would change its ctime) makes the object
+ * count as altered, as a second hash differing would.
+ */
+type DecryptInput = { body: Readable } | { file: FileHandle; before: BigIntStats; checked: Measurement };
+
+/** age -d | zstd -d from `input` into `out` (or `options.rawFd`), checking the stored and raw hashes at the end. */
+function decrypt(input: DecryptInput, part: StoredObjectRef, identityFile: string, label: string, out: PassThrough, readerGone: () => boolean, options: SourceOptions): { done: Promise<void>; kill: () => void } {
   const stored = new MeasureStream();
   const rawMeter = new MeasureStream();
-  if (options.onStoredBytes) {
-    let n = 0;
-    stored.on('data', (chunk: Buffer) => options.onStoredBytes!((n += chunk.length)));
-  }
-  const age: ToolProcess = startDecrypt(identityFile);
+  const local = 'file' in input ? input : undefined;
+  const age: ToolProcess = startDecrypt(identityFile, local ? { stdin: local.file.fd } : {});
   const direct = options.rawFd !== undefined;
   const zstd: ToolProcess = startDecompress(direct ? { stdout: options.rawFd } : {});
   const tools = [waitTool(age, 'age'), waitTool(zstd, 'zstd')];
-  const flows = Promise.all([pipeline(body, stored, age.stdin), pipeline(age.stdout, zstd.stdin), ...(direct ? [] : [pipeline(zstd.stdout, rawMeter, out)]), ...tools]);
+  let stopProgress = (): void => undefined;
+  if (options.onStoredBytes) {
+    if (local) stopProgress = followReadPosition(local.file.fd, options.onStoredBytes);
+    else {
+      let n = 0;
+      stored.on('data', (chunk: Buffer) => options.onStoredBytes!((n += chunk.length)));
+    }
+  }
+  const feed = 'body' in input ? [pipeline(input.body, stored, age.stdin)] : [];
+  const flows = Promise.all([...feed, pipeline(age.stdout, zstd.stdin), ...(direct ? [] : [pipeline(zstd.stdout, rawMeter, out)]), ...tools]).finally(stopProgress);
   const rawSeen = async (): Promise<{ bytes: number; sha256: string | null }> => {
     if (!direct) return rawMeter.result();
     const { stderr } = await zstd;
@@ -110,8 +136,18 @@ function decrypt(body: Readable, part: StoredObjectRef, identityFile: string, la
     if (bytes === undefined) throw new OperationError(`${label}: zstd did not report the size it decompressed; is it zstd ≥ 1.4?`);
     return { bytes, sha256: null };
   };
+  /** The stored bytes this pass decrypted, when they are not the ones the manifest recorded. */
+  const alteredMeanwhile = async (): Promise<VerificationError | undefined> => {
+    if (local) return (await changedSince(local.file, local.before)) ? changedError(part, label) : undefined;
+    const s = stored.result();
+    return s.sha256 !== part.storedSha256 && s.bytes >= part.storedBytes ? alteredError(part, label, s) : undefined;
+  };
   const done = flows.then(
-    async () => checkPart(part, label, stored.result(), await rawSeen()),
+    async () => {
+      const altered = await alteredMeanwhile();
+      if (altered) throw altered;
+      checkPart(part, label, local ? local.checked : stored.result(), await rawSeen());
+    },
     async (first: unknown) => {
       if (readerGone()) throw new ReadingStoppedError(`${label}: reading stopped before the end`);
       // Whichever rejects first is a race: a wrong key makes age exit, and the write into
@@ -119,8 +155,8 @@ function decrypt(body: Readable, part: StoredObjectRef, identityFile: string, la
       // explains more than a broken pipe, so wait for them (they exit once their pipes close).
       const err = await toolFailure(tools, first);
       // The object changed since its hash was checked: say so, as the first pass would have.
-      const s = stored.result();
-      if (s.sha256 !== part.storedSha256 && s.bytes >= part.storedBytes) throw alteredError(part, label, s);
+      const altered = await alteredMeanwhile();
+      if (altered) throw altered;
       // A program killed from outside (kill -9, the OOM killer) says nothing about the data.
       if (err instanceof ToolError && /killed by SIG/.test(err.message)) throw new OperationError(`${label}: ${err.message}`, { cause: err });
       if (err instanceof ToolError && err.tool === 'age') {
@@ -138,7 +174,7 @@ function decrypt(body: Readable, part: StoredObjectRef, identityFile: string, la
     kill: () => {
       age.kill('SIGKILL');
       zstd.kill('SIGKILL');
-      body.destroy();
+      if ('body' in input) input.body.destroy();
     },
   };
 }
@@ -178,7 +214,7 @@ function alteredError(part: Pick<StoredObjectRef, 'key' | 'storedBytes' | 'store
 }
 
 /** Hash `body` to its end and compare with the manifest. */
-async function checkStored(body: Readable, part: Pick<StoredObjectRef, 'key' | 'storedBytes' | 'storedSha256'>, label: string): Promise<void> {
+async function checkStored(body: Readable, part: Pick<StoredObjectRef, 'key' | 'storedBytes' | 'storedSha256'>, label: string): Promise<Measurement> {
   const m = new MeasureStream();
   await pipeline(body, m, async function* (src) {
     for await (const _ of src) {
@@ -187,6 +223,71 @@ async function checkStored(body: Readable, part: Pick<StoredObjectRef, 'key' | '
   });
   const r = m.result();
   if (r.sha256 !== part.storedSha256 || r.bytes !== part.storedBytes) throw alteredError(part, label, r);
+  return r;
+}
+
+/** A local file hashed through one reused buffer (no buffer per read for the GC to collect), compared with the manifest. */
+async function checkLocal(file: FileHandle, part: Pick<StoredObjectRef, 'key' | 'storedBytes' | 'storedSha256'>, label: string, stopped: () => boolean): Promise<Measurement> {
+  const hash = createHash('sha256');
+  const buffer = Buffer.allocUnsafe(LOCAL_READ_BYTES);
+  let bytes = 0;
+  while (!stopped()) {
+    // Positional reads leave the file offset at 0, where age starts reading the same open file.
+    const { bytesRead } = await file.read(buffer, 0, buffer.length, bytes);
+    if (bytesRead === 0) break;
+    hash.update(buffer.subarray(0, bytesRead));
+    bytes += bytesRead;
+  }
+  const r = { bytes, sha256: hash.digest('hex') };
+  if (!stopped() && (r.sha256 !== part.storedSha256 || r.bytes !== part.storedBytes)) throw alteredError(part, label, r);
+  return r;
+}
+
+const LOCAL_READ_BYTES = 1024 * 1024;
+
+/** A stored file opened for both passes, with what it was like before the first. */
+async function openLocalStored(storage: Storage, key: string, label: string): Promise<{ file: FileHandle; before: BigIntStats }> {
+  let file: FileHandle;
+  try {
+    file = await storage.openLocal!(key);
+  } catch (err) {
+    if (isNotFound(err)) throw new VerificationError(`${label} is missing from the repository`, key);
+    throw err;
+  }
+  try {
+    return { file, before: await file.stat({ bigint: true }) };
+  } catch (err) {
+    await file.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Whether anything wrote to the file (or replaced its content) since `before`: writes, truncation and mmap stores all move ctime. */
+async function changedSince(file: FileHandle, before: BigIntStats): Promise<boolean> {
+  const now = await file.stat({ bigint: true });
+  return now.ino !== before.ino || now.size !== before.size || now.mtimeNs !== before.mtimeNs || now.ctimeNs !== before.ctimeNs;
+}
+
+function changedError(part: Pick<StoredObjectRef, 'key'>, label: string): VerificationError {
+  return new VerificationError(`${label}: the stored file was written to while it was read, after its hash matched the manifest: the object was altered`, part.key);
+}
+
+/**
+ * Progress of a program reading a file we opened: it shares our open file (and its offset),
+ * which Linux shows in /proc/self/fdinfo. Elsewhere there is no progress, nothing else changes.
+ */
+function followReadPosition(fd: number, report: (bytes: number) => void): () => void {
+  const timer = setInterval(() => {
+    readFile(`/proc/self/fdinfo/${fd}`, 'utf8').then(
+      (text) => {
+        const pos = /^pos:\s+(\d+)/m.exec(text);
+        if (pos) report(Number(pos[1]));
+      },
+      () => clearInterval(timer),
+    );
+  }, 500);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 /** The stored object's bytes; a missing object is a verification failure naming it. */
@@ -202,5 +303,14 @@ async function getStored(storage: Storage, key: string, label: string): Promise<
 /** Hash a stored object without decrypting it (what a host without the private key can check). */
 export async function checkStoredObject(storage: Storage, part: ManifestPart): Promise<void> {
   const label = describePart(part);
-  await checkStored(await getStored(storage, part.key, label), part, label);
+  if (!storage.openLocal) {
+    await checkStored(await getStored(storage, part.key, label), part, label);
+    return;
+  }
+  const { file } = await openLocalStored(storage, part.key, label);
+  try {
+    await checkLocal(file, part, label, () => false);
+  } finally {
+    await file.close();
+  }
 }

@@ -96,6 +96,17 @@ export class FileStorage implements Storage {
     }
   }
 
+  async openLocal(key: string): Promise<FileHandle> {
+    const handle = await fsCall(key, 'read', () => open(this.pathOf(key), 'r'));
+    try {
+      if (!(await handle.stat()).isFile()) throw new NotFoundError(key);
+      return handle;
+    } catch (err) {
+      await handle.close().catch(() => {});
+      throw err;
+    }
+  }
+
   async getBuffer(key: string): Promise<Buffer> {
     return fsCall(key, 'read', () => readFile(this.pathOf(key)));
   }

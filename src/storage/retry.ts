@@ -82,6 +82,7 @@ export function withRetry(storage: Storage, options: RetryOptions = {}): Storage
       return run('put', key, () => storage.put(key, body, putOptions));
     },
     get: (key, range) => run('get', key, () => storage.get(key, range)),
+    ...(storage.openLocal ? { openLocal: (key: string) => run('openLocal', key, () => storage.openLocal!(key)) } : {}),
     getBuffer: (key) => run('getBuffer', key, () => storage.getBuffer(key)),
     stat: (key) => run('stat', key, () => storage.stat(key)),
     remove: (key) => run('remove', key, () => storage.remove(key)),

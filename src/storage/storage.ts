@@ -1,6 +1,7 @@
 // The one storage interface every driver implements (file://, s3://). Drivers are
 // small; retries, logging and concurrency are wrappers around them (see retry.ts).
 import type { Readable } from 'node:stream';
+import type { FileHandle } from 'node:fs/promises';
 
 export interface ObjectInfo {
   key: string;
@@ -104,6 +105,11 @@ export interface Storage {
   put(key: string, body: Readable | Buffer, options?: PutOptions): Promise<PutResult>;
   /** Read an object, optionally a byte range [start, end] inclusive. Throws NotFoundError. */
   get(key: string, range?: { start: number; end?: number }): Promise<Readable>;
+  /**
+   * A local object's open file, for a reader that hands it to a program (age reads it through
+   * the kernel, not through node). Only drivers whose objects are files have it. Throws NotFoundError.
+   */
+  openLocal?(key: string): Promise<FileHandle>;
   /** Read a whole (small) object into memory. Throws NotFoundError. */
   getBuffer(key: string): Promise<Buffer>;
   /** Metadata or undefined when absent. */

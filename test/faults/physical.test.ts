@@ -20,6 +20,8 @@ import { descendants, newMark, signal, survivors, type Proc } from '../helpers/p
 import { startS3Server, s3TestEnv, type S3TestServer } from '../helpers/s3-server.js';
 import { startS3FaultProxy, type S3FaultProxy } from '../helpers/s3-fault-proxy.js';
 import { startHoldProxy, type HoldProxy, type SeenRequest } from '../helpers/s3-hold-proxy.js';
+import { fakeBin, withPath } from '../helpers/fake-tools.js';
+import { findTool } from '../../src/mysql/find-tool.js';
 
 interface Listed {
   id: string;
@@ -312,6 +314,24 @@ describe('a physical restore meets damage, a wrong key, or a killed extractor', 
     const r = await run;
     expect(r.exitCode, String(r.stderr)).toBe(3);
     expect(errorLines(String(r.stderr))).toEqual([expect.stringMatching(/stored sha256 .* the object was altered/)]);
+    expect(await leftIn(dir)).toEqual([]);
+  }, 120_000);
+
+  it('a stored file written to after its hash matched, while age reads it: exit 3 naming the object, the datadir left empty', async () => {
+    // age reads a file:// object straight from the file whose bytes were hashed; this age
+    // first writes one byte into that file (its stdin), as someone with write access to the
+    // repository could in between.
+    const realAge = findTool('age');
+    if (!realAge) throw new Error('age not installed');
+    const bin = await fakeBin(
+      'age',
+      `#!/bin/sh\nif [ "$1" = "--decrypt" ] && [ -f /proc/$$/fd/0 ]; then\n  f=$(readlink /proc/$$/fd/0)\n  printf 'X' | dd of="$f" bs=1 seek=$(( $(stat -c %s "$f") / 2 )) conv=notrunc 2>/dev/null\nfi\nexec "${realAge}" "$@"\n`,
+    );
+    const repo = await copyOfBase();
+    const { dir, run } = await restoreInto({ ...repo.env, PATH: withPath(bin) }, good.full);
+    const r = await run;
+    expect(r.exitCode, String(r.stderr)).toBe(3);
+    expect(errorLines(String(r.stderr))).toEqual([expect.stringMatching(/00001\.xbstream\.zst\.age.*written to while it was read.*the object was altered/)]);
     expect(await leftIn(dir)).toEqual([]);
   }, 120_000);
 

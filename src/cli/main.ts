@@ -1,7 +1,7 @@
 #!/usr/bin/env -S MALLOC_MMAP_THRESHOLD_=1048576 node --max-semi-space-size=1
 // (Both settings on the shebang are memory/CPU trades measured by npm run bench at 1 GB on 2 cores.
 // The 1 MB V8 young generation: peak RSS to S3 139 MB (goal 150) against 168 MB at 2 MB and more
-// at V8's default, for more GC work. The fixed glibc mmap threshold: S3 upload parts (8 MiB) are
+// at V8's default, for more GC work. The fixed glibc mmap threshold: S3 upload parts (5 MiB and up) are
 // mapped and unmapped, where glibc's default raises the threshold after the first free and then
 // serves them from a heap it does not give back: peak RSS to S3 over 4 runs each 127–136 MB
 // with it, 141–175 MB without (36–68 MB of that was freed part memory still held by malloc).

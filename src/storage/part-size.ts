@@ -1,22 +1,24 @@
 // Multipart part-size schedule. S3 allows at most 10,000 parts of 5 MiB–5 GiB, and a
 // streamed dump's size is unknown up front, so the part size grows as the upload goes
-// on: small parts (little memory) for ordinary dumps, big parts only for huge ones.
+// on: S3's smallest parts (least memory: every concurrent upload fills one) for ordinary
+// dumps, big parts only for huge ones.
 //
-// Schedule: part n (1-based) is `initial × 2^floor((n−1)/1000)`, capped at 5 GiB.
-// With the default 8 MiB start:
-//   parts     1–1000:  8 MiB  → first   7.8 GiB
-//   parts  1001–2000: 16 MiB  → up to  23.4 GiB
-//   parts  2001–3000: 32 MiB  → up to  54.7 GiB
-//   parts  3001–4000: 64 MiB  → up to   117 GiB
-//   …                         → parts 9001–10000 at 4 GiB reach 7.8 TiB ≥ 5 TiB (S3's object limit).
-// Memory is about (queueSize + 1) × current part size: 24 MiB for dumps under 7.8 GiB
-// with the default 2 parts in flight, 192 MiB at 100 GiB.
+// Schedule: part n (1-based) is `initial × 2^floor((n−1)/900)`, capped at 5 GiB.
+// With the default 5 MiB start:
+//   parts     1–900:   5 MiB  → first   4.4 GiB
+//   parts   901–1800: 10 MiB  → up to  13.2 GiB
+//   parts  1801–2700: 20 MiB  → up to  30.8 GiB
+//   parts  2701–3600: 40 MiB  → up to  65.9 GiB
+//   …                         → 10,000 parts reach 9.8 TiB ≥ 5 TiB (S3's object limit);
+//   900 rather than 1,000 parts a step, which would stop at 4.9 TiB from a 5 MiB start.
+// Memory is about (queueSize + 1) × current part size: 15 MiB for dumps under 4.4 GiB
+// with the default 2 parts in flight, 240 MiB at 100 GiB.
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
 export const MAX_PART_SIZE = 5 * 1024 * 1024 * 1024;
 export const MAX_PARTS = 10_000;
-export const DEFAULT_INITIAL_PART_SIZE = 8 * 1024 * 1024;
-const PARTS_PER_STEP = 1000;
+export const DEFAULT_INITIAL_PART_SIZE = 5 * 1024 * 1024;
+const PARTS_PER_STEP = 900;
 const MiB = 1024 * 1024;
 
 /** Size of part `partNumber` (1-based) under the growing schedule above. */

@@ -56,7 +56,7 @@ export interface S3StorageOptions {
   forcePathStyle?: boolean;
   /** How each request is retried (s3-retry.ts); default ~30 s of exponential backoff. */
   retry?: RetryOptions;
-  /** First multipart part size in bytes (min 5 MiB), default 8 MiB; grows, see part-size.ts. */
+  /** First multipart part size in bytes (min and default 5 MiB); grows, see part-size.ts. */
   partSize?: number;
   /** Parts in flight at once across ALL uploads of this storage (each held in memory), default 2:
    *  a backup streams several objects at once (one per table dump), and a per-upload limit let

@@ -116,13 +116,13 @@ describe('multipart part-size schedule', () => {
       expect(size).toBeLessThanOrEqual(MAX_PART_SIZE);
       previous = size;
     }
-    expect(partSizeFor(1)).toBe(8 * 1024 * 1024);
-    expect(partSizeFor(1000)).toBe(8 * 1024 * 1024);
-    expect(partSizeFor(1001)).toBe(16 * 1024 * 1024);
+    expect(partSizeFor(1)).toBe(MIN_PART_SIZE);
+    expect(partSizeFor(900)).toBe(MIN_PART_SIZE);
+    expect(partSizeFor(901)).toBe(2 * MIN_PART_SIZE);
   });
 
   it('starts bigger when a size hint says the object is huge', () => {
-    expect(initialPartSize(undefined, 1024 ** 3)).toBe(8 * 1024 * 1024);
+    expect(initialPartSize(undefined, 1024 ** 3)).toBe(MIN_PART_SIZE);
     expect(initialPartSize(undefined, 500 * 1024 ** 3)).toBe(103 * 1024 * 1024);
     expect(initialPartSize(1)).toBe(MIN_PART_SIZE);
   });

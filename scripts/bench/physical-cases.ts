@@ -76,6 +76,8 @@ export interface PhysicalBenchResult {
     restoreSpeedup: number | null;
     /** The restore command (fetch + prepare + CLI, no server start) / the same by hand; no goal. */
     restoreCommandVsPlain: number | null;
+    /** The full backup / the same backup by hand (encrypted, written, synced); no goal. */
+    fullVsByHand: number | null;
   };
 }
 
@@ -142,6 +144,9 @@ export async function runPhysicalBench(ctx: PhysicalBenchContext): Promise<Physi
   // 1. The pipeline and dbops' full physical backup, taking turns; the pipeline with the
   // flags dbops passes (backupArgs), its scratch directories fresh each run as dbops' are.
   const pipeline = caseOf('pipeline', `${programs.tool} --stream=xbstream | zstd -3 -T0`);
+  // The same work by hand as dbops does it, for reference (no goal): encrypted to the
+  // repository's key, written to a file on the repository's disk, and synced.
+  const byHand = caseOf('plain-backup', `${programs.tool} … | zstd -3 -T0 | age > file; sync`);
   const full = caseOf('dbops-physical', 'dbops backup --kind physical → file://');
   let pipelineArgs: string[] = [];
   let dbopsArgs: string[] | null = null;
@@ -154,6 +159,14 @@ export async function runPhysicalBench(ctx: PhysicalBenchContext): Promise<Physi
       const script = `${[programs.backup, defaultsFileArg(defaultsFile), ...args].map(shellQuote).join(' ')} | zstd -3 -T0 -q -c > /dev/null`;
       await timed(pipeline, i, () => measureCommand({ file: 'bash', args: ['-c', `set -o pipefail; ${script}`], env, logFile, watchPids }, timeFile));
       await rm(scratch, { recursive: true, force: true });
+      await mkdir(scratch);
+      await Promise.all([mkdir(join(scratch, 'target')), mkdir(join(scratch, 'lsn'))]);
+      const out = join(ctx.workDir, 'by-hand.xbstream.zst.age');
+      const byHandScript =
+        `${[programs.backup, defaultsFileArg(defaultsFile), ...args].map(shellQuote).join(' ')} | zstd -3 -T0 -q -c | age -R ${shellQuote(join(repo.keysDir, 'age.pub'))} > ${shellQuote(out)} && sync ${shellQuote(out)}`;
+      await timed(byHand, i, () => measureCommand({ file: 'bash', args: ['-c', `set -o pipefail; ${byHandScript}`], env, logFile, watchPids }, timeFile));
+      await rm(scratch, { recursive: true, force: true });
+      await rm(out, { force: true });
       const m = await timed(full, i, dbopsCommand(`physical-full-run${i}`, ['backup', '--kind', 'physical', '--json']));
       backupOf(full, m);
       dbopsArgs ??= seenBackupArgs(m.processes);
@@ -280,6 +293,7 @@ export async function runPhysicalBench(ctx: PhysicalBenchContext): Promise<Physi
       incrementalBytes: ratio(incremental.backup?.storedBytes, full.backup?.storedBytes),
       restoreSpeedup: ratio(logicalRestore.wallSeconds, restoreCase.wallSeconds),
       restoreCommandVsPlain: ratio(median(restoreRuns.map((r) => r.measurement.wallSeconds)), plainRestore.wallSeconds),
+      fullVsByHand: ratio(full.wallSeconds, byHand.wallSeconds),
     },
   };
 }

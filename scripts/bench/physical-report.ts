@@ -63,7 +63,7 @@ export function formatPhysicalTable(result: PhysicalBenchResult): string {
   const rows = result.cases.map((c) => {
     const ref = refOf[c.id];
     const refCase = ref ? byId.get(ref) : undefined;
-    if (c.id === 'plain-restore') return line(c, '', `${c.label} (reference)`);
+    if (c.id === 'plain-restore' || c.id === 'plain-backup') return line(c, '', `${c.label} (reference)`);
     return line(c, refCase ? times(c.wallSeconds / refCase.wallSeconds, ref === 'pipeline' ? 'pipeline' : 'full') : '');
   });
   const logicalBackup = result.logicalBackup;
@@ -92,6 +92,7 @@ export function formatPhysicalTable(result: PhysicalBenchResult): string {
       `server start + first query ${rest.start.toFixed(1)} s, CLI start-up/exit ${cliOverhead.toFixed(1)} s = ${rest.total.toFixed(1)} s` +
       `${rest.rawBytes ? ` (${(rest.rawBytes / MB).toFixed(0)} MB extracted)` : ''}; ${result.checkedTable.name} row count (${result.checkedTable.rows}) checked on the started server;`,
     `  the restore command alone (no start) took ${times(r.restoreCommandVsPlain, '')}the same extract and prepare done by hand (the reference row; no goal)`,
+    `the full backup took ${times(r.fullVsByHand, '')}the same backup done by hand (encrypted, written and synced, the reference row; no goal)`,
     'CPU s = user+system of the command and all its processes (GNU time; for the restore, the dbops command only); mariadbd = the source server (the restore target is started after);',
     'others = CPU everything else on the machine used meanwhile (on 2 cores, anything above ~0 slows the run).',
     `goals: full ≤ ${GOALS.vsPipeline.toFixed(2)}× pipeline: ${times(r.vsPipeline, '')} ${verdict(v.vsPipeline)}; ` +

@@ -71,9 +71,9 @@ export function startEncrypt(recipients: readonly string[], options: { stdin?: n
   return startTool('age', ['--encrypt', ...recipients.flatMap((r) => ['-r', r])], options.stdin !== undefined ? { stdin: options.stdin } : {});
 }
 
-/** `age -d` with an identity file; the file path is not a secret, its content is. `stdin`: a file descriptor (a stored file) to read instead of from us. */
-export function startDecrypt(identityFile: string, options: { stdin?: number } = {}): ToolProcess {
-  return startTool('age', ['--decrypt', '-i', identityFile], options.stdin !== undefined ? { stdin: options.stdin } : {});
+/** `age -d` with an identity file; the file path is not a secret, its content is. */
+export function startDecrypt(identityFile: string): ToolProcess {
+  return startTool('age', ['--decrypt', '-i', identityFile]);
 }
 
 /** Fail early with a clear message when the identity file is missing or unreadable. */

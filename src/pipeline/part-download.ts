@@ -1,14 +1,14 @@
 // The reverse pipeline: storage → measure (stored sha256, whole object, checked) → storage
 // again → age -d → zstd -d → measure (raw sha256) → consumer, or zstd -d straight into a
 // consumer program through a kernel pipe (parts without a raw hash: node never sees them).
-// A local object (file://) is opened once: node hashes it, then age reads that same open file
-// itself, so node copies none of its bytes in the second pass. `done` settles after the
+// A local object (file://) is opened once: node hashes it, then feeds that same open file to
+// age through reused buffers, without a second hash (see DecryptInput). `done` settles after the
 // consumer drained everything and rejects with a VerificationError naming the part when any
 // hash or size differs.
 import { createHash } from 'node:crypto';
 import type { BigIntStats } from 'node:fs';
-import { readFile, type FileHandle } from 'node:fs/promises';
-import { PassThrough, type Readable } from 'node:stream';
+import type { FileHandle } from 'node:fs/promises';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Storage } from '../storage/storage.js';
@@ -103,10 +103,11 @@ export async function openObjectSource(storage: Storage, part: StoredObjectRef, 
 }
 
 /**
- * What the decrypting pass reads: a stream node pipes into age while hashing it again, or a
- * local file age reads itself through the kernel. That file is the very open file whose
- * bytes were hashed; a write to it since (which would change its ctime) makes the object
- * count as altered, as a second hash differing would.
+ * What the decrypting pass reads: a stream node pipes into age while hashing it again, or the
+ * local file whose bytes were hashed, the very same open file, fed to age without a second
+ * hash: a write to it since (which would change its ctime) makes the object count as
+ * altered, as a second hash differing would. Node still feeds age rather than handing it the
+ * file: when node dies (kill -9), age's input ends and the programs after it stop with it.
  */
 type DecryptInput = { body: Readable } | { file: FileHandle; before: BigIntStats; checked: Measurement };
 
@@ -115,20 +116,16 @@ function decrypt(input: DecryptInput, part: StoredObjectRef, identityFile: strin
   const stored = new MeasureStream();
   const rawMeter = new MeasureStream();
   const local = 'file' in input ? input : undefined;
-  const age: ToolProcess = startDecrypt(identityFile, local ? { stdin: local.file.fd } : {});
+  const age: ToolProcess = startDecrypt(identityFile);
   const direct = options.rawFd !== undefined;
   const zstd: ToolProcess = startDecompress(direct ? { stdout: options.rawFd } : {});
   const tools = [waitTool(age, 'age'), waitTool(zstd, 'zstd')];
-  let stopProgress = (): void => undefined;
-  if (options.onStoredBytes) {
-    if (local) stopProgress = followReadPosition(local.file.fd, options.onStoredBytes);
-    else {
-      let n = 0;
-      stored.on('data', (chunk: Buffer) => options.onStoredBytes!((n += chunk.length)));
-    }
+  if (options.onStoredBytes && !local) {
+    let n = 0;
+    stored.on('data', (chunk: Buffer) => options.onStoredBytes!((n += chunk.length)));
   }
-  const feed = 'body' in input ? [pipeline(input.body, stored, age.stdin)] : [];
-  const flows = Promise.all([...feed, pipeline(age.stdout, zstd.stdin), ...(direct ? [] : [pipeline(zstd.stdout, rawMeter, out)]), ...tools]).finally(stopProgress);
+  const feed = 'body' in input ? pipeline(input.body, stored, age.stdin) : feedFile(input.file, age.stdin, readerGone, options.onStoredBytes);
+  const flows = Promise.all([feed, pipeline(age.stdout, zstd.stdin), ...(direct ? [] : [pipeline(zstd.stdout, rawMeter, out)]), ...tools]);
   const rawSeen = async (): Promise<{ bytes: number; sha256: string | null }> => {
     if (!direct) return rawMeter.result();
     const { stderr } = await zstd;
@@ -273,21 +270,37 @@ function changedError(part: Pick<StoredObjectRef, 'key'>, label: string): Verifi
 }
 
 /**
- * Progress of a program reading a file we opened: it shares our open file (and its offset),
- * which Linux shows in /proc/self/fdinfo. Elsewhere there is no progress, nothing else changes.
+ * Write a local file into a program's stdin through two reused buffers, one being read while
+ * the other is written: no buffer per chunk for the GC to collect. A buffer is read into again
+ * only once its write completed.
  */
-function followReadPosition(fd: number, report: (bytes: number) => void): () => void {
-  const timer = setInterval(() => {
-    readFile(`/proc/self/fdinfo/${fd}`, 'utf8').then(
-      (text) => {
-        const pos = /^pos:\s+(\d+)/m.exec(text);
-        if (pos) report(Number(pos[1]));
-      },
-      () => clearInterval(timer),
-    );
-  }, 500);
-  timer.unref();
-  return () => clearInterval(timer);
+async function feedFile(file: FileHandle, into: Writable, stopped: () => boolean, onBytes?: (bytes: number) => void): Promise<void> {
+  const buffers = [Buffer.allocUnsafe(LOCAL_READ_BYTES), Buffer.allocUnsafe(LOCAL_READ_BYTES)];
+  const written: Array<Promise<void> | undefined> = [undefined, undefined];
+  const write = (chunk: Buffer): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      into.write(chunk, (err) => (err ? reject(err) : resolve()));
+    });
+  let position = 0;
+  try {
+    for (let k = 0; !stopped(); k ^= 1) {
+      await written[k];
+      const { bytesRead } = await file.read(buffers[k]!, 0, LOCAL_READ_BYTES, position);
+      if (bytesRead === 0) break;
+      position += bytesRead;
+      written[k] = write(buffers[k]!.subarray(0, bytesRead));
+      written[k]!.catch(() => undefined);
+      onBytes?.(position);
+    }
+    await Promise.all(written);
+  } catch (err) {
+    into.destroy();
+    throw err;
+  }
+  await new Promise<void>((resolve, reject) => {
+    into.once('error', reject);
+    into.end(resolve);
+  });
 }
 
 /** The stored object's bytes; a missing object is a verification failure naming it. */

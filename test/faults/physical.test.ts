@@ -318,17 +318,18 @@ describe('a physical restore meets damage, a wrong key, or a killed extractor', 
   }, 120_000);
 
   it('a stored file written to after its hash matched, while age reads it: exit 3 naming the object, the datadir left empty', async () => {
-    // age reads a file:// object straight from the file whose bytes were hashed; this age
-    // first writes one byte into that file (its stdin), as someone with write access to the
-    // repository could in between.
+    // A file:// object is fed to age from the very open file whose bytes were hashed, without
+    // hashing it again; this age, started once the hash matched, first writes one byte into
+    // that file, as someone with write access to the repository could in between.
     const realAge = findTool('age');
     if (!realAge) throw new Error('age not installed');
     const bin = await fakeBin(
       'age',
-      `#!/bin/sh\nif [ "$1" = "--decrypt" ] && [ -f /proc/$$/fd/0 ]; then\n  f=$(readlink /proc/$$/fd/0)\n  printf 'X' | dd of="$f" bs=1 seek=$(( $(stat -c %s "$f") / 2 )) conv=notrunc 2>/dev/null\nfi\nexec "${realAge}" "$@"\n`,
+      `#!/bin/sh\nif [ "$1" = "--decrypt" ]; then\n  printf 'X' | dd of="$ALTER_FILE" bs=1 seek=$(( $(stat -c %s "$ALTER_FILE") / 2 )) conv=notrunc 2>/dev/null\nfi\nexec "${realAge}" "$@"\n`,
     );
     const repo = await copyOfBase();
-    const { dir, run } = await restoreInto({ ...repo.env, PATH: withPath(bin) }, good.full);
+    const object = join(repo.dir, 'backups', good.full, 'parts', '00001.xbstream.zst.age');
+    const { dir, run } = await restoreInto({ ...repo.env, PATH: withPath(bin), ALTER_FILE: object }, good.full);
     const r = await run;
     expect(r.exitCode, String(r.stderr)).toBe(3);
     expect(errorLines(String(r.stderr))).toEqual([expect.stringMatching(/00001\.xbstream\.zst\.age.*written to while it was read.*the object was altered/)]);

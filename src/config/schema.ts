@@ -173,10 +173,10 @@ export const configSchema = z.strictObject({
         .optional()
         .describe('a content restore test waits this long for the binlog holding its checksum point to be shipped (unset: `maxLagSeconds` + 30 s)'),
       partialSegments: bool
-        .default(false)
+        .default(true)
         .describe('ship the file the source is writing as it grows (partial segments, each a few seconds of it), rotating it at most once a minute; false: rotate it within the lag budget instead'),
     })
-    .default({ maxLagSeconds: 60, partialSegments: false }),
+    .default({ maxLagSeconds: 60, partialSegments: true }),
   /** How `dbops pitr` and restore tests apply binlogs (src/pitr/replay.ts). */
   pitr: z
     .strictObject({

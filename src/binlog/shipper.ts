@@ -678,7 +678,10 @@ class Shipper {
     let caughtUpNow = false;
     const files = await this.spoolFiles();
     const activeFile = files.at(-1);
-    if (this.last && activeFile && files.length === 1 && !this.spaceNeeded) {
+    // Something must be offsite: a whole file, or parts of the active one (a source whose only
+    // file is still open; the stream began at the source's oldest file).
+    const started = this.last !== null || (this.partial?.file === activeFile && (this.partial?.parts.length ?? 0) > 0);
+    if (started && activeFile && files.length === 1 && !this.spaceNeeded) {
       const status = await this.withDb((db) => readBinlogStatus(db, this.profile)).catch(() => undefined);
       const scan = await this.scanActive(activeFile);
       if (status && scan && scan.partialBytes === 0 && status.file === activeFile && status.position === scan.size && (scan.transactions === 0 || (await this.partialCovers(activeFile, scan.size)))) {

@@ -229,4 +229,38 @@ describe('binlog ship (continuous)', () => {
       shipper.kill('SIGKILL');
     }
   });
+
+  it('a source whose history is all in partial segments (its first file still open): an idle source is caught up by the heartbeat, not lagging', async () => {
+    // The only binlog file is the one being written: nothing closes for a minute, so the
+    // repository holds parts only; status, metrics and /healthz must still count the
+    // heartbeat's "caught up" (else an idle source's RPO grows and a lag alert fires).
+    await db.exec('RESET MASTER');
+    const s = await setup({ DBOPS_BINLOG_MAX_LAG_SECONDS: '3' });
+    const shipper = startCli(['binlog', 'ship'], s.env);
+    try {
+      await waitFor('the dump connection', async () => (await dumpThreads()).length === 1);
+      await insertRows(3);
+      let sourceId = '';
+      const position = (await db.query<{ Position: number }>('SHOW BINLOG STATUS'))[0]!.Position;
+      await waitFor('the rows in partial segments', async () => {
+        sourceId ||= (await readdir(join(s.repoDir, 'binlogs')).catch(() => [] as string[]))[0] ?? '';
+        return sourceId !== '' && (await shippingStatus(s.repo, sourceId)).partial?.endPosition === Number(position);
+      });
+      // Idle: wait for a heartbeat that says caught up well after the newest shipped event.
+      let status = await shippingStatus(s.repo, sourceId);
+      await waitFor('a caught-up heartbeat 5 s after the newest event', async () => {
+        status = await shippingStatus(s.repo, sourceId);
+        const at = status.shipper?.caughtUpAt;
+        return !!at && Date.parse(at) > Date.parse(status.newestEventTime!) + 5000;
+      });
+      expect(await serverLogs()).toHaveLength(1);
+      expect(status.files).toBe(0);
+      expect(status.partial).toMatchObject({ file: (await serverLogs())[0], endPosition: Number(position) });
+      expect(status.caughtUpTo).toBe(status.shipper!.caughtUpAt);
+      shipper.kill('SIGTERM');
+      expect((await shipper).exitCode).toBe(0);
+    } finally {
+      shipper.kill('SIGKILL');
+    }
+  });
 });

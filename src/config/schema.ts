@@ -156,7 +156,7 @@ export const configSchema = z.strictObject({
         .min(2)
         .max(86_400)
         .default(60)
-        .describe("the newest shipped event is at most this old while the source writes: the shipper rotates the source's binlog (`FLUSH BINARY LOGS`) in time"),
+        .describe("the newest shipped event is at most this old while the source writes: the shipper ships the active file's growth in time (`partialSegments`), or else rotates the source's binlog (`FLUSH BINARY LOGS`) in time"),
       spoolDir: z
         .string()
         .min(1)

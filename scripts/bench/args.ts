@@ -19,14 +19,14 @@ export interface BenchArgs {
   lagSeconds: number;
   lagRate: number;
   maxLag: number;
-  /** binlog group, shipping lag: the shipper runs with binlog.partialSegments on. */
+  /** binlog group, shipping lag: binlog.partialSegments for the shipper (on, as dbops's default). */
   partialSegments: boolean;
 }
 
 export const GROUPS = ['backup', 'restore', 'physical', 'binlog'] as const;
 
 const USAGE =
-  'usage: npm run bench -- [--size 1GB] [--only backup,restore,physical,binlog] [--repeat N] [--reuse DIR] [--cpu-prof] [--no-s3] [--keep] [--lag-seconds 60] [--lag-rate 300] [--max-lag 5] [--partial-segments]';
+  'usage: npm run bench -- [--size 1GB] [--only backup,restore,physical,binlog] [--repeat N] [--reuse DIR] [--cpu-prof] [--no-s3] [--keep] [--lag-seconds 60] [--lag-rate 300] [--max-lag 5] [--no-partial-segments]';
 
 /** "100MB", "1GB", "1.5 GB", "500kb" → bytes (decimal units, like the seed and the demo). */
 export function parseSize(text: string): number {
@@ -45,7 +45,7 @@ function wholeNumber(flag: string, text: string, min: number, max: number): numb
 }
 
 export function parseArgs(argv: readonly string[]): BenchArgs {
-  const out: BenchArgs = { sizeBytes: 1e9, only: [...GROUPS], keep: false, repeat: 1, cpuProf: false, skipS3: false, lagSeconds: 60, lagRate: 300, maxLag: 5, partialSegments: false };
+  const out: BenchArgs = { sizeBytes: 1e9, only: [...GROUPS], keep: false, repeat: 1, cpuProf: false, skipS3: false, lagSeconds: 60, lagRate: 300, maxLag: 5, partialSegments: true };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     const value = (): string => {
@@ -92,8 +92,12 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
         // binlog.maxLagSeconds accepts 2 and up (src/config/schema.ts).
         out.maxLag = wholeNumber(flag, value(), 2, 3600);
         break;
+      // On by default, as in dbops; the flag stays so that the recorded command lines still run.
       case '--partial-segments':
         out.partialSegments = true;
+        break;
+      case '--no-partial-segments':
+        out.partialSegments = false;
         break;
       case '--help':
       case '-h':

@@ -35,7 +35,7 @@ export interface BinlogBenchContext extends BenchGroupContext {
   lagSeconds: number;
   lagRate: number;
   maxLagSeconds: number;
-  /** The shipper runs with binlog.partialSegments on. */
+  /** binlog.partialSegments for the shipper (on by default, as in dbops). */
   partialSegments: boolean;
   /** True once Ctrl-C was pressed: the lag measurement stops early. */
   interrupted: () => boolean;

@@ -6,14 +6,14 @@
 // file with a manifest), never from local state; a file whose manifest exists is never
 // uploaded again; a missing file is recorded as a gap, never skipped silently.
 //
-// Bounded lag, two ways. By default the shipper rotates the source's binlog (FLUSH BINARY
-// LOGS, needs RELOAD) once the oldest unshipped transaction nears the budget, so every
-// object is a whole file, byte-identical to the source's: every ~maxLag/2 under load. With
-// binlog.partialSegments (continuous mode only, not `--once`) the file the source is still
-// writing is shipped as it grows, as partial segments (ship-partial.ts) that end on
-// transaction boundaries, every fifth of the budget (1-10 s); once the file closes it is
-// shipped whole and its partial segments are removed, and a rotation is forced at most
-// once a minute, so no file carries more than a minute of partial segments.
+// Bounded lag, two ways. With binlog.partialSegments (the default; continuous mode only,
+// not `--once`) the file the source is still writing is shipped as it grows, as partial
+// segments (ship-partial.ts) that end on transaction boundaries, every fifth of the budget
+// (1-10 s); once the file closes it is shipped whole and its partial segments are removed,
+// and a rotation (FLUSH BINARY LOGS, needs RELOAD) is forced at most once a minute, so no
+// file carries more than a minute of partial segments. Without them the shipper rotates
+// the source's binlog once the oldest unshipped transaction nears the budget, so every
+// object is a whole file, byte-identical to the source's: every ~maxLag/2 under load.
 //
 // The spool is a cache: a copy that is torn, empty, missing or stops growing is streamed
 // again, and only the source (SHOW BINARY LOGS) can make a missing file a gap. A full
@@ -70,7 +70,7 @@ export interface ShipOptions {
   pollMs?: number;
   /** Called once the shipper holds its lease and is about to stream (the daemon's health). */
   onStarted?: () => void;
-  /** Ship the active file's growth as partial segments (continuous mode; default false: rotate within the lag budget). */
+  /** Ship the active file's growth as partial segments (continuous mode; config default true; false or unset: rotate within the lag budget). */
   partialSegments?: boolean;
 }
 
@@ -678,7 +678,10 @@ class Shipper {
     let caughtUpNow = false;
     const files = await this.spoolFiles();
     const activeFile = files.at(-1);
-    if (this.last && activeFile && files.length === 1 && !this.spaceNeeded) {
+    // Something must be offsite: a whole file, or parts of the active one (a source whose only
+    // file is still open; the stream began at the source's oldest file).
+    const started = this.last !== null || (this.partial?.file === activeFile && (this.partial?.parts.length ?? 0) > 0);
+    if (started && activeFile && files.length === 1 && !this.spaceNeeded) {
       const status = await this.withDb((db) => readBinlogStatus(db, this.profile)).catch(() => undefined);
       const scan = await this.scanActive(activeFile);
       if (status && scan && scan.partialBytes === 0 && status.file === activeFile && status.position === scan.size && (scan.transactions === 0 || (await this.partialCovers(activeFile, scan.size)))) {

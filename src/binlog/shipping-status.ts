@@ -71,7 +71,8 @@ export async function shippingStatus(repo: Repository, serverUuid: string, now: 
   }
   if (prefix && (!newest || prefix.lastEventTime > newest)) newest = prefix.lastEventTime;
   let caughtUpTo = newest;
-  if (shipper?.caughtUpAt && (!caughtUpTo || shipper.caughtUpAt > caughtUpTo) && segments.length > 0) caughtUpTo = shipper.caughtUpAt;
+  // Only once something is shipped (a whole file or parts of the active one) does "caught up" count.
+  if (shipper?.caughtUpAt && (!caughtUpTo || shipper.caughtUpAt > caughtUpTo) && (segments.length > 0 || prefix)) caughtUpTo = shipper.caughtUpAt;
   const last = segments.at(-1);
   return {
     serverUuid,

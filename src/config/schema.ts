@@ -156,7 +156,7 @@ export const configSchema = z.strictObject({
         .min(2)
         .max(86_400)
         .default(60)
-        .describe("the newest shipped event is at most this old while the source writes: the shipper rotates the source's binlog (`FLUSH BINARY LOGS`) in time"),
+        .describe("the newest shipped event is at most this old while the source writes: the shipper ships the active file's growth in time (`partialSegments`), or else rotates the source's binlog (`FLUSH BINARY LOGS`) in time"),
       spoolDir: z
         .string()
         .min(1)
@@ -173,10 +173,10 @@ export const configSchema = z.strictObject({
         .optional()
         .describe('a content restore test waits this long for the binlog holding its checksum point to be shipped (unset: `maxLagSeconds` + 30 s)'),
       partialSegments: bool
-        .default(false)
+        .default(true)
         .describe('ship the file the source is writing as it grows (partial segments, each a few seconds of it), rotating it at most once a minute; false: rotate it within the lag budget instead'),
     })
-    .default({ maxLagSeconds: 60, partialSegments: false }),
+    .default({ maxLagSeconds: 60, partialSegments: true }),
   /** How `dbops pitr` and restore tests apply binlogs (src/pitr/replay.ts). */
   pitr: z
     .strictObject({

@@ -10,7 +10,9 @@
 // with it the largest tables are dumped in parallel (BACKUP STAGE, see
 // backup/parallel-dump.ts); shipping needs it anyway. Shipping needs REPLICATION SLAVE (the
 // binlog stream), BINLOG MONITOR (SHOW BINARY LOGS; REPLICATION CLIENT before MariaDB
-// 10.5.2 and on MySQL) and RELOAD (FLUSH BINARY LOGS, which bounds the lag). MySQL's
+// 10.5.2 and on MySQL) and RELOAD (FLUSH BINARY LOGS: with partial segments, the default,
+// a rotation a minute so the active file's parts give way to the whole file, else they pile
+// up until max_binlog_size; without them it is what bounds the lag). MySQL's
 // mysqldump with --source-data and --single-transaction runs FLUSH TABLES WITH READ LOCK
 // (RELOAD) and SHOW MASTER STATUS (REPLICATION CLIENT), and since 8.0.21 reads tablespaces
 // (PROCESS); `checksum` on MySQL takes FLUSH TABLES WITH READ LOCK too.

@@ -15,9 +15,10 @@ describe('bench arguments', () => {
     expect(() => parseArgs(['--only', 'phsyical'])).toThrow(/unknown group phsyical; known: backup, restore, physical, binlog/);
   });
 
-  it('--partial-segments turns them on for the shipping-lag measurement (off by default)', () => {
-    expect(parseArgs([]).partialSegments).toBe(false);
+  it('the shipping-lag measurement runs with partial segments, as dbops does by default; --no-partial-segments turns them off', () => {
+    expect(parseArgs([]).partialSegments).toBe(true);
     expect(parseArgs(['--only', 'binlog', '--partial-segments']).partialSegments).toBe(true);
+    expect(parseArgs(['--only', 'binlog', '--no-partial-segments']).partialSegments).toBe(false);
   });
 
   it('sizes in decimal units', () => {

@@ -162,8 +162,15 @@ describe('binlog ship (continuous)', () => {
     }
   });
 
-  it('rewrites its heartbeat under load too, naming the newest event offsite and when it was last caught up', async () => {
-    const s = await setup({ DBOPS_BINLOG_MAX_LAG_SECONDS: '3' });
+  // Both ways of bounding the lag: with whole files only the active file always holds an
+  // unshipped transaction while the source writes, so the shipper is never caught up then;
+  // with partial segments (the default) it can be, between two parts and two writes, and then
+  // the heartbeat must name that point as offsite.
+  it.each([
+    ['whole files only', 'false'],
+    ['partial segments', 'true'],
+  ] as const)('%s: rewrites its heartbeat under load too, naming the newest event offsite and when it was last caught up', async (_mode, partial) => {
+    const s = await setup({ DBOPS_BINLOG_MAX_LAG_SECONDS: '3', DBOPS_BINLOG_PARTIAL_SEGMENTS: partial });
     const shipper = startCli(['binlog', 'ship'], s.env);
     try {
       await waitFor('the dump connection', async () => (await dumpThreads()).length === 1);
@@ -173,13 +180,22 @@ describe('binlog ship (continuous)', () => {
         return sourceId !== '' && (await s.repo.binlogs.shipperState(sourceId)) !== null;
       });
       // Busy: a transaction every 100 ms for 8 s, so the active file always holds one.
-      const seen: Array<{ writtenAt: string; caughtUpAt: string | null; offsite: string | null }> = [];
+      type Point = { file: string; position: number };
+      const seen: Array<{ writtenAt: string; caughtUpAt: string | null; offsite: string | null; at: Point | null; offsiteAt: Point | null }> = [];
       const started = Date.now();
       while (Date.now() - started < 8000) {
         await insertRows(1);
         await new Promise((r) => setTimeout(r, 100));
         const state = await s.repo.binlogs.shipperState(sourceId);
-        if (state && state.writtenAt !== seen.at(-1)?.writtenAt) seen.push({ writtenAt: state.writtenAt!, caughtUpAt: state.caughtUpAt, offsite: state.offsite?.lastEventTime ?? null });
+        if (state && state.writtenAt !== seen.at(-1)?.writtenAt) {
+          seen.push({
+            writtenAt: state.writtenAt!,
+            caughtUpAt: state.caughtUpAt,
+            offsite: state.offsite?.lastEventTime ?? null,
+            at: state.activeFile === null ? null : { file: state.activeFile, position: state.activePosition! },
+            offsiteAt: state.offsite ? { file: state.offsite.file, position: state.offsite.endPosition } : null,
+          });
+        }
       }
       // Rewritten every 1.5 s (half the lag budget), not only while idle.
       const busy = seen.filter((h) => Date.parse(h.writtenAt) > started + 1000);
@@ -188,14 +204,59 @@ describe('binlog ship (continuous)', () => {
       const offsite = busy.map((h) => h.offsite).filter((t): t is string => t !== null);
       expect(new Set(offsite).size).toBeGreaterThanOrEqual(2);
       for (const h of busy) expect(Date.parse(h.writtenAt) - Date.parse(h.offsite!)).toBeLessThanOrEqual((3 + 2) * 1000);
-      // Never caught up while busy: the caught-up instant stays where it was before the load.
-      expect(busy.every((h) => h.caughtUpAt === null || Date.parse(h.caughtUpAt) < started + 1000)).toBe(true);
+      const caughtUpWhileBusy = busy.filter((h) => h.caughtUpAt !== null && Date.parse(h.caughtUpAt) >= started + 1000);
+      if (partial === 'false') {
+        // Never caught up while busy: the caught-up instant stays where it was before the load.
+        expect(caughtUpWhileBusy, JSON.stringify(seen)).toEqual([]);
+      } else {
+        // Caught up while busy only where the parts reach the source's position then: the point
+        // a heartbeat names as caught up is offsite by that heartbeat's own account (the file is
+        // the same: with partial segments the shipper rotates once a minute at most).
+        for (const h of caughtUpWhileBusy) {
+          expect(h.offsiteAt?.file, JSON.stringify(h)).toBe(h.at?.file);
+          expect(h.offsiteAt!.position, JSON.stringify(h)).toBeGreaterThanOrEqual(h.at!.position);
+        }
+      }
       // Idle again: the heartbeat says caught up, and RPO (status lag) is near zero.
       await waitFor('caught up again', async () => {
         const state = await s.repo.binlogs.shipperState(sourceId);
         return state?.caughtUpAt !== null && Date.parse(state!.caughtUpAt!) > Date.now() - 3000;
       }, 15_000);
       expect((await shippingStatus(s.repo, sourceId)).lagSeconds).toBeLessThanOrEqual(3);
+      shipper.kill('SIGTERM');
+      expect((await shipper).exitCode).toBe(0);
+    } finally {
+      shipper.kill('SIGKILL');
+    }
+  });
+
+  it('a source whose history is all in partial segments (its first file still open): an idle source is caught up by the heartbeat, not lagging', async () => {
+    // The only binlog file is the one being written: nothing closes for a minute, so the
+    // repository holds parts only; status, metrics and /healthz must still count the
+    // heartbeat's "caught up" (else an idle source's RPO grows and a lag alert fires).
+    await db.exec('RESET MASTER');
+    const s = await setup({ DBOPS_BINLOG_MAX_LAG_SECONDS: '3' });
+    const shipper = startCli(['binlog', 'ship'], s.env);
+    try {
+      await waitFor('the dump connection', async () => (await dumpThreads()).length === 1);
+      await insertRows(3);
+      let sourceId = '';
+      const position = (await db.query<{ Position: number }>('SHOW BINLOG STATUS'))[0]!.Position;
+      await waitFor('the rows in partial segments', async () => {
+        sourceId ||= (await readdir(join(s.repoDir, 'binlogs')).catch(() => [] as string[]))[0] ?? '';
+        return sourceId !== '' && (await shippingStatus(s.repo, sourceId)).partial?.endPosition === Number(position);
+      });
+      // Idle: wait for a heartbeat that says caught up well after the newest shipped event.
+      let status = await shippingStatus(s.repo, sourceId);
+      await waitFor('a caught-up heartbeat 5 s after the newest event', async () => {
+        status = await shippingStatus(s.repo, sourceId);
+        const at = status.shipper?.caughtUpAt;
+        return !!at && Date.parse(at) > Date.parse(status.newestEventTime!) + 5000;
+      });
+      expect(await serverLogs()).toHaveLength(1);
+      expect(status.files).toBe(0);
+      expect(status.partial).toMatchObject({ file: (await serverLogs())[0], endPosition: Number(position) });
+      expect(status.caughtUpTo).toBe(status.shipper!.caughtUpAt);
       shipper.kill('SIGTERM');
       expect((await shipper).exitCode).toBe(0);
     } finally {

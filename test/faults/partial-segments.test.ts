@@ -26,6 +26,7 @@ import { shippingStatus } from '../../src/binlog/shipping-status.js';
 import { isPrefix } from '../../src/binlog/segment-manifest.js';
 import { runBackup } from '../../src/backup/run-backup.js';
 import { runPitr } from '../../src/pitr/run-pitr.js';
+import type { PitrTarget } from '../../src/pitr/target-spec.js';
 import { tableContentChecksum } from '../../src/verify/content-checksum.js';
 import { runCli, startCli, makeKeys } from '../helpers/cli.js';
 import { startS3Server, s3TestEnv, type S3TestServer } from '../helpers/s3-server.js';
@@ -153,12 +154,12 @@ async function prune(s: ShipSetup): Promise<void> {
   expect(r.exitCode, r.stderr).toBe(0);
 }
 
-/** Recover the repository's newest point into the target; its data must be the source's as `expected`. */
-async function recoverLatest(s: ShipSetup & { baseId: string }, expected: Record<string, string>): Promise<{ file: string; position: number }> {
+/** Recover the repository's newest point (or `to`) into the target; its data must be the source's as `expected`. */
+async function recoverLatest(s: ShipSetup & { baseId: string }, expected: Record<string, string>, to: PitrTarget = { kind: 'latest' }): Promise<{ file: string; position: number }> {
   await withConnection(target.conn, async (c) => {
     for (const d of await c.listUserDatabases()) await c.exec(`DROP DATABASE \`${d}\``);
   });
-  const r = await runPitr({ repo: s.repo, identityFile: keys.env.DBOPS_AGE_IDENTITY_FILE!, target: { kind: 'latest' }, conn: target.conn, base: s.baseId });
+  const r = await runPitr({ repo: s.repo, identityFile: keys.env.DBOPS_AGE_IDENTITY_FILE!, target: to, conn: target.conn, base: s.baseId });
   expect(await checksums(target.conn)).toEqual(expected);
   return { file: r.reached!.file, position: r.reached!.position };
 }
@@ -189,7 +190,10 @@ describe('partial segments', () => {
     const { proc, sourceId } = await startShipping(s);
     try {
       const active = (await serverLogs()).at(-1)!;
-      const at = await writeParts(s, sourceId, active, 3);
+      // A point inside the shipped prefix, before its last part: where --before stops below.
+      const mid = await writeParts(s, sourceId, active, 2);
+      const atMid = await checksums(server.conn);
+      const at = await writeParts(s, sourceId, active, 1);
       const status = await shippingStatus(s.repo, sourceId);
       expect(status.partial).toMatchObject({ file: active, endPosition: at.pos });
       expect(status.partial!.parts).toBeGreaterThanOrEqual(3);
@@ -204,6 +208,8 @@ describe('partial segments', () => {
 
       const expected = await checksums(server.conn);
       expect(await recoverLatest(s, expected)).toEqual({ file: active, position: at.pos });
+      // A point inside the parts, not at their end: replay stops there, exactly.
+      expect(await recoverLatest(s, atMid, { kind: 'before', file: active, position: mid.pos })).toEqual({ file: active, position: mid.pos });
       // The parts are the only copy of the newest transactions: prune keeps every one.
       const before = await partialObjects(s, sourceId, active);
       await prune(s);

@@ -23,7 +23,7 @@ export function registerBinlog(program: Command, globals: () => GlobalOptions): 
     .option('--spool-dir <dir>', 'local spool directory (binlog.spoolDir)')
     .addHelpText(
       'after',
-      '\nThe source account needs REPLICATION SLAVE (streaming), REPLICATION CLIENT / BINLOG MONITOR (SHOW BINARY LOGS)\nand RELOAD (FLUSH BINARY LOGS, which bounds the lag).\n\nExample:\n  DBOPS_SOURCE_URL=mysql://shipper@db:3306 DBOPS_SOURCE_PASSWORD_FILE=/run/secrets/shipper dbops binlog ship\n  dbops binlog ship --once --json',
+      '\nThe source account needs REPLICATION SLAVE (streaming), REPLICATION CLIENT / BINLOG MONITOR (SHOW BINARY LOGS)\nand RELOAD (FLUSH BINARY LOGS: about once a minute, so the file shipped in parts as it grows is shipped whole;\nwith binlog.partialSegments false it is what bounds the lag).\n\nExample:\n  DBOPS_SOURCE_URL=mysql://shipper@db:3306 DBOPS_SOURCE_PASSWORD_FILE=/run/secrets/shipper dbops binlog ship\n  dbops binlog ship --once --json',
     )
     .action(async (opts: { once?: boolean; source?: string; maxLag?: string; spoolDir?: string }) => {
       const ctx = await CommandContext.create(globals(), {

@@ -118,6 +118,8 @@ async function baseEnv(repoUrl: string): Promise<Record<string, string>> {
     DBOPS_SCHEDULE_BACKUP: '0 0 1 1 *',
     DBOPS_SCHEDULE_RESTORE_TEST: '0 0 1 1 *',
     DBOPS_SCHEDULE_PRUNE: '0 0 1 1 *',
+    // Off the schedule too: its default runs every 5 minutes and writes into the repository.
+    DBOPS_SCHEDULE_MONITOR: '0 0 1 1 *',
   };
 }
 
@@ -208,16 +210,18 @@ describe('dbops daemon: metrics, probes, alerts', () => {
     expect(family('dbops_restore_test_last_pass').samples).toEqual([]);
     expect(family('dbops_shipper_up').samples).toEqual([]);
 
-    // Storage gone: not ready (cached for up to 5 s), still live; back again: ready.
-    const dir = new URL(repoUrl).pathname;
-    await rename(dir, `${dir}.away`);
+    // Storage gone: not ready (cached for up to 5 s), still live; back again: ready. The
+    // repository's marker goes rather than its directory, which a job writing meanwhile
+    // would make again (and the directory could then not be moved back).
+    const marker = join(new URL(repoUrl).pathname, 'repo.json');
+    await rename(marker, `${marker}.away`);
     const notReady = await until('/readyz 503', async () => {
       const r = await get(d, '/readyz');
       return r.status === 503 ? r.body : undefined;
     }, 20_000);
     expect(String((notReady.problems as string[])[0])).toMatch(/no repository at file:\/\/.*repo\.json is missing/);
     expect((await get(d, '/livez')).status).toBe(200);
-    await rename(`${dir}.away`, dir);
+    await rename(`${marker}.away`, marker);
     await until('/readyz 200', async () => ((await get(d, '/readyz')).status === 200 ? true : undefined), 20_000);
     await stop(d);
   });

@@ -1,13 +1,16 @@
-// The reverse pipeline: storage → measure (stored sha256, whole object, checked) → storage
-// again → age -d → zstd -d → measure (raw sha256) → consumer, or zstd -d straight into a
+// The reverse pipeline: storage → measure (stored sha256, whole object, checked) → the checked
+// file → age -d → zstd -d → measure (raw sha256) → consumer, or zstd -d straight into a
 // consumer program through a kernel pipe (parts without a raw hash: node never sees them).
-// A local object (file://) is opened once: node hashes it, then feeds that same open file to
-// age through reused buffers, without a second hash (see DecryptInput). `done` settles after the
-// consumer drained everything and rejects with a VerificationError naming the part when any
-// hash or size differs.
+// A local object (file://) is opened once and hashed where it is; a remote one (S3) is
+// downloaded once into a private file while it is hashed. Either way node then feeds that same
+// open file to age through reused buffers, without a second hash (see DecryptInput). `done`
+// settles after the consumer drained everything and rejects with a VerificationError naming
+// the part when any hash or size differs.
 import { createHash } from 'node:crypto';
-import type { BigIntStats } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
+import { createWriteStream, type BigIntStats } from 'node:fs';
+import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -55,8 +58,8 @@ export type StoredObjectRef = Pick<ManifestPart, 'key' | 'rawBytes' | 'rawSha256
 
 /**
  * openPartSource for any object with stored/raw sizes and hashes (binlog segments too); `label` names it in errors.
- * The stored bytes are hashed in a first pass and only decrypted, in a second read, once they
- * match the manifest. So nothing unauthenticated reaches a consumer (age authenticates chunks,
+ * The stored bytes are hashed in a first pass and only decrypted, read from the same file, once
+ * they match the manifest. So nothing unauthenticated reaches a consumer (age authenticates chunks,
  * but anyone with a recipient's public key can make a valid age file: only the signed
  * manifest's hash says it is ours), and damage reads the same wherever it is found: the stored
  * hash, not whichever of age, zstd or the hash happened to notice first.
@@ -64,13 +67,13 @@ export type StoredObjectRef = Pick<ManifestPart, 'key' | 'rawBytes' | 'rawSha256
 export async function openObjectSource(storage: Storage, part: StoredObjectRef, identityFile: string, label: string, options: SourceOptions = {}): Promise<PartSource> {
   if (options.rawFd !== undefined && part.rawSha256 !== null) throw new Error(`${label} has a raw sha256: it must be read through node to be checked`);
   const local = storage.openLocal ? await openLocalStored(storage, part.key, label) : undefined;
-  const first = local ? undefined : await getStored(storage, part.key, label);
+  const remote = local ? undefined : await getStored(storage, part.key, label);
   const out = new PassThrough({ highWaterMark: 1 << 20 });
   if (options.rawFd !== undefined) out.end();
   // The reader stopping early (its own failure, or cancel()) stops both passes; what
   // follows is not damage and must not be reported as such.
   let readerGone = false;
-  let stop = (): void => void first?.destroy();
+  let stop = (): void => void remote?.destroy();
   const gone = (): void => {
     readerGone = true;
     stop();
@@ -79,23 +82,28 @@ export async function openObjectSource(storage: Storage, part: StoredObjectRef, 
     if (!out.readableEnded) gone();
   });
   const stopped = (): OperationError => new ReadingStoppedError(`${label}: reading stopped before the end`);
+  let fetched: Fetched | undefined;
   const done = (async () => {
     try {
-      let checked: Measurement;
+      let input: DecryptInput;
       try {
-        checked = local ? await checkLocal(local.file, part, label, () => readerGone) : await checkStored(first!, part, label);
+        if (local) input = { ...local, checked: await checkLocal(local.file, part, label, () => readerGone) };
+        else {
+          fetched = await fetchToFile(remote!, part, label);
+          input = fetched;
+        }
       } catch (err) {
         if (readerGone) throw stopped();
         throw err;
       }
       if (readerGone) throw stopped();
-      const input: DecryptInput = local ? { ...local, checked } : { body: await getStored(storage, part.key, label) };
       const run = decrypt(input, part, identityFile, label, out, () => readerGone, options);
       stop = run.kill;
       if (readerGone) run.kill();
       await run.done;
     } finally {
       await local?.file.close().catch(() => undefined);
+      await fetched?.dispose();
     }
   })();
   done.catch(() => out.destroy());
@@ -103,28 +111,63 @@ export async function openObjectSource(storage: Storage, part: StoredObjectRef, 
 }
 
 /**
- * What the decrypting pass reads: a stream node pipes into age while hashing it again, or the
- * local file whose bytes were hashed, the very same open file, fed to age without a second
- * hash: a write to it since (which would change its ctime) makes the object count as
- * altered, as a second hash differing would. Node still feeds age rather than handing it the
- * file: when node dies (kill -9), age's input ends and the programs after it stop with it.
+ * What the decrypting pass reads: the file whose bytes were hashed, the very same open file
+ * (the object itself for file://, a private copy fetched from a remote store), fed to age
+ * without a second hash: a write to it since (which would change its ctime) makes the object
+ * count as altered, as a second hash differing would. Node feeds age rather than handing it
+ * the file: when node dies (kill -9), age's input ends and the programs after it stop with it.
  */
-type DecryptInput = { body: Readable } | { file: FileHandle; before: BigIntStats; checked: Measurement };
+interface DecryptInput {
+  file: FileHandle;
+  before: BigIntStats;
+  checked: Measurement;
+}
 
-/** age -d | zstd -d from `input` into `out` (or `options.rawFd`), checking the stored and raw hashes at the end. */
+interface Fetched extends DecryptInput {
+  dispose(): Promise<void>;
+}
+
+/**
+ * A remote object downloaded once into a private file (0600, in a fresh directory under
+ * TMPDIR) while it is hashed, and checked against the manifest: decrypting then reads the
+ * copy, not the store a second time. Needs the object's stored size in TMPDIR for as long as
+ * it is being restored.
+ */
+async function fetchToFile(body: Readable, part: Pick<StoredObjectRef, 'key' | 'storedBytes' | 'storedSha256'>, label: string): Promise<Fetched> {
+  const dir = await mkdtemp(join(tmpdir(), 'dbops-fetch-'));
+  const path = join(dir, 'object');
+  let file: FileHandle | undefined;
+  const dispose = async (): Promise<void> => {
+    await file?.close().catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    const measure = new MeasureStream();
+    try {
+      await pipeline(body, measure, createWriteStream(path, { flags: 'wx', mode: 0o600 }));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOSPC' || code === 'EDQUOT') throw new OperationError(`${label}: no room to fetch it into ${dir} (${code}, ${part.storedBytes} bytes needed): free space there or point TMPDIR at a larger disk`, { cause: err });
+      throw err;
+    }
+    const checked = measure.result();
+    if (checked.sha256 !== part.storedSha256 || checked.bytes !== part.storedBytes) throw alteredError(part, label, checked);
+    file = await open(path, 'r');
+    return { file, before: await file.stat({ bigint: true }), checked, dispose };
+  } catch (err) {
+    await dispose();
+    throw err;
+  }
+}
+
+/** age -d | zstd -d from `input` into `out` (or `options.rawFd`), checking the raw hash at the end. */
 function decrypt(input: DecryptInput, part: StoredObjectRef, identityFile: string, label: string, out: PassThrough, readerGone: () => boolean, options: SourceOptions): { done: Promise<void>; kill: () => void } {
-  const stored = new MeasureStream();
   const rawMeter = new MeasureStream();
-  const local = 'file' in input ? input : undefined;
   const age: ToolProcess = startDecrypt(identityFile);
   const direct = options.rawFd !== undefined;
   const zstd: ToolProcess = startDecompress(direct ? { stdout: options.rawFd } : {});
   const tools = [waitTool(age, 'age'), waitTool(zstd, 'zstd')];
-  if (options.onStoredBytes && !local) {
-    let n = 0;
-    stored.on('data', (chunk: Buffer) => options.onStoredBytes!((n += chunk.length)));
-  }
-  const feed = 'body' in input ? pipeline(input.body, stored, age.stdin) : feedFile(input.file, age.stdin, readerGone, options.onStoredBytes);
+  const feed = feedFile(input.file, age.stdin, readerGone, options.onStoredBytes);
   const flows = Promise.all([feed, pipeline(age.stdout, zstd.stdin), ...(direct ? [] : [pipeline(zstd.stdout, rawMeter, out)]), ...tools]);
   const rawSeen = async (): Promise<{ bytes: number; sha256: string | null }> => {
     if (!direct) return rawMeter.result();
@@ -133,17 +176,13 @@ function decrypt(input: DecryptInput, part: StoredObjectRef, identityFile: strin
     if (bytes === undefined) throw new OperationError(`${label}: zstd did not report the size it decompressed; is it zstd ≥ 1.4?`);
     return { bytes, sha256: null };
   };
-  /** The stored bytes this pass decrypted, when they are not the ones the manifest recorded. */
-  const alteredMeanwhile = async (): Promise<VerificationError | undefined> => {
-    if (local) return (await changedSince(local.file, local.before)) ? changedError(part, label) : undefined;
-    const s = stored.result();
-    return s.sha256 !== part.storedSha256 && s.bytes >= part.storedBytes ? alteredError(part, label, s) : undefined;
-  };
+  /** The stored bytes this pass decrypted, when they are not the ones that were checked. */
+  const alteredMeanwhile = async (): Promise<VerificationError | undefined> => ((await changedSince(input.file, input.before)) ? changedError(part, label) : undefined);
   const done = flows.then(
     async () => {
       const altered = await alteredMeanwhile();
       if (altered) throw altered;
-      checkPart(part, label, local ? local.checked : stored.result(), await rawSeen());
+      checkPart(part, label, input.checked, await rawSeen());
     },
     async (first: unknown) => {
       if (readerGone()) throw new ReadingStoppedError(`${label}: reading stopped before the end`);
@@ -171,7 +210,6 @@ function decrypt(input: DecryptInput, part: StoredObjectRef, identityFile: strin
     kill: () => {
       age.kill('SIGKILL');
       zstd.kill('SIGKILL');
-      if ('body' in input) input.body.destroy();
     },
   };
 }

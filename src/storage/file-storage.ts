@@ -50,6 +50,7 @@ export class FileStorage implements Storage {
     let handle: FileHandle | undefined;
     let size = 0;
     try {
+      if (dir !== this.root) await this.assertRootExists(key);
       await fsCall(key, 'write', () => mkdir(dir, { recursive: true }));
       handle = await fsCall(key, 'write', () => open(temp, 'wx', 0o644));
       const fh = handle;
@@ -75,6 +76,21 @@ export class FileStorage implements Storage {
       await handle?.close().catch(() => {});
       await rm(temp, { force: true }).catch(() => {});
       throw err;
+    }
+  }
+
+  /**
+   * A repository whose directory is gone (its filesystem not mounted, the repository moved)
+   * is not made again by a write into it: that would put backups on whatever disk holds the
+   * mount point, where nobody looks for them. Only an object at the root itself (`dbops
+   * init`'s repo.json) creates the directory.
+   */
+  private async assertRootExists(key: string): Promise<void> {
+    try {
+      await stat(this.root);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw mapFsError(err, key, 'write');
+      throw new StorageError(`file storage cannot write ${key}: the repository directory ${this.root} is gone; mount its filesystem (or restore the directory), or run dbops init for a new repository`, key, true, { cause: err });
     }
   }
 

@@ -1,6 +1,7 @@
 // One behaviour suite for every storage driver (restic's backend test suite): the
 // file driver and the S3 driver against a real S3 protocol server must agree.
 import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -55,7 +56,12 @@ function record(storage: S3Storage, h: Harness): void {
 const drivers: Array<{ name: string; make: () => Harness }> = [
   {
     name: 'file',
-    make: () => ({ storage: new FileStorage(path.join(fileRoot, uniquePrefix())), commands: [], partSizes: [] }),
+    make: () => {
+      // A repository's directory exists (dbops init makes it): the driver does not make it again.
+      const root = path.join(fileRoot, uniquePrefix());
+      mkdirSync(root);
+      return { storage: new FileStorage(root), commands: [], partSizes: [] };
+    },
   },
   {
     name: 's3',
@@ -277,9 +283,27 @@ describe.each(drivers)('storage conformance: $name', ({ name, make }) => {
 describe('file driver specifics', () => {
   it('accepts file://./relative URLs relative to the working directory', async () => {
     const storage = await openStorage(`file://./${path.relative(process.cwd(), path.join(fileRoot, 'rel'))}`);
+    await storage.put('repo.json', Buffer.from('{}'));
     await storage.put('a/b', Buffer.from('x'));
     expect((await new FileStorage(path.join(fileRoot, 'rel')).getBuffer('a/b')).toString()).toBe('x');
     expect(storage.location).toBe(pathToFileURL(path.join(fileRoot, 'rel')).href);
+  });
+
+  it('does not make a repository directory that is gone again, except for an object at its root', async () => {
+    // An unmounted filesystem leaves an empty mount point, or none: backups written there
+    // would land on another disk. The directory comes back only with `dbops init`'s repo.json.
+    const root = path.join(fileRoot, 'unmounted');
+    const storage = new FileStorage(root);
+    const err = await storage.put('backups/x/manifest.json', Buffer.from('{}')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StorageError);
+    expect((err as StorageError).permanent).toBe(true);
+    expect((err as StorageError).message).toMatch(/^file storage cannot write backups\/x\/manifest\.json: the repository directory .*unmounted is gone; mount its filesystem/);
+    const streamed = await storage.put('backups/x/parts/1', Readable.from([Buffer.from('part')])).catch((e: unknown) => e);
+    expect(streamed).toBeInstanceOf(StorageError);
+    await expect(readdir(root)).rejects.toMatchObject({ code: 'ENOENT' });
+    await storage.put('repo.json', Buffer.from('{}'));
+    await storage.put('backups/x/manifest.json', Buffer.from('{}'));
+    expect(await keysOf(storage, '')).toEqual(['backups/x/manifest.json', 'repo.json']);
   });
 
   it('writes a stream that spans several background datasyncs byte for byte', async () => {

@@ -66,14 +66,13 @@ export type StoredObjectRef = Pick<ManifestPart, 'key' | 'rawBytes' | 'rawSha256
  */
 export async function openObjectSource(storage: Storage, part: StoredObjectRef, identityFile: string, label: string, options: SourceOptions = {}): Promise<PartSource> {
   if (options.rawFd !== undefined && part.rawSha256 !== null) throw new Error(`${label} has a raw sha256: it must be read through node to be checked`);
-  const local = storage.openLocal ? await openLocalStored(storage, part.key, label) : undefined;
-  const remote = local ? undefined : await getStored(storage, part.key, label);
+  const stored = await openStoredFile(storage, part, label);
   const out = new PassThrough({ highWaterMark: 1 << 20 });
   if (options.rawFd !== undefined) out.end();
   // The reader stopping early (its own failure, or cancel()) stops both passes; what
   // follows is not damage and must not be reported as such.
   let readerGone = false;
-  let stop = (): void => void remote?.destroy();
+  let stop = (): void => stored.cancel();
   const gone = (): void => {
     readerGone = true;
     stop();
@@ -82,16 +81,11 @@ export async function openObjectSource(storage: Storage, part: StoredObjectRef, 
     if (!out.readableEnded) gone();
   });
   const stopped = (): OperationError => new ReadingStoppedError(`${label}: reading stopped before the end`);
-  let fetched: Fetched | undefined;
   const done = (async () => {
     try {
       let input: DecryptInput;
       try {
-        if (local) input = { ...local, checked: await checkLocal(local.file, part, label, () => readerGone) };
-        else {
-          fetched = await fetchToFile(remote!, part, label);
-          input = fetched;
-        }
+        input = await stored.check(() => readerGone);
       } catch (err) {
         if (readerGone) throw stopped();
         throw err;
@@ -102,12 +96,45 @@ export async function openObjectSource(storage: Storage, part: StoredObjectRef, 
       if (readerGone) run.kill();
       await run.done;
     } finally {
-      await local?.file.close().catch(() => undefined);
-      await fetched?.dispose();
+      await stored.close();
     }
   })();
   done.catch(() => out.destroy());
   return { raw: out, done, cancel: gone };
+}
+
+/**
+ * The stored object as a file to hash and then decrypt: opened where it lies (file://) or
+ * downloaded into a private copy (S3). Opened (or requested) here, so that a missing object
+ * fails before anything starts.
+ */
+interface StoredFile {
+  /** Hash it against the manifest (downloading a remote one meanwhile): what decrypting reads. */
+  check(stopped: () => boolean): Promise<DecryptInput>;
+  /** Stop a download under way. */
+  cancel(): void;
+  close(): Promise<void>;
+}
+
+async function openStoredFile(storage: Storage, part: StoredObjectRef, label: string): Promise<StoredFile> {
+  if (storage.openLocal) {
+    const { file, before } = await openLocalStored(storage, part.key, label);
+    return {
+      check: async (stopped) => ({ file, before, checked: await checkLocal(file, part, label, stopped) }),
+      cancel: () => undefined,
+      close: () => file.close().catch(() => undefined),
+    };
+  }
+  const body = await getStored(storage, part.key, label);
+  let fetched: Fetched | undefined;
+  return {
+    check: async () => (fetched = await fetchToFile(body, part, label)),
+    cancel: () => void body.destroy(),
+    close: async () => {
+      body.destroy();
+      await fetched?.dispose();
+    },
+  };
 }
 
 /**

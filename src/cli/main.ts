@@ -1,11 +1,9 @@
 #!/usr/bin/env -S MALLOC_MMAP_THRESHOLD_=1048576 node --max-semi-space-size=1
-// (Both settings on the shebang are memory/CPU trades measured by npm run bench at 1 GB on 2 cores.
-// The 1 MB V8 young generation: peak RSS to S3 139 MB (goal 150) against 168 MB at 2 MB and more
-// at V8's default, for more GC work. The fixed glibc mmap threshold: S3 upload parts (5 MiB and up) are
-// mapped and unmapped, where glibc's default raises the threshold after the first free and then
-// serves them from a heap it does not give back: peak RSS to S3 over 4 runs each 127–136 MB
-// with it, 141–175 MB without (36–68 MB of that was freed part memory still held by malloc).
-// A memory limit kills a backup, a slower one still lands.)
+// (Both settings on the shebang trade CPU for memory: a backup a memory limit kills is lost,
+// a slower one still lands. A 1 MB V8 young generation keeps peak RSS down at the cost of more
+// collections. A fixed glibc mmap threshold keeps S3 upload parts (5 MiB and up) mapped and
+// unmapped: by default glibc raises the threshold after the first free and then serves them
+// from a heap it does not give back. Their measured effect: scripts/bench/README.md.)
 // The `dbops` entry: builds the command tree and is the ONE place that turns errors into
 // a one-line message and an exit code (0 ok, 1 failed, 2 usage/config, 3 verification).
 import { Command, CommanderError, Option } from 'commander';

@@ -95,14 +95,12 @@ export class FileStorage implements Storage {
   }
 
   async get(key: string, range?: { start: number; end?: number }): Promise<Readable> {
-    const file = this.pathOf(key);
-    const handle = await fsCall(key, 'read', () => open(file, 'r'));
+    const handle = await this.openLocal(key);
     try {
-      const info = await handle.stat();
-      if (!info.isFile()) throw new NotFoundError(key);
       if (range) {
-        checkRange(key, range, info.size);
-        const end = range.end === undefined ? undefined : Math.min(range.end, info.size - 1);
+        const { size } = await handle.stat();
+        checkRange(key, range, size);
+        const end = range.end === undefined ? undefined : Math.min(range.end, size - 1);
         return handle.createReadStream({ start: range.start, end, autoClose: true });
       }
       return handle.createReadStream({ autoClose: true });
@@ -219,9 +217,7 @@ const SYNC_EVERY_BYTES = 64 * 1024 * 1024;
 
 /**
  * Write a stream to an open file, datasyncing along the way; returns the bytes written.
- * Source errors (a failing dump, a failing encryptor) surface unchanged. Chunks are written
- * as they come: gathering them into bigger writes kept more buffers alive and cost more in
- * garbage collection than it saved in thread-pool round trips.
+ * Source errors (a failing dump, a failing encryptor) surface unchanged.
  */
 async function writeStream(key: string, fh: FileHandle, body: Readable): Promise<number> {
   let size = 0;

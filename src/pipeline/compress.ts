@@ -26,8 +26,13 @@ export function reportedOutputBytes(stderr: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-/** zstd -d; with `stdout`, straight into that file descriptor (a pipe a consumer program reads), reporting the size. */
-export function startDecompress(options: { stdout?: number } = {}): ToolProcess {
-  if (options.stdout === undefined) return startTool('zstd', ['-d', '-q', '-c']);
-  return startTool('zstd', ['-d', '-vv', '-c'], { stdout: options.stdout });
+/**
+ * zstd -d; `stdin`: a file descriptor (a pipe another program writes) to read from instead of
+ * from us; with `stdout`, straight into that file descriptor (a pipe a consumer program reads),
+ * reporting the size.
+ */
+export function startDecompress(options: { stdin?: number; stdout?: number } = {}): ToolProcess {
+  const stdin = options.stdin !== undefined ? { stdin: options.stdin } : {};
+  if (options.stdout === undefined) return startTool('zstd', ['-d', '-q', '-c'], stdin);
+  return startTool('zstd', ['-d', '-vv', '-c'], { ...stdin, stdout: options.stdout });
 }

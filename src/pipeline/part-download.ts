@@ -1,6 +1,6 @@
 // The reverse pipeline: storage → measure (stored sha256, whole object, checked) → the checked
-// file → age -d → zstd -d → measure (raw sha256) → consumer, or zstd -d straight into a
-// consumer program through a kernel pipe (parts without a raw hash: node never sees them).
+// file → age -d → (kernel pipe) → zstd -d → measure (raw sha256) → consumer, or zstd -d straight
+// into a consumer program through a kernel pipe (parts without a raw hash: node never sees them).
 // A local object (file://) is opened once and hashed where it is; a remote one (S3) is
 // downloaded once into a private file while it is hashed. Either way node then feeds that same
 // open file to age through reused buffers, without a second hash (see DecryptInput). `done`
@@ -20,6 +20,7 @@ import { MeasureStream, type Measurement } from './measure.js';
 import { startDecrypt } from '../crypto/age.js';
 import { reportedOutputBytes, startDecompress } from './compress.js';
 import { waitTool, type ToolProcess } from '../util/tool-process.js';
+import { osPipe, type OsPipe } from '../util/os-pipe.js';
 import { DbopsError, OperationError, UsageError, VerificationError, ToolError, isNotFound } from '../errors.js';
 
 /** The reader stopped before the end (its own failure, or cancel()): not a fault of the part. */
@@ -91,7 +92,7 @@ export async function openObjectSource(storage: Storage, part: StoredObjectRef, 
         throw err;
       }
       if (readerGone) throw stopped();
-      const run = decrypt(input, part, identityFile, label, out, () => readerGone, options);
+      const run = decrypt(input, await osPipe(), part, identityFile, label, out, () => readerGone, options);
       stop = run.kill;
       if (readerGone) run.kill();
       await run.done;
@@ -187,15 +188,27 @@ async function fetchToFile(body: Readable, part: Pick<StoredObjectRef, 'key' | '
   }
 }
 
-/** age -d | zstd -d from `input` into `out` (or `options.rawFd`), checking the raw hash at the end. */
-function decrypt(input: DecryptInput, part: StoredObjectRef, identityFile: string, label: string, out: PassThrough, readerGone: () => boolean, options: SourceOptions): { done: Promise<void>; kill: () => void } {
+/**
+ * age -d | zstd -d from `input` into `out` (or `options.rawFd`), checking the raw hash at the
+ * end. age writes into zstd through `compressed`, a kernel pipe: node has no use for those bytes
+ * (the stored ones were checked, the raw ones are checked after zstd), and moving them through
+ * node cost it more CPU than feeding age.
+ */
+function decrypt(input: DecryptInput, compressed: OsPipe, part: StoredObjectRef, identityFile: string, label: string, out: PassThrough, readerGone: () => boolean, options: SourceOptions): { done: Promise<void>; kill: () => void } {
   const rawMeter = new MeasureStream();
-  const age: ToolProcess = startDecrypt(identityFile);
   const direct = options.rawFd !== undefined;
-  const zstd: ToolProcess = startDecompress(direct ? { stdout: options.rawFd } : {});
+  let age: ToolProcess;
+  let zstd: ToolProcess;
+  try {
+    age = startDecrypt(identityFile, { stdout: compressed.writeFd });
+    zstd = startDecompress(direct ? { stdin: compressed.readFd, stdout: options.rawFd } : { stdin: compressed.readFd });
+  } finally {
+    // Both programs hold their own ends now: zstd sees end-of-file when age exits, age a broken pipe when zstd does.
+    compressed.close();
+  }
   const tools = [waitTool(age, 'age'), waitTool(zstd, 'zstd')];
   const feed = feedFile(input.file, age.stdin, readerGone, options.onStoredBytes);
-  const flows = Promise.all([feed, pipeline(age.stdout, zstd.stdin), ...(direct ? [] : [pipeline(zstd.stdout, rawMeter, out)]), ...tools]);
+  const flows = Promise.all([feed, ...(direct ? [] : [pipeline(zstd.stdout, rawMeter, out)]), ...tools]);
   const rawSeen = async (): Promise<{ bytes: number; sha256: string | null }> => {
     if (!direct) return rawMeter.result();
     const { stderr } = await zstd;
@@ -241,26 +254,30 @@ function decrypt(input: DecryptInput, part: StoredObjectRef, identityFile: strin
   };
 }
 
-/** The first tool to fail (within 5 s), else `first`. Not all of them: a tool whose output nobody
- *  reads any more (the client waits on the server) would keep the others' verdict from us. */
+/**
+ * The tools' verdict on a failed pass, `first` when they have none. The chain is age → zstd,
+ * joined by a kernel pipe, so one failure shows up in both: age failing (a wrong key, damage)
+ * leaves zstd an unexpected end of file, and zstd failing leaves age a broken pipe. The story
+ * is the most upstream program that failed for a reason of its own, so the verdicts are awaited
+ * together (both programs exit once their pipes close), for at most 5 s: a tool whose output
+ * nobody reads any more (the client waits on the server) must not keep the others' from us.
+ */
 async function toolFailure(tools: Promise<unknown>[], first: unknown): Promise<unknown> {
-  // A tool killed by SIGPIPE only lost its reader: the one that failed first is the story.
-  let brokenPipe: unknown;
-  const never = new Promise<never>(() => undefined);
-  const failed = tools.map((t) =>
+  const verdicts: Array<{ failed: boolean; error?: unknown } | undefined> = tools.map(() => undefined);
+  const settled = tools.map((t, i) =>
     t.then(
-      () => never,
-      (e: unknown) => {
-        // age (Go) reports a reader that went away as a failed write to stdout, not a signal.
-        const lostReader = e instanceof ToolError && (/killed by SIGPIPE/.test(e.message) || /write \/dev\/stdout: (broken pipe|connection reset by peer)/.test(`${e.message} ${e.stderrTail ?? ''}`));
-        if (!lostReader) return { reason: e };
-        brokenPipe ??= e;
-        return never;
-      },
+      () => void (verdicts[i] = { failed: false }),
+      (error: unknown) => void (verdicts[i] = { failed: true, error }),
     ),
   );
-  const r = await Promise.race([...failed, delay(5000, undefined, { ref: false })]);
-  return r ? r.reason : (brokenPipe ?? first);
+  await Promise.race([Promise.all(settled), delay(5000, undefined, { ref: false })]);
+  const failures = verdicts.filter((v) => v?.failed).map((v) => v!.error);
+  return failures.find((e) => !lostReader(e)) ?? failures[0] ?? first;
+}
+
+/** A program killed by SIGPIPE, or age (Go) reporting a failed write to stdout: it only lost its reader. */
+function lostReader(e: unknown): boolean {
+  return e instanceof ToolError && (/killed by SIGPIPE/.test(e.message) || /write \/dev\/stdout: (broken pipe|connection reset by peer)/.test(`${e.message} ${e.stderrTail ?? ''}`));
 }
 
 function checkPart(part: StoredObjectRef, label: string, stored: { bytes: number; sha256: string }, raw: { bytes: number; sha256: string | null }): void {

@@ -9,7 +9,7 @@
 // To hold a backup mid-stream the test stops the real mariadb-backup (SIGSTOP) once its
 // part's zstd and age are up.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { cp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { startSandboxServer, type SandboxServer } from '../../src/sandbox/process-server.js';
@@ -22,6 +22,7 @@ import { startS3FaultProxy, type S3FaultProxy } from '../helpers/s3-fault-proxy.
 import { startHoldProxy, type HoldProxy, type SeenRequest } from '../helpers/s3-hold-proxy.js';
 import { fakeBin, withPath } from '../helpers/fake-tools.js';
 import { findTool } from '../../src/mysql/find-tool.js';
+import { RESTORE_MARKER } from '../../src/restore/physical-restore.js';
 
 interface Listed {
   id: string;
@@ -364,5 +365,37 @@ describe('a physical restore meets damage, a wrong key, or a killed extractor', 
     // The backup itself is fine: the next restore succeeds.
     const again = await runCli(['restore', good.full, '--datadir', dir], { ...common, DBOPS_STORAGE_URL: base.url });
     expect(again.exitCode, again.stderr).toBe(0);
+  }, 180_000);
+
+  it('kill -9 of dbops while it extracts: nothing left running, the next restore refuses the half-made datadir until it is emptied', async () => {
+    // Held mid-extract: mbstream stopped once age (started after the stored hash matched) and
+    // zstd are up, so the whole chain is waiting on it when dbops dies.
+    const mark = newMark();
+    const env = { ...common, DBOPS_STORAGE_URL: base.url };
+    const { dir, run } = await restoreInto({ ...env, FAULT_MARK: mark }, good.full);
+    let extractor: Proc | undefined;
+    const deadline = Date.now() + 60_000;
+    while (!extractor && Date.now() < deadline) {
+      const procs = await descendants(run.pid!);
+      if (['age', 'zstd'].every((c) => procs.some((p) => p.comm === c))) extractor = procs.find((p) => p.comm === 'mbstream');
+      if (!extractor) await delay(5);
+    }
+    expect(extractor, 'mbstream, age and zstd were never seen together').toBeDefined();
+    signal(extractor!.pid, 'SIGSTOP');
+    run.kill('SIGKILL');
+    await run.catch(() => undefined);
+    signal(extractor!.pid, 'SIGCONT');
+    // age's input ended with dbops, and everything after it stops: nothing runs on to the end
+    // of the stream into a directory the next run may be handed.
+    await expectNoSurvivors(mark);
+    expect(await leftIn(dir)).toContain(RESTORE_MARKER);
+    const refused = await runCli(['restore', good.full, '--datadir', dir], env);
+    expect(refused.exitCode, refused.stderr).toBe(2);
+    expect(errorLines(refused.stderr)).toEqual([expect.stringMatching(/holds an unfinished restore.*killed: remove the directory's contents/)]);
+    expect(await leftIn(dir)).toContain(RESTORE_MARKER);
+    for (const entry of await leftIn(dir)) await rm(join(dir, entry), { recursive: true, force: true });
+    const again = await runCli(['restore', good.full, '--datadir', dir], env);
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(await leftIn(dir)).not.toContain(RESTORE_MARKER);
   }, 180_000);
 });

@@ -7,6 +7,8 @@
 import { createHash } from 'node:crypto';
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { execa } from 'execa';
 import { withConnection } from '../../src/mysql/client.js';
 import { readServerInfo, type Flavor } from '../../src/mysql/server-info.js';
 import { flavorProfile, resolveTools } from '../../src/mysql/flavor.js';
@@ -73,6 +75,8 @@ export interface ReplayResult {
   backupId: string;
   load: { binlogBytes: number; transactions: number; rows: number; seconds: number };
   chain: { files: string[]; startPosition: number; bytes: number };
+  /** The chain's transactions, and how many of them the source committed in groups (MariaDB's `cid=`). */
+  commitGroups: CommitGroups;
   cases: ReplayCase[];
   /** binlog bytes replayed / replay seconds (medians), and dbops/plain. */
   plainBytesPerSecond: number | null;
@@ -207,11 +211,14 @@ async function measureReplay({ ctx, setup, repoEnv, repoUrl, target, checkMarks,
   const files = await copyChain(ctx.dataset.binlogDir, plainDir, repoUrl, chain.map((c) => c.file));
   ctx.log(`  chain: ${chain[0]!.file}:${chain[0]!.from} → ${chain.at(-1)!.file} (${chain.length} files, ${(chainBytes / 1e6).toFixed(1)} MB to replay; copies checked against the segment manifests)`);
 
+  const decoder = binlogTool(plan.flavor); // the binlogs' flavour, as pitr picks it
+  const groups = await commitGroups(decoder, files, chain[0]!.from);
+  ctx.log(`  commit groups in the chain: ${groups.grouped} of ${groups.transactions} transactions in ${groups.groups} groups`);
+
   const targetEnv = { ...env, ...repoEnv, DBOPS_RESTORE_TARGET_URL: formatConnectionUrl(target.conn) };
   const watchPids = { mariadbd: target.pid };
   const info = await withConnection(target.conn, (db) => readServerInfo(db));
   const client = resolveTools(flavorProfile(info)).client;
-  const decoder = binlogTool(plan.flavor); // the binlogs' flavour, as pitr picks it
 
   const verify = async (label: string): Promise<void> => {
     const got = await loadCheck(target.conn, checkMarks);
@@ -288,6 +295,7 @@ async function measureReplay({ ctx, setup, repoEnv, repoUrl, target, checkMarks,
     backupId,
     load: { binlogBytes: load.binlogBytes, transactions: load.transactions, rows: load.rows, seconds: load.seconds },
     chain: { files: chain.map((c) => c.file), startPosition: chain[0]!.from, bytes: chainBytes },
+    commitGroups: groups,
     cases: [plain, ours],
     plainBytesPerSecond: plainRate,
     dbopsBytesPerSecond: ourRate,
@@ -307,6 +315,36 @@ async function lastLogTime(logFile: string, msg: string): Promise<number | null>
   } catch {
     return null;
   }
+}
+
+export interface CommitGroups {
+  transactions: number;
+  /** Transactions whose GTID event carries a commit id, and how many distinct ids. */
+  grouped: number;
+  groups: number;
+}
+
+/**
+ * Counts the source's commit groups in the chain: transactions committed in one binlog group
+ * commit share a `cid=` on their GTID event, and only those the target's conservative
+ * parallel replication applies at once. Untimed; row events are left undecoded.
+ */
+async function commitGroups(decoder: string, files: string[], from: number): Promise<CommitGroups> {
+  const proc = execa(decoder, ['--no-defaults', '--base64-output=decode-rows', `--start-position=${from}`, ...files], { stdin: 'ignore', buffer: false });
+  const cids = new Set<string>();
+  const out: CommitGroups = { transactions: 0, grouped: 0, groups: 0 };
+  for await (const line of createInterface({ input: proc.stdout, crlfDelay: Infinity })) {
+    const m = /\tGTID \d+-\d+-\d+(?: cid=(\d+))?/.exec(line);
+    if (!m) continue;
+    out.transactions++;
+    if (m[1]) {
+      out.grouped++;
+      cids.add(m[1]);
+    }
+  }
+  await proc;
+  out.groups = cids.size;
+  return out;
 }
 
 async function dropDatabase(conn: MysqlConn): Promise<void> {

@@ -163,6 +163,16 @@ export async function binlogBytes(conn: MysqlConn): Promise<number> {
   }
 }
 
+export interface LoadWritten {
+  writers: number;
+  transactions: number;
+  rows: number;
+  binlogBytes: number;
+  seconds: number;
+  /** Above every id the load used: where the next load starts. */
+  marks: LoadMarks;
+}
+
 /**
  * Ids between two concurrent writers' first ids: each writer numbers its rows from its own
  * offset, so no two collide (far more than one writer writes: ~500 bytes of binlog a
@@ -176,6 +186,7 @@ export const WRITER_ID_STRIDE = 100_000_000;
  * pageviews + 10 events (+ the UPDATE of the same writer's previous 40). Concurrent writers
  * commit at the same time, so the source's group commit groups them, as it does many web
  * servers' connections; one writer makes every transaction depend on the one before.
+ * Written with the source committing durably (withDurableCommits).
  */
 export async function writeBinlogVolume(
   conn: MysqlConn,
@@ -183,7 +194,11 @@ export async function writeBinlogVolume(
   bytes: number,
   writers: number,
   onProgress: (written: number) => void,
-): Promise<{ writers: number; transactions: number; rows: number; binlogBytes: number; seconds: number; marks: LoadMarks }> {
+): Promise<LoadWritten> {
+  return withDurableCommits(conn, () => writeWith(conn, marks, bytes, writers, onProgress));
+}
+
+async function writeWith(conn: MysqlConn, marks: LoadMarks, bytes: number, writers: number, onProgress: (written: number) => void): Promise<LoadWritten> {
   const start = await binlogBytes(conn);
   const t0 = performance.now();
   const firsts = Array.from({ length: writers }, (_, k) => ({ firstPageviewId: marks.firstPageviewId + k * WRITER_ID_STRIDE, firstEventId: marks.firstEventId + k * WRITER_ID_STRIDE }));
@@ -225,6 +240,32 @@ export async function writeBinlogVolume(
     };
   } finally {
     await Promise.all(opened.map((w) => w.close()));
+  }
+}
+
+/**
+ * Runs `fn` with the source syncing the binlog and the redo log at every commit
+ * (sync_binlog = 1, innodb_flush_log_at_trx_commit = 1), as a source whose binlogs are kept
+ * for PITR should run: without them a crash loses binlog events of committed transactions.
+ * The bench's server starts without both for the seed's speed; a commit then waits on no
+ * fsync, so concurrent commits never queue up for the binlog's group commit, and the binlog
+ * shows none of the commit groups (`cid=`) that parallel replication applies at once. The
+ * settings are put back afterwards.
+ */
+async function withDurableCommits<T>(conn: MysqlConn, fn: () => Promise<T>): Promise<T> {
+  const db = await MysqlClient.connect(conn);
+  try {
+    const [saved] = await db.query<{ sync: number | string; flush: number | string }>('SELECT @@GLOBAL.sync_binlog AS sync, @@GLOBAL.innodb_flush_log_at_trx_commit AS flush');
+    await db.exec('SET GLOBAL sync_binlog = 1');
+    await db.exec('SET GLOBAL innodb_flush_log_at_trx_commit = 1');
+    try {
+      return await fn();
+    } finally {
+      await db.exec('SET GLOBAL sync_binlog = ?', [Number(saved!.sync)]);
+      await db.exec('SET GLOBAL innodb_flush_log_at_trx_commit = ?', [Number(saved!.flush)]);
+    }
+  } finally {
+    await db.close();
   }
 }
 

@@ -108,8 +108,9 @@ export function formatBinlogTable(r: BinlogBenchResult): string {
     `binlog replay, per load: binlog written (transactions of 40 pageviews + 10 events + UPDATE of the same connection's previous 40), then replayed from its own base backup:`,
     ...r.replays.map(
       (x) =>
-        `  ${loadName(x)}: ${(x.load.binlogBytes / MB).toFixed(1)} MB (${x.load.transactions} transactions, ${(x.load.binlogBytes / MB / x.load.seconds).toFixed(1)} MB/s) after backup ${x.backupId}; replayed ${x.chain.files[0]}:${x.chain.startPosition} → ${x.chain.files.at(-1)} (${x.chain.files.length} files, ${(x.chain.bytes / MB).toFixed(1)} MB)`,
+        `  ${loadName(x)}: ${(x.load.binlogBytes / MB).toFixed(1)} MB (${x.load.transactions} transactions, ${(x.load.binlogBytes / MB / x.load.seconds).toFixed(1)} MB/s) after backup ${x.backupId}; replayed ${x.chain.files[0]}:${x.chain.startPosition} → ${x.chain.files.at(-1)} (${x.chain.files.length} files, ${(x.chain.bytes / MB).toFixed(1)} MB; ${x.commitGroups.grouped} of ${x.commitGroups.transactions} transactions in ${x.commitGroups.groups} commit groups)`,
     ),
+    '  (the source syncing binlog and redo log at each commit, as for PITR; a commit group, `cid=` in the binlog, is what conservative parallel replication applies at once)',
     `  into a target MariaDB ${r.targetVersion}, no binlog, tuned for a bulk load (restoreTuningArgs), base restored before each run`,
     `dbops CLI: ${r.cli}; median of ${goal.cases[0]?.runs.length ?? 0} run(s) per side and load; row counts and the load's time_on_page_ms sum checked against the source after every replay`,
     '',
@@ -149,6 +150,7 @@ export function binlogJson(r: BinlogBenchResult): unknown {
     backupId: x.backupId,
     load: x.load,
     chain: x.chain,
+    commitGroups: x.commitGroups,
     check: x.check,
     targetVersion: r.targetVersion,
     cases: x.cases.map((c) => ({

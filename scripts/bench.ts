@@ -101,13 +101,14 @@ async function main(): Promise<void> {
     let binlog: BinlogBenchResult | undefined;
     if (args.only.includes('binlog')) {
       if (interrupted) throw new Error('interrupted');
-      log('▶ binlog: replay rate, mariadb-binlog | mariadb vs dbops pitr, into one target server; then shipping lag under load');
+      log(`▶ binlog: replay rate, mariadb-binlog | mariadb vs dbops pitr, into one target server, on a ${args.loadWriters}-writer load and a single-writer load; then shipping lag under load`);
       binlog = await runBinlogBench({
         ...group,
         lagSeconds: args.lagSeconds,
         lagRate: args.lagRate,
         maxLagSeconds: args.maxLag,
         partialSegments: args.partialSegments,
+        loadWriters: args.loadWriters,
         interrupted: () => interrupted,
       });
       process.stdout.write(formatBinlogTable(binlog));
@@ -121,7 +122,7 @@ async function main(): Promise<void> {
       startedAt: new Date().toISOString(),
       machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', node: process.version },
       tools: { zstd: await firstLine('zstd', ['--version']), age: await firstLine('age', ['--version']) },
-      options: { sizeBytes: args.sizeBytes, repeat: args.repeat, reuse: Boolean(args.reuse), cpuProf: args.cpuProf, only: args.only, ...(binlog ? { lagSeconds: args.lagSeconds, lagRate: args.lagRate, maxLag: args.maxLag, partialSegments: args.partialSegments } : {}) },
+      options: { sizeBytes: args.sizeBytes, repeat: args.repeat, reuse: Boolean(args.reuse), cpuProf: args.cpuProf, only: args.only, ...(binlog ? { lagSeconds: args.lagSeconds, lagRate: args.lagRate, maxLag: args.maxLag, partialSegments: args.partialSegments, loadWriters: args.loadWriters } : {}) },
     };
     // The backup group's record keeps its old top-level shape; the restore group adds `restore`, the physical group `physical`, the binlog group `binlog`.
     const record = {

@@ -21,12 +21,14 @@ export interface BenchArgs {
   maxLag: number;
   /** binlog group, shipping lag: binlog.partialSegments for the shipper (on, as dbops's default). */
   partialSegments: boolean;
+  /** binlog group, replay: writer connections of the concurrent load (the replay goal's). */
+  loadWriters: number;
 }
 
 export const GROUPS = ['backup', 'restore', 'physical', 'binlog'] as const;
 
 const USAGE =
-  'usage: npm run bench -- [--size 1GB] [--only backup,restore,physical,binlog] [--repeat N] [--reuse DIR] [--cpu-prof] [--no-s3] [--keep] [--lag-seconds 60] [--lag-rate 300] [--max-lag 5] [--no-partial-segments]';
+  'usage: npm run bench -- [--size 1GB] [--only backup,restore,physical,binlog] [--repeat N] [--reuse DIR] [--cpu-prof] [--no-s3] [--keep] [--lag-seconds 60] [--lag-rate 300] [--max-lag 5] [--no-partial-segments] [--load-writers 8]';
 
 /** "100MB", "1GB", "1.5 GB", "500kb" → bytes (decimal units, like the seed and the demo). */
 export function parseSize(text: string): number {
@@ -45,7 +47,7 @@ function wholeNumber(flag: string, text: string, min: number, max: number): numb
 }
 
 export function parseArgs(argv: readonly string[]): BenchArgs {
-  const out: BenchArgs = { sizeBytes: 1e9, only: [...GROUPS], keep: false, repeat: 1, cpuProf: false, skipS3: false, lagSeconds: 60, lagRate: 300, maxLag: 5, partialSegments: true };
+  const out: BenchArgs = { sizeBytes: 1e9, only: [...GROUPS], keep: false, repeat: 1, cpuProf: false, skipS3: false, lagSeconds: 60, lagRate: 300, maxLag: 5, partialSegments: true, loadWriters: 8 };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     const value = (): string => {
@@ -98,6 +100,11 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
         break;
       case '--no-partial-segments':
         out.partialSegments = false;
+        break;
+      // 8: a small web tier's connection pool (mysql2's pool defaults to 10); on 2 cores more
+      // connections only queue for the CPU. 1 is the other load the group always measures.
+      case '--load-writers':
+        out.loadWriters = wholeNumber(flag, value(), 2, 64);
         break;
       case '--help':
       case '-h':

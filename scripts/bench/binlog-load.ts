@@ -163,24 +163,109 @@ export async function binlogBytes(conn: MysqlConn): Promise<number> {
   }
 }
 
+export interface LoadWritten {
+  writers: number;
+  transactions: number;
+  rows: number;
+  binlogBytes: number;
+  seconds: number;
+  /** Above every id the load used: where the next load starts. */
+  marks: LoadMarks;
+}
+
 /**
- * Writes load transactions until the source's binlogs grew by `bytes`; returns what was
- * written. Transactions of 40 pageviews + 10 events (+ the UPDATE of the previous 40).
+ * Ids between two concurrent writers' first ids: each writer numbers its rows from its own
+ * offset, so no two collide (far more than one writer writes: ~500 bytes of binlog a
+ * pageview makes 50 GB before a range is used up; checked below).
  */
-export async function writeBinlogVolume(conn: MysqlConn, marks: LoadMarks, bytes: number, onProgress: (written: number) => void): Promise<{ transactions: number; rows: number; binlogBytes: number; seconds: number; marks: LoadMarks }> {
+export const WRITER_ID_STRIDE = 100_000_000;
+
+/**
+ * Writes load transactions on `writers` connections at once until the source's binlogs grew
+ * by `bytes`; returns what was written and the marks above every id used. Transactions of 40
+ * pageviews + 10 events (+ the UPDATE of the same writer's previous 40). Concurrent writers
+ * commit at the same time, so the source's group commit groups them, as it does many web
+ * servers' connections; one writer makes every transaction depend on the one before.
+ * Written with the source committing durably (withDurableCommits).
+ */
+export async function writeBinlogVolume(
+  conn: MysqlConn,
+  marks: LoadMarks,
+  bytes: number,
+  writers: number,
+  onProgress: (written: number) => void,
+): Promise<LoadWritten> {
+  return withDurableCommits(conn, () => writeWith(conn, marks, bytes, writers, onProgress));
+}
+
+async function writeWith(conn: MysqlConn, marks: LoadMarks, bytes: number, writers: number, onProgress: (written: number) => void): Promise<LoadWritten> {
   const start = await binlogBytes(conn);
   const t0 = performance.now();
-  const writer = await LoadWriter.open(conn, marks);
+  const firsts = Array.from({ length: writers }, (_, k) => ({ firstPageviewId: marks.firstPageviewId + k * WRITER_ID_STRIDE, firstEventId: marks.firstEventId + k * WRITER_ID_STRIDE }));
+  const opened: LoadWriter[] = [];
   let written = 0;
-  try {
-    while (written < bytes) {
-      for (let i = 0; i < 100; i++) await writer.transaction({ pageviews: 40, events: 10 });
-      written = (await binlogBytes(conn)) - start;
-      onProgress(written);
+  let done = false;
+  const until = async (work: () => Promise<void>): Promise<void> => {
+    try {
+      while (!done) await work();
+    } finally {
+      done = true; // one failing loop stops the others
     }
-    return { transactions: writer.transactions, rows: writer.rows, binlogBytes: written, seconds: (performance.now() - t0) / 1000, marks: writer.marks };
+  };
+  try {
+    for (const m of firsts) opened.push(await LoadWriter.open(conn, m));
+    const settled = await Promise.allSettled([
+      ...opened.map((w) => until(() => w.transaction({ pageviews: 40, events: 10 }))),
+      until(async () => {
+        await new Promise((r) => setTimeout(r, 200));
+        written = (await binlogBytes(conn)) - start;
+        onProgress(written);
+        if (written >= bytes) done = true;
+      }),
+    ]);
+    const failed = settled.find((s) => s.status === 'rejected');
+    if (failed) throw failed.reason;
+    opened.forEach((w, k) => {
+      if (w.marks.firstPageviewId - firsts[k]!.firstPageviewId > WRITER_ID_STRIDE || w.marks.firstEventId - firsts[k]!.firstEventId > WRITER_ID_STRIDE) throw new Error(`load writer ${k} ran past its id range (${WRITER_ID_STRIDE} ids)`);
+    });
+    const sum = (f: (w: LoadWriter) => number): number => opened.reduce((n, w) => n + f(w), 0);
+    return {
+      writers,
+      transactions: sum((w) => w.transactions),
+      rows: sum((w) => w.rows),
+      binlogBytes: written,
+      seconds: (performance.now() - t0) / 1000,
+      // The last writer's range is the highest: the next load starts above every id used.
+      marks: opened.at(-1)!.marks,
+    };
   } finally {
-    await writer.close();
+    await Promise.all(opened.map((w) => w.close()));
+  }
+}
+
+/**
+ * Runs `fn` with the source syncing the binlog and the redo log at every commit
+ * (sync_binlog = 1, innodb_flush_log_at_trx_commit = 1), as a source whose binlogs are kept
+ * for PITR should run: without them a crash loses binlog events of committed transactions.
+ * The bench's server starts without both for the seed's speed; a commit then waits on no
+ * fsync, so concurrent commits never queue up for the binlog's group commit, and the binlog
+ * shows none of the commit groups (`cid=`) that parallel replication applies at once. The
+ * settings are put back afterwards.
+ */
+async function withDurableCommits<T>(conn: MysqlConn, fn: () => Promise<T>): Promise<T> {
+  const db = await MysqlClient.connect(conn);
+  try {
+    const [saved] = await db.query<{ sync: number | string; flush: number | string }>('SELECT @@GLOBAL.sync_binlog AS sync, @@GLOBAL.innodb_flush_log_at_trx_commit AS flush');
+    await db.exec('SET GLOBAL sync_binlog = 1');
+    await db.exec('SET GLOBAL innodb_flush_log_at_trx_commit = 1');
+    try {
+      return await fn();
+    } finally {
+      await db.exec('SET GLOBAL sync_binlog = ?', [Number(saved!.sync)]);
+      await db.exec('SET GLOBAL innodb_flush_log_at_trx_commit = ?', [Number(saved!.flush)]);
+    }
+  } finally {
+    await db.close();
   }
 }
 

@@ -21,6 +21,12 @@ describe('bench arguments', () => {
     expect(parseArgs(['--only', 'binlog', '--no-partial-segments']).partialSegments).toBe(false);
   });
 
+  it('the replay measurement runs 8 concurrent writers unless --load-writers says otherwise; 1 is refused, as the single writer is always measured', () => {
+    expect(parseArgs([]).loadWriters).toBe(8);
+    expect(parseArgs(['--only', 'binlog', '--load-writers', '16']).loadWriters).toBe(16);
+    expect(() => parseArgs(['--load-writers', '1'])).toThrow(/--load-writers takes a whole number from 2 to 64/);
+  });
+
   it('sizes in decimal units', () => {
     expect(parseSize('200MB')).toBe(200e6);
     expect(parseSize('1.5 GB')).toBe(1.5e9);

@@ -71,9 +71,13 @@ export function startEncrypt(recipients: readonly string[], options: { stdin?: n
   return startTool('age', ['--encrypt', ...recipients.flatMap((r) => ['-r', r])], options.stdin !== undefined ? { stdin: options.stdin } : {});
 }
 
-/** `age -d` with an identity file; the file path is not a secret, its content is. `stdout`: a file descriptor (a pipe another program reads) to write the plaintext into instead of to us. */
-export function startDecrypt(identityFile: string, options: { stdout?: number } = {}): ToolProcess {
-  return startTool('age', ['--decrypt', '-i', identityFile], options.stdout !== undefined ? { stdout: options.stdout } : {});
+/**
+ * `age -d` with an identity file (the path is not a secret, its content is), reading the
+ * ciphertext from `stdin`, an open file, and writing the plaintext into `stdout`, a pipe
+ * another program reads. Nothing of ours is in its way, so it dies with dbops (setpriv).
+ */
+export function startDecrypt(identityFile: string, options: { stdin: number; stdout: number }): ToolProcess {
+  return startTool('age', ['--decrypt', '-i', identityFile], { stdin: options.stdin, stdout: options.stdout, dieWithParent: true });
 }
 
 /** Fail early with a clear message when the identity file is missing or unreadable. */

@@ -51,7 +51,8 @@ export async function toolChecks(info: ServerInfo | undefined, opts: { physical?
     }
   }
   if (opts.physical) out.push(await physicalToolCheck(info));
-  for (const [name, fix] of [['zstd', 'apt-get install zstd'], ['age', 'apt-get install age (1.1 or newer)']] as const) {
+  // setpriv starts age so that it dies with dbops when a restore reads a file (tool-process.ts).
+  for (const [name, fix] of [['zstd', 'apt-get install zstd'], ['age', 'apt-get install age (1.1 or newer)'], ['setpriv', 'apt-get install util-linux']] as const) {
     const found = findFirstTool([name]);
     out.push(found ? check(`tools.${name}`, `${name}`, 'ok', `${found.path}: ${await firstLine(found.path)}`) : check(`tools.${name}`, name, 'fail', `${name} is not on PATH`, fix));
   }

@@ -2,13 +2,13 @@
 // file → age -d → (kernel pipe) → zstd -d → measure (raw sha256) → consumer, or zstd -d straight
 // into a consumer program through a kernel pipe (parts without a raw hash: node never sees them).
 // A local object (file://) is opened once and hashed where it is; a remote one (S3) is
-// downloaded once into a private file while it is hashed. Either way node then feeds that same
-// open file to age through reused buffers, without a second hash (see DecryptInput). `done`
+// downloaded once into a private file while it is hashed. Either way age then reads that same
+// open file as its stdin, without a second hash (see DecryptInput). `done`
 // settles after the consumer drained everything and rejects with a VerificationError naming
 // the part when any hash or size differs.
 import { createHash } from 'node:crypto';
 import { createWriteStream, type BigIntStats } from 'node:fs';
-import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
@@ -140,10 +140,11 @@ async function openStoredFile(storage: Storage, part: StoredObjectRef, label: st
 
 /**
  * What the decrypting pass reads: the file whose bytes were hashed, the very same open file
- * (the object itself for file://, a private copy fetched from a remote store), fed to age
+ * (the object itself for file://, a private copy fetched from a remote store), age's stdin,
  * without a second hash: a write to it since (which would change its ctime) makes the object
- * count as altered, as a second hash differing would. Node feeds age rather than handing it
- * the file: when node dies (kill -9), age's input ends and the programs after it stop with it.
+ * count as altered, as a second hash differing would. With nothing of ours between the file
+ * and the programs, age is started to die with dbops (setpriv --pdeathsig): kill -9 of dbops
+ * kills age, and zstd and the consumer after it see their input end.
  */
 interface DecryptInput {
   file: FileHandle;
@@ -191,8 +192,7 @@ async function fetchToFile(body: Readable, part: Pick<StoredObjectRef, 'key' | '
 /**
  * age -d | zstd -d from `input` into `out` (or `options.rawFd`), checking the raw hash at the
  * end. age writes into zstd through `compressed`, a kernel pipe: node has no use for those bytes
- * (the stored ones were checked, the raw ones are checked after zstd), and moving them through
- * node cost it more CPU than feeding age.
+ * (the stored ones were checked, the raw ones are checked after zstd).
  */
 function decrypt(input: DecryptInput, compressed: OsPipe, part: StoredObjectRef, identityFile: string, label: string, out: PassThrough, readerGone: () => boolean, options: SourceOptions): { done: Promise<void>; kill: () => void } {
   const rawMeter = new MeasureStream();
@@ -200,15 +200,15 @@ function decrypt(input: DecryptInput, compressed: OsPipe, part: StoredObjectRef,
   let age: ToolProcess;
   let zstd: ToolProcess;
   try {
-    age = startDecrypt(identityFile, { stdout: compressed.writeFd });
+    age = startDecrypt(identityFile, { stdin: input.file.fd, stdout: compressed.writeFd });
     zstd = startDecompress(direct ? { stdin: compressed.readFd, stdout: options.rawFd } : { stdin: compressed.readFd });
   } finally {
     // Both programs hold their own ends now: zstd sees end-of-file when age exits, age a broken pipe when zstd does.
     compressed.close();
   }
   const tools = [waitTool(age, 'age'), waitTool(zstd, 'zstd')];
-  const feed = feedFile(input.file, age.stdin, readerGone, options.onStoredBytes);
-  const flows = Promise.all([feed, ...(direct ? [] : [pipeline(zstd.stdout, rawMeter, out)]), ...tools]);
+  const stopProgress = options.onStoredBytes ? followOffset(input.file, options.onStoredBytes) : () => undefined;
+  const flows = Promise.all([...(direct ? [] : [pipeline(zstd.stdout, rawMeter, out)]), ...tools]).finally(stopProgress);
   const rawSeen = async (): Promise<{ bytes: number; sha256: string | null }> => {
     if (!direct) return rawMeter.result();
     const { stderr } = await zstd;
@@ -352,37 +352,23 @@ function changedError(part: Pick<StoredObjectRef, 'key'>, label: string): Verifi
 }
 
 /**
- * Write a local file into a program's stdin through two reused buffers, one being read while
- * the other is written: no buffer per chunk for the GC to collect. A buffer is read into again
- * only once its write completed.
+ * Reports how far age has read: age's stdin is our open file (one open file description), so
+ * its offset is the one /proc/self/fdinfo shows for our descriptor. Linux only; without /proc
+ * there is no progress, nothing else changes. Returns the stop function.
  */
-async function feedFile(file: FileHandle, into: Writable, stopped: () => boolean, onBytes?: (bytes: number) => void): Promise<void> {
-  const buffers = [Buffer.allocUnsafe(LOCAL_READ_BYTES), Buffer.allocUnsafe(LOCAL_READ_BYTES)];
-  const written: Array<Promise<void> | undefined> = [undefined, undefined];
-  const write = (chunk: Buffer): Promise<void> =>
-    new Promise<void>((resolve, reject) => {
-      into.write(chunk, (err) => (err ? reject(err) : resolve()));
-    });
-  let position = 0;
-  try {
-    for (let k = 0; !stopped(); k ^= 1) {
-      await written[k];
-      const { bytesRead } = await file.read(buffers[k]!, 0, LOCAL_READ_BYTES, position);
-      if (bytesRead === 0) break;
-      position += bytesRead;
-      written[k] = write(buffers[k]!.subarray(0, bytesRead));
-      written[k]!.catch(() => undefined);
-      onBytes?.(position);
-    }
-    await Promise.all(written);
-  } catch (err) {
-    into.destroy();
-    throw err;
-  }
-  await new Promise<void>((resolve, reject) => {
-    into.once('error', reject);
-    into.end(resolve);
-  });
+function followOffset(file: FileHandle, onBytes: (bytes: number) => void): () => void {
+  const path = `/proc/self/fdinfo/${file.fd}`;
+  const timer = setInterval(() => {
+    readFile(path, 'utf8').then(
+      (text) => {
+        const pos = /^pos:\s+(\d+)/m.exec(text);
+        if (pos) onBytes(Number(pos[1]));
+      },
+      () => clearInterval(timer),
+    );
+  }, 250);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 /** The stored object's bytes; a missing object is a verification failure naming it. */

@@ -24,6 +24,13 @@ export interface StartOptions {
   credentials?: MysqlConn;
   /** Descriptors the child gets as fd 3, 4…, when a wrapper passes an option file on (binlog-stream.ts). */
   extraFds?: number[];
+  /**
+   * The program is killed (SIGKILL) when dbops dies, however it dies (kill -9 too), through
+   * `setpriv --pdeathsig` (util-linux), which sets it and execs the program in place (same
+   * pid). For a program nothing of ours feeds, which would otherwise run on to the end as an
+   * orphan. The signal follows the spawning thread, which for node's spawn is the main one.
+   */
+  dieWithParent?: boolean;
   /** A chatty program (mariadb-backup logs a line per file it copies): stderr is read line by
    *  line into this callback instead of being kept whole, and only its last lines make the error. */
   stderrLines?: (line: string) => void;
@@ -46,6 +53,17 @@ function underStdbuf(file: string, args: readonly string[]): [string, readonly s
   return stdbufPath && program ? [stdbufPath, [STDOUT_BUFFER, program, ...args]] : [file, args];
 }
 
+/** `file` under `setpriv --pdeathsig KILL`, once the program is found: a missing program still
+ *  fails as ENOENT naming it (setpriv would exit 127 instead). A missing setpriv fails as ENOENT
+ *  naming setpriv: without it nothing stops the program outliving us. */
+function dyingWithParent(file: string, args: readonly string[]): [string, readonly string[]] {
+  const program = file.includes('/') ? (isExecutableFile(file) ? file : undefined) : findTool(file);
+  if (!program) return [file, args];
+  const setpriv = findTool('setpriv');
+  if (!setpriv) throw new ToolError('setpriv', `not found on PATH; install it (Debian: apt-get install ${packageFor('setpriv')})`);
+  return [setpriv, ['--pdeathsig', 'KILL', '--', program, ...args]];
+}
+
 /** Environment variables a child never needs: our own secrets-bearing settings. */
 const SCRUBBED_ENV = /^(DBOPS_|AWS_SECRET|AWS_SESSION|MYSQL_PWD$)/;
 
@@ -61,6 +79,7 @@ export function startTool(file: string, args: readonly string[], options: StartO
   if (credentials) args = [credentials.arg, ...args];
   // stdbuf execs the program in place: same pid, so signals, `ps` and fd 3 stay the program's.
   if (options.bufferStdout) [file, args] = underStdbuf(file, args);
+  if (options.dieWithParent) [file, args] = dyingWithParent(file, args);
   // execa passes a file descriptor number straight to spawn (its types only list 0-2).
   const stdio: unknown[] = [options.stdin ?? 'pipe', options.stdout ?? 'pipe', 'pipe'];
   if (credentials) stdio[CREDENTIALS_FD] = credentials.fd;
@@ -140,6 +159,7 @@ export function toToolError(err: unknown, name: string): ToolError {
 function packageFor(tool: string): string {
   if (tool.startsWith('age')) return 'age';
   if (tool.startsWith('zstd')) return 'zstd';
+  if (tool === 'setpriv') return 'util-linux';
   if (tool.startsWith('mariadb')) return 'mariadb-client';
   return 'mariadb-client (or mysql-client)';
 }

@@ -16,7 +16,7 @@ import { startSandboxServer, type SandboxServer } from '../../src/sandbox/proces
 import { withConnection } from '../../src/mysql/client.js';
 import { runCli, startCli, makeKeys, tempRepoUrl } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp-dirs.js';
-import { descendants, newMark, signal, survivors, type Proc } from '../helpers/processes.js';
+import { descendants, markedProcesses, newMark, signal, survivors, type Proc } from '../helpers/processes.js';
 import { startS3Server, s3TestEnv, type S3TestServer } from '../helpers/s3-server.js';
 import { startS3FaultProxy, type S3FaultProxy } from '../helpers/s3-fault-proxy.js';
 import { startHoldProxy, type HoldProxy, type SeenRequest } from '../helpers/s3-hold-proxy.js';
@@ -384,9 +384,14 @@ describe('a physical restore meets damage, a wrong key, or a killed extractor', 
     signal(extractor!.pid, 'SIGSTOP');
     run.kill('SIGKILL');
     await run.catch(() => undefined);
+    // age dies with dbops, while mbstream is still stopped: it reads the stored file itself, so
+    // only its parent-death signal stops it; an orphaned age would run on to the end of the
+    // stream, into a directory the next run may be handed.
+    let ageLeft = true;
+    for (const until = Date.now() + 10_000; ageLeft && Date.now() < until; await delay(20)) ageLeft = (await markedProcesses(mark)).some((p) => p.comm === 'age');
     signal(extractor!.pid, 'SIGCONT');
-    // age's input ended with dbops, and everything after it stops: nothing runs on to the end
-    // of the stream into a directory the next run may be handed.
+    expect(ageLeft, 'age outlived dbops').toBe(false);
+    // Everything after it sees its input end.
     await expectNoSurvivors(mark);
     expect(await leftIn(dir)).toContain(RESTORE_MARKER);
     const refused = await runCli(['restore', good.full, '--datadir', dir], env);

@@ -256,11 +256,13 @@ function decrypt(input: DecryptInput, compressed: OsPipe, part: StoredObjectRef,
 
 /**
  * The tools' verdict on a failed pass, `first` when they have none. The chain is age → zstd,
- * joined by a kernel pipe, so one failure shows up in both: age failing (a wrong key, damage)
- * leaves zstd an unexpected end of file, and zstd failing leaves age a broken pipe. The story
- * is the most upstream program that failed for a reason of its own, so the verdicts are awaited
- * together (both programs exit once their pipes close), for at most 5 s: a tool whose output
- * nobody reads any more (the client waits on the server) must not keep the others' from us.
+ * joined by a kernel pipe, so one failure shows up in both: age failing (a wrong key, damage,
+ * a kill) leaves zstd an unexpected end of file, and zstd failing leaves age a broken pipe.
+ * The story is the most upstream program that failed for a reason of its own: the first such
+ * failure is taken at once when nothing runs before it (waiting would let the consumer see the
+ * truncated stream end and fail with a story of its own first); a later program's waits, at
+ * most 5 s, for those before it. Not for all of them: a tool whose output nobody reads any more
+ * (the client waits on the server) must not keep the others' verdict from us.
  */
 async function toolFailure(tools: Promise<unknown>[], first: unknown): Promise<unknown> {
   const verdicts: Array<{ failed: boolean; error?: unknown } | undefined> = tools.map(() => undefined);
@@ -270,7 +272,11 @@ async function toolFailure(tools: Promise<unknown>[], first: unknown): Promise<u
       (error: unknown) => void (verdicts[i] = { failed: true, error }),
     ),
   );
-  await Promise.race([Promise.all(settled), delay(5000, undefined, { ref: false })]);
+  const never = new Promise<never>(() => undefined);
+  const ownFailure = settled.map((s, i) => s.then(() => (verdicts[i]!.failed && !lostReader(verdicts[i]!.error) ? i : never)));
+  const timeout = delay(5000, undefined, { ref: false });
+  const i = await Promise.race([...ownFailure, timeout]);
+  if (i !== undefined && i > 0) await Promise.race([Promise.all(settled.slice(0, i)), timeout]);
   const failures = verdicts.filter((v) => v?.failed).map((v) => v!.error);
   return failures.find((e) => !lostReader(e)) ?? failures[0] ?? first;
 }

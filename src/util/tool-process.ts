@@ -54,8 +54,8 @@ function underStdbuf(file: string, args: readonly string[]): [string, readonly s
 }
 
 /** `file` under `setpriv --pdeathsig KILL`, once the program is found: a missing program still
- *  fails as ENOENT naming it (setpriv would exit 127 instead). A missing setpriv fails as ENOENT
- *  naming setpriv: without it nothing stops the program outliving us. */
+ *  fails as ENOENT naming it (setpriv would exit 127 instead). A missing setpriv is a ToolError
+ *  naming its package, before anything starts: without it nothing stops the program outliving us. */
 function dyingWithParent(file: string, args: readonly string[]): [string, readonly string[]] {
   const program = file.includes('/') ? (isExecutableFile(file) ? file : undefined) : findTool(file);
   if (!program) return [file, args];

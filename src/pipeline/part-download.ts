@@ -259,9 +259,9 @@ function decrypt(input: DecryptInput, compressed: OsPipe, part: StoredObjectRef,
  * joined by a kernel pipe, so one failure shows up in both: age failing (a wrong key, damage,
  * a kill) leaves zstd an unexpected end of file, and zstd failing leaves age a broken pipe.
  * The story is the most upstream program that failed for a reason of its own: the first such
- * failure is taken at once when nothing runs before it (waiting would let the consumer see the
- * truncated stream end and fail with a story of its own first); a later program's waits, at
- * most 5 s, for those before it. Not for all of them: a tool whose output nobody reads any more
+ * failure is taken at once when nothing runs before it or when it was killed from outside
+ * (waiting would let the consumer see the truncated stream end and fail with a story of its own
+ * first); a later program's other failures wait, at most 5 s, for those before it. Not for all of them: a tool whose output nobody reads any more
  * (the client waits on the server) must not keep the others' verdict from us.
  */
 async function toolFailure(tools: Promise<unknown>[], first: unknown): Promise<unknown> {
@@ -276,9 +276,14 @@ async function toolFailure(tools: Promise<unknown>[], first: unknown): Promise<u
   const ownFailure = settled.map((s, i) => s.then(() => (verdicts[i]!.failed && !lostReader(verdicts[i]!.error) ? i : never)));
   const timeout = delay(5000, undefined, { ref: false });
   const i = await Promise.race([...ownFailure, timeout]);
-  if (i !== undefined && i > 0) await Promise.race([Promise.all(settled.slice(0, i)), timeout]);
+  if (i !== undefined && i > 0 && !killedFromOutside(verdicts[i]!.error)) await Promise.race([Promise.all(settled.slice(0, i)), timeout]);
   const failures = verdicts.filter((v) => v?.failed).map((v) => v!.error);
   return failures.find((e) => !lostReader(e)) ?? failures[0] ?? first;
+}
+
+/** A program killed by a signal other than SIGPIPE (kill -9, the OOM killer): its own story, whatever ran before it. */
+function killedFromOutside(e: unknown): boolean {
+  return e instanceof ToolError && /killed by SIG/.test(e.message) && !lostReader(e);
 }
 
 /** A program killed by SIGPIPE, or age (Go) reporting a failed write to stdout: it only lost its reader. */

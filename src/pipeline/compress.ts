@@ -27,12 +27,10 @@ export function reportedOutputBytes(stderr: string): number | undefined {
 }
 
 /**
- * zstd -d; `stdin`: a file descriptor (a pipe another program writes) to read from instead of
- * from us; with `stdout`, straight into that file descriptor (a pipe a consumer program reads),
- * reporting the size.
+ * zstd -d reading `stdin`, a pipe another program (age) writes; with `stdout`, straight into
+ * that file descriptor (a pipe a consumer program reads), reporting the size.
  */
-export function startDecompress(options: { stdin?: number; stdout?: number } = {}): ToolProcess {
-  const stdin = options.stdin !== undefined ? { stdin: options.stdin } : {};
-  if (options.stdout === undefined) return startTool('zstd', ['-d', '-q', '-c'], stdin);
-  return startTool('zstd', ['-d', '-vv', '-c'], { ...stdin, stdout: options.stdout });
+export function startDecompress(options: { stdin: number; stdout?: number }): ToolProcess {
+  if (options.stdout === undefined) return startTool('zstd', ['-d', '-q', '-c'], { stdin: options.stdin });
+  return startTool('zstd', ['-d', '-vv', '-c'], { stdin: options.stdin, stdout: options.stdout });
 }

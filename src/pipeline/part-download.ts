@@ -11,7 +11,7 @@ import { createWriteStream, type BigIntStats } from 'node:fs';
 import { mkdtemp, open, readFile, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, type Readable, type Writable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Storage } from '../storage/storage.js';
@@ -201,14 +201,18 @@ function decrypt(input: DecryptInput, compressed: OsPipe, part: StoredObjectRef,
   let zstd: ToolProcess;
   try {
     age = startDecrypt(identityFile, { stdin: input.file.fd, stdout: compressed.writeFd });
-    zstd = startDecompress(direct ? { stdin: compressed.readFd, stdout: options.rawFd } : { stdin: compressed.readFd });
+    zstd = startDecompress({ stdin: compressed.readFd, ...(direct ? { stdout: options.rawFd } : {}) });
   } finally {
     // Both programs hold their own ends now: zstd sees end-of-file when age exits, age a broken pipe when zstd does.
     compressed.close();
   }
   const tools = [waitTool(age, 'age'), waitTool(zstd, 'zstd')];
   const stopProgress = options.onStoredBytes ? followOffset(input.file, options.onStoredBytes) : () => undefined;
-  const flows = Promise.all([...(direct ? [] : [pipeline(zstd.stdout, rawMeter, out)]), ...tools]).finally(stopProgress);
+  // `out` ends only once zstd exited cleanly: a killed zstd's stdout ends too, and the consumer
+  // must not take that truncated stream's end for the part's.
+  const flows = Promise.all([...(direct ? [] : [pipeline(zstd.stdout, rawMeter, out, { end: false })]), ...tools])
+    .then(() => void (direct || out.end()))
+    .finally(stopProgress);
   const rawSeen = async (): Promise<{ bytes: number; sha256: string | null }> => {
     if (!direct) return rawMeter.result();
     const { stderr } = await zstd;

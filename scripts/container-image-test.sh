@@ -3,7 +3,7 @@
 # registry: Docker Hub is unreachable here, so the Node base is made locally
 # (debootstrap minbase from the apt mirror this host uses, plus this host's own
 # `node` and `npm`) and passed as BASE_IMAGE; everything else is the Dockerfile's
-# normal path (apt-get of the client tools and server, `npm ci` + `tsc` in the build stage).
+# normal path (apt-get of the client tools and server, `npm ci` + `npm run build` in the build stage).
 # Then, from inside the image, as the compose stack's dbops services do: the bucket made by
 # docker/create-bucket.mjs on an S3 server (the tests' s3rver on the host's loopback,
 # `--network host`), the operator's keys with only age.pub and signing.key mounted, a
@@ -143,13 +143,13 @@ if ((prebuilt)); then
   ctx=$work/context
   mkdir -p "$ctx/docker"
   npm run -s build
-  cp -a dist package.json package-lock.json node_modules "$ctx/"
+  cp -a dist db package.json package-lock.json node_modules "$ctx/"
   cp docker/healthcheck.mjs docker/create-bucket.mjs "$ctx/docker/"
   (cd "$ctx" && npm prune --omit=dev --no-audit --no-fund >/dev/null)
   podman build "${build_args[@]}" --target runtime-prebuilt "$ctx" >"$work/build.log" 2>&1 ||
     { tail -30 "$work/build.log" >&2; die "podman build failed (log tail above)"; }
 else
-  phase "building $app_image (default target: npm ci + tsc inside the build)"
+  phase "building $app_image (default target: npm ci + npm run build inside the build)"
   podman build "${build_args[@]}" . >"$work/build.log" 2>&1 ||
     { tail -30 "$work/build.log" >&2; die "podman build failed (log tail above; --prebuilt if build containers cannot reach npm)"; }
 fi
@@ -203,7 +203,7 @@ run_in() {
   podman run --rm --no-healthcheck "${ctr_opts[@]}" "${extra[@]}" "$app_image" "$@"
 }
 
-phase "bucket, keys, init, add-recipient, doctor inside the container"
+phase "bucket, keys, init, add-recipient, doctor, migrate plan inside the container"
 run_in --entrypoint node -- /opt/dbops/docker/create-bucket.mjs >"$work/bucket.out" 2>&1 ||
   { cat "$work/bucket.out" >&2; die "docker/create-bucket.mjs failed"; }
 grep -q "created bucket dbops-image-test" "$work/bucket.out" || { cat "$work/bucket.out" >&2; die "create-bucket.mjs did not create the bucket"; }
@@ -217,6 +217,9 @@ run_in --env DBOPS_AGE_RECIPIENTS=/keys/age.pub -- init >/dev/null 2>"$work/init
 run_in keys add-recipient /restore-test/age.pub >"$work/add-recipient.out" 2>&1 ||
   { tail -5 "$work/add-recipient.out" >&2; die "dbops keys add-recipient failed inside the container"; }
 run_in doctor >"$work/doctor.out" 2>&1 || { cat "$work/doctor.out" >&2; die "dbops doctor failed inside the container"; }
+# The horizn_ schema's migrations ship in the image (db/migrations beside the app).
+run_in migrate plan --database image_fresh >"$work/migrate-plan.out" 2>&1 || { cat "$work/migrate-plan.out" >&2; die "dbops migrate plan failed inside the container"; }
+grep -q "^-- 0001_core_tables (/opt/dbops/db/migrations/" "$work/migrate-plan.out" || { cat "$work/migrate-plan.out" >&2; die "the image's migrate plan does not read /opt/dbops/db/migrations"; }
 
 phase "backup, checksum, binlog ship --once inside the container"
 backup_id=$(run_in backup 2>"$work/backup.log" | tail -1) || { tail -20 "$work/backup.log" >&2; die "dbops backup failed inside the container"; }

@@ -1,13 +1,12 @@
 // The tool's version, read once from package.json (recorded in manifests and reports).
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from './util/package-root.js';
 
 function readVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
+  const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version?: string };
+  if (!pkg.version) throw new Error('package.json has no version: the installation is incomplete');
+  return pkg.version;
 }
 
 export const VERSION = readVersion();

@@ -3,8 +3,8 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { UsageError } from '../errors.js';
+import { packageRoot } from '../util/package-root.js';
 
 export const MIGRATION_FILE_RE = /^(\d{4,})_([a-z0-9][a-z0-9_]*)\.(up|down)\.sql$/;
 
@@ -22,9 +22,9 @@ export interface MigrationFile {
   checksum: string;
 }
 
-/** db/migrations of this package, found relative to this module (works from src/ and dist/). */
+/** db/migrations of this package (from src/, the bundle in dist/ and the image alike). */
 export function defaultMigrationsDir(): string {
-  return fileURLToPath(new URL('../../db/migrations/', import.meta.url));
+  return join(packageRoot(), 'db', 'migrations');
 }
 
 export function migrationChecksum(up: string, down: string): string {

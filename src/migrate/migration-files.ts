@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
-import { packageRoot } from '../util/package-root.js';
+import { installedPackage } from '../util/package-root.js';
 
 export const MIGRATION_FILE_RE = /^(\d{4,})_([a-z0-9][a-z0-9_]*)\.(up|down)\.sql$/;
 
@@ -24,7 +24,7 @@ export interface MigrationFile {
 
 /** db/migrations of this package (from src/, the bundle in dist/ and the image alike). */
 export function defaultMigrationsDir(): string {
-  return join(packageRoot(), 'db', 'migrations');
+  return join(installedPackage().root, 'db', 'migrations');
 }
 
 export function migrationChecksum(up: string, down: string): string {

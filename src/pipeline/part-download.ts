@@ -211,7 +211,9 @@ function decrypt(input: DecryptInput, compressed: OsPipe, part: StoredObjectRef,
   // `out` ends only once zstd exited cleanly: a killed zstd's stdout ends too, and the consumer
   // must not take that truncated stream's end for the part's.
   const flows = Promise.all([...(direct ? [] : [pipeline(zstd.stdout, rawMeter, out, { end: false })]), ...tools])
-    .then(() => void (direct || out.end()))
+    .then(() => {
+      if (!direct) out.end();
+    })
     .finally(stopProgress);
   const rawSeen = async (): Promise<{ bytes: number; sha256: string | null }> => {
     if (!direct) return rawMeter.result();
@@ -265,8 +267,9 @@ function decrypt(input: DecryptInput, compressed: OsPipe, part: StoredObjectRef,
  * The story is the most upstream program that failed for a reason of its own: the first such
  * failure is taken at once when nothing runs before it or when it was killed from outside
  * (waiting would let the consumer see the truncated stream end and fail with a story of its own
- * first); a later program's other failures wait, at most 5 s, for those before it. Not for all of them: a tool whose output nobody reads any more
- * (the client waits on the server) must not keep the others' verdict from us.
+ * first); a later program's other failures wait, at most 5 s, for those before it only. Not for
+ * all of them: a tool whose output nobody reads any more (the client waits on the server) must
+ * not keep the others' verdict from us.
  */
 async function toolFailure(tools: Promise<unknown>[], first: unknown): Promise<unknown> {
   const verdicts: Array<{ failed: boolean; error?: unknown } | undefined> = tools.map(() => undefined);

@@ -1,13 +1,14 @@
 // The one way a backup's bytes reach storage: every part, whoever makes it, is opened here
-// and becomes one stored object under backups/<id>/parts/. A part is fed by writes (the dump
-// splitter's sections, the accounts SQL) or by a producer program's pipe (a table's own dump,
-// mariadb-backup's stream); pipeline/part-upload.ts builds the same filter chain for both.
+// and becomes one stored object under backups/<id>/parts/ (on S3, a run of them past
+// ~75 GiB). A part is fed by writes (the dump splitter's sections, the accounts SQL) or by a
+// producer program's pipe (a table's own dump, mariadb-backup's stream);
+// pipeline/part-upload.ts builds the same filter chain for both.
 // Every part is tracked in one list, so `finish()` gives them all in the order they were
 // opened, and a failure can stop them all and remove what was written.
 // At most `concurrency` written parts are finishing (compress/encrypt/upload) at once, which
 // bounds memory however many tables there are.
 import type { PartDescriptor as DumpPartDescriptor, PartSink, PartWriter, PartStats } from '../dump/dump-splitter.js';
-import { PartUpload, ProducedUpload, type ProducedObject, type UploadedObject } from '../pipeline/part-upload.js';
+import { PartUpload, ProducedUpload, type PartUploadOptions, type ProducedObject, type UploadedObject } from '../pipeline/part-upload.js';
 import type { ManifestPart } from '../manifest/backup-manifest.js';
 import type { Storage } from '../storage/storage.js';
 import { backupPartKey } from '../storage/layout.js';
@@ -89,8 +90,9 @@ export class BackupSink implements PartSink {
     return starting;
   }
 
-  private chainOptions(key: string): { storage: Storage; key: string; recipients: readonly string[]; compressionLevel: number; compressionThreads: number } {
-    return { storage: this.options.storage, key, recipients: this.options.recipients, compressionLevel: this.options.compressionLevel, compressionThreads: this.options.compressionThreads };
+  /** A part may be any size (a table, a datadir's stream): stored as a run of objects where one would not do. */
+  private chainOptions(key: string): PartUploadOptions {
+    return { storage: this.options.storage, key, recipients: this.options.recipients, compressionLevel: this.options.compressionLevel, compressionThreads: this.options.compressionThreads, segmented: true };
   }
 
   /**
@@ -209,7 +211,9 @@ export class BackupSink implements PartSink {
       }
       await Promise.allSettled(fresh.map((e) => e.done ?? Promise.resolve()));
     }
-    const keys = [...settled].map((e) => e.key);
+    // A part stored whole as a run of objects is removed object by object.
+    const stored = await Promise.all([...settled].map((e) => (e.done ?? Promise.resolve(undefined)).catch(() => undefined)));
+    const keys = [...settled].flatMap((e, i) => stored[i]?.segments?.map((s) => s.key) ?? [e.key]);
     const results = await Promise.allSettled(keys.map((key) => this.options.storage.remove(key)));
     const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ key: keys[i]!, reason: r.reason as unknown }] : []));
     const first = failed[0]?.reason;

@@ -162,6 +162,7 @@ function manifestPart(p: StoredPart): ManifestPart {
     rawSha256: p.object.raw.sha256,
     storedBytes: p.object.stored.bytes,
     storedSha256: p.object.stored.sha256,
+    ...(p.object.segments ? { segments: p.object.segments.map((s) => ({ key: s.key, storedBytes: s.size })) } : {}),
   };
 }
 

@@ -30,6 +30,9 @@ export const partSchema = z.object({
   rawSha256: sha256.nullable(),
   storedBytes: z.number().int().nonnegative(),
   storedSha256: sha256,
+  /** Present when the stored stream is a run of objects (storage/segments.ts), first to last,
+   *  the first at `key`; the stored size and hash above are those of the whole run. */
+  segments: z.array(z.object({ key: z.string(), storedBytes: z.number().int().nonnegative() })).min(2).optional(),
 });
 export type ManifestPart = z.infer<typeof partSchema>;
 

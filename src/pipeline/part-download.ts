@@ -15,6 +15,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Storage } from '../storage/storage.js';
+import { readSegments } from '../storage/segments.js';
 import type { ManifestPart } from '../manifest/backup-manifest.js';
 import { MeasureStream, type Measurement } from './measure.js';
 import { startDecrypt } from '../crypto/age.js';
@@ -55,7 +56,7 @@ export async function openPartSource(storage: Storage, part: ManifestPart, ident
 }
 
 /** What any stored object (backup part, binlog segment) needs for its hashes to be checked on the way back. */
-export type StoredObjectRef = Pick<ManifestPart, 'key' | 'rawBytes' | 'rawSha256' | 'storedBytes' | 'storedSha256'>;
+export type StoredObjectRef = Pick<ManifestPart, 'key' | 'rawBytes' | 'rawSha256' | 'storedBytes' | 'storedSha256' | 'segments'>;
 
 /**
  * openPartSource for any object with stored/raw sizes and hashes (binlog segments too); `label` names it in errors.
@@ -118,7 +119,7 @@ interface StoredFile {
 }
 
 async function openStoredFile(storage: Storage, part: StoredObjectRef, label: string): Promise<StoredFile> {
-  if (storage.openLocal) {
+  if (storage.openLocal && !part.segments) {
     const { file, before } = await openLocalStored(storage, part.key, label);
     return {
       check: async (stopped) => ({ file, before, checked: await checkLocal(file, part, label, stopped) }),
@@ -126,7 +127,7 @@ async function openStoredFile(storage: Storage, part: StoredObjectRef, label: st
       close: () => file.close().catch(() => undefined),
     };
   }
-  const body = await getStored(storage, part.key, label);
+  const body = await getStored(storage, part, label);
   let fetched: Fetched | undefined;
   return {
     check: async () => (fetched = await fetchToFile(body, part, label)),
@@ -389,21 +390,22 @@ function followOffset(file: FileHandle, onBytes: (bytes: number) => void): () =>
   return () => clearInterval(timer);
 }
 
-/** The stored object's bytes; a missing object is a verification failure naming it. */
-async function getStored(storage: Storage, key: string, label: string): Promise<Readable> {
+/** The stored object's bytes (a run of objects joined); a missing object is a verification failure naming it. */
+async function getStored(storage: Storage, part: Pick<StoredObjectRef, 'key' | 'segments'>, label: string): Promise<Readable> {
   try {
-    return await storage.get(key);
+    return part.segments ? await readSegments(storage, part.segments.map((s) => s.key)) : await storage.get(part.key);
   } catch (err) {
-    if (isNotFound(err)) throw new VerificationError(`${label} is missing from the repository`, key);
-    throw err;
+    if (!isNotFound(err)) throw err;
+    const key = err.key ?? part.key;
+    throw new VerificationError(`${label} is missing from the repository${key === part.key ? '' : ` (its object ${key})`}`, key);
   }
 }
 
 /** Hash a stored object without decrypting it (what a host without the private key can check). */
 export async function checkStoredObject(storage: Storage, part: ManifestPart): Promise<void> {
   const label = describePart(part);
-  if (!storage.openLocal) {
-    await checkStored(await getStored(storage, part.key, label), part, label);
+  if (!storage.openLocal || part.segments) {
+    await checkStored(await getStored(storage, part, label), part, label);
     return;
   }
   const { file } = await openLocalStored(storage, part.key, label);

@@ -1,5 +1,6 @@
-// One stored object made from a byte stream: raw → zstd → age → measure → storage, in that
-// fixed order. The chain is the same whoever feeds it; there are two ways to build it:
+// One stored object made from a byte stream (or a run of them where S3's part limit would
+// otherwise need huge parts: PartUploadOptions.segmented): raw → zstd → age → measure →
+// storage, in that fixed order. The chain is the same whoever feeds it; there are two ways to build it:
 //   - from our writes (PartUpload): the raw bytes pass through node, which hashes them;
 //   - from a producer's pipe (ProducedUpload): a program (a table's own dump, mariadb-backup)
 //     writes straight into zstd through a kernel pipe, so none pass through node; zstd's own
@@ -15,6 +16,7 @@ import { startEncrypt } from '../crypto/age.js';
 import { MeasureStream, Meter, type Measurement } from './measure.js';
 import { toToolError, waitTool, type ToolProcess } from '../util/tool-process.js';
 import { OperationError } from '../errors.js';
+import type { Segment } from '../storage/segments.js';
 
 export interface PartUploadOptions {
   storage: Storage;
@@ -25,12 +27,16 @@ export interface PartUploadOptions {
   sizeHint?: number;
   /** Store it without an Object Lock retention (see PutOptions.unlocked). */
   unlocked?: boolean;
+  /** It may be any size: stored as a run of objects where one would not do (see PutOptions.segmented). */
+  segmented?: boolean;
 }
 
 export interface UploadedObject {
   key: string;
   raw: Measurement;
   stored: Measurement;
+  /** The objects it was stored as, when more than one (a segmented upload). */
+  segments?: Segment[];
 }
 
 /** A producer's object: node never read its raw bytes, so there is no raw hash. */
@@ -38,6 +44,7 @@ export interface ProducedObject {
   key: string;
   raw: { bytes: number; sha256: null };
   stored: Measurement;
+  segments?: Segment[];
 }
 
 /**
@@ -51,7 +58,7 @@ class Chain {
   private readonly age: ToolProcess;
   private readonly stored = new MeasureStream();
   private aborted: Error | undefined;
-  readonly done: Promise<{ stored: Measurement; zstdStderr: string }>;
+  readonly done: Promise<{ stored: Measurement; zstdStderr: string; segments?: Segment[] }>;
 
   constructor(
     options: PartUploadOptions,
@@ -80,16 +87,20 @@ class Chain {
     })();
     const tools = Promise.all([zstdDone, waitTool(this.age, 'age'), upstream]);
     tools.catch((err: Error) => this.stored.destroy(err));
-    const put = options.storage.put(options.key, this.stored, { ...(options.sizeHint !== undefined ? { sizeHint: options.sizeHint } : {}), ...(options.unlocked ? { unlocked: true } : {}) });
+    const put = options.storage.put(options.key, this.stored, {
+      ...(options.sizeHint !== undefined ? { sizeHint: options.sizeHint } : {}),
+      ...(options.unlocked ? { unlocked: true } : {}),
+      ...(options.segmented ? { segmented: true } : {}),
+    });
     this.done = Promise.all([put, tools]).then(
-      ([, [zstdStderr]]) => ({ stored: this.stored.result(), zstdStderr }),
+      ([{ segments }, [zstdStderr]]) => ({ stored: this.stored.result(), zstdStderr, ...(segments ? { segments } : {}) }),
       async (err: unknown) => {
         this.kill();
         // A failing tool rejects this at once while the put may still be finishing (its
         // input ended, the rename or last part in flight): remove only once it has settled,
         // or the object lands after its removal.
-        await put.catch(() => undefined);
-        await options.storage.remove(options.key).catch(() => undefined);
+        const stored = await put.catch(() => undefined);
+        for (const key of stored?.segments?.map((s) => s.key) ?? [options.key]) await options.storage.remove(key).catch(() => undefined);
         throw this.aborted ?? err;
       },
     );
@@ -136,7 +147,7 @@ export class PartUpload {
 
   private constructor(options: PartUploadOptions, compressed: OsPipe) {
     this.chain = new Chain(options, compressed, {}, Promise.resolve(), () => undefined);
-    this.done = this.chain.done.then(({ stored }) => ({ key: options.key, raw: this.raw.result(), stored }));
+    this.done = this.chain.done.then(({ stored, segments }) => ({ key: options.key, raw: this.raw.result(), stored, ...(segments ? { segments } : {}) }));
     this.done.catch(() => undefined);
   }
 
@@ -201,10 +212,10 @@ export class ProducedUpload {
       rawPipe.closeWrite();
       this.producer?.kill('SIGKILL');
     });
-    this.done = this.chain.done.then(({ stored, zstdStderr }) => {
+    this.done = this.chain.done.then(({ stored, zstdStderr, segments }) => {
       const bytes = reportedInputBytes(zstdStderr);
       if (bytes === undefined) throw new OperationError(`zstd did not report the size of ${options.producer}'s output for ${options.key}; is it zstd ≥ 1.4?`);
-      return { key: options.key, raw: { bytes, sha256: null }, stored };
+      return { key: options.key, raw: { bytes, sha256: null }, stored, ...(segments ? { segments } : {}) };
     });
     this.done.catch(() => undefined);
   }

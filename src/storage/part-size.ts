@@ -13,6 +13,13 @@
 //   900 rather than 1,000 parts a step, which would stop at 4.9 TiB from a 5 MiB start.
 // Memory is about (queueSize + 1) × current part size: 15 MiB for dumps under 4.4 GiB
 // with the default 2 parts in flight, 240 MiB at 100 GiB.
+//
+// A segmented upload (PutOptions.segmented: a backup's parts, which may be any size) caps
+// the part at SEGMENTED_PART_CAP instead and continues in a next object once one holds
+// MAX_PARTS parts (~75 GiB): its memory stays at (queueSize + 1) × 8 MiB whatever the
+// stream's size, where one object of a 1 TB datadir's stream would need 320 MiB parts. 8 MiB
+// rather than 16 keeps a 1 TB logical backup (several big tables filling parts at once)
+// within ~50 MB of buffers; the price is requests: ~67,000 PUTs ($0.34) per 1 TB physical full.
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
 export const MAX_PART_SIZE = 5 * 1024 * 1024 * 1024;
@@ -20,11 +27,12 @@ export const MAX_PARTS = 10_000;
 export const DEFAULT_INITIAL_PART_SIZE = 5 * 1024 * 1024;
 const PARTS_PER_STEP = 900;
 const MiB = 1024 * 1024;
+export const SEGMENTED_PART_CAP = 8 * MiB;
 
-/** Size of part `partNumber` (1-based) under the growing schedule above. */
-export function partSizeFor(partNumber: number, initial = DEFAULT_INITIAL_PART_SIZE): number {
+/** Size of part `partNumber` (1-based) under the growing schedule above, at most `cap`. */
+export function partSizeFor(partNumber: number, initial = DEFAULT_INITIAL_PART_SIZE, cap = MAX_PART_SIZE): number {
   const doublings = Math.floor((partNumber - 1) / PARTS_PER_STEP);
-  return Math.min(MAX_PART_SIZE, initial * 2 ** doublings);
+  return Math.min(cap, MAX_PART_SIZE, initial * 2 ** doublings);
 }
 
 /**
@@ -41,8 +49,8 @@ export function initialPartSize(configured = DEFAULT_INITIAL_PART_SIZE, sizeHint
 }
 
 /** Total bytes the first `parts` parts hold (for tests and docs). */
-export function capacityOf(parts: number, initial = DEFAULT_INITIAL_PART_SIZE): number {
+export function capacityOf(parts: number, initial = DEFAULT_INITIAL_PART_SIZE, cap = MAX_PART_SIZE): number {
   let total = 0;
-  for (let n = 1; n <= parts; n += 1) total += partSizeFor(n, initial);
+  for (let n = 1; n <= parts; n += 1) total += partSizeFor(n, initial, cap);
   return total;
 }

@@ -38,7 +38,8 @@ import { ObjectLockedError, StorageError } from '../errors.js';
 import { log } from '../util/logger.js';
 import { assertValidKey, assertValidPrefix } from './keys.js';
 import { s3LockMode, type ObjectLockOptions } from './object-lock.js';
-import { initialPartSize, MAX_PART_SIZE, MAX_PARTS, partSizeFor } from './part-size.js';
+import { initialPartSize, MAX_PART_SIZE, MAX_PARTS, partSizeFor, SEGMENTED_PART_CAP } from './part-size.js';
+import { segmentKey, type Segment } from './segments.js';
 import { PartBuffers } from './part-buffers.js';
 import { mapS3Error, s3ErrorName, s3ErrorStatus } from './s3-errors.js';
 import { S3RetryStrategy } from './s3-retry.js';
@@ -62,6 +63,8 @@ export interface S3StorageOptions {
    *  a backup streams several objects at once (one per table dump), and a per-upload limit let
    *  their buffers add up (S3 bench, 1 GB: 70–98 MB of part buffers). Measured enough to keep a local S3 busy. */
   queueSize?: number;
+  /** Parts one object may have, default S3's 10,000 (tests use a few to exercise segmented puts). */
+  maxPartsPerObject?: number;
   /** ListObjectsV2 page size, default 1000 (tests use a few to exercise pagination). */
   pageSize?: number;
   /** Socket idle timeout per request, default 120 s; connect timeout 10 s. */
@@ -81,6 +84,7 @@ export class S3Storage implements Storage {
   private readonly partSlots: Slots;
   private readonly partBuffers: PartBuffers;
   private readonly pageSize: number;
+  private readonly maxParts: number;
   private readonly lockOptions: ObjectLockOptions | undefined;
   readonly lock?: ObjectLocking;
   /**
@@ -107,6 +111,7 @@ export class S3Storage implements Storage {
     // Enough idle buffers for the parts in flight to come back and go out again as the next ones.
     this.partBuffers = new PartBuffers(Math.max(1, options.queueSize ?? 2) + 1);
     this.pageSize = options.pageSize ?? 1000;
+    this.maxParts = Math.min(MAX_PARTS, Math.max(1, options.maxPartsPerObject ?? MAX_PARTS));
     // The SDK warns on every run that future versions need Node 22; that is a note
     // for maintainers, not for operators reading dbops's stderr.
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -267,20 +272,31 @@ export class S3Storage implements Storage {
   /**
    * Read the stream part by part. A body shorter than the first part goes up as one
    * PutObject; otherwise a multipart upload sharing the driver's `queueSize` part slots.
+   * A segmented put caps the part size and, once an object holds `maxParts` parts,
+   * completes it and goes on in the next object (segments.ts names them).
    * Any failure (a part that ran out of retries, or the source stream itself) aborts
-   * the upload so nothing becomes visible; the source's own error is rethrown as is.
+   * the upload and removes the objects already completed, so nothing stays visible; the
+   * source's own error is rethrown as is.
    */
   private async putStream(key: string, source: Readable, options?: PutOptions): Promise<PutResult> {
-    const firstSize = initialPartSize(this.partSize, options?.sizeHint);
+    const segmented = options?.segmented === true;
+    const cap = segmented ? SEGMENTED_PART_CAP : MAX_PART_SIZE;
+    const firstSize = Math.min(cap, initialPartSize(this.partSize, options?.sizeHint));
     // Incoming chunks are copied straight into the part's own buffer: no list of chunks
     // plus a concatenated copy of them (twice the part in memory at the moment it goes).
     // The buffers are the driver's (part-buffers.ts): `part` is held from here until it is sent or the upload fails.
     let part: Buffer | undefined = this.partBuffers.take(firstSize);
     let buffered = 0;
     let total = 0;
+    /** Parts sent so far over all objects: the size schedule goes on across them. */
+    let sentParts = 0;
+    // The object being written: its key, multipart upload, parts and size.
+    let objectKey = key;
     let partNumber = 0;
     let uploadId: string | undefined;
-    const parts: CompletedPart[] = [];
+    let parts: CompletedPart[] = [];
+    let objectBytes = 0;
+    const completed: Segment[] = [];
     const inflight = new Set<Promise<void>>();
     const abort = new AbortController();
     let partError: unknown;
@@ -295,39 +311,44 @@ export class S3Storage implements Storage {
     };
 
     const startUpload = async (): Promise<string> => {
-      const res = await this.call(key, 'put', () =>
+      const target = objectKey;
+      const res = await this.call(target, 'put', () =>
         this.client.send(
           new CreateMultipartUploadCommand({
             Bucket: this.bucket,
-            Key: this.root + key,
+            Key: this.root + target,
             ContentType: options?.contentType ?? 'application/octet-stream',
             ...this.lockFields(options),
           }),
         ),
       );
-      if (!res.UploadId) throw new StorageError(`s3 put ${this.location}/${key} failed: CreateMultipartUpload returned no UploadId`, key, false);
+      if (!res.UploadId) throw new StorageError(`s3 put ${this.location}/${target} failed: CreateMultipartUpload returned no UploadId`, target, false);
       return res.UploadId;
     };
 
     const launch = (id: string, number: number, { body, buffer }: { body: Buffer; buffer: Buffer }): void => {
-      if (number > MAX_PARTS) {
+      const target = objectKey;
+      if (number > this.maxParts) {
         this.partSlots.release();
         this.partBuffers.release(buffer, true);
-        throw new StorageError(`s3 put ${this.location}/${key} failed: object exceeds ${MAX_PARTS} parts; pass a sizeHint or a larger part size`, key, true);
+        throw new StorageError(`s3 put ${this.location}/${target} failed: object exceeds ${this.maxParts} parts; pass a sizeHint or a larger part size`, target, true);
       }
+      objectBytes += body.length;
+      sentParts += 1;
+      const done = parts;
       let sent = false;
       const p: Promise<void> = this.client
-        .send(new UploadPartCommand({ Bucket: this.bucket, Key: this.root + key, UploadId: id, PartNumber: number, Body: body, ContentLength: body.length, ...this.md5(body) }), {
+        .send(new UploadPartCommand({ Bucket: this.bucket, Key: this.root + target, UploadId: id, PartNumber: number, Body: body, ContentLength: body.length, ...this.md5(body) }), {
           abortSignal: abort.signal,
         })
         .then((res) => {
-          if (!res.ETag) throw new StorageError(`s3 put ${this.location}/${key} failed: part ${number} returned no ETag`, key, false);
-          parts.push({ PartNumber: number, ETag: res.ETag });
+          if (!res.ETag) throw new StorageError(`s3 put ${this.location}/${target} failed: part ${number} returned no ETag`, target, false);
+          done.push({ PartNumber: number, ETag: res.ETag });
           sent = true;
-          log.debug({ key, part: number, bytes: body.length }, 'uploaded part');
+          log.debug({ key: target, part: number, bytes: body.length }, 'uploaded part');
         })
         .catch((err: unknown) => {
-          partError ??= mapS3Error(err, key, `put (part ${number})`, this.location);
+          partError ??= mapS3Error(err, target, `put (part ${number})`, this.location);
           abort.abort();
         })
         .finally(() => {
@@ -347,6 +368,27 @@ export class S3Storage implements Storage {
       }
     };
 
+    /** Once its parts are all sent, complete the object's upload; a segmented put goes on in the next object. */
+    const completeObject = async (): Promise<void> => {
+      while (inflight.size && !partError) await Promise.race(inflight);
+      if (partError) throw partError;
+      const id = uploadId!;
+      const target = objectKey;
+      const sorted = [...parts].sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
+      await this.call(target, 'put', () =>
+        this.client.send(new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: this.root + target, UploadId: id, MultipartUpload: { Parts: sorted } })),
+      );
+      log.debug({ key: target, parts: partNumber, bytes: objectBytes }, 'multipart upload complete');
+      completed.push({ key: target, size: objectBytes });
+      uploadId = undefined;
+      objectKey = segmentKey(key, completed.length + 1);
+      partNumber = 0;
+      parts = [];
+      objectBytes = 0;
+    };
+
+    const result = (): PutResult => ({ key, size: total, ...(completed.length > 1 ? { segments: completed } : {}) });
+
     try {
       for await (const chunk of source) {
         const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
@@ -363,21 +405,28 @@ export class S3Storage implements Storage {
             uploadId ??= await startUpload();
             await takeSlot();
             partNumber += 1;
-            launch(uploadId, partNumber, take(partSizeFor(partNumber + 1, firstSize)));
+            launch(uploadId, partNumber, take(partSizeFor(sentParts + 2, firstSize, cap)));
+            if (segmented && partNumber === this.maxParts) await completeObject();
           }
         }
         if (partError) throw partError;
       }
       if (uploadId === undefined) {
         const { body, buffer } = take();
+        // The input ended exactly where a segmented put's object did: there is no next one.
+        if (completed.length > 0 && body.length === 0) {
+          this.partBuffers.release(buffer, true);
+          return result();
+        }
         let sent = false;
         try {
-          await this.putObject(key, body, options);
+          await this.putObject(objectKey, body, options);
           sent = true;
         } finally {
           this.partBuffers.release(buffer, sent);
         }
-        return { key, size: total };
+        completed.push({ key: objectKey, size: body.length });
+        return result();
       }
       if (buffered > 0 || partNumber === 0) {
         await takeSlot();
@@ -387,24 +436,18 @@ export class S3Storage implements Storage {
         // The input ended exactly on a part boundary: the buffer taken for a next part is not needed.
         this.partBuffers.release(take().buffer, true);
       }
-      while (inflight.size && !partError) await Promise.race(inflight);
-      if (partError) throw partError;
-      const id = uploadId;
-      parts.sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
-      await this.call(key, 'put', () =>
-        this.client.send(
-          new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: this.root + key, UploadId: id, MultipartUpload: { Parts: parts } }),
-        ),
-      );
-      log.debug({ key, parts: partNumber, bytes: total }, 'multipart upload complete');
-      return { key, size: total };
+      await completeObject();
+      return result();
     } catch (err) {
       // A buffer still being filled was never handed to a request.
       if (part) this.partBuffers.release(take().buffer, true);
       abort.abort();
       source.destroy();
       await Promise.allSettled([...inflight]);
-      if (uploadId !== undefined) await this.abortUpload(key, uploadId);
+      if (uploadId !== undefined) await this.abortUpload(objectKey, uploadId);
+      for (const s of completed) {
+        await this.remove(s.key).catch((e: unknown) => log.warn({ key: s.key, err: (e as Error).message }, 'could not remove an object of a failed segmented upload; prune removes it as debris'));
+      }
       throw err;
     }
   }

@@ -2,6 +2,7 @@
 // small; retries, logging and concurrency are wrappers around them (see retry.ts).
 import type { Readable } from 'node:stream';
 import type { FileHandle } from 'node:fs/promises';
+import type { Segment } from './segments.js';
 
 export interface ObjectInfo {
   key: string;
@@ -20,11 +21,19 @@ export interface PutOptions {
    * repository locks everything else (see object-lock.ts).
    */
   unlocked?: boolean;
+  /**
+   * The body may be any size and its reader joins a run of objects (segments.ts): a driver
+   * with a per-object part limit (S3) keeps its parts small and continues in a next object
+   * instead of growing them. Without it, one object, whatever its parts must grow to.
+   */
+  segmented?: boolean;
 }
 
 export interface PutResult {
   key: string;
   size: number;
+  /** The objects, in order, when the body went to more than one (segmented puts only). */
+  segments?: Segment[];
 }
 
 /** S3 Object Lock retention modes (dbops never sends the governance bypass header). */

@@ -13,21 +13,11 @@ import { execa } from 'execa';
 import { startSandboxServer, type SandboxServer } from '../../src/sandbox/process-server.js';
 import { withConnection, type MysqlClient } from '../../src/mysql/client.js';
 import { runCli, makeKeys, tempRepoUrl } from '../helpers/cli.js';
-import { REPO_ROOT } from '../helpers/fixtures.js';
+import { readmeRunbook } from '../helpers/readme-runbook.js';
 
-const MARKER = '<!-- runbook: the fenced block below is executed by test/docs/runbook.test.ts -->';
 /** A database and a table whose names a careless loop or missing quotes would break. */
 const SALES = 'ventes été';
 const CLIENTS = 'clients à jour';
-
-/** The runbook's shell text, exactly as the README has it. */
-function runbookBlock(readme: string): string {
-  const at = readme.indexOf(MARKER);
-  if (at < 0) throw new Error(`README.md lost its runbook marker: ${MARKER}`);
-  const m = /```sh\n([\s\S]*?)\n```/.exec(readme.slice(at));
-  if (!m) throw new Error('no ```sh block after the runbook marker');
-  return m[1]!;
-}
 
 let source: SandboxServer;
 let target: SandboxServer;
@@ -82,7 +72,7 @@ async function resetTarget(): Promise<void> {
 }
 
 async function runRunbook(vars: { TO: string; BEFORE: string }): Promise<{ exitCode: number; stdout: string; stderr: string }> {
-  const block = runbookBlock(await readFile(join(REPO_ROOT, 'README.md'), 'utf8'));
+  const block = await readmeRunbook();
   const script = join(work, 'runbook.sh');
   await writeFile(script, block);
   const scratch = await mkdtemp(join(work, 'scratch-'));

@@ -21,7 +21,7 @@ import {
   segmentDataKey,
   segmentManifestKey,
 } from '../../src/storage/layout.js';
-import { capacityOf, initialPartSize, MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, partSizeFor } from '../../src/storage/part-size.js';
+import { capacityOf, DEFAULT_INITIAL_PART_SIZE, initialPartSize, MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, partSizeFor, SEGMENTED_PART_CAP } from '../../src/storage/part-size.js';
 
 
 describe('backup ids', () => {
@@ -119,6 +119,12 @@ describe('multipart part-size schedule', () => {
     expect(partSizeFor(1)).toBe(MIN_PART_SIZE);
     expect(partSizeFor(900)).toBe(MIN_PART_SIZE);
     expect(partSizeFor(901)).toBe(2 * MIN_PART_SIZE);
+  });
+
+  it('keeps a segmented upload’s parts at 8 MiB at most, so a 1 TB stream needs no bigger buffers, each object holding over 64 GiB', () => {
+    for (let n = 1; n <= MAX_PARTS; n += 1) expect(partSizeFor(n, DEFAULT_INITIAL_PART_SIZE, SEGMENTED_PART_CAP)).toBeLessThanOrEqual(8 * 1024 * 1024);
+    expect(partSizeFor(MAX_PARTS, initialPartSize(undefined, 1024 ** 4), SEGMENTED_PART_CAP)).toBe(8 * 1024 * 1024);
+    expect(capacityOf(MAX_PARTS, DEFAULT_INITIAL_PART_SIZE, SEGMENTED_PART_CAP)).toBeGreaterThan(64 * 1024 ** 3);
   });
 
   it('starts bigger when a size hint says the object is huge', () => {

@@ -23,6 +23,29 @@ export interface SourceCheckOptions {
   physical: boolean;
 }
 
+/**
+ * A commit is in the binlog on disk only with sync_binlog=1 (MariaDB's default is 0), and in
+ * InnoDB's redo on disk only with innodb_flush_log_at_trx_commit=1. Otherwise a crash of the
+ * source's host can lose the binlog events of transactions InnoDB kept (or the other way
+ * round): the shipper never sees them, and a point-in-time recovery silently lacks them.
+ */
+function durabilityCheck(info: ServerInfo): DoctorCheck {
+  const loose = [
+    ...(info.syncBinlog !== undefined && info.syncBinlog !== 1 ? [{ name: 'sync_binlog', value: info.syncBinlog }] : []),
+    ...(info.innodbFlushLogAtTrxCommit !== undefined && info.innodbFlushLogAtTrxCommit !== 1 ? [{ name: 'innodb_flush_log_at_trx_commit', value: info.innodbFlushLogAtTrxCommit }] : []),
+  ];
+  const title = 'crash-safe commits (binlog and InnoDB)';
+  if (info.syncBinlog === undefined || info.innodbFlushLogAtTrxCommit === undefined) return check('source.durability', title, 'warn', 'the server did not report sync_binlog and innodb_flush_log_at_trx_commit', 'let the backup account run SHOW GLOBAL VARIABLES');
+  if (!loose.length) return check('source.durability', title, 'ok', 'sync_binlog and innodb_flush_log_at_trx_commit are 1');
+  return check(
+    'source.durability',
+    title,
+    'warn',
+    `${loose.map((l) => `${l.name} is ${l.value}`).join(' and ')}: a crash of the source's host can lose binlog events of committed transactions before they are shipped, so point-in-time recovery would miss them`,
+    `${loose.map((l) => `SET GLOBAL ${l.name} = 1`).join('; ')} (and in my.cnf [mysqld]); each commit then waits for a disk flush, which group commit shares among concurrent ones`,
+  );
+}
+
 export async function sourceChecks(conn: MysqlConn, opts: SourceCheckOptions): Promise<SourceFindings> {
   const connected = await connectCheck('backup', conn);
   if (!connected.db) return { checks: [connected.check!] };
@@ -52,6 +75,7 @@ export async function sourceChecks(conn: MysqlConn, opts: SourceCheckOptions): P
       } else {
         checks.push(check('source.gtid', 'GTIDs', 'ok', `MariaDB GTIDs (domain ${info.serverId ? 'set' : 'default'}): gtid_binlog_pos ${info.gtidExecuted ?? '(empty)'}`));
       }
+      checks.push(durabilityCheck(info));
       const needed = opts.maxLagSeconds + EXPIRY_MARGIN_SECONDS;
       const lag = (await opts.shippingLag?.(info.serverUuid)) ?? null;
       if (info.binlogExpirySeconds === 0) {

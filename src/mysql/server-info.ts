@@ -31,6 +31,9 @@ export interface ServerInfo {
   binlogRowImage: string;
   /** 0 = never expires. */
   binlogExpirySeconds: number;
+  /** @@sync_binlog and @@innodb_flush_log_at_trx_commit; undefined where the server did not say. */
+  syncBinlog?: number;
+  innodbFlushLogAtTrxCommit?: number;
   hostname?: string;
   datadir?: string;
   /** MariaDB: @@gtid_binlog_pos; MySQL: @@gtid_executed (whitespace removed). */
@@ -57,6 +60,8 @@ export const SERVER_INFO_VARIABLES = [
   'gtid_strict_mode',
   'gtid_binlog_pos',
   'gtid_domain_id',
+  'sync_binlog',
+  'innodb_flush_log_at_trx_commit',
 ] as const;
 
 export const SERVER_INFO_SQL = `SHOW GLOBAL VARIABLES WHERE Variable_name IN (${SERVER_INFO_VARIABLES.map((v) => `'${v}'`).join(', ')})`;
@@ -147,6 +152,10 @@ export function parseServerInfo(rows: VariableRow[] | Record<string, string>): S
   const datadir = vars.get('datadir');
   if (datadir) info.datadir = datadir;
   if (gtidExecuted) info.gtidExecuted = gtidExecuted;
+  const syncBinlog = vars.get('sync_binlog');
+  if (syncBinlog) info.syncBinlog = Number(syncBinlog);
+  const flushAtCommit = vars.get('innodb_flush_log_at_trx_commit');
+  if (flushAtCommit) info.innodbFlushLogAtTrxCommit = Number(flushAtCommit);
   return info;
 }
 

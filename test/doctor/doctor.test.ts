@@ -89,6 +89,22 @@ describe('dbops doctor', () => {
     expect(shipped.shipped.length).toBeGreaterThan(0);
   });
 
+  it('warns when a commit may reach InnoDB but not the binlog on disk (sync_binlog, innodb_flush_log_at_trx_commit), and not once both are 1', async () => {
+    // The shared test server trades durability for speed, as MariaDB's own default sync_binlog=0 does.
+    const loose = byId(await doctor(), 'source.durability');
+    expect(loose.status).toBe('warn');
+    expect(loose.detail).toMatch(/sync_binlog is 0.*innodb_flush_log_at_trx_commit is 2/);
+    expect(loose.detail).toMatch(/committed transactions/);
+    expect(loose.fix).toMatch(/SET GLOBAL sync_binlog = 1.*SET GLOBAL innodb_flush_log_at_trx_commit = 1/);
+    const root = mariadb().conn;
+    await withConnection(root, (db) => db.exec('SET GLOBAL sync_binlog = 1, GLOBAL innodb_flush_log_at_trx_commit = 1'));
+    try {
+      expect(byId(await doctor(), 'source.durability')).toMatchObject({ status: 'ok', detail: 'sync_binlog and innodb_flush_log_at_trx_commit are 1' });
+    } finally {
+      await withConnection(root, (db) => db.exec('SET GLOBAL sync_binlog = 0, GLOBAL innodb_flush_log_at_trx_commit = 2'));
+    }
+  });
+
   it('fails on a server with binary logging off, with the log_bin fix (CLI, exit 1)', async () => {
     noBinlog = await startSandboxServer({ binlog: false });
     const r = await runCli(['doctor'], { ...env, DBOPS_SOURCE_URL: noBinlog.url });

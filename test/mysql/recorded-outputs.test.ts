@@ -112,6 +112,14 @@ describe('version rules', () => {
     expect(() => parseVersion('banana')).toThrow(OperationError);
   });
 
+  it('reads the commit durability settings, unknown where the server does not say', () => {
+    expect(parseServerInfo({ version: '8.0.36', server_uuid: 'x', sync_binlog: '1', innodb_flush_log_at_trx_commit: '1' })).toMatchObject({ syncBinlog: 1, innodbFlushLogAtTrxCommit: 1 });
+    expect(parseServerInfo({ version: '10.11.19-MariaDB', sync_binlog: '0', innodb_flush_log_at_trx_commit: '2' })).toMatchObject({ syncBinlog: 0, innodbFlushLogAtTrxCommit: 2 });
+    const unknown = parseServerInfo({ version: '10.11.19-MariaDB' });
+    expect(unknown.syncBinlog).toBeUndefined();
+    expect(unknown.innodbFlushLogAtTrxCommit).toBeUndefined();
+  });
+
   it('uses expire_logs_days where binlog_expire_logs_seconds is absent or zero', () => {
     expect(parseServerInfo({ version: '10.5.9-MariaDB', expire_logs_days: '7' }).binlogExpirySeconds).toBe(604800);
     expect(parseServerInfo({ version: '8.0.20', server_uuid: 'x', binlog_expire_logs_seconds: '0', expire_logs_days: '3' }).binlogExpirySeconds).toBe(259200);

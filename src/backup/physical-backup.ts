@@ -23,6 +23,7 @@ import { startTool } from '../util/tool-process.js';
 import { OperationError, ToolError, UsageError, VerificationError } from '../errors.js';
 import { log } from '../util/logger.js';
 import type { BackupKind, BackupOptions, Inspection } from './backup-kind.js';
+import type { Repository } from '../repo/repository.js';
 
 interface PhysicalInspection extends Inspection {
   datadir: string;
@@ -143,9 +144,7 @@ async function checkDatadir(datadir: string, configured: boolean): Promise<void>
 
 /** The newest physical backup of this source and the chain it ends, for an incremental to apply on. */
 async function newestChain(options: BackupOptions, serverUuid: string): Promise<BackupManifest[]> {
-  const listed = await options.repo.backups.list();
-  const physical = listed.filter((b) => b.manifest?.kind === 'physical' && b.manifest.source.serverUuid === serverUuid);
-  const newest = physical.at(-1)?.manifest;
+  const newest = await newestPhysical(options.repo, serverUuid);
   if (!newest) throw new UsageError(`no physical backup of this source in ${options.repo.storage.location} to apply an incremental on: take a full one first (dbops backup --kind physical)`);
   try {
     return await physicalChain(options.repo, newest);
@@ -153,6 +152,26 @@ async function newestChain(options: BackupOptions, serverUuid: string): Promise<
     if (!(err instanceof VerificationError)) throw err;
     throw new VerificationError(`the newest physical backup ${newest.id} cannot be built on: ${err.message}; take a full physical backup`, err.object, { cause: err });
   }
+}
+
+/**
+ * Manifests read newest first (ids sort by time) until one is a physical backup of this
+ * source: an incremental reads its chain, not every manifest of the repository. A manifest
+ * that does not verify is passed over, as `list` marks it and nothing restores from it.
+ */
+async function newestPhysical(repo: Repository, serverUuid: string): Promise<BackupManifest | undefined> {
+  const ids = await repo.backups.ids();
+  for (const id of ids.reverse()) {
+    let manifest: BackupManifest;
+    try {
+      manifest = await repo.backups.read(id);
+    } catch (err) {
+      if (err instanceof VerificationError) continue;
+      throw err;
+    }
+    if (manifest.kind === 'physical' && manifest.source.serverUuid === serverUuid) return manifest;
+  }
+  return undefined;
 }
 
 async function readFirst(dir: string, names: readonly string[]): Promise<string | undefined> {

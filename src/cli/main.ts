@@ -136,6 +136,11 @@ function report(err: unknown): number {
 // Run when executed directly (dist/cli/main.js or tsx src/cli/main.ts).
 const invoked = process.argv[1] ?? '';
 if (/[\\/]cli[\\/]main\.(js|ts)$/.test(invoked) || /[\\/]dbops$/.test(invoked)) {
+  // glibc read the shebang's malloc setting when node started; the programs dbops starts
+  // (mariadb-backup, zstd, mariadb, a sandbox mariadbd) would inherit it, and with a fixed
+  // 1 MiB threshold each of their large allocations becomes an mmap/munmap pair, which costs
+  // them seconds of CPU on a backup (measured in scripts/bench/README.md).
+  delete process.env.MALLOC_MMAP_THRESHOLD_;
   // A command still pending when nothing is left to wait on (a wait for an event that had
   // already happened) would otherwise end with exit 0 and no word: that is a failure.
   process.once('beforeExit', () => {

@@ -215,7 +215,10 @@ async function fsyncDir(dir: string): Promise<void> {
  */
 const SYNC_EVERY_BYTES = 64 * 1024 * 1024;
 
-/** Chunks (64 KiB from a pipe) are written a batch at a time: one writev instead of 4 writes (larger batches held the chunks of every concurrent upload for little more gain). */
+/**
+ * Chunks (64 KiB from a pipe) are written a batch at a time: one writev instead of 4 writes.
+ * Each concurrent upload holds its batch, so a larger one costs memory for little more gain.
+ */
 const WRITE_BATCH_BYTES = 256 * 1024;
 
 /**

@@ -1,7 +1,7 @@
 // The shebang's glibc setting (MALLOC_MMAP_THRESHOLD_) is for node's own upload buffers. The
 // programs dbops starts must not inherit it: with a fixed 1 MiB threshold every large
 // allocation of mariadb-backup, zstd or a sandbox mariadbd becomes an mmap/munmap pair, which
-// doubled an incremental physical backup's wall time (scripts/bench/README.md).
+// slows them down (measured in scripts/bench/README.md).
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';

@@ -10,6 +10,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { DbopsError, ConfigError, ExitCode, UsageError } from '../errors.js';
 import { LOG_LEVELS, isLogLevel, setLogLevel, type LogLevel } from '../util/logger.js';
 import { VERSION } from '../version.js';
+import { enableCompileCache } from './compile-cache.js';
 import type { GlobalOptions } from './context.js';
 type Register = (program: Command, globals: () => GlobalOptions) => void;
 
@@ -141,6 +142,8 @@ if (/[\\/]cli[\\/]main\.(js|ts)$/.test(invoked) || /[\\/]dbops$/.test(invoked)) 
   // 1 MiB threshold each of their large allocations becomes an mmap/munmap pair, which costs
   // them seconds of CPU on a backup (measured in scripts/bench/README.md).
   delete process.env.MALLOC_MMAP_THRESHOLD_;
+  // Before the command's modules load (buildProgram imports them).
+  enableCompileCache();
   // A command still pending when nothing is left to wait on (a wait for an event that had
   // already happened) would otherwise end with exit 0 and no word: that is a failure.
   process.once('beforeExit', () => {

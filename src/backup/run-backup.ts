@@ -69,9 +69,16 @@ async function run<I extends Inspection>(kind: BackupKind<I>, options: BackupOpt
     await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));
     id = newBackupId(new Date());
   }
-  // Asked early, in parallel with the backup, so they add no wall time at the end.
-  const versions = toolVersions({ ...inspected.tools, zstd: 'zstd', age: 'age' });
-  versions.catch(() => undefined);
+  // Asked once the first producer runs, in parallel with the copy: asked before it, their
+  // three spawns would delay its start, and asked after the parts, they would add wall time.
+  let versions: Promise<Record<string, string>> | undefined;
+  const askVersions = (): Promise<Record<string, string>> => {
+    if (!versions) {
+      versions = toolVersions({ ...inspected.tools, zstd: 'zstd', age: 'age' });
+      versions.catch(() => undefined);
+    }
+    return versions;
+  };
   const storage = options.repo.storage;
   log.info({ backupId: id, kind: kind.kind, databases, flavor: info.flavor, version: info.version }, 'backup started');
 
@@ -81,7 +88,12 @@ async function run<I extends Inspection>(kind: BackupKind<I>, options: BackupOpt
   const interrupt = (): void => sink.interrupt(new InterruptedError(String(options.signal?.reason ?? 'signal')));
   options.signal?.addEventListener('abort', interrupt, { once: true });
   const progress = new ProgressCount(options.onProgress);
-  const ctx: ProduceContext = { id, sink, ...(options.signal ? { signal: options.signal } : {}), wrote: (n) => progress.wrote(n), watch: (pid) => progress.watch(pid) };
+  const ctx: ProduceContext = { id, sink, ...(options.signal ? { signal: options.signal } : {}), wrote: (n) => progress.wrote(n),
+    watch: (pid) => {
+      progress.watch(pid);
+      void askVersions();
+    },
+  };
   try {
     const produced = await kind.produce(options, inspected, ctx);
     const stored = await sink.finish();
@@ -108,7 +120,7 @@ async function run<I extends Inspection>(kind: BackupKind<I>, options: BackupOpt
       },
       consistentPoint: produced.consistentPoint,
       databases: [...databases],
-      tools: await versions,
+      tools: await askVersions(),
       encryption: { format: 'age', recipients: options.recipients.map(recipientFingerprint) },
       compression: { format: 'zstd', level: options.compressionLevel },
       parts,

@@ -9,7 +9,7 @@
 // can check the object without a key (stored hash) and end to end (zstd's frame checksum and
 // age's authentication always, the raw hash where there is one).
 import { once } from 'node:events';
-import { osPipe, type OsPipe } from '../util/os-pipe.js';
+import { osPipe, osPipes, type OsPipe } from '../util/os-pipe.js';
 import type { Storage } from '../storage/storage.js';
 import { reportedInputBytes, startCompress } from './compress.js';
 import { startEncrypt } from '../crypto/age.js';
@@ -125,8 +125,7 @@ class Chain {
 }
 
 /** Our copy of the zstd → age pipe closes once both programs hold theirs: age then sees end-of-file when zstd exits. */
-async function withCompressedPipe<T>(build: (compressed: OsPipe) => T): Promise<T> {
-  const compressed = await osPipe();
+function withCompressedPipe<T>(compressed: OsPipe, build: (compressed: OsPipe) => T): T {
   try {
     return build(compressed);
   } finally {
@@ -142,7 +141,7 @@ export class PartUpload {
 
   /** Start the programs; the upload runs until `end()`. */
   static async start(options: PartUploadOptions): Promise<PartUpload> {
-    return withCompressedPipe((compressed) => new PartUpload(options, compressed));
+    return withCompressedPipe(await osPipe(), (compressed) => new PartUpload(options, compressed));
   }
 
   private constructor(options: PartUploadOptions, compressed: OsPipe) {
@@ -188,9 +187,9 @@ export class ProducedUpload {
 
   /** Start zstd and age; the producer (named `producer` in errors) comes with `startProducer()`, so starting it is quick. */
   static async start(options: PartUploadOptions & { producer: string }): Promise<ProducedUpload> {
-    const raw = await osPipe();
+    const [raw, compressed] = (await osPipes(2)) as [OsPipe, OsPipe];
     try {
-      return await withCompressedPipe((compressed) => new ProducedUpload(options, compressed, raw));
+      return withCompressedPipe(compressed, (c) => new ProducedUpload(options, c, raw));
     } catch (err) {
       raw.close();
       throw err;

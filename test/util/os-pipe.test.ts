@@ -4,7 +4,7 @@
 // of dbops: age, then zstd) blocked forever as an orphan.
 import { describe, expect, it } from 'vitest';
 import { setTimeout as delay } from 'node:timers/promises';
-import { osPipe } from '../../src/util/os-pipe.js';
+import { osPipe, osPipes } from '../../src/util/os-pipe.js';
 import { startTool } from '../../src/util/tool-process.js';
 
 const settle = async (p: Promise<unknown>, ms: number): Promise<unknown> => Promise.race([p.then((v) => v, (e: unknown) => e), delay(ms, 'still running')]);
@@ -39,5 +39,22 @@ describe('osPipe', () => {
     for await (const chunk of reader.stdout) text += String(chunk);
     await Promise.all([writer, reader]);
     expect(text).toBe('hello');
+  });
+
+  it('several from one call are separate pipes, each carrying its own writer to its own reader', async () => {
+    const pipes = await osPipes(3);
+    const runs = pipes.map((pipe, i) => {
+      const writer = startTool('sh', ['-c', `printf pipe${i}`], { stdout: pipe.writeFd });
+      const reader = startTool('cat', [], { stdin: pipe.readFd });
+      pipe.close();
+      writer.stdin.end();
+      return (async () => {
+        let text = '';
+        for await (const chunk of reader.stdout) text += String(chunk);
+        await Promise.all([writer, reader]);
+        return text;
+      })();
+    });
+    expect(await Promise.all(runs)).toEqual(['pipe0', 'pipe1', 'pipe2']);
   });
 });

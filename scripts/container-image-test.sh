@@ -266,7 +266,7 @@ done
 probe /readyz || die "the daemon's /readyz did not answer 200"
 # The entrypoint runs the CLI through its shebang: the daemon's node has its memory settings.
 settings=$(podman exec "$ctr" sh -c 'for p in /proc/[0-9]*; do case "$(tr "\0" " " <"$p/cmdline" 2>/dev/null)" in node*daemon*) tr "\0" "\n" <"$p/environ" | grep "^MALLOC_MMAP_THRESHOLD_="; tr "\0" " " <"$p/cmdline";; esac; done' 2>&1) || true
-[[ "$settings" == *MALLOC_MMAP_THRESHOLD_=1048576* && "$settings" == *--max-semi-space-size=1* && "$settings" == *--heap-growing-percent=50* ]] ||
+[[ "$settings" == *MALLOC_MMAP_THRESHOLD_=1048576* && "$settings" == *--max-semi-space-size=1* && "$settings" == *--heap-growing-percent=20* ]] ||
   die "the daemon's node did not start with the shebang's settings (got: ${settings:-nothing})"
 stop_started=$(date +%s)
 podman stop --time 30 "$ctr" >/dev/null 2>&1

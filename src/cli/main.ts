@@ -1,8 +1,8 @@
-#!/usr/bin/env -S MALLOC_MMAP_THRESHOLD_=1048576 node --max-semi-space-size=1 --heap-growing-percent=50
+#!/usr/bin/env -S MALLOC_MMAP_THRESHOLD_=1048576 node --max-semi-space-size=1 --heap-growing-percent=20
 // (The settings on the shebang trade CPU for memory: a backup a memory limit kills is lost,
 // a slower one still lands. A 1 MB V8 young generation keeps peak RSS down at the cost of more
-// collections. A heap growing factor of 1.5 keeps V8 from growing the old generation up to
-// 4× before it collects (its default on a fast machine), for about as much CPU. A fixed glibc
+// collections. A heap growing factor of 1.2 keeps V8 from growing the old generation up to
+// 4× before it collects (its default on a fast machine), for more collections. A fixed glibc
 // mmap threshold keeps S3 upload parts (5 MiB and up) mapped and unmapped: by default glibc
 // raises the threshold after the first free and then serves them from a heap it does not give
 // back. Their measured effect: scripts/bench/README.md.)

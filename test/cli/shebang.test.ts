@@ -17,6 +17,6 @@ describe('the CLI shebang', () => {
     writeFileSync(script, `${shebang}\nconsole.log(JSON.stringify({ threshold: process.env.MALLOC_MMAP_THRESHOLD_, execArgv: process.execArgv }));\n`);
     chmodSync(script, 0o755);
     const { stdout } = await execa(script, [], { env: { MALLOC_MMAP_THRESHOLD_: undefined } });
-    expect(JSON.parse(stdout)).toEqual({ threshold: '1048576', execArgv: ['--max-semi-space-size=1', '--heap-growing-percent=50'] });
+    expect(JSON.parse(stdout)).toEqual({ threshold: '1048576', execArgv: ['--max-semi-space-size=1', '--heap-growing-percent=20'] });
   });
 });

@@ -57,9 +57,15 @@ export class CommandContext {
    * New archives are encrypted to repo.json's recipients, so age.recipients may be left unset.
    */
   async writableRepository(): Promise<Repository> {
+    // age's check of the recipients (a process start) runs while repo.json is read; its
+    // verdict still comes before the repository's, as when they ran one after the other.
+    const recipients = this.config.age.recipients.length ? resolveRecipients(this.config.age.recipients) : Promise.resolve([]);
+    recipients.catch(() => undefined);
     const [storage, pinned, signer] = await Promise.all([this.storage(), this.pinnedKey(), loadSigningKey(this.config.signing.keyFile)]);
-    const configured = this.config.age.recipients.length ? await resolveRecipients(this.config.age.recipients) : [];
-    const repo = await openRepository(storage, { pinned, signer });
+    const opened = openRepository(storage, { pinned, signer });
+    opened.catch(() => undefined);
+    const configured = await recipients;
+    const repo = await opened;
     if (configured.length) repo.checkRecipients(configured);
     recordAdminActionsIn(repo);
     return repo;

@@ -62,6 +62,8 @@ export interface ProduceContext {
   wrote(total: number): void;
   /** A producer program whose written bytes count as progress (from /proc, once a second). */
   watch(pid: number | undefined): void;
+  /** The copy is under way (its first program started): work that may run beside it starts now, not before it. */
+  started(): void;
 }
 
 export interface BackupKind<I extends Inspection> {

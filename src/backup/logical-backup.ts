@@ -116,6 +116,7 @@ async function dumpIntoParts(options: BackupOptions, inspected: LogicalInspectio
       const args = dumpArgs(info, databases, ignoreTableArgs(ownDumps));
       const dump = startTool(dumpTool, args, { bufferStdout: true, credentials: options.source });
       dump.stdin.end();
+      ctx.started();
       const onAbort = (): void => void dump.kill('SIGTERM');
       options.signal?.addEventListener('abort', onAbort, { once: true });
       const dumpDone = waitTool(dump, 'mariadb-dump/mysqldump');

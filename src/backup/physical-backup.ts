@@ -93,6 +93,7 @@ export const physicalBackup: BackupKind<PhysicalInspection> = {
       );
       proc.stdin.end();
       ctx.watch(proc.pid);
+      ctx.started();
       await part.upload.produced();
       const checkpoints = await readCheckpoints(lsnDir, program);
       const wanted = fromLsn ?? '0';

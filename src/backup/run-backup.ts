@@ -69,7 +69,7 @@ async function run<I extends Inspection>(kind: BackupKind<I>, options: BackupOpt
     await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));
     id = newBackupId(new Date());
   }
-  // Asked once the first producer runs, in parallel with the copy: asked before it, their
+  // Asked once the copy runs (the kind says when), in parallel with it: asked before it, their
   // three spawns would delay its start, and asked after the parts, they would add wall time.
   let versions: Promise<Record<string, string>> | undefined;
   const askVersions = (): Promise<Record<string, string>> => {
@@ -88,11 +88,13 @@ async function run<I extends Inspection>(kind: BackupKind<I>, options: BackupOpt
   const interrupt = (): void => sink.interrupt(new InterruptedError(String(options.signal?.reason ?? 'signal')));
   options.signal?.addEventListener('abort', interrupt, { once: true });
   const progress = new ProgressCount(options.onProgress);
-  const ctx: ProduceContext = { id, sink, ...(options.signal ? { signal: options.signal } : {}), wrote: (n) => progress.wrote(n),
-    watch: (pid) => {
-      progress.watch(pid);
-      void askVersions();
-    },
+  const ctx: ProduceContext = {
+    id,
+    sink,
+    ...(options.signal ? { signal: options.signal } : {}),
+    wrote: (n) => progress.wrote(n),
+    watch: (pid) => progress.watch(pid),
+    started: () => void askVersions(),
   };
   try {
     const produced = await kind.produce(options, inspected, ctx);

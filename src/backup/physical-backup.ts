@@ -42,8 +42,8 @@ export const physicalBackup: BackupKind<PhysicalInspection> = {
       const databases = await db.listUserDatabases();
       const objects = await schemaInventory(db, databases);
       const [row] = await db.query<{ datadir: string }>('SELECT @@GLOBAL.datadir AS datadir');
-      // A full's progress total, which opens every table's statistics (~30 ms at 1 GB): an
-      // incremental's size is not knowable up front, so it does not ask.
+      // A full's progress total, which opens every table's statistics: an incremental's size
+      // is not knowable up front, so it does not ask.
       const [size] = options.incremental || !options.onEstimate ? [] : await db.query<{ bytes: number | string | null }>('SELECT SUM(DATA_LENGTH + INDEX_LENGTH) AS bytes FROM information_schema.TABLES');
       return { info, databases, objects, serverDatadir: row!.datadir, tableBytes: size ? Number(size.bytes ?? 0) : undefined };
     });

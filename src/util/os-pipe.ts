@@ -28,7 +28,7 @@ export async function osPipe(): Promise<OsPipe> {
   return pipe!;
 }
 
-/** `count` pipes from one mkfifo run: each run is a process start (~15 ms), on the way to a backup's first byte. */
+/** `count` pipes from one mkfifo run: each run is a process start, on the way to a backup's first byte. */
 export async function osPipes(count: number): Promise<OsPipe[]> {
   const dir = await mkdtemp(join(tmpdir(), 'dbops-pipe-'));
   const pipes: OsPipe[] = [];

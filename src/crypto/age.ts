@@ -65,10 +65,18 @@ export function recipientFingerprint(recipient: string): string {
   return createHash('sha256').update(recipient).digest('hex').slice(0, 16);
 }
 
-/** `age -e` reading plaintext on stdin, writing the age binary format on stdout. */
-/** `stdin`: a file descriptor to read the plaintext from (a pipe another program writes) instead of from us. */
-export function startEncrypt(recipients: readonly string[], options: { stdin?: number } = {}): ToolProcess {
-  return startTool('age', ['--encrypt', ...recipients.flatMap((r) => ['-r', r])], options.stdin !== undefined ? { stdin: options.stdin } : {});
+/**
+ * `age -e` reading plaintext on stdin, writing the age binary format on stdout. `stdin`: a
+ * file descriptor to read the plaintext from (a pipe another program writes) instead of from
+ * us; `stdout`: a file to write into instead of to us. Writing into a file, nothing of ours
+ * is in its way, so it dies with dbops (setpriv): kill -9 of dbops then stops it and, through
+ * their broken pipes, the programs feeding it.
+ */
+export function startEncrypt(recipients: readonly string[], options: { stdin?: number; stdout?: number } = {}): ToolProcess {
+  return startTool('age', ['--encrypt', ...recipients.flatMap((r) => ['-r', r])], {
+    ...(options.stdin !== undefined ? { stdin: options.stdin } : {}),
+    ...(options.stdout !== undefined ? { stdout: options.stdout, dieWithParent: true } : {}),
+  });
 }
 
 /**

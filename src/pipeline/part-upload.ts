@@ -5,12 +5,14 @@
 //   - from a producer's pipe (ProducedUpload): a program (a table's own dump, mariadb-backup)
 //     writes straight into zstd through a kernel pipe, so none pass through node; zstd's own
 //     count gives the raw size, and there is no raw hash.
-// zstd writes into age through a kernel pipe too. Raw and stored sizes are recorded, so verify
+// zstd writes into age through a kernel pipe too, and age into the object's own file where the
+// storage keeps files (file://), which node reads back as it grows to hash it; to S3 age's
+// output passes through node. Raw and stored sizes are recorded, so verify
 // can check the object without a key (stored hash) and end to end (zstd's frame checksum and
 // age's authentication always, the raw hash where there is one).
 import { once } from 'node:events';
 import { osPipe, osPipes, type OsPipe } from '../util/os-pipe.js';
-import type { Storage } from '../storage/storage.js';
+import type { LocalObjectWriter, PutResult, Storage } from '../storage/storage.js';
 import { reportedInputBytes, startCompress } from './compress.js';
 import { startEncrypt } from '../crypto/age.js';
 import { MeasureStream, Meter, type Measurement } from './measure.js';
@@ -56,7 +58,9 @@ export interface ProducedObject {
 class Chain {
   readonly zstd: ToolProcess;
   private readonly age: ToolProcess;
-  private readonly stored = new MeasureStream();
+  /** Through node (a stream to put()), or read back from the file age writes itself (createLocal). */
+  private readonly stored: MeasureStream | undefined;
+  private readonly storedMeter = new Meter();
   private aborted: Error | undefined;
   readonly done: Promise<{ stored: Measurement; zstdStderr: string; segments?: Segment[] }>;
 
@@ -66,14 +70,18 @@ class Chain {
     zstdInput: { stdin?: number; reportSizes?: boolean },
     upstream: Promise<void>,
     private readonly onKill: () => void,
+    local: LocalObjectWriter | undefined,
   ) {
     // zstd → age through a kernel pipe: node never copies the compressed bytes between them.
-    this.age = startEncrypt(options.recipients, { stdin: compressed.readFd });
+    this.age = startEncrypt(options.recipients, { stdin: compressed.readFd, ...(local ? { stdout: local.fd } : {}) });
     this.zstd = startCompress(options.compressionLevel, options.compressionThreads, { stdout: compressed.writeFd, ...zstdInput });
-    this.age.stdout.pipe(this.stored);
-    // The put reports stream errors; this listener only keeps a late one (after the put
-    // finished) from crashing the process: `done` still rejects through `tools`.
-    this.stored.on('error', () => undefined);
+    if (!local) {
+      this.stored = new MeasureStream();
+      this.age.stdout.pipe(this.stored);
+      // The put reports stream errors; this listener only keeps a late one (after the put
+      // finished) from crashing the process: `done` still rejects through `tools`.
+      this.stored.on('error', () => undefined);
+    }
     const zstd = this.zstd;
     const zstdDone = (async (): Promise<string> => {
       let stderr: unknown;
@@ -86,14 +94,23 @@ class Chain {
       return typeof stderr === 'string' ? stderr : '';
     })();
     const tools = Promise.all([zstdDone, waitTool(this.age, 'age'), upstream]);
-    tools.catch((err: Error) => this.stored.destroy(err));
-    const put = options.storage.put(options.key, this.stored, {
-      ...(options.sizeHint !== undefined ? { sizeHint: options.sizeHint } : {}),
-      ...(options.unlocked ? { unlocked: true } : {}),
-      ...(options.segmented ? { segmented: true } : {}),
-    });
-    this.done = Promise.all([put, tools]).then(
-      ([{ segments }, [zstdStderr]]) => ({ stored: this.stored.result(), zstdStderr, ...(segments ? { segments } : {}) }),
+    let put: Promise<PutResult>;
+    if (local) {
+      // Published only once every program ended well: a failed one leaves no object.
+      put = local.publish(tools, (chunk) => this.storedMeter.update(chunk));
+    } else {
+      tools.catch((err: Error) => this.stored!.destroy(err));
+      put = options.storage.put(options.key, this.stored!, {
+        ...(options.sizeHint !== undefined ? { sizeHint: options.sizeHint } : {}),
+        ...(options.unlocked ? { unlocked: true } : {}),
+        ...(options.segmented ? { segmented: true } : {}),
+      });
+    }
+    // A local object's publish waits for the programs and says why they failed (a full disk as
+    // the storage's), so its verdict comes first there.
+    const both = local ? put.then(async (stored) => [stored, await tools] as const) : Promise.all([put, tools]);
+    this.done = both.then(
+      ([{ segments }, [zstdStderr]]) => ({ stored: this.stored ? this.stored.result() : this.storedMeter.result(), zstdStderr, ...(segments ? { segments } : {}) }),
       async (err: unknown) => {
         this.kill();
         // A failing tool rejects this at once while the put may still be finishing (its
@@ -120,14 +137,23 @@ class Chain {
     this.onKill();
     this.zstd.kill('SIGKILL');
     this.age.kill('SIGKILL');
-    this.stored.destroy(this.aborted ?? new Error('upload aborted'));
+    this.stored?.destroy(this.aborted ?? new Error('upload aborted'));
   }
 }
 
-/** Our copy of the zstd → age pipe closes once both programs hold theirs: age then sees end-of-file when zstd exits. */
-function withCompressedPipe<T>(compressed: OsPipe, build: (compressed: OsPipe) => T): T {
+/**
+ * Our copy of the zstd → age pipe closes once both programs hold theirs: age then sees
+ * end-of-file when zstd exits. Where the storage keeps objects as files (createLocal), age
+ * writes the object's file itself; a chain that does not start gives it up again.
+ */
+async function withCompressedPipe<T>(compressed: OsPipe, options: PartUploadOptions, build: (compressed: OsPipe, local: LocalObjectWriter | undefined) => T): Promise<T> {
+  let local: LocalObjectWriter | undefined;
   try {
-    return build(compressed);
+    local = options.storage.createLocal ? await options.storage.createLocal(options.key) : undefined;
+    return build(compressed, local);
+  } catch (err) {
+    await local?.discard();
+    throw err;
   } finally {
     compressed.close();
   }
@@ -141,11 +167,11 @@ export class PartUpload {
 
   /** Start the programs; the upload runs until `end()`. */
   static async start(options: PartUploadOptions): Promise<PartUpload> {
-    return withCompressedPipe(await osPipe(), (compressed) => new PartUpload(options, compressed));
+    return withCompressedPipe(await osPipe(), options, (compressed, local) => new PartUpload(options, compressed, local));
   }
 
-  private constructor(options: PartUploadOptions, compressed: OsPipe) {
-    this.chain = new Chain(options, compressed, {}, Promise.resolve(), () => undefined);
+  private constructor(options: PartUploadOptions, compressed: OsPipe, local: LocalObjectWriter | undefined) {
+    this.chain = new Chain(options, compressed, {}, Promise.resolve(), () => undefined, local);
     this.done = this.chain.done.then(({ stored, segments }) => ({ key: options.key, raw: this.raw.result(), stored, ...(segments ? { segments } : {}) }));
     this.done.catch(() => undefined);
   }
@@ -189,7 +215,7 @@ export class ProducedUpload {
   static async start(options: PartUploadOptions & { producer: string }): Promise<ProducedUpload> {
     const [raw, compressed] = (await osPipes(2)) as [OsPipe, OsPipe];
     try {
-      return withCompressedPipe(compressed, (c) => new ProducedUpload(options, c, raw));
+      return await withCompressedPipe(compressed, options, (c, local) => new ProducedUpload(options, c, raw, local));
     } catch (err) {
       raw.close();
       throw err;
@@ -203,14 +229,22 @@ export class ProducedUpload {
     private readonly options: PartUploadOptions & { producer: string },
     compressed: OsPipe,
     private readonly rawPipe: OsPipe,
+    local: LocalObjectWriter | undefined,
   ) {
     const started = new Promise<{ proc: ToolProcess }>((resolve) => (this.onStarted = resolve));
     const producerDone = started.then(({ proc }) => waitTool(proc, options.producer));
     producerDone.catch(() => undefined);
-    this.chain = new Chain(options, compressed, { stdin: rawPipe.readFd, reportSizes: true }, producerDone, () => {
-      rawPipe.closeWrite();
-      this.producer?.kill('SIGKILL');
-    });
+    this.chain = new Chain(
+      options,
+      compressed,
+      { stdin: rawPipe.readFd, reportSizes: true },
+      producerDone,
+      () => {
+        rawPipe.closeWrite();
+        this.producer?.kill('SIGKILL');
+      },
+      local,
+    );
     this.done = this.chain.done.then(({ stored, zstdStderr, segments }) => {
       const bytes = reportedInputBytes(zstdStderr);
       if (bytes === undefined) throw new OperationError(`zstd did not report the size of ${options.producer}'s output for ${options.key}; is it zstd ≥ 1.4?`);

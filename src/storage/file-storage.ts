@@ -9,7 +9,9 @@ import type { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { DbopsError, NotFoundError, StorageError } from '../errors.js';
 import { assertValidKey, assertValidPrefix, compareKeys, TEMP_FILE_PREFIX } from './keys.js';
-import type { ConditionalCreate, ObjectInfo, PutOptions, PutResult, Storage } from './storage.js';
+import type { ConditionalCreate, LocalObjectWriter, ObjectInfo, PutOptions, PutResult, Storage } from './storage.js';
+import { BackgroundSync } from './background-sync.js';
+import { followFile } from './follow-file.js';
 
 /** errno codes that retrying cannot fix: the operator must act (permissions, disk space). */
 const PERMANENT_CODES = new Set(['EACCES', 'EPERM', 'ENOSPC', 'EROFS', 'EDQUOT', 'ENOTDIR', 'EISDIR', 'ENAMETOOLONG']);
@@ -44,39 +46,61 @@ export class FileStorage implements Storage {
 
   /** Temp file beside the target, fsync, then rename (replace) or link (create: EEXIST when taken), fsync the directory. */
   private async write(key: string, body: Readable | Buffer, mode: 'replace' | 'create'): Promise<PutResult> {
-    const target = this.pathOf(key);
-    const dir = path.dirname(target);
-    const temp = path.join(dir, `${TEMP_FILE_PREFIX}${path.basename(target)}-${randomBytes(6).toString('hex')}`);
-    let handle: FileHandle | undefined;
-    let size = 0;
+    const temp = await this.openTemp(key);
     try {
-      if (dir !== this.root) await this.assertRootExists(key);
-      await fsCall(key, 'write', () => mkdir(dir, { recursive: true }));
-      handle = await fsCall(key, 'write', () => open(temp, 'wx', 0o644));
-      const fh = handle;
-      if (Buffer.isBuffer(body)) {
-        await fsCall(key, 'write', () => fh.writeFile(body));
-        size = body.length;
-      } else {
-        size = await writeStream(key, fh, body);
-      }
-      await fsCall(key, 'write', () => fh.sync());
-      await fsCall(key, 'write', () => fh.close());
-      handle = undefined;
-      if (mode === 'replace') {
-        await fsCall(key, 'write', () => rename(temp, target));
-      } else {
-        await fsCall(key, 'write', () => link(temp, target));
-        await rm(temp, { force: true });
-      }
-      await fsyncDir(dir);
+      const fh = temp.handle;
+      const size = Buffer.isBuffer(body) ? (await fsCall(key, 'write', () => fh.writeFile(body)), body.length) : await writeStream(key, fh, body);
+      await this.publishTemp(key, temp, mode);
       return { key, size };
     } catch (err) {
       if (!Buffer.isBuffer(body)) body.destroy();
-      await handle?.close().catch(() => {});
-      await rm(temp, { force: true }).catch(() => {});
+      await discardTemp(temp);
       throw err;
     }
+  }
+
+  async createLocal(key: string): Promise<LocalObjectWriter> {
+    const temp = await this.openTemp(key);
+    return {
+      fd: temp.handle.fd,
+      discard: () => discardTemp(temp),
+      publish: async (written, onChunk) => {
+        const sync = new BackgroundSync(temp.handle, (err) => mapFsError(err, key, 'write'));
+        try {
+          const size = await followFile(temp.handle, written.catch((err: unknown) => Promise.reject(programWriteError(err, key))), onChunk, (n) => sync.wrote(n)).finally(() => sync.settle().catch(() => undefined));
+          await sync.settle();
+          await this.publishTemp(key, temp, 'replace');
+          return { key, size };
+        } catch (err) {
+          await discardTemp(temp);
+          throw err;
+        }
+      },
+    };
+  }
+
+  /** A temp file beside the target (readable too: createLocal reads back what a program writes). */
+  private async openTemp(key: string): Promise<TempFile> {
+    const target = this.pathOf(key);
+    const dir = path.dirname(target);
+    const temp = path.join(dir, `${TEMP_FILE_PREFIX}${path.basename(target)}-${randomBytes(6).toString('hex')}`);
+    if (dir !== this.root) await this.assertRootExists(key);
+    await fsCall(key, 'write', () => mkdir(dir, { recursive: true }));
+    const handle = await fsCall(key, 'write', () => open(temp, 'wx+', 0o644));
+    return { handle, path: temp, target };
+  }
+
+  /** fsync and close the temp file, rename (replace) or link (create) it to its key, fsync the directory. */
+  private async publishTemp(key: string, temp: TempFile, mode: 'replace' | 'create'): Promise<void> {
+    await fsCall(key, 'write', () => temp.handle.sync());
+    await fsCall(key, 'write', () => temp.handle.close());
+    if (mode === 'replace') {
+      await fsCall(key, 'write', () => rename(temp.path, temp.target));
+    } else {
+      await fsCall(key, 'write', () => link(temp.path, temp.target));
+      await rm(temp.path, { force: true });
+    }
+    await fsyncDir(path.dirname(temp.target));
   }
 
   /**
@@ -188,6 +212,29 @@ export class FileStorage implements Storage {
   }
 }
 
+interface TempFile {
+  handle: FileHandle;
+  path: string;
+  target: string;
+}
+
+async function discardTemp(temp: TempFile): Promise<void> {
+  await temp.handle.close().catch(() => {});
+  await rm(temp.path, { force: true }).catch(() => {});
+}
+
+/**
+ * A program writing a local object (age) that failed on a full disk: the storage's full disk,
+ * as a write of ours would report it, not the program's failure. Go and C programs both say
+ * it with the C library's text.
+ */
+function programWriteError(err: unknown, key: string): unknown {
+  const said = /no space left on device|disk quota exceeded/i.exec(err instanceof Error ? err.message : '');
+  if (!said) return err;
+  const code = /quota/i.test(said[0]) ? 'EDQUOT' : 'ENOSPC';
+  return mapFsError(Object.assign(new Error(`${code}: ${said[0].toLowerCase()}`, { cause: err }), { code }), key, 'write');
+}
+
 function checkRange(key: string, range: { start: number; end?: number }, size: number): void {
   const { start, end } = range;
   if (!Number.isSafeInteger(start) || start < 0 || (end !== undefined && (!Number.isSafeInteger(end) || end < start))) {
@@ -208,14 +255,6 @@ async function fsyncDir(dir: string): Promise<void> {
 }
 
 /**
- * A datasync starts after every this many bytes, without waiting for it: the kernel then
- * writes the object back while the stream goes on, and the fsync before the rename waits only
- * for the tail instead of the whole object (with a large page cache nothing is written back
- * before that fsync otherwise).
- */
-const SYNC_EVERY_BYTES = 64 * 1024 * 1024;
-
-/**
  * Chunks (64 KiB from a pipe) are written a batch at a time: one writev instead of 4 writes.
  * Each concurrent upload holds its batch, so a larger one costs memory for little more gain.
  */
@@ -227,30 +266,18 @@ const WRITE_BATCH_BYTES = 256 * 1024;
  */
 async function writeStream(key: string, fh: FileHandle, body: Readable): Promise<number> {
   let size = 0;
-  let sinceSync = 0;
-  let syncing: Promise<void> | undefined;
-  // A failed datasync is kept, not left to the final fsync: Linux reports a writeback error
-  // once, so the later fsync could succeed on data that never reached the disk.
-  let syncFailure: unknown;
+  const sync = new BackgroundSync(fh, (err) => mapFsError(err, key, 'write'));
   try {
     let batch: Buffer[] = [];
     let batched = 0;
     const flush = async (): Promise<void> => {
-      if (syncFailure) throw syncFailure;
       if (!batched) return;
       const buffers = batch;
       batch = [];
       await fsCall(key, 'write', () => writeAll(fh, buffers, batched));
       size += batched;
-      sinceSync += batched;
+      sync.wrote(batched);
       batched = 0;
-      if (sinceSync >= SYNC_EVERY_BYTES && !syncing) {
-        sinceSync = 0;
-        syncing = fsCall(key, 'write', () => fh.datasync()).then(
-          () => void (syncing = undefined),
-          (err: unknown) => void ((syncFailure ??= err), (syncing = undefined)),
-        );
-      }
     };
     for await (const chunk of body) {
       const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
@@ -260,10 +287,9 @@ async function writeStream(key: string, fh: FileHandle, body: Readable): Promise
     }
     await flush();
   } finally {
-    // Nothing may still be syncing when the caller syncs, closes or removes the file.
-    await syncing;
+    await sync.settle().catch(() => undefined);
   }
-  if (syncFailure) throw syncFailure;
+  await sync.settle();
   return size;
 }
 

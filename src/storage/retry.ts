@@ -83,6 +83,7 @@ export function withRetry(storage: Storage, options: RetryOptions = {}): Storage
     },
     get: (key, range) => run('get', key, () => storage.get(key, range)),
     ...(storage.openLocal ? { openLocal: (key: string) => run('openLocal', key, () => storage.openLocal!(key)) } : {}),
+    ...(storage.createLocal ? { createLocal: (key: string) => run('createLocal', key, () => storage.createLocal!(key)) } : {}),
     getBuffer: (key) => run('getBuffer', key, () => storage.getBuffer(key)),
     stat: (key) => run('stat', key, () => storage.stat(key)),
     remove: (key) => run('remove', key, () => storage.remove(key)),

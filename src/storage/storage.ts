@@ -36,6 +36,26 @@ export interface PutResult {
   segments?: Segment[];
 }
 
+/**
+ * An object being written by a program straight into its temp file beside the key. Reading
+ * it back as it grows costs one copy from the page cache; piping the program's output
+ * through node cost a pipe copy, a write copy, and a garbage-collected buffer per 64 KiB.
+ */
+export interface LocalObjectWriter {
+  /** The temp file's descriptor: the writing program's stdout. */
+  readonly fd: number;
+  /** Remove the temp file (nothing was published). */
+  discard(): Promise<void>;
+  /**
+   * Reads the file while the program writes it, handing each new chunk to `onChunk` (a
+   * reused buffer: copy what you keep) and datasyncing along the way; once `written`
+   * resolves, reads the rest, syncs and publishes the object under its key, as put() does.
+   * When `written` rejects, or anything else fails, the temp file is removed and the
+   * failure thrown; a program that failed on a full disk is reported as the storage's full disk.
+   */
+  publish(written: Promise<unknown>, onChunk: (chunk: Buffer) => void): Promise<PutResult>;
+}
+
 /** S3 Object Lock retention modes (dbops never sends the governance bypass header). */
 export type LockMode = 'governance' | 'compliance';
 
@@ -119,6 +139,11 @@ export interface Storage {
    * the kernel, not through node). Only drivers whose objects are files have it. Throws NotFoundError.
    */
   openLocal?(key: string): Promise<FileHandle>;
+  /**
+   * A new local object that a program writes itself (its stdout is the file), so that node
+   * never copies the bytes. Only drivers whose objects are files have it.
+   */
+  createLocal?(key: string): Promise<LocalObjectWriter>;
   /** Read a whole (small) object into memory. Throws NotFoundError. */
   getBuffer(key: string): Promise<Buffer>;
   /** Metadata or undefined when absent. */

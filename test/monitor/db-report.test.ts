@@ -277,9 +277,13 @@ describe('the daemon', () => {
         expect(r.exitCode, `prometheus_client could not parse /metrics: ${r.stderr}`).toBe(0);
         return JSON.parse(r.stdout) as Family[];
       };
-      const families = await until('a database look in /metrics', async () => {
+      // The job hands its report to /metrics before it returns, and its outcome is recorded
+      // after: a scrape between the two has the look but not yet the job's last run.
+      const families = await until("a database look and the monitor job's outcome in /metrics", async () => {
         const f = await scrape();
-        return f.find((x) => x.name === 'dbops_db_report_timestamp_seconds')?.samples.length ? f : undefined;
+        const looked = f.find((x) => x.name === 'dbops_db_report_timestamp_seconds')?.samples.length;
+        const finished = f.find((x) => x.name === 'dbops_job_last_run_ok')?.samples.some(([, l]) => l.job === 'monitor');
+        return looked && finished ? f : undefined;
       }, 60_000, () => stderr.slice(-2000));
       const byName = new Map(families.map((f) => [f.name, f]));
       const samples = families.flatMap((f) => f.samples);

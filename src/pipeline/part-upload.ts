@@ -6,16 +6,18 @@
 //     writes straight into zstd through a kernel pipe, so none pass through node; zstd's own
 //     count gives the raw size, and there is no raw hash.
 // zstd writes into age through a kernel pipe too, and age into the object's own file where the
-// storage keeps files (file://), which node reads back as it grows to hash it; to S3 age's
-// output passes through node. Raw and stored sizes are recorded, so verify
+// storage keeps files (file://), which node reads back as it grows to hash it; for S3 node
+// reads age's output from a pipe into one reused buffer, hashes it and copies it into the
+// upload's parts. Raw and stored sizes are recorded, so verify
 // can check the object without a key (stored hash) and end to end (zstd's frame checksum and
 // age's authentication always, the raw hash where there is one).
 import { once } from 'node:events';
-import { osPipe, osPipes, type OsPipe } from '../util/os-pipe.js';
+import { osPipes, type OsPipe } from '../util/os-pipe.js';
 import type { LocalObjectWriter, PutResult, Storage } from '../storage/storage.js';
 import { reportedInputBytes, startCompress } from './compress.js';
 import { startEncrypt } from '../crypto/age.js';
-import { MeasureStream, Meter, type Measurement } from './measure.js';
+import { Meter, type Measurement } from './measure.js';
+import { readPipe, type PipeReader } from './pipe-reader.js';
 import { toToolError, waitTool, type ToolProcess } from '../util/tool-process.js';
 import { OperationError } from '../errors.js';
 import type { Segment } from '../storage/segments.js';
@@ -58,9 +60,9 @@ export interface ProducedObject {
 class Chain {
   readonly zstd: ToolProcess;
   private readonly age: ToolProcess;
-  /** Through node (a stream to put()), or read back from the file age writes itself (createLocal). */
-  private readonly stored: MeasureStream | undefined;
-  private readonly storedMeter = new Meter();
+  /** age's output read through node on its way to put() (S3); none where age writes the object's file. */
+  private readonly reader: PipeReader | undefined;
+  private readonly stored = new Meter();
   private aborted: Error | undefined;
   readonly done: Promise<{ stored: Measurement; zstdStderr: string; segments?: Segment[] }>;
 
@@ -70,18 +72,12 @@ class Chain {
     zstdInput: { stdin?: number; reportSizes?: boolean },
     upstream: Promise<void>,
     private readonly onKill: () => void,
-    local: LocalObjectWriter | undefined,
+    output: AgeOutput,
   ) {
     // zstd → age through a kernel pipe: node never copies the compressed bytes between them.
-    this.age = startEncrypt(options.recipients, { stdin: compressed.readFd, ...(local ? { stdout: local.fd } : {}) });
+    this.age = startEncrypt(options.recipients, { stdin: compressed.readFd, stdout: output.local ? output.local.fd : output.pipe.writeFd });
     this.zstd = startCompress(options.compressionLevel, options.compressionThreads, { stdout: compressed.writeFd, ...zstdInput });
-    if (!local) {
-      this.stored = new MeasureStream();
-      this.age.stdout.pipe(this.stored);
-      // The put reports stream errors; this listener only keeps a late one (after the put
-      // finished) from crashing the process: `done` still rejects through `tools`.
-      this.stored.on('error', () => undefined);
-    }
+    if (output.pipe) this.reader = readPipe(output.pipe.releaseRead(), (chunk) => this.stored.update(chunk));
     const zstd = this.zstd;
     const zstdDone = (async (): Promise<string> => {
       let stderr: unknown;
@@ -95,12 +91,12 @@ class Chain {
     })();
     const tools = Promise.all([zstdDone, waitTool(this.age, 'age'), upstream]);
     let put: Promise<PutResult>;
-    if (local) {
+    if (output.local) {
       // Published only once every program ended well: a failed one leaves no object.
-      put = local.publish(tools, (chunk) => this.storedMeter.update(chunk));
+      put = output.local.publish(tools, (chunk) => this.stored.update(chunk));
     } else {
-      tools.catch((err: Error) => this.stored!.destroy(err));
-      put = options.storage.put(options.key, this.stored!, {
+      tools.catch((err: Error) => this.reader!.destroy(err));
+      put = options.storage.put(options.key, this.reader!, {
         ...(options.sizeHint !== undefined ? { sizeHint: options.sizeHint } : {}),
         ...(options.unlocked ? { unlocked: true } : {}),
         ...(options.segmented ? { segmented: true } : {}),
@@ -108,9 +104,9 @@ class Chain {
     }
     // A local object's publish waits for the programs and says why they failed (a full disk as
     // the storage's), so its verdict comes first there.
-    const both = local ? put.then(async (stored) => [stored, await tools] as const) : Promise.all([put, tools]);
+    const both = output.local ? put.then(async (stored) => [stored, await tools] as const) : Promise.all([put, tools]);
     this.done = both.then(
-      ([{ segments }, [zstdStderr]]) => ({ stored: this.stored ? this.stored.result() : this.storedMeter.result(), zstdStderr, ...(segments ? { segments } : {}) }),
+      ([{ segments }, [zstdStderr]]) => ({ stored: this.stored.result(), zstdStderr, ...(segments ? { segments } : {}) }),
       async (err: unknown) => {
         this.kill();
         // A failing tool rejects this at once while the put may still be finishing (its
@@ -137,25 +133,35 @@ class Chain {
     this.onKill();
     this.zstd.kill('SIGKILL');
     this.age.kill('SIGKILL');
-    this.stored?.destroy(this.aborted ?? new Error('upload aborted'));
+    this.reader?.destroy(this.aborted ?? new Error('upload aborted'));
   }
 }
 
+/** Where age writes: the object's own file (a storage of files), or a pipe node reads to put() the object. */
+type AgeOutput = { local: LocalObjectWriter; pipe?: undefined } | { pipe: OsPipe; local?: undefined };
+
+/** Pipes a chain needs besides its own (zstd → age): one for age's output unless the storage keeps files. */
+function outputPipes(options: PartUploadOptions): number {
+  return options.storage.createLocal ? 0 : 1;
+}
+
 /**
- * Our copy of the zstd → age pipe closes once both programs hold theirs: age then sees
- * end-of-file when zstd exits. Where the storage keeps objects as files (createLocal), age
- * writes the object's file itself; a chain that does not start gives it up again.
+ * Our copies of the zstd → age pipe and of age's output pipe close once the programs hold
+ * theirs: age then sees end-of-file when zstd exits, and node when age does. A chain that
+ * does not start gives its local object up again.
  */
-async function withCompressedPipe<T>(compressed: OsPipe, options: PartUploadOptions, build: (compressed: OsPipe, local: LocalObjectWriter | undefined) => T): Promise<T> {
+async function withChainPipes<T>(compressed: OsPipe, agePipe: OsPipe | undefined, options: PartUploadOptions, build: (compressed: OsPipe, output: AgeOutput) => T): Promise<T> {
   let local: LocalObjectWriter | undefined;
   try {
-    local = options.storage.createLocal ? await options.storage.createLocal(options.key) : undefined;
-    return build(compressed, local);
+    if (!agePipe) local = await options.storage.createLocal!(options.key);
+    return build(compressed, local ? { local } : { pipe: agePipe! });
   } catch (err) {
     await local?.discard();
+    agePipe?.closeRead();
     throw err;
   } finally {
     compressed.close();
+    agePipe?.closeWrite();
   }
 }
 
@@ -167,11 +173,12 @@ export class PartUpload {
 
   /** Start the programs; the upload runs until `end()`. */
   static async start(options: PartUploadOptions): Promise<PartUpload> {
-    return withCompressedPipe(await osPipe(), options, (compressed, local) => new PartUpload(options, compressed, local));
+    const [compressed, agePipe] = (await osPipes(1 + outputPipes(options))) as [OsPipe, OsPipe | undefined];
+    return withChainPipes(compressed, agePipe, options, (c, output) => new PartUpload(options, c, output));
   }
 
-  private constructor(options: PartUploadOptions, compressed: OsPipe, local: LocalObjectWriter | undefined) {
-    this.chain = new Chain(options, compressed, {}, Promise.resolve(), () => undefined, local);
+  private constructor(options: PartUploadOptions, compressed: OsPipe, output: AgeOutput) {
+    this.chain = new Chain(options, compressed, {}, Promise.resolve(), () => undefined, output);
     this.done = this.chain.done.then(({ stored, segments }) => ({ key: options.key, raw: this.raw.result(), stored, ...(segments ? { segments } : {}) }));
     this.done.catch(() => undefined);
   }
@@ -213,9 +220,9 @@ export class ProducedUpload {
 
   /** Start zstd and age; the producer (named `producer` in errors) comes with `startProducer()`, so starting it is quick. */
   static async start(options: PartUploadOptions & { producer: string }): Promise<ProducedUpload> {
-    const [raw, compressed] = (await osPipes(2)) as [OsPipe, OsPipe];
+    const [raw, compressed, agePipe] = (await osPipes(2 + outputPipes(options))) as [OsPipe, OsPipe, OsPipe | undefined];
     try {
-      return await withCompressedPipe(compressed, options, (c, local) => new ProducedUpload(options, c, raw, local));
+      return await withChainPipes(compressed, agePipe, options, (c, output) => new ProducedUpload(options, c, raw, output));
     } catch (err) {
       raw.close();
       throw err;
@@ -229,7 +236,7 @@ export class ProducedUpload {
     private readonly options: PartUploadOptions & { producer: string },
     compressed: OsPipe,
     private readonly rawPipe: OsPipe,
-    local: LocalObjectWriter | undefined,
+    output: AgeOutput,
   ) {
     const started = new Promise<{ proc: ToolProcess }>((resolve) => (this.onStarted = resolve));
     const producerDone = started.then(({ proc }) => waitTool(proc, options.producer));
@@ -243,7 +250,7 @@ export class ProducedUpload {
         rawPipe.closeWrite();
         this.producer?.kill('SIGKILL');
       },
-      local,
+      output,
     );
     this.done = this.chain.done.then(({ stored, zstdStderr, segments }) => {
       const bytes = reportedInputBytes(zstdStderr);

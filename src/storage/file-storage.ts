@@ -9,7 +9,7 @@ import type { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { DbopsError, NotFoundError, StorageError } from '../errors.js';
 import { assertValidKey, assertValidPrefix, compareKeys, TEMP_FILE_PREFIX } from './keys.js';
-import type { ConditionalCreate, LocalObjectWriter, ObjectInfo, PutOptions, PutResult, Storage } from './storage.js';
+import type { ConditionalCreate, LocalObjectWriter, ObjectInfo, PutOptions, PutResult, PutStream, Storage } from './storage.js';
 import { BackgroundSync } from './background-sync.js';
 import { followFile } from './follow-file.js';
 
@@ -30,7 +30,7 @@ export class FileStorage implements Storage {
     this.location = pathToFileURL(this.root).href;
   }
 
-  async put(key: string, body: Readable | Buffer, _options?: PutOptions): Promise<PutResult> {
+  async put(key: string, body: PutStream | Buffer, _options?: PutOptions): Promise<PutResult> {
     return this.write(key, body, 'replace');
   }
 
@@ -45,7 +45,7 @@ export class FileStorage implements Storage {
   }
 
   /** Temp file beside the target, fsync, then rename (replace) or link (create: EEXIST when taken), fsync the directory. */
-  private async write(key: string, body: Readable | Buffer, mode: 'replace' | 'create'): Promise<PutResult> {
+  private async write(key: string, body: PutStream | Buffer, mode: 'replace' | 'create'): Promise<PutResult> {
     const temp = await this.openTemp(key);
     try {
       const fh = temp.handle;
@@ -53,7 +53,7 @@ export class FileStorage implements Storage {
       await this.publishTemp(key, temp, mode);
       return { key, size };
     } catch (err) {
-      if (!Buffer.isBuffer(body)) body.destroy();
+      if (!Buffer.isBuffer(body)) body.destroy?.();
       await discardTemp(temp);
       throw err;
     }
@@ -255,8 +255,8 @@ async function fsyncDir(dir: string): Promise<void> {
 }
 
 /**
- * Chunks (64 KiB from a pipe) are written a batch at a time: one writev instead of 4 writes.
- * Each concurrent upload holds its batch, so a larger one costs memory for little more gain.
+ * Chunks (64 KiB from a pipe) are copied into one buffer and written a batch at a time: one
+ * write instead of 4, and no chunk kept once the next is asked for (PutStream).
  */
 const WRITE_BATCH_BYTES = 256 * 1024;
 
@@ -264,26 +264,30 @@ const WRITE_BATCH_BYTES = 256 * 1024;
  * Write a stream to an open file, datasyncing along the way; returns the bytes written.
  * Source errors (a failing dump, a failing encryptor) surface unchanged.
  */
-async function writeStream(key: string, fh: FileHandle, body: Readable): Promise<number> {
+async function writeStream(key: string, fh: FileHandle, body: PutStream): Promise<number> {
   let size = 0;
   const sync = new BackgroundSync(fh, (err) => mapFsError(err, key, 'write'));
+  const batch = Buffer.allocUnsafe(WRITE_BATCH_BYTES);
+  let batched = 0;
+  const write = async (bytes: Buffer): Promise<void> => {
+    await fsCall(key, 'write', () => writeAll(fh, bytes));
+    size += bytes.length;
+    sync.wrote(bytes.length);
+  };
+  const flush = async (): Promise<void> => {
+    if (batched) await write(batch.subarray(0, batched));
+    batched = 0;
+  };
   try {
-    let batch: Buffer[] = [];
-    let batched = 0;
-    const flush = async (): Promise<void> => {
-      if (!batched) return;
-      const buffers = batch;
-      batch = [];
-      await fsCall(key, 'write', () => writeAll(fh, buffers, batched));
-      size += batched;
-      sync.wrote(batched);
-      batched = 0;
-    };
     for await (const chunk of body) {
       const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
-      batch.push(buf);
+      if (batched + buf.length > WRITE_BATCH_BYTES) await flush();
+      if (buf.length >= WRITE_BATCH_BYTES) {
+        await write(buf);
+        continue;
+      }
+      buf.copy(batch, batched);
       batched += buf.length;
-      if (batched >= WRITE_BATCH_BYTES) await flush();
     }
     await flush();
   } finally {
@@ -293,12 +297,12 @@ async function writeStream(key: string, fh: FileHandle, body: Readable): Promise
   return size;
 }
 
-/** writev, then the rest of a short write (the kernel may stop early, e.g. on a signal). */
-async function writeAll(fh: FileHandle, buffers: Buffer[], bytes: number): Promise<void> {
-  let written = (await fh.writev(buffers)).bytesWritten;
-  while (written < bytes) {
-    const n = (await fh.write(Buffer.concat(buffers).subarray(written))).bytesWritten;
-    if (n === 0) throw new Error(`write stopped after ${written} of ${bytes} bytes`);
+/** write, then the rest of a short write (the kernel may stop early, e.g. on a signal). */
+async function writeAll(fh: FileHandle, bytes: Buffer): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) {
+    const n = (await fh.write(bytes, written, bytes.length - written)).bytesWritten;
+    if (n === 0) throw new Error(`write stopped after ${written} of ${bytes.length} bytes`);
     written += n;
   }
 }

@@ -5,11 +5,10 @@
 // straight through — a stream cannot be re-read. The S3 driver retries each request
 // itself with the same schedule (s3-retry.ts: multipart parts are requests it sends), so
 // it is not wrapped: a wrapper around it multiplied the attempts.
-import type { Readable } from 'node:stream';
 import { StorageError } from '../errors.js';
 import { log } from '../util/logger.js';
 import { compareKeys } from './keys.js';
-import type { ConditionalCreate, ObjectInfo, ObjectLocking, PutOptions, PutResult, Storage } from './storage.js';
+import type { ConditionalCreate, ObjectInfo, ObjectLocking, PutOptions, PutResult, PutStream, Storage } from './storage.js';
 
 export interface RetryOptions {
   /** Total tries per operation, including the first (default 12). */
@@ -77,7 +76,7 @@ export function withRetry(storage: Storage, options: RetryOptions = {}): Storage
     location: storage.location,
     ...(locking ? { lock: locking } : {}),
     ...(conditional ? { conditional } : {}),
-    put(key: string, body: Readable | Buffer, putOptions?: PutOptions): Promise<PutResult> {
+    put(key: string, body: PutStream | Buffer, putOptions?: PutOptions): Promise<PutResult> {
       if (!Buffer.isBuffer(body)) return storage.put(key, body, putOptions);
       return run('put', key, () => storage.put(key, body, putOptions));
     },

@@ -44,7 +44,7 @@ import { PartBuffers } from './part-buffers.js';
 import { mapS3Error, s3ErrorName, s3ErrorStatus } from './s3-errors.js';
 import { S3RetryStrategy } from './s3-retry.js';
 import type { RetryOptions } from './retry.js';
-import type { BucketLockState, ConditionalCreate, LockMode, ObjectInfo, ObjectLocking, ObjectRetention, PutOptions, PutResult, Storage } from './storage.js';
+import type { BucketLockState, ConditionalCreate, LockMode, ObjectInfo, ObjectLocking, ObjectRetention, PutOptions, PutResult, PutStream, Storage } from './storage.js';
 import { emulatedCreate } from './conditional-create.js';
 
 export interface S3StorageOptions {
@@ -145,7 +145,7 @@ export class S3Storage implements Storage {
     }
   }
 
-  async put(key: string, body: Readable | Buffer, options?: PutOptions): Promise<PutResult> {
+  async put(key: string, body: PutStream | Buffer, options?: PutOptions): Promise<PutResult> {
     assertValidKey(key);
     if (Buffer.isBuffer(body) && body.length <= MAX_PART_SIZE) {
       await this.putObject(key, body, options);
@@ -278,12 +278,13 @@ export class S3Storage implements Storage {
    * the upload and removes the objects already completed, so nothing stays visible; the
    * source's own error is rethrown as is.
    */
-  private async putStream(key: string, source: Readable, options?: PutOptions): Promise<PutResult> {
+  private async putStream(key: string, source: PutStream, options?: PutOptions): Promise<PutResult> {
     const segmented = options?.segmented === true;
     const cap = segmented ? SEGMENTED_PART_CAP : MAX_PART_SIZE;
     const firstSize = Math.min(cap, initialPartSize(this.partSize, options?.sizeHint));
     // Incoming chunks are copied straight into the part's own buffer: no list of chunks
-    // plus a concatenated copy of them (twice the part in memory at the moment it goes).
+    // plus a concatenated copy of them (twice the part in memory at the moment it goes),
+    // and none kept once the next is asked for (PutStream).
     // The buffers are the driver's (part-buffers.ts): `part` is held from here until it is sent or the upload fails.
     let part: Buffer | undefined = this.partBuffers.take(firstSize);
     let buffered = 0;
@@ -442,7 +443,7 @@ export class S3Storage implements Storage {
       // A buffer still being filled was never handed to a request.
       if (part) this.partBuffers.release(take().buffer, true);
       abort.abort();
-      source.destroy();
+      source.destroy?.();
       await Promise.allSettled([...inflight]);
       if (uploadId !== undefined) await this.abortUpload(objectKey, uploadId);
       for (const s of completed) {

@@ -29,6 +29,13 @@ export interface PutOptions {
   segmented?: boolean;
 }
 
+/**
+ * A body read once, chunk by chunk (a Readable is one). Its source may reuse a chunk's
+ * memory once the next chunk is asked for (pipe-reader.ts does), so a driver copies or
+ * writes each chunk before it asks for the next; `destroy` stops the source on failure.
+ */
+export type PutStream = AsyncIterable<Buffer> & { destroy?(err?: Error): unknown };
+
 export interface PutResult {
   key: string;
   size: number;
@@ -131,7 +138,7 @@ export interface Storage {
    * is never retried whole (drivers retry per multipart part). The object becomes
    * visible atomically, only after the whole body arrived.
    */
-  put(key: string, body: Readable | Buffer, options?: PutOptions): Promise<PutResult>;
+  put(key: string, body: PutStream | Buffer, options?: PutOptions): Promise<PutResult>;
   /** Read an object, optionally a byte range [start, end] inclusive. Throws NotFoundError. */
   get(key: string, range?: { start: number; end?: number }): Promise<Readable>;
   /**

@@ -18,6 +18,8 @@ export interface OsPipe {
   writeFd: number;
   /** Close our copy of the read end once the reading program has its own (idempotent). */
   closeRead(): void;
+  /** Hand our read end over to whoever closes it from now on (a socket reading it here). */
+  releaseRead(): number;
   /** Close our copy of the write end once the writing program has its own (idempotent). */
   closeWrite(): void;
   close(): void;
@@ -74,6 +76,11 @@ function openPipe(path: string): OsPipe {
     writeFd,
     closeRead,
     closeWrite,
+    releaseRead: () => {
+      if (!readOpen) throw new Error('the read end of this pipe is closed or handed over already');
+      readOpen = false;
+      return readFd;
+    },
     close: () => {
       closeRead();
       closeWrite();

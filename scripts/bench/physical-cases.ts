@@ -218,8 +218,8 @@ export async function runPhysicalBench(ctx: PhysicalBenchContext): Promise<Physi
     `age -d -i ${shellQuote(join(repo.keysDir, 'age.key'))} < ${shellQuote(join(objectDir, object))} | zstd -d -q -c | ${[programs.stream, ...extractArgs(dir)].map(shellQuote).join(' ')}` +
     ` && ${[programs.backup, ...prepareArgs(programs.tool, dir, undefined, false)].map(shellQuote).join(' ')}`;
   // The first extract of a run writes a datadir's worth of files into page cache the VM had
-  // given back to its host (see the README: free page reporting), and took ~2x as long as the
-  // next, whichever side it fell on: one untimed extract by hand first, its time shown.
+  // given back to its host (see the README: free page reporting), which slows whichever side
+  // comes first: one untimed extract by hand first, so neither does, its time shown.
   {
     const dir = join(await mkdtemp(join(ctx.workDir, 'warm-up-')), 'datadir');
     await mkdir(dir);

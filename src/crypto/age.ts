@@ -68,9 +68,9 @@ export function recipientFingerprint(recipient: string): string {
 /**
  * `age -e` reading plaintext on stdin, writing the age binary format on stdout. `stdin`: a
  * file descriptor to read the plaintext from (a pipe another program writes) instead of from
- * us; `stdout`: a file to write into instead of to us. Writing into a file, nothing of ours
- * is in its way, so it dies with dbops (setpriv): kill -9 of dbops then stops it and, through
- * their broken pipes, the programs feeding it.
+ * us; `stdout`: the object's file, or a kernel pipe node reads, instead of a child stream of
+ * ours. Then nothing of ours breaks its output when dbops dies, so it dies with dbops
+ * (setpriv): kill -9 of dbops stops it and, through their broken pipes, the programs feeding it.
  */
 export function startEncrypt(recipients: readonly string[], options: { stdin?: number; stdout?: number } = {}): ToolProcess {
   return startTool('age', ['--encrypt', ...recipients.flatMap((r) => ['-r', r])], {

@@ -5,7 +5,7 @@
 import type { FileHandle } from 'node:fs/promises';
 
 /** A datasync starts after every this many bytes. */
-export const SYNC_EVERY_BYTES = 64 * 1024 * 1024;
+const SYNC_EVERY_BYTES = 64 * 1024 * 1024;
 
 export class BackgroundSync {
   private sinceSync = 0;

@@ -6,6 +6,7 @@ import { execa } from 'execa';
 import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { TreeMonitor, cpuSeconds, machineBusySeconds, type ProcessInfo } from './process-tree.js';
+import { warmMemory } from './warm-memory.js';
 
 export interface CommandSpec {
   file: string;
@@ -43,6 +44,8 @@ export interface Measurement {
   probe: ProbeResult | null;
   processes: ProcessInfo[];
   peakDescendantsRssKb: number;
+  /** Untimed, just before: faulting in the memory the run will write into (warm-memory.ts). */
+  warmMemorySeconds: number;
 }
 
 const TIME = '/usr/bin/time';
@@ -64,6 +67,7 @@ export function haveGnuTime(): boolean {
 }
 
 export async function measureCommand(spec: CommandSpec, timeFile: string): Promise<Measurement> {
+  const warmMemorySeconds = await warmMemory();
   const useTime = haveGnuTime();
   const [file, args] = useTime ? [TIME, ['-f', '%e %U %S %M', '-o', timeFile, spec.file, ...spec.args]] : [spec.file, spec.args];
   const watchedBefore = Object.fromEntries(Object.entries(spec.watchPids ?? {}).map(([k, pid]) => [k, cpuSeconds(pid) ?? 0]));
@@ -121,5 +125,6 @@ export async function measureCommand(spec: CommandSpec, timeFile: string): Promi
     probe,
     processes: tree.processes,
     peakDescendantsRssKb: tree.peakDescendantsRssKb,
+    warmMemorySeconds: Math.round(warmMemorySeconds * 100) / 100,
   };
 }

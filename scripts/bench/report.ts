@@ -135,6 +135,7 @@ export function measurementJson(r: Measurement): unknown {
     otherCpuSeconds: r.otherCpuSeconds,
     dbopsProcess: r.probe,
     peakDescendantsRssKb: r.peakDescendantsRssKb,
+    warmMemorySeconds: r.warmMemorySeconds,
     processes: r.processes.map((p) => ({ pid: p.pid, ppid: p.ppid, name: p.name, hwmKb: p.hwmKb })),
   };
 }

@@ -1,11 +1,10 @@
 // Every timed command starts with the memory it will write into already the guest's. This
 // machine is a VM that gives memory nobody used for a few seconds back to its host (DAMON
-// pageout, free page reporting through virtio-balloon), and getting it back costs ~2.5 s per
-// GB here: a restore writing 1.5 GB of files took 6.8 s after 6 s of quiet and 4.6 s right
-// after the previous run, and the same work by hand 5.9 against 3.9 s. That cost fell on
-// whichever side had waited longest (a server start and a row count sit between two dbops
-// restores, nothing between two by-hand ones), so it measured the pause, not the program.
-// Writing zeros into a tmpfs file and deleting it faults the memory in just before the run.
+// pageout, free page reporting through virtio-balloon), and getting it back is slow: a
+// command writing much page cache paid for it or not depending on how long the machine had
+// been quiet before, so a comparison measured the pauses between its runs, not the programs
+// (figures in the bench README, "Memory at rest, too"). Writing zeros into a tmpfs file and
+// deleting it faults the memory in just before the run, for every side alike.
 import { open, rm, statfs } from 'node:fs/promises';
 import { freemem } from 'node:os';
 import { join } from 'node:path';

@@ -64,8 +64,8 @@ export function backupArgs(a: BackupArgs): string[] {
 /**
  * Extract a stream read on stdin into `dir`. With one thread the tool reads the pipe and
  * writes every file in turn, and it drops what it wrote from the page cache as it goes
- * (posix_fadvise), which starts writeback; a second thread keeps reading meanwhile. Four
- * gained nothing over two on 2 cores (scripts/bench/README.md), so more cores get up to four.
+ * (posix_fadvise), which starts writeback; a second thread keeps reading meanwhile, even on
+ * one core. More cores get a thread each, up to four (untested beyond two).
  */
 export function extractArgs(dir: string, threads = Math.max(2, Math.min(4, availableParallelism()))): string[] {
   return ['-x', `--parallel=${threads}`, '-C', dir];

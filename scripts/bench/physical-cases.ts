@@ -68,8 +68,6 @@ export interface PhysicalBenchResult {
   logicalBackup: CaseResult;
   logicalRestore: CaseResult;
   restoreRuns: PhysicalRestoreRun[];
-  /** The untimed extract and prepare by hand before the timed restores (see the warm-up). */
-  warmUpSeconds: number;
   restore: { fetch: number; prepare: number; start: number; count: number; total: number; rawBytes: number | null };
   checkedTable: { name: string; rows: number };
   changed: Array<{ table: string; rows: number; of: number }>;
@@ -209,7 +207,6 @@ export async function runPhysicalBench(ctx: PhysicalBenchContext): Promise<Physi
   // target) and the first query answered.
   const restoreCase = caseOf('dbops-physical-restore', 'dbops restore --datadir + start + query');
   const restoreRuns: PhysicalRestoreRun[] = [];
-  let warmUpSeconds = 0;
   // The same work by hand (3b): age -d | zstd -d | mbstream -x, then mariadb-backup --prepare.
   const objectDir = join(repo.storageUrl.replace(/^file:\/\//, ''), 'backups', fullId, 'parts');
   const [object] = await readdir(objectDir);
@@ -217,20 +214,6 @@ export async function runPhysicalBench(ctx: PhysicalBenchContext): Promise<Physi
   const plainRestoreScript = (dir: string): string =>
     `age -d -i ${shellQuote(join(repo.keysDir, 'age.key'))} < ${shellQuote(join(objectDir, object))} | zstd -d -q -c | ${[programs.stream, ...extractArgs(dir)].map(shellQuote).join(' ')}` +
     ` && ${[programs.backup, ...prepareArgs(programs.tool, dir, undefined, false)].map(shellQuote).join(' ')}`;
-  // The first extract of a run writes a datadir's worth of files into page cache the VM had
-  // given back to its host (see the README: free page reporting), which slows whichever side
-  // comes first: one untimed extract by hand first, so neither does, its time shown.
-  {
-    const dir = join(await mkdtemp(join(ctx.workDir, 'warm-up-')), 'datadir');
-    await mkdir(dir);
-    await execa('sync');
-    const t0 = performance.now();
-    await execa('bash', ['-c', `set -o pipefail; ${plainRestoreScript(dir)}`], { env, extendEnv: false, stdout: 'ignore', stderr: 'ignore' });
-    const warmUp = (performance.now() - t0) / 1000;
-    warmUpSeconds = warmUp;
-    ctx.log(`  warm-up, untimed: the same extract and prepare by hand once, ${warmUp.toFixed(2)} s`);
-    await rm(join(dir, '..'), { recursive: true, force: true });
-  }
   let rawBytes: number | null = null;
   const tuning = await localRestoreTuningArgs();
   for (let i = 1; i <= ctx.repeat; i++) {
@@ -317,7 +300,6 @@ export async function runPhysicalBench(ctx: PhysicalBenchContext): Promise<Physi
     logicalBackup: logicalBackup!,
     logicalRestore,
     restoreRuns,
-    warmUpSeconds,
     restore: { fetch: med((r) => r.fetch), prepare: med((r) => r.prepare), start: med((r) => r.start), count: med((r) => r.count), total: restoreCase.wallSeconds, rawBytes },
     checkedTable,
     changed,

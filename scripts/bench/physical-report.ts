@@ -92,7 +92,6 @@ export function formatPhysicalTable(result: PhysicalBenchResult): string {
       `server start + first query ${rest.start.toFixed(1)} s, CLI start-up/exit ${cliOverhead.toFixed(1)} s = ${rest.total.toFixed(1)} s` +
       `${rest.rawBytes ? ` (${(rest.rawBytes / MB).toFixed(0)} MB extracted)` : ''}; then ${result.checkedTable.name}'s row count (${result.checkedTable.rows}) checked on the started server, untimed (${rest.count.toFixed(1)} s);`,
     `  the restore command alone (no start) took ${times(r.restoreCommandVsPlain, '')}the same extract and prepare done by hand (the reference row; no goal)`,
-    `  before the timed restores, one untimed extract and prepare by hand (the VM's page cache warm-up) took ${result.warmUpSeconds.toFixed(2)} s`,
     `the full backup took ${times(r.fullVsByHand, '')}the same backup done by hand (encrypted, written and synced, the reference row; no goal)`,
     'CPU s = user+system of the command and all its processes (GNU time; for the restore, the dbops command only); mariadbd = the source server (the restore target is started after);',
     'others = CPU everything else on the machine used meanwhile (on 2 cores, anything above ~0 slows the run).',

@@ -16,6 +16,13 @@ export interface BackupOptions {
   kind?: 'logical' | 'physical';
   /** Physical only: pages changed since the newest physical backup of this source, applied on it. */
   incremental?: boolean;
+  /**
+   * With `incremental`: when there is nothing to apply on (no physical backup of this source,
+   * or its newest chain is broken), take a full one and record why in its warnings instead of
+   * failing. The daemon's schedule does: a chain has to start somewhere, and a failed run
+   * would leave the source without a new backup.
+   */
+  fullWhenNoBase?: boolean;
   /** Physical only: where the source's datadir is readable from here (default: the server's @@datadir). */
   datadir?: string;
   /** Logical only: the databases to dump (empty: every user database). */

@@ -57,7 +57,7 @@ export const physicalBackup: BackupKind<PhysicalInspection> = {
       warnings.push(BINLOG_OFF_WARNING);
       log.warn(BINLOG_OFF_WARNING);
     }
-    const chain = options.incremental ? await newestChain(options, info.serverUuid) : undefined;
+    const chain = options.incremental ? await chainToExtend(options, info.serverUuid, warnings) : undefined;
     return {
       info,
       databases: found.databases,
@@ -144,15 +144,33 @@ async function checkDatadir(datadir: string, configured: boolean): Promise<void>
   }
 }
 
-/** The newest physical backup of this source and the chain it ends, for an incremental to apply on. */
-async function newestChain(options: BackupOptions, serverUuid: string): Promise<BackupManifest[]> {
-  const newest = await newestPhysical(options.repo, serverUuid);
-  if (!newest) throw new UsageError(`no physical backup of this source in ${options.repo.storage.location} to apply an incremental on: take a full one first (dbops backup --kind physical)`);
+/**
+ * The chain an incremental applies on: the newest physical backup of this source and what it
+ * applies on. With nothing to apply on, an error that says to take a full, or with
+ * fullWhenNoBase none (a full is taken) and the reason in `warnings`.
+ */
+async function chainToExtend(options: BackupOptions, serverUuid: string, warnings: string[]): Promise<BackupManifest[] | undefined> {
+  const base = await newestChain(options.repo, serverUuid);
+  if ('chain' in base) return base.chain;
+  if (options.fullWhenNoBase) {
+    const warning = `${base.missing}: took a full physical backup instead`;
+    warnings.push(warning);
+    log.warn(warning);
+    return undefined;
+  }
+  if (base.damage) throw new VerificationError(`${base.missing}; take a full physical backup`, base.damage.object, { cause: base.damage });
+  throw new UsageError(`${base.missing}: take a full one first (dbops backup --kind physical)`);
+}
+
+/** The newest physical backup of this source and the chain it ends, or why there is none to build on. */
+async function newestChain(repo: Repository, serverUuid: string): Promise<{ chain: BackupManifest[] } | { missing: string; damage?: VerificationError }> {
+  const newest = await newestPhysical(repo, serverUuid);
+  if (!newest) return { missing: `no physical backup of this source in ${repo.storage.location} to apply an incremental on` };
   try {
-    return await physicalChain(options.repo, newest);
+    return { chain: await physicalChain(repo, newest) };
   } catch (err) {
     if (!(err instanceof VerificationError)) throw err;
-    throw new VerificationError(`the newest physical backup ${newest.id} cannot be built on: ${err.message}; take a full physical backup`, err.object, { cause: err });
+    return { missing: `the newest physical backup ${newest.id} cannot be built on: ${err.message}`, damage: err };
   }
 }
 

@@ -296,6 +296,11 @@ export const configSchema = z.strictObject({
   schedule: z
     .strictObject({
       backup: cron.default('0 2 * * *').describe("`dbops daemon`'s full backup (cron; 6 fields: seconds first)"),
+      incremental: cron
+        .optional()
+        .describe(
+          "the daemon's physical incremental on the newest physical backup (unset: off; needs `backup.kind: physical`). With nothing to apply on (no physical backup of the source yet, or its newest chain broken) the run takes a full one instead and says so; one due while the full backup runs is skipped, and a full backup due while an incremental runs starts when it ends",
+        ),
       restoreTest: cron
         .default('0 4 * * *')
         .describe("the daemon's restore test; daily, as coverage asks every backup to pass a content-depth test within `verify.maxUntestedDays`"),
@@ -368,7 +373,7 @@ export const configSchema = z.strictObject({
       webhookUrlFile: z.string().min(1).optional().describe('file holding `alerts.webhookUrl`'),
       slackWebhookUrl: z.string().url().optional().describe('the same as a Slack `{"text": …}` message'),
       slackWebhookUrlFile: z.string().min(1).optional().describe('file holding `alerts.slackWebhookUrl`'),
-      backupStaleAfter: duration.optional().describe("the newest good backup older than this is stale (unset: twice the backup schedule's interval)"),
+      backupStaleAfter: duration.optional().describe("the newest good backup older than this is stale (unset: twice the interval of the backup schedule, or of the incremental one when that is shorter)"),
       restoreTestStaleAfter: duration.optional().describe("the newest restore test older than this is stale (unset: twice its schedule's interval)"),
       shippingLagLimit: duration.optional().describe('binlog shipping lag above this is unhealthy (unset: 3 × `binlog.maxLagSeconds`)'),
       repeatAfter: duration.default('6h').describe('a lasting problem is re-sent at most this often'),
@@ -460,6 +465,7 @@ export const SETTABLE_KEYS: Record<string, 'string' | 'list' | 'number' | 'boole
   'retention.graceForIncomplete': 'string',
   'retention.legalHoldLabel': 'string',
   'schedule.backup': 'string',
+  'schedule.incremental': 'string',
   'schedule.restoreTest': 'string',
   'schedule.prune': 'string',
   'schedule.checksum': 'string',

@@ -28,6 +28,9 @@ export function daemonConfigProblems(config: Config): string[] {
   if (config.schedule.partitions) out.push(...roleProblems(config, 'admin'));
   // Database monitoring reads as the monitor account.
   if (config.schedule.monitor && roleConfigured(config, 'monitor')) out.push(...roleProblems(config, 'monitor'));
+  if (config.schedule.incremental && config.backup.kind !== 'physical') {
+    out.push(`schedule.incremental is set but backup.kind is ${config.backup.kind}: incrementals are physical; set backup.kind: physical (DBOPS_BACKUP_KIND=physical), or unset schedule.incremental`);
+  }
   if (!config.signing.keyFile) out.push('missing signing.keyFile: set DBOPS_SIGNING_KEY_FILE (manifests must be signed)');
   if (config.age.recipients.length === 0) out.push('missing age.recipients: set DBOPS_AGE_RECIPIENTS (backups must be encrypted)');
   const listen = attempt(() => parseListen(config.daemon.listen));

@@ -70,7 +70,8 @@ export interface HealthReason {
 export function healthLimits(config: Config): HealthLimits {
   const d = (v: string | undefined, fallback: number): number => (v ? parseDuration(v) : fallback);
   return {
-    backupStaleAfterMs: d(config.alerts.backupStaleAfter, 2 * scheduleIntervalMs(config.schedule.backup)),
+    // Incrementals are backups too: when they run more often, a backup goes stale sooner.
+    backupStaleAfterMs: d(config.alerts.backupStaleAfter, 2 * Math.min(...[config.schedule.backup, config.schedule.incremental].filter((s) => s !== undefined).map((s) => scheduleIntervalMs(s)))),
     restoreTestStaleAfterMs: d(config.alerts.restoreTestStaleAfter, 2 * scheduleIntervalMs(config.schedule.restoreTest)),
     shippingLagLimitSeconds: config.alerts.shippingLagLimit ? parseDuration(config.alerts.shippingLagLimit) / 1000 : 3 * config.binlog.maxLagSeconds,
     pitrWindowMs: parseDuration(config.retention.pitrWindow),

@@ -1,7 +1,10 @@
 // Runs the daemon's jobs: at most one run of a job at a time (a run due while the
 // previous one is still going is skipped and counted, never queued or overlapped),
 // every start and end recorded in the state file, every outcome reported to a
-// listener (alerts). Runs get an AbortSignal that fires on shutdown.
+// listener (alerts). Runs get an AbortSignal that fires on shutdown. A job may yield to
+// another that covers it (the incremental to the full backup): the two never run at once,
+// and when both are due the covering one runs, since skipping it for the smaller job could
+// postpone it by a whole period.
 import { log } from '../util/logger.js';
 import { saveState, type DaemonState, type JobState } from './state-file.js';
 
@@ -14,8 +17,14 @@ export interface JobEvent {
   durationSeconds: number;
 }
 
+export interface JobOptions {
+  /** The job that covers this one: a run of this one is skipped while it runs, and it waits for this one to end. */
+  yieldsTo?: string;
+}
+
 export class JobRunner {
   private readonly jobs = new Map<string, JobFn>();
+  private readonly yieldsTo = new Map<string, string>();
   private readonly running = new Map<string, Promise<void>>();
   private readonly abort = new AbortController();
   private saving: Promise<void> = Promise.resolve();
@@ -26,8 +35,9 @@ export class JobRunner {
     private readonly onOutcome: (e: JobEvent) => void,
   ) {}
 
-  define(name: string, fn: JobFn): void {
+  define(name: string, fn: JobFn, options: JobOptions = {}): void {
     this.jobs.set(name, fn);
+    if (options.yieldsTo) this.yieldsTo.set(name, options.yieldsTo);
     this.state.jobs[name] ??= {};
   }
 
@@ -57,7 +67,19 @@ export class JobRunner {
       log.warn({ job: name, reason, since: s.lastStart }, 'job skipped: the previous run is still going');
       return undefined;
     }
-    const run = this.execute(name, fn, reason, scheduledFor).finally(() => this.running.delete(name));
+    const covering = this.yieldsTo.get(name);
+    if (covering && this.running.has(covering)) {
+      s.skippedOverlaps = (s.skippedOverlaps ?? 0) + 1;
+      log.warn({ job: name, reason, running: covering }, `job skipped: ${covering} is running, and covers it`);
+      return undefined;
+    }
+    // Jobs yielding to this one that are running: this run starts when they end.
+    const yielding = [...this.yieldsTo].filter(([other, to]) => to === name && this.running.has(other)).map(([other]) => other);
+    if (yielding.length) log.info({ job: name, reason, waitsFor: yielding }, 'job waits for a run it covers to end');
+    const after = Promise.allSettled(yielding.map((other) => this.running.get(other)));
+    const run = after
+      .then(() => (this.abort.signal.aborted ? undefined : this.execute(name, fn, reason, scheduledFor)))
+      .finally(() => this.running.delete(name));
     this.running.set(name, run);
     return run;
   }

@@ -4,7 +4,7 @@
 import type { Config } from '../config/schema.js';
 import type { Repository } from '../repo/repository.js';
 import type { MysqlConn } from '../mysql/connection-url.js';
-import { runBackup } from '../backup/run-backup.js';
+import { runBackup, type BackupOptions } from '../backup/run-backup.js';
 import { runRestoreTest, type Depth } from '../restore-test/run-restore-test.js';
 import { checkIdentityFile } from '../crypto/age.js';
 import { restoreTestDependencies } from '../restore-test/sandbox-factory.js';
@@ -32,21 +32,38 @@ export interface JobContext {
   monitor?: MysqlConn;
 }
 
+/** What every scheduled backup takes from the config, of either kind. */
+function backupOptions(c: JobContext, signal: AbortSignal): BackupOptions {
+  return {
+    repo: c.repo,
+    source: c.source,
+    recipients: c.recipients,
+    databases: c.config.source.databases,
+    compressionLevel: c.config.compression.level,
+    compressionThreads: c.config.compression.threads,
+    includeAccounts: c.config.backup.accounts,
+    kind: c.config.backup.kind,
+    ...(c.config.backup.datadir !== undefined ? { datadir: c.config.backup.datadir } : {}),
+    signal,
+  };
+}
+
 export function backupJob(c: JobContext): JobFn {
   return async (signal) => {
-    const m = await runBackup({
-      repo: c.repo,
-      source: c.source,
-      recipients: c.recipients,
-      databases: c.config.source.databases,
-      compressionLevel: c.config.compression.level,
-      compressionThreads: c.config.compression.threads,
-      includeAccounts: c.config.backup.accounts,
-      kind: c.config.backup.kind,
-      ...(c.config.backup.datadir !== undefined ? { datadir: c.config.backup.datadir } : {}),
-      signal,
-    });
+    const m = await runBackup(backupOptions(c, signal));
     return `${m.kind} backup ${m.id}: ${m.totals.rawBytes} bytes raw, ${m.totals.storedBytes} stored`;
+  };
+}
+
+/**
+ * A physical incremental on the newest physical backup of the source, or a full one when there
+ * is nothing to apply on (the first run, or a broken chain): the manifest's warnings say which.
+ */
+export function incrementalJob(c: JobContext): JobFn {
+  return async (signal) => {
+    const m = await runBackup({ ...backupOptions(c, signal), kind: 'physical', incremental: true, fullWhenNoBase: true });
+    const what = m.physical?.parent ? `physical incremental ${m.id} on ${m.physical.parent}` : `physical backup ${m.id}, a full one (${m.warnings.at(-1)})`;
+    return `${what}: ${m.totals.rawBytes} bytes raw, ${m.totals.storedBytes} stored`;
   };
 }
 

@@ -54,7 +54,7 @@ export class DaemonMetrics {
     this.gauge('dbops_job_running', 'Whether a run of the job is going (1) or not (0)', ['job'], perJob((j) => (j.outcome === 'running' ? 1 : 0)));
     this.counter('dbops_job_runs_total', 'Runs started, kept across restarts in the daemon state file', ['job'], perJob((j) => j.runs ?? 0));
     this.counter('dbops_job_failures_total', 'Failed runs, kept across restarts in the daemon state file', ['job'], perJob((j) => j.failures ?? 0));
-    this.counter('dbops_job_skipped_overlaps_total', 'Runs skipped because the previous one was still going', ['job'], perJob((j) => j.skippedOverlaps ?? 0));
+    this.counter('dbops_job_skipped_overlaps_total', 'Runs skipped because the previous one, or a job that covers it (the full backup, for an incremental), was still going', ['job'], perJob((j) => j.skippedOverlaps ?? 0));
 
     const b = (read: (x: StatusFacts['backups']) => Value): Read => (s, set) => set(read(s.facts.backups));
     this.gauge('dbops_backups', 'Good backups (verified manifests) in the repository', [], b((x) => x.count));

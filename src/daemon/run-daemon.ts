@@ -1,5 +1,5 @@
-// `dbops daemon`: node-cron schedules (backup, restore test, prune, optional checksum,
-// partition maintenance and database monitoring), the supervised binlog shipper, the probes (/livez, /readyz,
+// `dbops daemon`: node-cron schedules (backup, optional physical incremental, restore test,
+// prune, optional checksum, partition maintenance and database monitoring), the supervised binlog shipper, the probes (/livez, /readyz,
 // /healthz) and /metrics, webhook alerts and success pings. One run per job at a time; a
 // run missed or cut short while the daemon was down is caught up once at start. On shutdown: no new work, running jobs
 // are aborted (a backup leaves no manifest, a sandbox is torn down), the shipper
@@ -16,7 +16,7 @@ import { Alerter } from './alerts.js';
 import { collectStatus, evaluateHealth, healthLimits, jobReasons, shipperReasons, type HealthReason, type StatusFacts } from './health.js';
 import { startHttpServer } from './http-server.js';
 import { JobRunner } from './job-runner.js';
-import { backupJob, checksumJob, monitorJob, partitionsJob, pruneJob, restoreTestJob, type JobContext } from './jobs.js';
+import { backupJob, checksumJob, incrementalJob, monitorJob, partitionsJob, pruneJob, restoreTestJob, type JobContext } from './jobs.js';
 import type { DbReport } from '../monitor/report-types.js';
 import { DaemonMetrics } from './metrics.js';
 import { dueSince } from './schedule.js';
@@ -87,11 +87,12 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
 
   const runner = new JobRunner(state, statePath, (e) => {
     cached = undefined;
-    if (e.outcome === 'ok' && (e.job === 'backup' || e.job === 'restore-test')) alerter.heartbeat(e.job);
+    if (e.outcome === 'ok' && (e.job === 'backup' || e.job === 'incremental' || e.job === 'restore-test')) alerter.heartbeat(e.job);
     void checkAlerts();
   });
   const schedules: Record<string, string | undefined> = {
     backup: config.schedule.backup,
+    incremental: config.schedule.incremental,
     'restore-test': config.schedule.restoreTest,
     prune: config.schedule.prune,
     checksum: config.schedule.checksum,
@@ -99,6 +100,7 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
     monitor: config.schedule.monitor,
   };
   runner.define('backup', backupJob(o));
+  if (schedules.incremental) runner.define('incremental', incrementalJob(o), { yieldsTo: 'backup' });
   runner.define('restore-test', restoreTestJob(o));
   runner.define('prune', pruneJob(o));
   if (schedules.checksum) runner.define('checksum', checksumJob(o));

@@ -2,8 +2,12 @@
 // newest test per depth, the newest failure that no pass at the same or a deeper depth has
 // followed since (an integrity PASS after a content FAIL does not clear it), and coverage:
 // every backup restore-tested at content depth within verify.maxUntestedDays of completing.
+// A test of a physical incremental restores its whole chain (the full and every incremental
+// up to it, each fetched, checked, extracted and applied), so it counts for each of them:
+// otherwise hourly incrementals could never all be tested by a daily restore test.
 // Only `fail` is a failure; `error` and `interrupted` say a test did not run to a verdict.
 import type { EvidenceEntry } from '../repo/evidence-log.js';
+import { restoredWith } from '../physical/chain.js';
 
 export const DEPTHS = ['integrity', 'restore', 'content'] as const;
 export type Depth = (typeof DEPTHS)[number];
@@ -24,7 +28,7 @@ export interface TestHealth {
   coverage: {
     maxUntestedDays: number;
     /** Per backup: its newest content-depth pass, if any. */
-    backups: Array<{ backupId: string; completedAt: string; newestContentPass: TestRun | null; newestTest: TestRun | null; due: string; overdue: boolean }>;
+    backups: Array<{ backupId: string; completedAt: string; newestContentPass: TestRun | null; newestTest: TestRun | null; due: string; overdue: boolean; restores: string[] }>;
     /** Backups past their due date without a content-depth pass. */
     untested: string[];
   };
@@ -45,7 +49,14 @@ export function testRuns(entries: readonly EvidenceEntry[]): TestRun[] {
   return runs;
 }
 
-export function testHealth(runs: readonly TestRun[], backups: ReadonlyArray<{ id: string; completedAt: string }>, now: Date, maxUntestedDays: number): TestHealth {
+/** A backup as coverage needs it; `physical.parent` links an incremental to what it applies on. */
+export interface CoveredBackup {
+  id: string;
+  completedAt: string;
+  physical?: { parent: string | null } | null;
+}
+
+export function testHealth(runs: readonly TestRun[], backups: readonly CoveredBackup[], now: Date, maxUntestedDays: number): TestHealth {
   const newestByDepth: TestHealth['newestByDepth'] = {};
   for (const r of runs) newestByDepth[r.depth] = r;
   let openFailure: TestRun | null = null;
@@ -53,21 +64,25 @@ export function testHealth(runs: readonly TestRun[], backups: ReadonlyArray<{ id
     if (r.outcome === 'fail') openFailure = r;
     else if (r.outcome === 'pass' && openFailure && DEPTHS.indexOf(r.depth) >= DEPTHS.indexOf(openFailure.depth)) openFailure = null;
   }
+  const restores = restoredWith(backups);
   const rows = backups.map((b) => {
-    const own = runs.filter((r) => r.backupId === b.id);
+    const own = runs.filter((r) => restores(r.backupId).includes(b.id));
     const pass = own.filter((r) => r.depth === 'content' && r.outcome === 'pass').at(-1) ?? null;
     const due = new Date(Date.parse(b.completedAt) + maxUntestedDays * DAY_MS);
-    return { backupId: b.id, completedAt: b.completedAt, newestContentPass: pass, newestTest: own.at(-1) ?? null, due: due.toISOString(), overdue: !pass && due.getTime() < now.getTime() };
+    return { backupId: b.id, completedAt: b.completedAt, newestContentPass: pass, newestTest: own.at(-1) ?? null, due: due.toISOString(), overdue: !pass && due.getTime() < now.getTime(), restores: restores(b.id) };
   });
   return { newestByDepth, openFailure, coverage: { maxUntestedDays, backups: rows, untested: rows.filter((r) => r.overdue).map((r) => r.backupId) } };
 }
 
 /**
  * The backup a scheduled test should take next: the oldest one still due (no content pass,
- * not overdue yet), else the oldest overdue one, else the newest backup.
+ * not overdue yet), else the oldest overdue one, else the newest backup; of a physical chain,
+ * its newest member that restores that one, which covers the rest on the way.
  */
 export function nextUntested(health: TestHealth, now: Date): string | undefined {
   const open = health.coverage.backups.filter((b) => !b.newestContentPass);
   const due = open.filter((b) => Date.parse(b.due) >= now.getTime());
-  return (due[0] ?? open[0] ?? health.coverage.backups.at(-1))?.backupId;
+  const pick = (due[0] ?? open[0] ?? health.coverage.backups.at(-1))?.backupId;
+  if (pick === undefined) return undefined;
+  return health.coverage.backups.filter((b) => b.restores.includes(pick)).at(-1)?.backupId ?? pick;
 }

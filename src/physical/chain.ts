@@ -41,3 +41,17 @@ export async function physicalChain(repo: Repository, manifest: BackupManifest):
 export function describeChain(ids: readonly string[]): string {
   return ids.join(' ← ');
 }
+
+/**
+ * What restoring each backup restores: itself, then (a physical incremental) each backup its
+ * chain applies it on, newest first, as far as the given backups reach. A restore test of an
+ * incremental is evidence for each of them: it fetched, checked, extracted and applied them all.
+ */
+export function restoredWith(backups: ReadonlyArray<{ id: string; physical?: { parent: string | null } | null }>): (id: string) => string[] {
+  const parentOf = new Map(backups.map((b) => [b.id, b.physical?.parent ?? null]));
+  return (id) => {
+    const out = [id];
+    for (let p = parentOf.get(id) ?? null; p !== null && !out.includes(p); p = parentOf.get(p) ?? null) out.push(p);
+    return out;
+  };
+}

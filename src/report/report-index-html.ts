@@ -5,6 +5,7 @@
 import { DEFINITIONS, type RestoreReport, type Verdict } from './report-schema.js';
 import { DEPTH_COLOR, esc, page, seconds, utc } from './html.js';
 import { legendLine, legendMarker, marker, timeAxis, timeScale } from './time-chart.js';
+import { restoredWith } from '../physical/chain.js';
 
 const DEPTHS = ['integrity', 'restore', 'content'] as const;
 type Depth = (typeof DEPTHS)[number];
@@ -13,8 +14,8 @@ export interface ReportIndexInput {
   reports: RestoreReport[];
   /** Reports that do not verify, or that the evidence log pins but are gone or changed. */
   problems: Array<{ id: string; problem: string }>;
-  /** Backups in the repository (a manifest that does not verify has a problem). */
-  backups: Array<{ id: string; completedAt: string | null; problem?: string }>;
+  /** Backups in the repository (a manifest that does not verify has a problem); `parent`: what a physical incremental applies on. */
+  backups: Array<{ id: string; completedAt: string | null; parent?: string | null; problem?: string }>;
   /** The evidence chain as `repo.evidence.verify()` found it; null when it was not checked. */
   chain: { lastSequence: number | null; problems: string[] } | null;
   generatedAt: string;
@@ -92,13 +93,18 @@ ${series}
 <p class="def">${esc(DEFINITIONS.rto)}</p>`;
 }
 
-/** Per backup: its newest test, and its newest passing content test (the proof that it restores with the source's data). */
+/**
+ * Per backup: its newest test, and its newest passing content test (the proof that it restores
+ * with the source's data); a test of a physical incremental counts for its whole chain, as in
+ * `dbops status` (daemon/test-health.ts).
+ */
 function coverage(input: ReportIndexInput, sorted: RestoreReport[]): string {
   if (input.backups.length === 0) return '<p class="muted">No backups in the repository.</p>';
+  const restores = restoredWith(input.backups.map((b) => ({ id: b.id, physical: { parent: b.parent ?? null } })));
   const rows = [...input.backups]
     .reverse()
     .map((b) => {
-      const tests = sorted.filter((r) => r.backup.id === b.id);
+      const tests = sorted.filter((r) => restores(r.backup.id).includes(b.id));
       const newest = tests.at(-1);
       const content = tests.filter((r) => r.depth === 'content' && r.verdict === 'pass').at(-1);
       const cls = b.problem || newest?.verdict === 'fail' ? 'bad' : !content ? 'warn' : '';

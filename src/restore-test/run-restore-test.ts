@@ -259,7 +259,7 @@ export async function runRestoreTest(options: RestoreTestOptions): Promise<{ rep
 async function pickBackup(repo: Repository, ref: string, skipDamaged: boolean, maxUntestedDays: number, checks: Check[]): Promise<{ id: string; manifest?: BackupManifest; manifestSha256: string }> {
   let id = ref;
   if (ref === 'untested') {
-    const backups = (await repo.backups.list()).flatMap((b) => (b.manifest ? [{ id: b.id, completedAt: b.manifest.completedAt }] : []));
+    const backups = (await repo.backups.list()).flatMap((b) => (b.manifest ? [{ id: b.id, completedAt: b.manifest.completedAt, physical: b.manifest.physical ?? null }] : []));
     const health = testHealth(testRuns((await repo.evidence.verify()).entries), backups, new Date(), maxUntestedDays);
     id = nextUntested(health, new Date()) ?? 'latest';
   } else if (ref === 'random') {

@@ -1,7 +1,8 @@
 // The daemon's physical incrementals, as an operator schedules them: a real `dbops daemon`,
 // a MariaDB whose datadir it reads with the real mariadb-backup, rows committed between runs.
 // The first scheduled incremental has nothing to apply on and takes a full one (saying so),
-// the next ones apply on it; SIGTERM ends the daemon cleanly.
+// the next ones apply on it; SIGTERM ends the daemon cleanly; the next restore test of the
+// chain takes its newest member.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -112,6 +113,10 @@ describe('dbops daemon with schedule.incremental', () => {
     expect([full!.kind, full!.incremental, full!.warnings]).toEqual(['physical', false, 1]);
     expect([incremental!.kind, incremental!.incremental, incremental!.parent]).toEqual(['physical', true, full!.id]);
     expect(second!.summary).toContain(`physical incremental ${incremental!.id} on ${full!.id}`);
+    // Nothing is tested yet: the next test of this chain takes its newest member, which restores the others too.
+    const test = await runCli(['restore-test', '--backup', 'untested', '--depth', 'integrity', '--json'], env);
+    expect(test.exitCode, test.stderr).toBe(0);
+    expect((JSON.parse(test.stdout) as { backup: { id: string } }).backup.id).toBe(backups.at(-1)!.id);
   }, 150_000);
 
   it('refuses schedule.incremental for logical backups at start (exit 2), writing nothing', async () => {

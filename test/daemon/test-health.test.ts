@@ -88,6 +88,24 @@ describe('coverage and the next backup to test', () => {
     expect(nextUntested(all, now)).toBe('b-new');
   });
 
+  it('a content pass of a physical incremental covers its whole chain; an untested chain is tested from its tip', () => {
+    const chain = [
+      { id: 'c-full', completedAt: at(12), physical: { parent: null } },
+      { id: 'c-incr1', completedAt: at(11), physical: { parent: 'c-full' } },
+      { id: 'c-incr2', completedAt: at(10), physical: { parent: 'c-incr1' } },
+      { id: 'c-next', completedAt: at(1), physical: { parent: null } },
+    ];
+    // Restoring c-incr2 extracted and applied the full and both incrementals.
+    const tip = testHealth([run(1, 'c-incr2', 'content', 'pass')], chain, now, 7);
+    expect(tip.coverage.untested).toEqual([]);
+    expect(tip.coverage.backups.find((b) => b.backupId === 'c-full')?.newestContentPass?.reportId).toBe('r1');
+    // c-incr1's restore stops before c-incr2: it covers c-incr1 and the full only.
+    expect(testHealth([run(1, 'c-incr1', 'content', 'pass')], chain, now, 7).coverage.untested).toEqual(['c-incr2']);
+    // Nothing tested: the oldest open backup is the full, and a test of its chain's tip covers all three.
+    expect(nextUntested(testHealth([], chain, now, 30), now)).toBe('c-incr2');
+    expect(nextUntested(testHealth([run(1, 'c-incr2', 'content', 'pass')], chain, now, 30), now)).toBe('c-next');
+  });
+
   it('only fail is a failure; a pass at the same or a deeper depth clears it, a shallower one does not', () => {
     expect(testHealth([run(1, 'b-new', 'content', 'error'), run(2, 'b-new', 'content', 'interrupted')], backups, now, 7).openFailure).toBeNull();
     expect(testHealth([run(1, 'b-new', 'restore', 'fail'), run(2, 'b-new', 'content', 'pass')], backups, now, 7).openFailure).toBeNull();

@@ -184,4 +184,17 @@ describe.skipIf(!chromium && !process.env.CI)('report HTML in headless Chromium 
     expect(bad.wide).toEqual([]);
     expect(bad.scrollWidth).toBeLessThanOrEqual(1280);
   });
+  it('the index counts a restore test of a physical incremental for each backup of its chain', async () => {
+    const backups = [
+      { id: '20261120T000000Z-fullaa', completedAt: '2026-11-20T00:10:00.000Z', parent: null },
+      { id: '20261121T000000Z-incraa', completedAt: '2026-11-21T00:10:00.000Z', parent: '20261120T000000Z-fullaa' },
+      { id: '20261122T000000Z-logiaa', completedAt: '2026-11-22T00:10:00.000Z' },
+    ];
+    const reports = [report({ id: '20261123T031500Z-abcdea', createdAt: '2026-11-23T03:15:00.000Z', verdict: 'pass', depth: 'content', backup: { ...report().backup, id: '20261121T000000Z-incraa' } })];
+    const html = renderReportIndexHtml({ reports, problems: [], backups, chain: { lastSequence: 3, problems: [] }, generatedAt: '2026-11-28T12:00:00.000Z' });
+    const { text } = await renderAt1280(html, 'report-index-physical-chain');
+    expect(text).toMatch(/20261120T000000Z-fullaa 2026-11-20 00:10:00 UTC 2026-11-23 03:15:00 UTC content PASS 2026-11-23 03:15:00 UTC/);
+    expect(text).toMatch(/20261121T000000Z-incraa 2026-11-21 00:10:00 UTC 2026-11-23 03:15:00 UTC content PASS 2026-11-23 03:15:00 UTC/);
+    expect(text).toMatch(/20261122T000000Z-logiaa 2026-11-22 00:10:00 UTC never tested/);
+  });
 });

@@ -104,7 +104,7 @@ export function registerReport(program: Command, globals: () => GlobalOptions): 
       const problems = listed.filter((l) => l.problem).map((l) => ({ id: l.id, problem: l.problem! }));
       // A report the evidence log pins but that is gone or changed (a deleted FAIL) counts too.
       for (const p of chain.problems) if (p.key.startsWith('reports/')) problems.push({ id: p.key, problem: p.problem });
-      const backups = (await repo.backups.list()).map((b) => ({ id: b.id, completedAt: b.manifest?.completedAt ?? null, ...(b.problem ? { problem: b.problem } : {}) }));
+      const backups = (await repo.backups.list()).map((b) => ({ id: b.id, completedAt: b.manifest?.completedAt ?? null, parent: b.manifest?.physical?.parent ?? null, ...(b.problem ? { problem: b.problem } : {}) }));
       const generatedAt = new Date().toISOString();
       await writeFile(join(opts.out, 'index.html'), renderReportIndexHtml({ reports, problems, backups, chain: { lastSequence: chain.lastSequence, problems: chain.problems.map((p) => p.problem) }, generatedAt }));
       ctx.print({ out: opts.out, reports: reports.length, invalid: problems.length, chainVerifies: chain.problems.length === 0 }, () =>

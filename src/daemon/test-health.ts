@@ -7,7 +7,7 @@
 // otherwise hourly incrementals could never all be tested by a daily restore test.
 // Only `fail` is a failure; `error` and `interrupted` say a test did not run to a verdict.
 import type { EvidenceEntry } from '../repo/evidence-log.js';
-import { restoredWith } from '../physical/chain.js';
+import { byRestoredBackup, restoredWith } from '../physical/chain.js';
 
 export const DEPTHS = ['integrity', 'restore', 'content'] as const;
 export type Depth = (typeof DEPTHS)[number];
@@ -28,7 +28,7 @@ export interface TestHealth {
   coverage: {
     maxUntestedDays: number;
     /** Per backup: its newest content-depth pass, if any. */
-    backups: Array<{ backupId: string; completedAt: string; newestContentPass: TestRun | null; newestTest: TestRun | null; due: string; overdue: boolean; restores: string[] }>;
+    backups: Array<{ backupId: string; completedAt: string; parent: string | null; newestContentPass: TestRun | null; newestTest: TestRun | null; due: string; overdue: boolean }>;
     /** Backups past their due date without a content-depth pass. */
     untested: string[];
   };
@@ -64,12 +64,12 @@ export function testHealth(runs: readonly TestRun[], backups: readonly CoveredBa
     if (r.outcome === 'fail') openFailure = r;
     else if (r.outcome === 'pass' && openFailure && DEPTHS.indexOf(r.depth) >= DEPTHS.indexOf(openFailure.depth)) openFailure = null;
   }
-  const restores = restoredWith(backups);
+  const runsOf = byRestoredBackup(runs, (r) => r.backupId, backups);
   const rows = backups.map((b) => {
-    const own = runs.filter((r) => restores(r.backupId).includes(b.id));
+    const own = runsOf.get(b.id) ?? [];
     const pass = own.filter((r) => r.depth === 'content' && r.outcome === 'pass').at(-1) ?? null;
     const due = new Date(Date.parse(b.completedAt) + maxUntestedDays * DAY_MS);
-    return { backupId: b.id, completedAt: b.completedAt, newestContentPass: pass, newestTest: own.at(-1) ?? null, due: due.toISOString(), overdue: !pass && due.getTime() < now.getTime(), restores: restores(b.id) };
+    return { backupId: b.id, completedAt: b.completedAt, parent: b.physical?.parent ?? null, newestContentPass: pass, newestTest: own.at(-1) ?? null, due: due.toISOString(), overdue: !pass && due.getTime() < now.getTime() };
   });
   return { newestByDepth, openFailure, coverage: { maxUntestedDays, backups: rows, untested: rows.filter((r) => r.overdue).map((r) => r.backupId) } };
 }
@@ -84,5 +84,6 @@ export function nextUntested(health: TestHealth, now: Date): string | undefined 
   const due = open.filter((b) => Date.parse(b.due) >= now.getTime());
   const pick = (due[0] ?? open[0] ?? health.coverage.backups.at(-1))?.backupId;
   if (pick === undefined) return undefined;
-  return health.coverage.backups.filter((b) => b.restores.includes(pick)).at(-1)?.backupId ?? pick;
+  const restores = restoredWith(health.coverage.backups.map((b) => ({ id: b.backupId, physical: { parent: b.parent } })));
+  return health.coverage.backups.filter((b) => restores(b.backupId).includes(pick)).at(-1)?.backupId ?? pick;
 }

@@ -55,3 +55,25 @@ export function restoredWith(backups: ReadonlyArray<{ id: string; physical?: { p
     return out;
   };
 }
+
+/**
+ * Restore tests (or anything naming a backup) listed under every backup a restore of theirs
+ * restores, in their given order: a test of an incremental under each backup of its chain.
+ * One walk per distinct tested backup, so long chains and many tests stay cheap.
+ */
+export function byRestoredBackup<T>(items: readonly T[], backupOf: (item: T) => string, backups: ReadonlyArray<{ id: string; physical?: { parent: string | null } | null }>): Map<string, T[]> {
+  const restores = restoredWith(backups);
+  const walked = new Map<string, string[]>();
+  const out = new Map<string, T[]>();
+  for (const item of items) {
+    const tested = backupOf(item);
+    let ids = walked.get(tested);
+    if (!ids) walked.set(tested, (ids = restores(tested)));
+    for (const id of ids) {
+      const list = out.get(id);
+      if (list) list.push(item);
+      else out.set(id, [item]);
+    }
+  }
+  return out;
+}

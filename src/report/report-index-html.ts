@@ -5,7 +5,7 @@
 import { DEFINITIONS, type RestoreReport, type Verdict } from './report-schema.js';
 import { DEPTH_COLOR, esc, page, seconds, utc } from './html.js';
 import { legendLine, legendMarker, marker, timeAxis, timeScale } from './time-chart.js';
-import { restoredWith } from '../physical/chain.js';
+import { byRestoredBackup } from '../physical/chain.js';
 
 const DEPTHS = ['integrity', 'restore', 'content'] as const;
 type Depth = (typeof DEPTHS)[number];
@@ -100,11 +100,11 @@ ${series}
  */
 function coverage(input: ReportIndexInput, sorted: RestoreReport[]): string {
   if (input.backups.length === 0) return '<p class="muted">No backups in the repository.</p>';
-  const restores = restoredWith(input.backups.map((b) => ({ id: b.id, physical: { parent: b.parent ?? null } })));
+  const testsOf = byRestoredBackup(sorted, (r) => r.backup.id, input.backups.map((b) => ({ id: b.id, physical: { parent: b.parent ?? null } })));
   const rows = [...input.backups]
     .reverse()
     .map((b) => {
-      const tests = sorted.filter((r) => restores(r.backup.id).includes(b.id));
+      const tests = testsOf.get(b.id) ?? [];
       const newest = tests.at(-1);
       const content = tests.filter((r) => r.depth === 'content' && r.verdict === 'pass').at(-1);
       const cls = b.problem || newest?.verdict === 'fail' ? 'bad' : !content ? 'warn' : '';

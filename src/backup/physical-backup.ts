@@ -144,6 +144,9 @@ async function checkDatadir(datadir: string, configured: boolean): Promise<void>
   }
 }
 
+/** How an incremental's warning ends when, with fullWhenNoBase, it took a full backup instead. */
+export const FULL_INSTEAD = 'took a full physical backup instead';
+
 /**
  * The chain an incremental applies on: the newest physical backup of this source and what it
  * applies on. With nothing to apply on, an error that says to take a full, or with
@@ -153,7 +156,7 @@ async function chainToExtend(options: BackupOptions, serverUuid: string, warning
   const base = await newestChain(options.repo, serverUuid);
   if ('chain' in base) return base.chain;
   if (options.fullWhenNoBase) {
-    const warning = `${base.missing}: took a full physical backup instead`;
+    const warning = `${base.missing}: ${FULL_INSTEAD}`;
     warnings.push(warning);
     log.warn(warning);
     return undefined;

@@ -5,6 +5,7 @@ import type { Config } from '../config/schema.js';
 import type { Repository } from '../repo/repository.js';
 import type { MysqlConn } from '../mysql/connection-url.js';
 import { runBackup, type BackupOptions } from '../backup/run-backup.js';
+import { FULL_INSTEAD } from '../backup/physical-backup.js';
 import { runRestoreTest, type Depth } from '../restore-test/run-restore-test.js';
 import { checkIdentityFile } from '../crypto/age.js';
 import { restoreTestDependencies } from '../restore-test/sandbox-factory.js';
@@ -62,7 +63,8 @@ export function backupJob(c: JobContext): JobFn {
 export function incrementalJob(c: JobContext): JobFn {
   return async (signal) => {
     const m = await runBackup({ ...backupOptions(c, signal), kind: 'physical', incremental: true, fullWhenNoBase: true });
-    const what = m.physical?.parent ? `physical incremental ${m.id} on ${m.physical.parent}` : `physical backup ${m.id}, a full one (${m.warnings.at(-1)})`;
+    // The copy may add warnings of its own after the reason: find the reason, not the last one.
+    const what = m.physical?.parent ? `physical incremental ${m.id} on ${m.physical.parent}` : `physical backup ${m.id}, a full one (${m.warnings.find((w) => w.endsWith(FULL_INSTEAD))})`;
     return `${what}: ${m.totals.rawBytes} bytes raw, ${m.totals.storedBytes} stored`;
   };
 }

@@ -7,7 +7,7 @@
 // otherwise hourly incrementals could never all be tested by a daily restore test.
 // Only `fail` is a failure; `error` and `interrupted` say a test did not run to a verdict.
 import type { EvidenceEntry } from '../repo/evidence-log.js';
-import { byRestoredBackup, restoredWith } from '../physical/chain.js';
+import { byRestoredBackup, restoredWith, type ChainLink } from '../physical/chain.js';
 
 export const DEPTHS = ['integrity', 'restore', 'content'] as const;
 export type Depth = (typeof DEPTHS)[number];
@@ -49,11 +49,9 @@ export function testRuns(entries: readonly EvidenceEntry[]): TestRun[] {
   return runs;
 }
 
-/** A backup as coverage needs it; `physical.parent` links an incremental to what it applies on. */
-export interface CoveredBackup {
-  id: string;
+/** A backup as coverage needs it. */
+export interface CoveredBackup extends ChainLink {
   completedAt: string;
-  physical?: { parent: string | null } | null;
 }
 
 export function testHealth(runs: readonly TestRun[], backups: readonly CoveredBackup[], now: Date, maxUntestedDays: number): TestHealth {

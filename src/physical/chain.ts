@@ -42,12 +42,18 @@ export function describeChain(ids: readonly string[]): string {
   return ids.join(' ← ');
 }
 
+/** A backup as far as its chain goes: `physical.parent` links an incremental to what it applies on. */
+export interface ChainLink {
+  id: string;
+  physical?: { parent: string | null } | null;
+}
+
 /**
  * What restoring each backup restores: itself, then (a physical incremental) each backup its
  * chain applies it on, newest first, as far as the given backups reach. A restore test of an
  * incremental is evidence for each of them: it fetched, checked, extracted and applied them all.
  */
-export function restoredWith(backups: ReadonlyArray<{ id: string; physical?: { parent: string | null } | null }>): (id: string) => string[] {
+export function restoredWith(backups: readonly ChainLink[]): (id: string) => string[] {
   const parentOf = new Map(backups.map((b) => [b.id, b.physical?.parent ?? null]));
   return (id) => {
     const out = [id];
@@ -61,7 +67,7 @@ export function restoredWith(backups: ReadonlyArray<{ id: string; physical?: { p
  * restores, in their given order: a test of an incremental under each backup of its chain.
  * One walk per distinct tested backup, so long chains and many tests stay cheap.
  */
-export function byRestoredBackup<T>(items: readonly T[], backupOf: (item: T) => string, backups: ReadonlyArray<{ id: string; physical?: { parent: string | null } | null }>): Map<string, T[]> {
+export function byRestoredBackup<T>(items: readonly T[], backupOf: (item: T) => string, backups: readonly ChainLink[]): Map<string, T[]> {
   const restores = restoredWith(backups);
   const walked = new Map<string, string[]>();
   const out = new Map<string, T[]>();

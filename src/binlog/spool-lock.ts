@@ -3,15 +3,7 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+import { isProcessAlive } from '../util/process-alive.js';
 
 export async function acquireSpoolLock(dir: string): Promise<() => Promise<void>> {
   const path = join(dir, '.lock');
@@ -24,7 +16,7 @@ export async function acquireSpoolLock(dir: string): Promise<() => Promise<void>
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isProcessAlive(pid)) {
         throw new UsageError(`another binlog shipper (pid ${pid}) is using spool directory ${dir}: stop it, or give this one its own binlog.spoolDir`);
       }
       await rm(path, { force: true });

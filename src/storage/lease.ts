@@ -14,6 +14,7 @@ import { OperationError, isNotFound } from '../errors.js';
 import { log } from '../util/logger.js';
 import { createIfAbsent } from './conditional-create.js';
 import type { Storage } from './storage.js';
+import { isProcessAlive } from '../util/process-alive.js';
 
 export const LEASE_FORMAT = 'horizn-dbops/lease';
 const NAME_RE = /^lease-(\d{12})\.json$/;
@@ -181,14 +182,6 @@ async function read(storage: Storage, key: string): Promise<LeaseDoc | undefined
 function takeable(doc: LeaseDoc): boolean {
   if (doc.released || Date.parse(doc.expiresAt) <= Date.now()) return true;
   if (doc.holder.host !== hostname()) return false;
-  return doc.holder.pid === process.pid || !alive(doc.holder.pid);
+  return doc.holder.pid === process.pid || !isProcessAlive(doc.holder.pid);
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

@@ -19,6 +19,7 @@ import { physicalOf, type BackupManifest, type PhysicalInfo } from '../manifest/
 import { physicalChain } from '../physical/chain.js';
 import { backupArgs, physicalToolFor, resolvePhysicalTools, type PhysicalTools } from '../physical/tools.js';
 import { CHECKPOINT_FILES, INFO_FILES, parseBinlogPosition, parseCheckpoints, type Checkpoints } from '../physical/checkpoints.js';
+import { readCurrentLsn } from '../physical/current-lsn.js';
 import { startTool } from '../util/tool-process.js';
 import { OperationError, ToolError, UsageError, VerificationError } from '../errors.js';
 import { log } from '../util/logger.js';
@@ -45,7 +46,8 @@ export const physicalBackup: BackupKind<PhysicalInspection> = {
       // A full's progress total, which opens every table's statistics: an incremental's size
       // is not knowable up front, so it does not ask.
       const [size] = options.incremental || !options.onEstimate ? [] : await db.query<{ bytes: number | string | null }>('SELECT SUM(DATA_LENGTH + INDEX_LENGTH) AS bytes FROM information_schema.TABLES');
-      return { info, databases, objects, serverDatadir: row!.datadir, tableBytes: size ? Number(size.bytes ?? 0) : undefined };
+      const currentLsn = options.incremental ? await readCurrentLsn(db) : undefined;
+      return { info, databases, objects, serverDatadir: row!.datadir, tableBytes: size ? Number(size.bytes ?? 0) : undefined, currentLsn };
     });
     const { info } = found;
     if (options.databases.length) log.info({ databases: options.databases }, 'a physical backup copies every database of the server: source.databases applies to logical backups only');
@@ -57,7 +59,7 @@ export const physicalBackup: BackupKind<PhysicalInspection> = {
       warnings.push(BINLOG_OFF_WARNING);
       log.warn(BINLOG_OFF_WARNING);
     }
-    const chain = options.incremental ? await chainToExtend(options, info.serverUuid, warnings) : undefined;
+    const chain = found.currentLsn !== undefined ? await chainToExtend(options, info.serverUuid, found.currentLsn, warnings) : undefined;
     return {
       info,
       databases: found.databases,
@@ -152,8 +154,8 @@ export const FULL_INSTEAD = 'took a full physical backup instead';
  * applies on. With nothing to apply on, an error that says to take a full, or with
  * fullWhenNoBase none (a full is taken) and the reason in `warnings`.
  */
-async function chainToExtend(options: BackupOptions, serverUuid: string, warnings: string[]): Promise<BackupManifest[] | undefined> {
-  const base = await newestChain(options.repo, serverUuid);
+async function chainToExtend(options: BackupOptions, serverUuid: string, currentLsn: bigint, warnings: string[]): Promise<BackupManifest[] | undefined> {
+  const base = await newestChain(options.repo, serverUuid, currentLsn);
   if ('chain' in base) return base.chain;
   if (options.fullWhenNoBase) {
     const warning = `${base.missing}: ${FULL_INSTEAD}`;
@@ -166,15 +168,23 @@ async function chainToExtend(options: BackupOptions, serverUuid: string, warning
 }
 
 /** The newest physical backup of this source and the chain it ends, or why there is none to build on. */
-async function newestChain(repo: Repository, serverUuid: string): Promise<{ chain: BackupManifest[] } | { missing: string; damage?: VerificationError }> {
+async function newestChain(repo: Repository, serverUuid: string, currentLsn: bigint): Promise<{ chain: BackupManifest[] } | { missing: string; damage?: VerificationError }> {
   const newest = await newestPhysical(repo, serverUuid);
   if (!newest) return { missing: `no physical backup of this source in ${repo.storage.location} to apply an incremental on` };
+  let chain: BackupManifest[];
   try {
-    return { chain: await physicalChain(repo, newest) };
+    chain = await physicalChain(repo, newest);
   } catch (err) {
     if (!(err instanceof VerificationError)) throw err;
     return { missing: `the newest physical backup ${newest.id} cannot be built on: ${err.message}`, damage: err };
   }
+  // The incremental would copy the pages newer than the chain's end: on a datadir that went
+  // back, what it changed below that LSN would be missed.
+  const end = physicalOf(newest).lastLsn;
+  if (currentLsn < BigInt(end)) {
+    return { missing: `the source's redo log is at LSN ${currentLsn}, behind the end of the newest physical backup ${newest.id} (LSN ${end}): its datadir was replaced or restored since, so no incremental applies on that chain` };
+  }
+  return { chain };
 }
 
 /**

@@ -1,8 +1,8 @@
 // The backups a physical backup needs to be restored: its full, then every incremental up to
 // itself, in the order they apply. Each link is checked on the signed manifests (same
-// repository and source, the child's fromLsn is the parent's toLsn, the base it names is the
-// full the chain reaches), so a chain with a missing or foreign link is refused before a byte
-// is fetched, naming what is missing.
+// repository and source, the child's fromLsn is the parent's toLsn and its redo log ends no
+// earlier than the parent's, the base it names is the full the chain reaches), so a chain
+// with a missing or foreign link is refused before a byte is fetched, naming what is missing.
 import type { Repository } from '../repo/repository.js';
 import { physicalOf, type BackupManifest } from '../manifest/backup-manifest.js';
 import { VerificationError, UsageError } from '../errors.js';
@@ -23,12 +23,11 @@ export async function physicalChain(repo: Repository, manifest: BackupManifest):
       if (err instanceof VerificationError) throw new VerificationError(`incremental backup ${child.id} applies on ${parentId}, whose manifest does not verify (${err.message}): ${manifest.id} cannot be restored`, err.object, { cause: err });
       throw err;
     }
-    const p = physicalOf(parent);
-    if (parent.source.serverUuid !== child.source.serverUuid) throw new VerificationError(`incremental backup ${child.id} (source ${child.source.serverUuid}) applies on ${parentId} of another source (${parent.source.serverUuid})`, undefined);
-    if (p.toLsn !== info.fromLsn) throw new VerificationError(`incremental backup ${child.id} starts at LSN ${info.fromLsn} but ${parentId} ends at ${p.toLsn}: they do not form a chain`, undefined);
+    const problem = linkProblem(child, parent);
+    if (problem) throw new VerificationError(problem, undefined);
     chain.unshift(parent);
     child = parent;
-    info = p;
+    info = physicalOf(parent);
   }
   const base = chain[0]!;
   for (const m of chain.slice(1)) {
@@ -36,6 +35,26 @@ export async function physicalChain(repo: Repository, manifest: BackupManifest):
   }
   return chain;
 }
+
+/** Why the physical incremental `child` does not apply on `parent`, the backup it names; undefined when it does. */
+export function linkProblem(child: BackupManifest, parent: BackupManifest): string | undefined {
+  const c = child.physical;
+  const p = parent.kind === 'physical' ? parent.physical : undefined;
+  if (!c || !p) return `backup ${child.id} applies on ${parent.id}, which is not a physical backup`;
+  if (parent.source.serverUuid !== child.source.serverUuid) return `incremental backup ${child.id} (source ${child.source.serverUuid}) applies on ${parent.id} of another source (${parent.source.serverUuid})`;
+  if (p.toLsn !== c.fromLsn) return `incremental backup ${child.id} starts at LSN ${c.fromLsn} but ${parent.id} ends at ${p.toLsn}: they do not form a chain`;
+  // LSNs only grow on one datadir: a child that ends before its parent was copied from a
+  // datadir replaced or restored since, whose older pages the chain does not hold.
+  if (BigInt(c.lastLsn) < BigInt(p.lastLsn)) return `incremental backup ${child.id} ends at LSN ${c.lastLsn}, before ${parent.id} (LSN ${p.lastLsn}): the source's datadir went back between them (replaced or restored), so it does not apply on ${parent.id}`;
+  return undefined;
+}
+
+/**
+ * What to do once a server runs on a restored or recovered datadir: the source's next
+ * incremental would otherwise apply on the newest chain, which that datadir does not continue
+ * (refused only while its redo log is behind the chain's end).
+ */
+export const TAKE_A_FULL = 'take a full physical backup of it: an incremental applies only on a chain its datadir continues';
 
 /** "full ← incr ← incr": how list shows a chain. */
 export function describeChain(ids: readonly string[]): string {

@@ -11,6 +11,7 @@ import { gapKey, parseSourceKey, partialFilePrefix, partialsPrefix, segmentDataK
 import { backupIdOfKey, backupsPrefix } from '../storage/layout.js';
 import type { BackupFacts, DebrisFacts, GapRecordFacts, SegmentFacts } from './types.js';
 import { listIncompleteUploads } from './incomplete-uploads.js';
+import { linkProblem } from '../physical/chain.js';
 
 export interface CollectedFacts {
   backups: BackupFacts[];
@@ -25,7 +26,9 @@ export interface CollectedFacts {
 export async function collectBackupFacts(repo: Repository): Promise<Pick<CollectedFacts, 'backups' | 'unverified'>> {
   const backups: BackupFacts[] = [];
   const unverified: CollectedFacts['unverified'] = [];
-  for (const b of await repo.backups.list()) {
+  const listed = await repo.backups.list();
+  const byId = new Map(listed.flatMap((b) => (b.manifest ? [[b.id, b.manifest] as const] : [])));
+  for (const b of listed) {
     if (!b.manifest) {
       unverified.push({ id: b.id, problem: b.problem ?? 'unknown problem' });
       continue;
@@ -33,7 +36,21 @@ export async function collectBackupFacts(repo: Repository): Promise<Pick<Collect
     const m = b.manifest;
     // A physical copy holds the mysql schema, so the accounts, whatever backup.accounts says.
     const accounts = m.kind === 'physical' || m.parts.some((p) => p.kind === 'accounts');
-    backups.push({ id: m.id, serverUuid: m.source.serverUuid, databases: m.databases, accounts, completedAt: m.completedAt, cpFile: m.consistentPoint.binlogFile, labels: m.labels, storedBytes: m.totals.storedBytes, kind: m.kind, parent: m.physical?.parent ?? null });
+    const parent = m.physical?.parent ? byId.get(m.physical.parent) : undefined;
+    const problem = parent ? linkProblem(m, parent) : undefined;
+    backups.push({
+      id: m.id,
+      serverUuid: m.source.serverUuid,
+      databases: m.databases,
+      accounts,
+      completedAt: m.completedAt,
+      cpFile: m.consistentPoint.binlogFile,
+      labels: m.labels,
+      storedBytes: m.totals.storedBytes,
+      kind: m.kind,
+      parent: m.physical?.parent ?? null,
+      ...(problem ? { linkProblem: problem } : {}),
+    });
   }
   return { backups, unverified };
 }

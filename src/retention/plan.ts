@@ -76,14 +76,20 @@ function chainsOf(input: RetentionInput): Chains {
   for (const b of input.backups) {
     const list: string[] = [];
     const seen = new Set([b.id]);
+    let child = b;
     for (let p = b.parent ?? null; p !== null; ) {
       const parent = byId.get(p);
       if (!parent || seen.has(p)) {
         broken.set(b.id, damaged.has(p) ? `it applies on ${p}, whose manifest does not verify` : `it applies on ${p}, which is not in the repository`);
         break;
       }
+      if (child.linkProblem) {
+        broken.set(b.id, child.linkProblem);
+        break;
+      }
       seen.add(p);
       list.push(p);
+      child = parent;
       p = parent.parent ?? null;
     }
     ancestors.set(b.id, list);

@@ -31,6 +31,8 @@ export interface BackupFacts {
   kind?: 'logical' | 'physical';
   /** A physical incremental: the backup it applies on (restoring it needs that one, and its chain). */
   parent?: string | null;
+  /** Why it does not apply on its parent although both verify (e.g. the source's datadir went back between them). */
+  linkProblem?: string;
 }
 
 export interface SegmentFacts {

@@ -451,8 +451,10 @@ describe('retention planner over 120 simulated days', () => {
   it('the chain of a kept incremental is kept whole, as long and as held; a broken chain counts for nothing and is kept for inspection', () => {
     const day = (d: number, h = 2): string => iso(T0 + d * DAY + h * HOUR);
     const phys = (id: string, d: number, h: number, parent: string | null, labels: Record<string, string> = {}): BackupFacts => ({ id, serverUuid: SRC, ...ALL, completedAt: day(d, h), cpFile: file(d * 24 + h), labels, storedBytes: 1, kind: 'physical', parent });
-    // f0 ← i1 ← i2 (held) ; f3 alone ; i5 on a parent nobody has (removed by hand) ; i6 on a damaged one.
-    const backups = [phys('f0', 0, 1, null), phys('i1', 0, 7, 'f0'), phys('i2', 0, 13, 'i1', { 'legal-hold': 'case-1' }), phys('f3', 30, 1, null), phys('i5', 31, 7, 'gone'), phys('i6', 31, 9, 'bad')];
+    // f0 ← i1 ← i2 (held) ; f3 alone ; i5 on a parent nobody has (removed by hand) ; i6 on a damaged one ;
+    // i7 on f3 but taken after the source's datadir went back, and i8 on i7.
+    const wentBack = 'incremental backup i7 ends at LSN 5, before f3 (LSN 9): the source\'s datadir went back between them';
+    const backups = [phys('f0', 0, 1, null), phys('i1', 0, 7, 'f0'), phys('i2', 0, 13, 'i1', { 'legal-hold': 'case-1' }), phys('f3', 30, 1, null), phys('i5', 31, 7, 'gone'), phys('i6', 31, 9, 'bad'), { ...phys('i7', 32, 7, 'f3'), linkProblem: wentBack }, phys('i8', 32, 9, 'i7')];
     const plan = planRetention({ backups, unverified: [{ id: 'bad', problem: 'signature' }], segments: [], gaps: [], debris: [], now: new Date(T0 + 40 * DAY), policy: { ...policy, daily: 1, weekly: 0, monthly: 0, pitrWindowMs: DAY } });
     const by = new Map(plan.backups.map((b) => [b.id, b]));
     expect(by.get('i2')!.legalHold).toBe(true);
@@ -466,6 +468,10 @@ describe('retention planner over 120 simulated days', () => {
     expect(by.get('i5')!.action).toBe('keep');
     expect(by.get('i5')!.reasons.join('; ')).toMatch(/chain is broken \(it applies on gone, which is not in the repository\)/);
     expect(by.get('i6')!.reasons.join('; ')).toMatch(/applies on bad, whose manifest does not verify/);
+    for (const id of ['i7', 'i8']) {
+      expect(by.get(id)!.action, id).toBe('keep');
+      expect(by.get(id)!.reasons.join('; '), id).toContain(`its chain is broken (${wentBack})`);
+    }
     // A plan that deletes what a kept incremental applies on is refused before anything goes.
     const bad = { ...plan, backups: plan.backups.map((b) => (b.id === 'f0' ? { ...b, action: 'delete' as const } : b)) };
     expect(() => checkChainsKept(bad)).toThrow(/deletes backup f0, which kept backup i1 applies on/);

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { CommandContext, type GlobalOptions } from '../../context.js';
 import { bytes, table } from '../../format.js';
 import { pitrUnavailable } from '../../../manifest/point-in-time.js';
-import { describeChain } from '../../../physical/chain.js';
+import { describeChain, linkProblem } from '../../../physical/chain.js';
 import type { BackupManifest } from '../../../manifest/backup-manifest.js';
 
 /** Each physical backup's chain (full first) among the listed manifests, or where it breaks. */
@@ -14,13 +14,17 @@ function chainsOfListed(manifests: BackupManifest[]): Map<string, { ids: string[
   for (const m of manifests) {
     const ids = [m.id];
     let problem: string | undefined;
+    let child = m;
     for (let p = m.physical?.parent ?? null; p !== null; ) {
       const parent = byId.get(p);
       if (!parent || ids.includes(p)) {
         problem = `${p} is missing or does not verify: it cannot be restored`;
         break;
       }
+      problem = linkProblem(child, parent);
+      if (problem) break;
       ids.unshift(p);
+      child = parent;
       p = parent.physical?.parent ?? null;
     }
     out.set(m.id, { ids, ...(problem ? { problem } : {}) });

@@ -12,6 +12,7 @@ import { checkIdentityFile } from '../../../crypto/age.js';
 import { restoreTargetConnection } from '../../../config/connections.js';
 import { UsageError } from '../../../errors.js';
 import { bytes } from '../../format.js';
+import { TAKE_A_FULL } from '../../../physical/chain.js';
 import { withEvidence } from '../../../repo/evidence-log.js';
 
 interface PitrFlags {
@@ -110,7 +111,7 @@ export function registerPitr(program: Command, globals: () => GlobalOptions): vo
               details: { requested: r.plan.requested, base: r.plan.base.id, reached: r.plan.reached, scope: r.plan.scope, phases: r.phases, applier: r.replay?.applier ?? null },
             }));
         progress?.done();
-        ctx.print(result, () => human(result));
+        ctx.print(result, () => human(result, opts.datadir));
       } finally {
         progress?.done();
         ctx.releaseSignals();
@@ -118,7 +119,8 @@ export function registerPitr(program: Command, globals: () => GlobalOptions): vo
     });
 }
 
-function human(r: PitrResult): string {
+/** `datadir`: a recovery into an empty datadir (a physical base), which a server is then started on. */
+function human(r: PitrResult, datadir?: string): string {
   const p = r.plan;
   const lines = [
     `${r.dryRun ? 'plan' : 'recovered'}: ${p.requested} (source ${p.sourceId}, ${p.flavor})`,
@@ -134,6 +136,7 @@ function human(r: PitrResult): string {
       const a = r.replay.applier;
       lines.push(`  replay        ${bytes(r.replay.binlogBytes)} of binlog at ${bytes(r.replay.bytesPerSecond)}/s, ${a.kind === 'relay-log' ? `by the target's replication (relay logs, ${a.threads} ${a.parallelMode} threads)` : `in one client session (${a.reason})`}`);
     }
+    if (datadir !== undefined) lines.push(`  next          chown -R mysql:mysql ${datadir}, start the server with --datadir=${datadir}, then ${TAKE_A_FULL}`);
   }
   return lines.join('\n');
 }

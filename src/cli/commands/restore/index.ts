@@ -11,7 +11,7 @@ import { planRestore } from '../../../restore/select-parts.js';
 import { Progress } from '../../progress.js';
 import { restoreDatadir } from '../../../restore/physical-restore.js';
 import { UsageError } from '../../../errors.js';
-import { describeChain } from '../../../physical/chain.js';
+import { describeChain, TAKE_A_FULL } from '../../../physical/chain.js';
 import type { CommandContext as Ctx } from '../../context.js';
 import type { Repository } from '../../../repo/repository.js';
 import type { BackupManifest } from '../../../manifest/backup-manifest.js';
@@ -116,7 +116,7 @@ async function restorePhysical(ctx: Ctx, repo: Repository, manifest: BackupManif
     );
     progress.done();
     ctx.print(result, () =>
-      `restored physical backup ${manifest.id} (${describeChain(result.chain)}) into ${result.datadir}: fetched in ${result.phases.fetch.toFixed(1)} s, prepared in ${result.phases.prepare.toFixed(1)} s; the files belong to this user: chown -R mysql:mysql ${result.datadir}, then start the server with --datadir=${result.datadir}`,
+      `restored physical backup ${manifest.id} (${describeChain(result.chain)}) into ${result.datadir}: fetched in ${result.phases.fetch.toFixed(1)} s, prepared in ${result.phases.prepare.toFixed(1)} s; the files belong to this user: chown -R mysql:mysql ${result.datadir}, then start the server with --datadir=${result.datadir}; if it becomes a backed-up source, ${TAKE_A_FULL}`,
     );
   } finally {
     progress.done();

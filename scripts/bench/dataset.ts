@@ -106,9 +106,9 @@ async function buildReusable(dir: string, sizeBytes: number): Promise<void> {
   await mkdir(dir, { recursive: true });
   const leftovers = (await readdir(dir)).filter((f) => !f.startsWith('.'));
   if (leftovers.length) throw new Error(`--reuse ${dir} is not empty and holds no dataset.json; give an empty or new directory`);
-  // The seed rebuilds the secondary indexes and the aggregates over everything it loaded: through
-  // the measuring server's 32 MB buffer pool that took minutes at 1 GB and, at 3 GB, read ~300 GB
-  // from disk in 25 minutes without finishing. The measurements run on a server of their own.
+  // The seed rebuilds the secondary indexes and the aggregates over everything it loaded, which
+  // a 32 MB buffer pool turns into rereading the tables from disk over and over (figures in the
+  // bench README). Only the seed gets the large pool: the measurements run on a server of their own.
   const server = await startSandboxServer({ binlog: true, parentDir: dir, extraArgs: ['--innodb-buffer-pool-size=2G'] });
   try {
     say(`  MariaDB ${server.version} on 127.0.0.1:${server.port}; the datadir will be kept in ${dir}`);
